@@ -1,0 +1,7 @@
+import { configJsonSchema } from "../../config/schema.js";
+import { printJson } from "../output.js";
+
+export default function schema(): Promise<number> {
+  printJson(configJsonSchema());
+  return Promise.resolve(0);
+}

@@ -1,0 +1,48 @@
+import { UsageError } from "../../errors.js";
+import { formatDuration } from "../../util/units.js";
+import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { formatTable, printJson, statusColor } from "../output.js";
+
+export default async function history(
+  global: GlobalOptions,
+  job: string | undefined,
+  flags: { limit?: string; json?: boolean },
+): Promise<number> {
+  const limit = Number(flags.limit ?? 20);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    throw new UsageError(`--limit ${flags.limit} is not a number from 1 to 10000`);
+  }
+  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  if (job !== undefined && !config.jobs[job]) {
+    throw new UsageError(`no job named "${job}"`, `jobs in the config: ${Object.keys(config.jobs).join(", ")}`);
+  }
+  const store = openStore(config);
+  try {
+    await recoverInterruptedRuns(store, { host: config.host });
+    const runs = await store.listRuns({ limit, ...(job !== undefined ? { job } : {}) });
+    if (flags.json) {
+      printJson({ runs });
+      return 0;
+    }
+    if (runs.length === 0) {
+      process.stdout.write("no runs yet\n");
+      return 0;
+    }
+    const rows = [["RUN", "JOB", "STATUS", "STARTED", "DURATION", "STEPS"]];
+    for (const run of runs) {
+      rows.push([
+        run.id,
+        run.job,
+        statusColor(run.status),
+        run.started_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+        run.duration_ms !== null ? formatDuration(run.duration_ms) : "-",
+        run.steps.map((s) => `${s.name}:${statusColor(s.status)}${s.duration_ms !== null ? `(${formatDuration(s.duration_ms)})` : ""}`).join(" "),
+      ]);
+    }
+    process.stdout.write(`${formatTable(rows)}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { StoreError } from "../../errors.js";
+import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { age, formatTable, printJson, statusColor } from "../output.js";
+import { formatDuration } from "../../util/units.js";
+import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
+import { recoverInterruptedRuns } from "../../engine/recover.js";
+
+interface StatusFlags {
+  json?: boolean;
+  check?: boolean;
+}
+
+const NAGIOS = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
+
+export default async function status(global: GlobalOptions, flags: StatusFlags): Promise<number> {
+  let statuses: JobStatus[];
+  try {
+    const { config } = loadCliConfig(global, { allowEmbedded: true });
+    const store = openStore(config);
+    try {
+      await recoverInterruptedRuns(store, { host: config.host });
+      statuses = await computeJobStatuses(config, store, new Date());
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    if (flags.check) {
+      const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      process.stdout.write(`HOLDFAST UNKNOWN - cannot read the backup history: ${message}\n`);
+      return NAGIOS.unknown;
+    }
+    if (err instanceof Error && !(err instanceof StoreError) && (err as { code?: string }).code?.startsWith("SQLITE")) {
+      throw new StoreError(`cannot read the history: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+
+  if (flags.check) return printCheck(statuses);
+  if (flags.json) {
+    printJson({ jobs: statuses });
+    return 0;
+  }
+  const rows = [["JOB", "STATE", "LAST RUN", "AGE", "DURATION", "NEXT RUN"]];
+  for (const s of statuses) {
+    rows.push([
+      s.name,
+      statusColor(s.state),
+      s.last_run ? `${s.last_run.status} ${s.last_run.id}` : "-",
+      age(s.last_run?.started_at ?? null),
+      s.last_run?.duration_ms != null ? formatDuration(s.last_run.duration_ms) : "-",
+      s.next_run_at ?? "-",
+    ]);
+  }
+  process.stdout.write(`${formatTable(rows)}\n`);
+  for (const s of statuses) {
+    if (s.steps.length === 0) continue;
+    process.stdout.write(`\n${s.name}:\n`);
+    const stepRows = s.steps.map((st) => [
+      `  ${st.name}`,
+      statusColor(st.status),
+      st.duration_ms != null ? formatDuration(st.duration_ms) : "-",
+      age(st.finished_at ?? st.started_at),
+      st.error ? st.error.message : "",
+    ]);
+    process.stdout.write(`${formatTable(stepRows)}\n`);
+  }
+  return 0;
+}
+
+function printCheck(statuses: JobStatus[]): number {
+  const critical = statuses.filter((s) => s.state === "failed" || s.state === "stale");
+  const warning = statuses.filter((s) => s.state === "warning" || s.state === "never");
+  const describe = (s: JobStatus) => `${s.name} ${s.state}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
+  if (critical.length > 0) {
+    process.stdout.write(`HOLDFAST CRITICAL - ${[...critical, ...warning].map(describe).join(", ")}\n`);
+    return NAGIOS.critical;
+  }
+  if (warning.length > 0) {
+    process.stdout.write(`HOLDFAST WARNING - ${warning.map(describe).join(", ")}\n`);
+    return NAGIOS.warning;
+  }
+  process.stdout.write(`HOLDFAST OK - ${statuses.length} job${statuses.length === 1 ? "" : "s"} ok\n`);
+  return NAGIOS.ok;
+}

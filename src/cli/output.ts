@@ -1,0 +1,61 @@
+// Output conventions: human lines on stdout (colour only on a TTY and without NO_COLOR), JSON with
+// --json, diagnostics on stderr. Plain lines without a TTY, so journald logs read well.
+export const isTTY = Boolean(process.stdout.isTTY);
+const useColor = isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+
+const wrap = (code: number) => (text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
+export const color = {
+  red: wrap(31),
+  green: wrap(32),
+  yellow: wrap(33),
+  blue: wrap(34),
+  dim: wrap(2),
+  bold: wrap(1),
+};
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function statusColor(status: string): string {
+  switch (status) {
+    case "succeeded":
+    case "ok":
+      return color.green(status);
+    case "warning":
+    case "running":
+    case "never":
+      return color.yellow(status);
+    case "skipped":
+    case "pending":
+      return color.dim(status);
+    default:
+      return color.red(status);
+  }
+}
+
+/** Fixed-width table for human output; the last column is not padded. */
+export function formatTable(rows: string[][]): string {
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - visible(cell))))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function age(fromIso: string | null, now = Date.now()): string {
+  if (!fromIso) return "-";
+  const ms = now - Date.parse(fromIso);
+  if (ms < 0) return "in the future";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m ago`;
+  return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h ago`;
+}

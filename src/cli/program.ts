@@ -1,0 +1,166 @@
+// The command tree. Each command lives in commands/ (parsing and printing only) and is imported
+// when it runs, so `holdfast status` does not pay for the dashboard's dependencies.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, JobBusyError, StoreError, UsageError, formatConfigIssue } from "../errors.js";
+import { color } from "./output.js";
+import type { GlobalOptions } from "./context.js";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, warning: 3, busy: 4 } as const;
+
+type Action = (global: GlobalOptions) => Promise<number>;
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+export function buildProgram(setAction: (action: Action) => void): Command {
+  const program = new Command("holdfast")
+    .description("Backups that tell the truth: restic, rsync and git steps as one declarative job.")
+    .version(version(), "-V, --version")
+    .option("-c, --config <path>", "config file (default: $HOLDFAST_CONFIG, ./holdfast.yaml, ~/.config/holdfast/holdfast.yaml, /etc/holdfast/holdfast.yaml)")
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText("after", examples(["holdfast run", "holdfast status", "holdfast history backup-job --limit 5", "holdfast config validate"]));
+
+  const on = (load: () => Promise<{ default: (...args: any[]) => Promise<number> }>) =>
+    (...args: unknown[]) => {
+      setAction(async (global) => (await load()).default(global, ...args));
+    };
+
+  program
+    .command("run")
+    .description("run a job (JOB may be left out when there is one job)")
+    .argument("[job]", "the job to run")
+    .option("-s, --step <name...>", "run only these steps (repeatable)")
+    .option("--dry-run", "print the plan — each step and the exact commands, secrets masked — and run nothing")
+    .option("--json", "print the run as JSON when it ends")
+    .option("--wait [duration]", "wait for a running instance of the job to finish (default 6h)")
+    .option("-q, --quiet", "do not print the steps' own output")
+    .option("--trigger <trigger>", "how this run was started (schedule, daemon, manual)", "manual")
+    .addHelpText("after", examples(["holdfast run", "holdfast run backup-job --step local", "holdfast run backup-job --dry-run", "holdfast run backup-job --json > run.json", "holdfast run backup-job --wait 30m"]))
+    .action(on(() => import("./commands/run.js")));
+
+  program
+    .command("status")
+    .description("one line per job: state, last run, age, next run, last duration")
+    .option("--json", "print JSON")
+    .option("--check", "for monitors: Nagios exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and a one-line summary")
+    .addHelpText("after", examples(["holdfast status", "holdfast status --json", "holdfast status --check || echo backups need attention"]))
+    .action(on(() => import("./commands/status.js")));
+
+  program
+    .command("history")
+    .description("runs, newest first, with per-step status and duration")
+    .argument("[job]", "only this job")
+    .option("-n, --limit <n>", "how many runs", "20")
+    .option("--json", "print JSON: {\"runs\": [...]}")
+    .addHelpText("after", examples(["holdfast history", "holdfast history backup-job --limit 5 --json"]))
+    .action(on(() => import("./commands/history.js")));
+
+  program
+    .command("show")
+    .description("one run: steps, durations, summaries, errors")
+    .argument("<run>", "run id, a unique prefix of it, or `latest`")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["holdfast show latest", "holdfast show 01JD3 --json"]))
+    .action(on(() => import("./commands/show.js")));
+
+  program
+    .command("logs")
+    .description("a run's captured output")
+    .argument("<run>", "run id, a unique prefix of it, or `latest`")
+    .option("-s, --step <name>", "only this step")
+    .option("-f, --follow", "keep printing while the run goes on")
+    .addHelpText("after", examples(["holdfast logs latest", "holdfast logs latest --step local", "holdfast logs 01JD3 --follow"]))
+    .action(on(() => import("./commands/logs.js")));
+
+  const config = program.command("config").description("check, print and describe the config file");
+  config
+    .command("validate")
+    .description("check the config; prints every error at once (FILE:LINE:COL  path  message (hint))")
+    .option("--json", "print the problems as JSON")
+    .addHelpText("after", examples(["holdfast config validate", "holdfast --config /etc/holdfast/holdfast.yaml config validate"]))
+    .action(on(() => import("./commands/config-validate.js")));
+  config
+    .command("schema")
+    .description("print the JSON Schema of the config file (for editors)")
+    .addHelpText("after", examples(["holdfast config schema > holdfast.schema.json"]))
+    .action(on(() => import("./commands/config-schema.js")));
+  config
+    .command("show")
+    .description("print the effective config (defaults filled in, paths resolved), secrets masked")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["holdfast config show", "holdfast config show --json | jq .jobs"]))
+    .action(on(() => import("./commands/config-show.js")));
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; never throws. */
+export async function main(argv: string[]): Promise<number> {
+  let action: Action | null = null;
+  const program = buildProgram((a) => (action = a));
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const sub of program.commands) {
+    sub.exitOverride();
+    for (const nested of sub.commands) nested.exitOverride();
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      return EXIT.usage;
+    }
+    return reportError(err, undefined);
+  }
+  if (!action) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  const global = program.opts<GlobalOptions>();
+  try {
+    return await (action as Action)(global);
+  } catch (err) {
+    return reportError(err, global);
+  }
+}
+
+export function reportError(err: unknown, _global: GlobalOptions | undefined): number {
+  if (err instanceof ConfigError) {
+    for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+    process.stderr.write(`${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`${color.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);
+    return EXIT.usage;
+  }
+  if (err instanceof JobBusyError) {
+    process.stderr.write(`${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`);
+    return EXIT.busy;
+  }
+  if (err instanceof StoreError) {
+    process.stderr.write(`${color.red("error")}: ${err.message}\n`);
+    return EXIT.failed;
+  }
+  // A bug: a short message, and the full trace in a file rather than on the user's screen.
+  const trace = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const file = path.join(os.tmpdir(), `holdfast-crash-${process.pid}-${Date.now()}.log`);
+  try {
+    fs.writeFileSync(file, `${new Date().toISOString()}\n${trace}\n`, { mode: 0o600 });
+    process.stderr.write(`${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`);
+  } catch {
+    process.stderr.write(`${color.red("internal error")}: ${trace}\n`);
+  }
+  return EXIT.failed;
+}
+
+export { Option };

@@ -1,0 +1,181 @@
+// One zod schema for the whole config file (config.md). Step and notifier option schemas come from
+// their own files through the registries, so adding a step type never touches this file.
+import { z } from "zod";
+import { stepKinds } from "../steps/index.js";
+import { notifierKinds } from "../notify/index.js";
+import {
+  durationSchema,
+  envMapSchema,
+  nameSchema,
+  pathSchema,
+  boundedInt,
+} from "./values.js";
+
+export const EVENTS = ["start", "success", "warning", "failure", "stale", "recovered"] as const;
+export type NotifyEvent = (typeof EVENTS)[number];
+
+const HOUR = 3_600_000;
+
+export const repositorySchema = z.strictObject({
+  url: z.string().min(1).optional().describe("restic repository URL: a path, sftp:, rest:, s3:, b2:, azure:, gs:, rclone:"),
+  url_file: pathSchema.optional().describe("file holding the URL, for URLs with credentials"),
+  password_file: pathSchema.optional(),
+  password_command: z.array(z.string()).min(1).optional().describe("argv of a command that prints the password"),
+  env_file: pathSchema.optional().describe("KEY=VALUE backend credentials (AWS_ACCESS_KEY_ID, B2_ACCOUNT_KEY, …)"),
+  env: envMapSchema.optional().describe("non-secret backend variables"),
+  cacert: pathSchema.optional(),
+  options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional()
+    .describe("restic -o key=value"),
+  offsite: z.boolean().default(false),
+  limit_upload: boundedInt(10_000_000).optional().describe("KiB/s"),
+  limit_download: boundedInt(10_000_000).optional().describe("KiB/s"),
+});
+
+export const guardSchema = z.strictObject({
+  exists: z.array(pathSchema).default([]),
+  min_files: boundedInt(1_000_000_000).optional(),
+  max_shrink: z.string().optional().describe("e.g. 30%: fail when the source has shrunk more than this vs the last good snapshot"),
+});
+
+export const sourceSchema = z.strictObject({
+  paths: z.array(pathSchema).min(1, "a source needs at least one path"),
+  exclude: z.array(z.string()).default([]),
+  exclude_if_present: z.array(z.string()).default([]),
+  exclude_file: z.array(pathSchema).default([]),
+  one_file_system: z.boolean().default(false),
+  guard: guardSchema.default({ exists: [] }),
+});
+
+export const commonStepShape = {
+  name: nameSchema,
+  timeout: durationSchema.default(6 * HOUR),
+  retries: boundedInt(100).default(0),
+  retry_delay: durationSchema.default(60_000),
+  on_failure: z.enum(["stop", "continue"]).default("stop"),
+  env: envMapSchema.default({}),
+  env_file: pathSchema.optional(),
+  description: z.string().optional(),
+};
+
+/** The parsed form of a step: the common fields plus its type's own options, flat as in the file. */
+export interface StepConfig {
+  name: string;
+  type: string;
+  timeout: number;
+  retries: number;
+  retry_delay: number;
+  on_failure: "stop" | "continue";
+  env: Record<string, string>;
+  env_file?: string;
+  description?: string;
+  [option: string]: unknown;
+}
+
+function buildStepSchema() {
+  const members = stepKinds.map((kind) =>
+    z.strictObject({ ...commonStepShape, type: z.literal(kind.type), ...kind.options }).describe(kind.summary),
+  );
+  const [first, ...rest] = members;
+  if (!first) throw new Error("no step kinds registered");
+  return z.discriminatedUnion("type", [first, ...rest]);
+}
+
+// The union's inferred type would tie this file's types to every step file; StepConfig is the shape
+// the engine works with, and each step kind types its own options.
+export const stepSchema = buildStepSchema() as unknown as z.ZodType<StepConfig>;
+
+export const jobSchema = z.strictObject({
+  description: z.string().optional(),
+  schedule: z.string().optional().describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
+  randomized_delay: durationSchema.optional(),
+  max_age: durationSchema.optional().describe("freshness: no successful run within this → stale"),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name").optional(),
+  group: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name").optional(),
+  notify: z.array(nameSchema).default([]),
+  warnings: z.enum(["fail", "warn", "ignore"]).default("warn").describe("exit code for warnings: 1, 3 or 0"),
+  env: envMapSchema.default({}),
+  env_file: pathSchema.optional(),
+  steps: z.array(stepSchema).min(1, "a job needs at least one step"),
+});
+
+function buildNotifierSchema() {
+  const members = notifierKinds.map((kind) =>
+    z.strictObject({
+      type: z.literal(kind.type),
+      events: z.array(z.enum(EVENTS)).default([...kind.defaultEvents]),
+      timeout: durationSchema.default(10_000),
+      ...kind.options,
+    }),
+  );
+  const [first, ...rest] = members;
+  if (!first) throw new Error("no notifier kinds registered");
+  return z.discriminatedUnion("type", [first, ...rest]);
+}
+
+export interface NotifierConfig {
+  type: string;
+  events: NotifyEvent[];
+  timeout: number;
+  [option: string]: unknown;
+}
+
+export const notifierSchema = buildNotifierSchema() as unknown as z.ZodType<NotifierConfig>;
+
+export const resticSettingsSchema = z.strictObject({
+  binary: z.string().default("restic"),
+  nice: z.number().int().min(-20).max(19).nullable().default(10).describe("CPU priority of restic; null to leave it"),
+  ionice: z.enum(["idle", "best-effort", "none"]).default("idle"),
+  progress_fps: z.number().positive().max(60).default(2),
+  cache_dir: pathSchema.optional(),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1, { message: "only version: 1 is supported" }),
+  state_dir: pathSchema.optional(),
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name").optional()
+    .describe("the stable host name snapshots are made under (default: the machine's)"),
+  env_file: pathSchema.optional(),
+  env: envMapSchema.default({}),
+  kill_grace: durationSchema.default(15_000).describe("time between SIGINT and SIGKILL when a step is stopped"),
+  restic: resticSettingsSchema.default({ binary: "restic", nice: 10, ionice: "idle", progress_fps: 2 }),
+  repositories: z.record(nameSchema, repositorySchema).default({}),
+  sources: z.record(nameSchema, sourceSchema).default({}),
+  jobs: z.record(nameSchema, jobSchema),
+  notifications: z.record(nameSchema, notifierSchema).default({}),
+  metrics: z.strictObject({ textfile: pathSchema.optional() }).default({}),
+  server: z
+    .strictObject({
+      listen: z.string().default("127.0.0.1:8760"),
+      token_file: pathSchema.optional(),
+      restore_root: pathSchema.optional(),
+    })
+    .default({ listen: "127.0.0.1:8760" }),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RepositoryConfig = z.output<typeof repositorySchema> & { name: string };
+export type SourceConfig = z.output<typeof sourceSchema> & { name: string };
+export type JobConfig = Omit<z.output<typeof jobSchema>, "steps"> & { name: string; steps: StepConfig[] };
+
+/** The loaded config: names filled in, paths absolute, durations in milliseconds. */
+export interface Config extends Omit<RawConfig, "repositories" | "sources" | "jobs" | "notifications"> {
+  /** Absolute path of the file it came from (null for built-in defaults). */
+  file: string | null;
+  state_dir: string;
+  host: string;
+  repositories: Record<string, RepositoryConfig>;
+  sources: Record<string, SourceConfig>;
+  jobs: Record<string, JobConfig>;
+  notifications: Record<string, NotifierConfig & { name: string }>;
+}
+
+/** The JSON Schema of the file, for editors (`holdfast config schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://holdfast.dev/schema/holdfast.schema.json",
+    title: "holdfast configuration",
+    ...schema,
+  };
+}

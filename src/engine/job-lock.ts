@@ -1,0 +1,79 @@
+// One run of a job at a time (behavior.md, R3). Node has no flock(2), so the lock is an exclusive
+// transaction on a tiny SQLite file: SQLite holds it with an fcntl(2) record lock, which the kernel
+// releases when the process dies, however it dies (SIGKILL, OOM, power loss), so a lock is never stale.
+// The holder's pid and start time sit in a sidecar file, for the "already running" message.
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { JobBusyError } from "../errors.js";
+
+export interface JobLock {
+  readonly job: string;
+  release(): void;
+}
+
+interface Holder {
+  pid: number;
+  since: string;
+  run_id?: string;
+}
+
+export function lockPaths(stateDir: string, job: string) {
+  const dir = path.join(stateDir, "locks");
+  return { dir, lock: path.join(dir, `${job}.lock`), holder: path.join(dir, `${job}.holder.json`) };
+}
+
+/** Tries once; returns null when another process holds the lock. */
+export function tryLockJob(stateDir: string, job: string): JobLock | null {
+  const paths = lockPaths(stateDir, job);
+  fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(paths.lock, { timeout: 0 });
+    fs.chmodSync(paths.lock, 0o600);
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (err) {
+    db?.close();
+    if ((err as { code?: string }).code === "SQLITE_BUSY") return null;
+    throw err;
+  }
+  const holder: Holder = { pid: process.pid, since: new Date().toISOString() };
+  fs.writeFileSync(paths.holder, JSON.stringify(holder), { mode: 0o600 });
+  const handle = db;
+  let released = false;
+  return {
+    job,
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        fs.rmSync(paths.holder, { force: true });
+        handle.exec("ROLLBACK");
+      } finally {
+        handle.close();
+      }
+    },
+  };
+}
+
+export function readLockHolder(stateDir: string, job: string): Holder | null {
+  try {
+    return JSON.parse(fs.readFileSync(lockPaths(stateDir, job).holder, "utf8")) as Holder;
+  } catch {
+    return null;
+  }
+}
+
+/** Takes the job's lock, or throws JobBusyError naming the holder; with waitMs, polls until then. */
+export async function lockJob(stateDir: string, job: string, waitMs = 0): Promise<JobLock> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = tryLockJob(stateDir, job);
+    if (lock) return lock;
+    if (Date.now() >= deadline) {
+      const holder = readLockHolder(stateDir, job);
+      throw new JobBusyError(job, holder?.pid ?? null, holder?.since ?? null);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(10, deadline - Date.now()))));
+  }
+}

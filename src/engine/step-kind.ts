@@ -1,0 +1,134 @@
+// The contract between the engine and a step type. A step type is one file in src/steps/ that calls
+// defineStepKind with its option schema (validated when the config loads, so a typo fails before
+// anything runs) and its run function. A step never touches the store or the notifiers: it returns
+// an outcome, and the engine records it.
+import type { z } from "zod";
+import type { StepError } from "../errors.js";
+import type { StepRecord, TargetRecord } from "../store/types.js";
+import type { ProcessResult, RunProcessOptions } from "../util/process.js";
+import type { Config, JobConfig, StepConfig } from "../config/schema.js";
+
+export type StepOutcomeStatus = "succeeded" | "warning" | "failed";
+
+export interface StepOutcome {
+  status: StepOutcomeStatus;
+  error?: StepError | null;
+  exitCode?: number | null;
+  summary?: Record<string, unknown> | null;
+  targets?: TargetRecord[];
+}
+
+/** Progress of a long step, for the TTY bar and the periodic journal line. */
+export interface StepProgress {
+  percent?: number;
+  bytesDone?: number;
+  bytesTotal?: number;
+  filesDone?: number;
+  filesTotal?: number;
+  secondsRemaining?: number;
+  label?: string;
+}
+
+/** What steps of the same run tell each other (e.g. forget skips a source whose backup failed). */
+export interface RunState {
+  /** Sources whose backup failed or was stopped by its guard in this run, per repository ("*" = all). */
+  blockedSources: Map<string, Set<string>>;
+  /** Snapshots made in this run. */
+  snapshots: Array<{ repo: string; source: string; snapshotId: string; step: string }>;
+  /** Restore drills that passed in this run (repo × source → ISO time). */
+  drillsPassed: Array<{ repo: string; source: string; at: string }>;
+}
+
+export interface StepLogger {
+  /** A line from holdfast itself about this step (goes to the step log and the terminal/journal). */
+  info(message: string): void;
+  warn(message: string): void;
+  /** A line of a child's output. */
+  output(line: string, stream: "stdout" | "stderr"): void;
+  /** Only into the step log (e.g. restic's JSON status lines, too chatty for the journal). */
+  logOnly(line: string): void;
+}
+
+export type StepExecOptions = Omit<RunProcessOptions, "env" | "signal" | "onLine"> & {
+  env?: Record<string, string>;
+  /** Override where each line goes; default: the step log and the terminal. */
+  onLine?: RunProcessOptions["onLine"];
+};
+
+export interface StepContext<Opts = unknown> {
+  config: Config;
+  job: JobConfig;
+  step: StepConfig;
+  options: Opts;
+  runId: string;
+  /** The stable host name snapshots are made under. */
+  host: string;
+  stateDir: string;
+  /** The step's explicit environment: PATH, HOME, USER, LANG + env files and maps (config < job < step). */
+  env: Record<string, string>;
+  /** Fires when the step is cancelled or times out; `signal.reason` is "cancelled" or "timeout". */
+  signal: AbortSignal;
+  /** Epoch ms at which the step's timeout fires (for wait-and-retry loops). */
+  deadline: number;
+  /** Grace between SIGINT and SIGKILL for children. */
+  killGraceMs: number;
+  log: StepLogger;
+  /** Runs a program through the process helper, wired to this step's log, env and cancellation. */
+  exec(command: string, args: readonly string[], options?: StepExecOptions): Promise<ProcessResult>;
+  progress(update: StepProgress): void;
+  runState: RunState;
+  /** Replaces every known secret in text with "***". */
+  redact(text: string): string;
+  /** Earlier records of this step in this job (newest first), for steps that compare with history. */
+  previousRecords(limit: number): Promise<StepRecord[]>;
+}
+
+export interface StepReference {
+  /** Path below the step, e.g. ["repos", 1]. */
+  path: Array<string | number>;
+  kind: "repository" | "source" | "step";
+  name: string;
+}
+
+export interface StepProblem {
+  path: Array<string | number>;
+  message: string;
+  hint?: string;
+}
+
+export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  type: string;
+  summary: string;
+  /** Type-specific fields; the common ones (name, timeout, retries, …) are added by the config schema. */
+  options: Shape;
+  /** Cross-field checks that zod cannot express simply (exactly one of command/shell, …). */
+  check?(options: z.output<z.ZodObject<Shape>>): StepProblem[];
+  /** Names of repositories/sources this step uses, so the loader can report unknown ones with positions. */
+  references?(options: z.output<z.ZodObject<Shape>>): StepReference[];
+  /** `--dry-run`: the exact commands the step would run, secrets masked. */
+  plan(ctx: PlanContext<z.output<z.ZodObject<Shape>>>): string[];
+  run(ctx: StepContext<z.output<z.ZodObject<Shape>>>): Promise<StepOutcome>;
+}
+
+export interface PlanContext<Opts> {
+  config: Config;
+  job: JobConfig;
+  step: StepConfig;
+  options: Opts;
+  host: string;
+  stateDir: string;
+}
+
+/** Typed helper: infers the options type from the schema shape. */
+export function defineStepKind<Shape extends z.ZodRawShape>(kind: StepKind<Shape>): StepKind<Shape> {
+  return kind;
+}
+
+export function emptyRunState(): RunState {
+  return { blockedSources: new Map(), snapshots: [], drillsPassed: [] };
+}
+
+export function isSourceBlocked(state: RunState, source: string, repo: string): boolean {
+  const blocked = state.blockedSources.get(source);
+  return blocked !== undefined && (blocked.has("*") || blocked.has(repo));
+}

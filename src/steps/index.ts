@@ -1,0 +1,27 @@
+// The step types of config.md. A new type is one file in this folder plus one line here.
+import type { StepKind } from "../engine/step-kind.js";
+import { backupStep } from "./backup.js";
+import { checkStep } from "./check.js";
+import { copyStep } from "./copy.js";
+import { execStep } from "./exec.js";
+import { forgetStep } from "./forget.js";
+import { gitStep } from "./git.js";
+import { manifestStep } from "./manifest.js";
+import { mirrorStep } from "./mirror.js";
+import { verifyStep } from "./verify.js";
+
+export const stepKinds: readonly StepKind<any>[] = [
+  execStep,
+  backupStep,
+  copyStep,
+  forgetStep,
+  checkStep,
+  mirrorStep,
+  gitStep,
+  manifestStep,
+  verifyStep,
+];
+
+export function findStepKind(type: string): StepKind<any> | undefined {
+  return stepKinds.find((kind) => kind.type === type);
+}
