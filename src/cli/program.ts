@@ -99,6 +99,12 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .addHelpText("after", examples(["holdfast config show", "holdfast config show --json | jq .jobs"]))
     .action(on(() => import("./commands/config-show.js")));
 
+  // Each group below is registered by its own file's owner; insert new commands above its marker.
+  // <commands:restic> init, snapshots, restore, unlock, doctor
+  // <commands:schedule> schedule install|remove|list|next, daemon
+  // <commands:monitoring> watch, metrics
+  // <commands:server> serve
+
   return program;
 }
 
