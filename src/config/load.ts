@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { findStepKind } from "../steps/index.js";
@@ -47,7 +47,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
         line: 0,
         col: 0,
         path: "",
-        message: code === "ENOENT" ? "config file not found" : `cannot read config file (${code ?? String(err)})`,
+        message:
+          code === "ENOENT" ? "config file not found" : `cannot read config file (${code ?? String(err)})`,
         hint:
           code === "ENOENT"
             ? "create one with `holdfast init`, or pass --config PATH"
@@ -77,6 +78,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }));
   if (syntaxIssues.length > 0) throw new ConfigError(syntaxIssues);
 
+  keepArgvLiteral(doc);
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError([
@@ -112,7 +114,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     }
   }
 
-  for (const ref of findReferenceProblems(data as Record<string, unknown>)) push(ref.path, ref.message, ref.hint);
+  for (const issue of issues)
+    issue.hint ??= "see `holdfast config schema` or config.md for what this field accepts";
+  for (const ref of findReferenceProblems(data as Record<string, unknown>))
+    push(ref.path, ref.message, ref.hint);
 
   if (issues.length > 0) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -122,7 +127,11 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
 }
 
 /** Fills in names and defaults that depend on the machine (state dir, host). */
-export function finishConfig(raw: RawConfig, file: string | null, env: NodeJS.ProcessEnv = process.env): Config {
+export function finishConfig(
+  raw: RawConfig,
+  file: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
   const withNames = <T>(record: Record<string, T>) =>
     Object.fromEntries(Object.entries(record).map(([name, value]) => [name, { ...value, name }]));
   return {
@@ -170,6 +179,17 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): DescribedIssue[]
         };
       });
     }
+    case "invalid_key": {
+      const key = String(p.at(-1) ?? "");
+      return [
+        {
+          path: p,
+          message: `${JSON.stringify(key)} is not a valid name`,
+          hint: "names use lowercase letters, digits, '_' and '-', and start with a letter or digit",
+          atKey: true,
+        },
+      ];
+    }
     case "invalid_type": {
       const value = valueAt(data, p);
       if (value === undefined) {
@@ -179,13 +199,24 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): DescribedIssue[]
       return [
         {
           path: p,
-          message: `expected ${issue.expected}, got ${describeValue(value)}`,
-          hint: typeHint(issue.expected),
+          message: `expected ${readableType(issue.expected)}, got ${describeValue(value)}`,
+          hint: typeHint(readableType(issue.expected)),
           atKey: false,
         },
       ];
     }
     case "invalid_value":
+      if (valueAt(data, p) === undefined) {
+        const key = String(p.at(-1) ?? "");
+        return [
+          {
+            path: p,
+            message: `missing required key "${key}"`,
+            hint: `add ${key}: ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`,
+            atKey: true,
+          },
+        ];
+      }
       return [
         {
           path: p,
@@ -215,25 +246,43 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): DescribedIssue[]
     }
     case "too_small":
     case "too_big":
-      return [{ path: p, message: issue.message.replace(/^Too (small|big): /, ""), hint: hintParam ?? rangeHint(issue), atKey: false }];
+      return [
+        {
+          path: p,
+          message: issue.message.replace(/^Too (small|big): /, ""),
+          hint: hintParam ?? rangeHint(issue),
+          atKey: false,
+        },
+      ];
     case "invalid_format":
-      return [{ path: p, message: issue.message, hint: hintParam ?? `write a valid ${issue.format}`, atKey: false }];
+      return [
+        { path: p, message: issue.message, hint: hintParam ?? `write a valid ${issue.format}`, atKey: false },
+      ];
     default:
       return [{ path: p, message: issue.message, hint: hintParam, atKey: false }];
   }
 }
 
 function rangeHint(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string | null {
-  if (issue.origin === "array") return issue.code === "too_small" ? "add at least one entry" : "use fewer entries";
+  if (issue.origin === "array")
+    return issue.code === "too_small" ? "add at least one entry" : "use fewer entries";
   if (issue.origin === "number") return "use a smaller number";
   return null;
 }
 
+function readableType(expected: string): string {
+  return expected === "record" || expected === "object"
+    ? "a mapping"
+    : expected === "array"
+      ? "a list"
+      : expected;
+}
+
 function typeHint(expected: string): string | null {
   switch (expected) {
-    case "array":
+    case "a list":
       return "write a list: [a, b] or one `- item` per line";
-    case "object":
+    case "a mapping":
       return "write a mapping: key: value lines, indented under this key";
     case "string":
       return "write text (quote it if it looks like a number or boolean)";
@@ -289,7 +338,12 @@ function unwrap(schema: unknown, data: unknown): unknown {
   let s = schema;
   for (let i = 0; i < 20; i++) {
     const def = defOf(s);
-    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "readonly") {
+    if (
+      def.type === "optional" ||
+      def.type === "default" ||
+      def.type === "nullable" ||
+      def.type === "readonly"
+    ) {
       s = def.innerType;
     } else if (def.type === "pipe") {
       s = def.in;
@@ -363,7 +417,11 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
   const problems: ReferenceProblem[] = [];
   const names = (key: string) =>
     data[key] && typeof data[key] === "object" && !Array.isArray(data[key]) ? Object.keys(data[key]) : [];
-  const known = { repository: names("repositories"), source: names("sources"), notification: names("notifications") };
+  const known = {
+    repository: names("repositories"),
+    source: names("sources"),
+    notification: names("notifications"),
+  };
   const section = { repository: "repositories", source: "sources", notification: "notifications" } as const;
   const check = (p: PropertyKey[], kind: keyof typeof known, name: unknown) => {
     if (typeof name !== "string" || known[kind].includes(name)) return;
@@ -384,7 +442,8 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
   for (const [jobName, job] of Object.entries(jobs as Record<string, unknown>)) {
     if (!job || typeof job !== "object") continue;
     const j = job as Record<string, unknown>;
-    if (Array.isArray(j.notify)) j.notify.forEach((n, i) => check(["jobs", jobName, "notify", i], "notification", n));
+    if (Array.isArray(j.notify))
+      j.notify.forEach((n, i) => check(["jobs", jobName, "notify", i], "notification", n));
     if (!Array.isArray(j.steps)) continue;
     const seen = new Map<string, number>();
     j.steps.forEach((step: unknown, i) => {
@@ -426,7 +485,10 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
     for (const [name, n] of Object.entries(notifications as Record<string, unknown>)) {
       if (!n || typeof n !== "object") continue;
       const rec = n as Record<string, unknown>;
-      if (["healthchecks", "webhook", "ntfy"].includes(String(rec.type)) && (rec.url === undefined) === (rec.url_file === undefined)) {
+      if (
+        ["healthchecks", "webhook", "ntfy"].includes(String(rec.type)) &&
+        (rec.url === undefined) === (rec.url_file === undefined)
+      ) {
         problems.push({
           path: ["notifications", name],
           message: "needs exactly one of `url` or `url_file`",
@@ -447,7 +509,11 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
           hint: "url: /data/backups/restic, or url_file: FILE when the URL carries credentials",
         });
       }
-      if (rec.password_file === undefined && rec.password_command === undefined && rec.password === undefined) {
+      if (
+        rec.password_file === undefined &&
+        rec.password_command === undefined &&
+        rec.password === undefined
+      ) {
         problems.push({
           path: ["repositories", name],
           message: "needs `password_file` or `password_command`",
@@ -463,6 +529,30 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
     }
   }
   return problems;
+}
+
+// Lists that are argv (or argv-like) hold text: `[sleep, 060]` means the string "060", and
+// `[true]` the program `true`. YAML would read them as numbers and booleans; keep the source text.
+const ARGV_KEYS = new Set([
+  "command",
+  "password_command",
+  "rsync_args",
+  "ssh_command",
+  "extra_args",
+  "exclude",
+  "tags",
+]);
+
+function keepArgvLiteral(doc: Document): void {
+  visit(doc, {
+    Pair(_key, pair) {
+      if (!isScalar(pair.key) || !ARGV_KEYS.has(String(pair.key.value)) || !isSeq(pair.value)) return;
+      for (const item of pair.value.items) {
+        if (isScalar(item) && typeof item.value !== "string" && item.source !== undefined)
+          item.value = item.source;
+      }
+    },
+  });
 }
 
 function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean): number | undefined {
@@ -493,6 +583,8 @@ export function formatPath(p: ReadonlyArray<PropertyKey>): string {
   let out = "";
   for (const seg of p) {
     if (typeof seg === "number") out += `[${seg}]`;
+    else if (!/^[A-Za-z0-9_-]+$/.test(String(seg)))
+      out += `[${JSON.stringify(String(seg)).replace(/\s/g, "\\u0020")}]`;
     else out += out ? `.${String(seg)}` : String(seg);
   }
   return out;

@@ -3,13 +3,7 @@
 import { z } from "zod";
 import { stepKinds } from "../steps/index.js";
 import { notifierKinds } from "../notify/index.js";
-import {
-  durationSchema,
-  envMapSchema,
-  nameSchema,
-  pathSchema,
-  boundedInt,
-} from "./values.js";
+import { durationSchema, envMapSchema, nameSchema, pathSchema, boundedInt } from "./values.js";
 
 export const EVENTS = ["start", "success", "warning", "failure", "stale", "recovered"] as const;
 export type NotifyEvent = (typeof EVENTS)[number];
@@ -17,14 +11,26 @@ export type NotifyEvent = (typeof EVENTS)[number];
 const HOUR = 3_600_000;
 
 export const repositorySchema = z.strictObject({
-  url: z.string().min(1).optional().describe("restic repository URL: a path, sftp:, rest:, s3:, b2:, azure:, gs:, rclone:"),
+  url: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("restic repository URL: a path, sftp:, rest:, s3:, b2:, azure:, gs:, rclone:"),
   url_file: pathSchema.optional().describe("file holding the URL, for URLs with credentials"),
   password_file: pathSchema.optional(),
-  password_command: z.array(z.string()).min(1).optional().describe("argv of a command that prints the password"),
-  env_file: pathSchema.optional().describe("KEY=VALUE backend credentials (AWS_ACCESS_KEY_ID, B2_ACCOUNT_KEY, …)"),
+  password_command: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .describe("argv of a command that prints the password"),
+  env_file: pathSchema
+    .optional()
+    .describe("KEY=VALUE backend credentials (AWS_ACCESS_KEY_ID, B2_ACCOUNT_KEY, …)"),
   env: envMapSchema.optional().describe("non-secret backend variables"),
   cacert: pathSchema.optional(),
-  options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional()
+  options: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .optional()
     .describe("restic -o key=value"),
   offsite: z.boolean().default(false),
   limit_upload: boundedInt(10_000_000).optional().describe("KiB/s"),
@@ -34,7 +40,10 @@ export const repositorySchema = z.strictObject({
 export const guardSchema = z.strictObject({
   exists: z.array(pathSchema).default([]),
   min_files: boundedInt(1_000_000_000).optional(),
-  max_shrink: z.string().optional().describe("e.g. 30%: fail when the source has shrunk more than this vs the last good snapshot"),
+  max_shrink: z
+    .string()
+    .optional()
+    .describe("e.g. 30%: fail when the source has shrunk more than this vs the last good snapshot"),
 });
 
 export const sourceSchema = z.strictObject({
@@ -73,7 +82,9 @@ export interface StepConfig {
 
 function buildStepSchema() {
   const members = stepKinds.map((kind) =>
-    z.strictObject({ ...commonStepShape, type: z.literal(kind.type), ...kind.options }).describe(kind.summary),
+    z
+      .strictObject({ ...commonStepShape, type: z.literal(kind.type), ...kind.options })
+      .describe(kind.summary),
   );
   const [first, ...rest] = members;
   if (!first) throw new Error("no step kinds registered");
@@ -86,11 +97,20 @@ export const stepSchema = buildStepSchema() as unknown as z.ZodType<StepConfig>;
 
 export const jobSchema = z.strictObject({
   description: z.string().optional(),
-  schedule: z.string().optional().describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
+  schedule: z
+    .string()
+    .optional()
+    .describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
   randomized_delay: durationSchema.optional(),
   max_age: durationSchema.optional().describe("freshness: no successful run within this → stale"),
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name").optional(),
-  group: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name").optional(),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name")
+    .optional(),
+  group: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name")
+    .optional(),
   notify: z.array(nameSchema).default([]),
   warnings: z.enum(["fail", "warn", "ignore"]).default("warn").describe("exit code for warnings: 1, 3 or 0"),
   env: envMapSchema.default({}),
@@ -123,7 +143,14 @@ export const notifierSchema = buildNotifierSchema() as unknown as z.ZodType<Noti
 
 export const resticSettingsSchema = z.strictObject({
   binary: z.string().default("restic"),
-  nice: z.number().int().min(-20).max(19).nullable().default(10).describe("CPU priority of restic; null to leave it"),
+  nice: z
+    .number()
+    .int()
+    .min(-20)
+    .max(19)
+    .nullable()
+    .default(10)
+    .describe("CPU priority of restic; null to leave it"),
   ionice: z.enum(["idle", "best-effort", "none"]).default("idle"),
   progress_fps: z.number().positive().max(60).default(2),
   cache_dir: pathSchema.optional(),
@@ -132,11 +159,16 @@ export const resticSettingsSchema = z.strictObject({
 export const configSchema = z.strictObject({
   version: z.literal(1, { message: "only version: 1 is supported" }),
   state_dir: pathSchema.optional(),
-  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name").optional()
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
+    .optional()
     .describe("the stable host name snapshots are made under (default: the machine's)"),
   env_file: pathSchema.optional(),
   env: envMapSchema.default({}),
-  kill_grace: durationSchema.default(15_000).describe("time between SIGINT and SIGKILL when a step is stopped"),
+  kill_grace: durationSchema
+    .default(15_000)
+    .describe("time between SIGINT and SIGKILL when a step is stopped"),
   restic: resticSettingsSchema.default({ binary: "restic", nice: 10, ionice: "idle", progress_fps: 2 }),
   repositories: z.record(nameSchema, repositorySchema).default({}),
   sources: z.record(nameSchema, sourceSchema).default({}),
@@ -171,7 +203,10 @@ export interface Config extends Omit<RawConfig, "repositories" | "sources" | "jo
 
 /** The JSON Schema of the file, for editors (`holdfast config schema`). */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "https://holdfast.dev/schema/holdfast.schema.json",

@@ -21,7 +21,11 @@ export function withPathBase<T>(dir: string, env: NodeJS.ProcessEnv, fn: () => T
 }
 
 /** Expands ~ and $VAR/${VAR}; returns the unset variable's name instead when one is missing. */
-export function expandPath(raw: string, dir: string, env: NodeJS.ProcessEnv): { value: string } | { missing: string } {
+export function expandPath(
+  raw: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): { value: string } | { missing: string } {
   let missing: string | null = null;
   let text = raw.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced, bare) => {
     const name = (braced ?? bare) as string;
@@ -89,7 +93,7 @@ export const durationSchema = z.union([z.string(), z.number()]).transform((raw, 
     ctx.addIssue({
       code: "custom",
       message: `"${raw}" is not a duration`,
-      params: { hint: 'use a number and a unit: 90s, 15m, 26h, 7d, or combinations like 1h30m' },
+      params: { hint: "use a number and a unit: 90s, 15m, 26h, 7d, or combinations like 1h30m" },
     });
     return z.NEVER;
   }
@@ -124,18 +128,20 @@ export const sizeSchema = z.union([z.string(), z.number().int().nonnegative()]).
 });
 
 /** A count ("25") or a share ("2%") — `sample`, `count_tolerance`. */
-export const countOrPercentSchema = z.union([z.number().int().nonnegative(), z.string()]).transform((raw, ctx) => {
-  if (typeof raw === "number") return { count: raw } as const;
-  const fraction = parsePercent(raw);
-  if (fraction !== null) return { fraction } as const;
-  if (/^\d+$/.test(raw.trim())) return { count: Number(raw) } as const;
-  ctx.addIssue({
-    code: "custom",
-    message: `"${raw}" is neither a count nor a percentage`,
-    params: { hint: "write a whole number (25) or a percentage (2%)" },
+export const countOrPercentSchema = z
+  .union([z.number().int().nonnegative(), z.string()])
+  .transform((raw, ctx) => {
+    if (typeof raw === "number") return { count: raw } as const;
+    const fraction = parsePercent(raw);
+    if (fraction !== null) return { fraction } as const;
+    if (/^\d+$/.test(raw.trim())) return { count: Number(raw) } as const;
+    ctx.addIssue({
+      code: "custom",
+      message: `"${raw}" is neither a count nor a percentage`,
+      params: { hint: "write a whole number (25) or a percentage (2%)" },
+    });
+    return z.NEVER;
   });
-  return z.NEVER;
-});
 
 /** An argv list: the program and its arguments, never run through a shell. */
 export const argvSchema = z.array(z.string()).min(1, "needs at least the program to run");

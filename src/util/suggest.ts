@@ -24,6 +24,6 @@ export function closestMatch(input: string, candidates: readonly string[]): stri
       bestDistance = d;
     }
   }
-  // Accept up to a third of the word (at least 2 edits), so "pasword_file" → "password_file" but "foo" ≠ "url".
-  return best !== null && bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? best : null;
+  // Accept edits up to ~40% of the word (at least 2), so "offsight" → "offsite" but "foo" ≠ "url".
+  return best !== null && bestDistance <= Math.max(2, Math.round(input.length * 0.4)) ? best : null;
 }
