@@ -1,0 +1,99 @@
+// The history database's schema, as numbered migrations. A migration is never edited once released:
+// a change is a new entry with the next version. Each one runs in its own transaction together with
+// the `PRAGMA user_version` bump, so a crash mid-upgrade leaves the previous version intact.
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        job         TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        trigger     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        exit_code   INTEGER,
+        started_at  TEXT NOT NULL,
+        -- ISO text does not sort correctly across precisions ("…:02Z" vs "…:02.114Z"); this does.
+        started_ms  INTEGER NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        pid         INTEGER NOT NULL,
+        error       TEXT
+      );
+      -- history pages (all jobs) and cursors: newest first without a sort.
+      CREATE INDEX runs_by_start ON runs (started_ms, id);
+      -- history of one job, and a job's last run.
+      CREATE INDEX runs_by_job_start ON runs (job, started_ms, id);
+      -- a job's last success/failure in one seek each, and history filtered by job and status.
+      CREATE INDEX runs_by_job_status_start ON runs (job, status, started_ms, id);
+      -- runningRuns() and history filtered by status across jobs.
+      CREATE INDEX runs_by_status_start ON runs (status, started_ms, id);
+
+      CREATE TABLE steps (
+        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        idx         INTEGER NOT NULL,
+        job         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  TEXT,
+        started_ms  INTEGER,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        exit_code   INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        summary     TEXT,
+        targets     TEXT NOT NULL DEFAULT '[]',
+        log_path    TEXT,
+        PRIMARY KEY (run_id, idx)
+      );
+      -- stepHistory(): only results that count as a success are ever asked for, so only they are indexed.
+      CREATE INDEX steps_success_history ON steps (job, name, started_ms, run_id)
+        WHERE status IN ('succeeded', 'warning');
+
+      CREATE TABLE notifications (
+        id       INTEGER PRIMARY KEY,
+        run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        notifier TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        ok       INTEGER NOT NULL,
+        at       TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        error    TEXT
+      );
+      CREATE INDEX notifications_by_run ON notifications (run_id, id);
+
+      -- The latest non-pending record of each step name of a job, kept current by every step update,
+      -- so that status never has to scan the history.
+      CREATE TABLE step_latest (
+        job         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  TEXT,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        error       TEXT,
+        -- when the record started (the run's start for a step that never started, e.g. skipped)
+        order_ms    INTEGER NOT NULL,
+        PRIMARY KEY (job, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,0 +1,683 @@
+// The default history store: one SQLite file in the state dir, shared by every holdfast process on the
+// host (several jobs running at once, `status` and `serve` reading while a run writes).
+//   - WAL + synchronous=NORMAL: readers never block the writer; a commit survives a killed process
+//     (a power loss may drop the last commits, never corrupt the file).
+//   - Every mutating call is one BEGIN IMMEDIATE transaction: taking the write lock up front means a
+//     busy database is waited for (busy_timeout), never failed with SQLITE_BUSY half-way through.
+//   - The file, its -wal and -shm are 0600 in a 0700 directory (targets.md S2).
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { StoreError, type StepError } from "../../errors.js";
+import type {
+  JobSummary,
+  ListRunsQuery,
+  NewRun,
+  NotificationRecord,
+  RunFinish,
+  RunRecord,
+  RunStatus,
+  RunStore,
+  RunTrigger,
+  StepLatest,
+  StepPatch,
+  StepRecord,
+  StepStatus,
+  TargetRecord,
+} from "../types.js";
+import {
+  SUCCESS_STATUSES,
+  applyStepPatch,
+  interruptStep,
+  interruptedRunError,
+  newStepRecord,
+  normalizeLimit,
+  parseTime,
+  replacesLatest,
+  stepOrderMs,
+} from "../memory/record-rules.js";
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.js";
+
+export interface SqliteStoreOptions {
+  /** The database file (its directory is created 0700 when missing). `:memory:` for a private store. */
+  path: string;
+  /** Open for reading only: no schema upgrade, every write fails with a StoreError. */
+  readonly?: boolean;
+  /** Caps the database size in pages (SQLite's max_page_count); tests use it to simulate a full disk. */
+  maxPageCount?: number;
+}
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+interface RunRow {
+  id: string;
+  job: string;
+  host: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  exit_code: number | null;
+  started_at: string;
+  started_ms: number;
+  finished_at: string | null;
+  duration_ms: number | null;
+  pid: number;
+  error: string | null;
+}
+
+interface StepRow {
+  run_id: string;
+  idx: number;
+  job: string;
+  name: string;
+  type: string;
+  status: StepStatus;
+  started_at: string | null;
+  started_ms: number | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  exit_code: number | null;
+  attempts: number;
+  error: string | null;
+  summary: string | null;
+  targets: string;
+  log_path: string | null;
+}
+
+interface NotificationRow {
+  notifier: string;
+  event: string;
+  ok: number;
+  at: string;
+  attempts: number;
+  error: string | null;
+}
+
+interface LatestRow {
+  job: string;
+  name: string;
+  type: string;
+  run_id: string;
+  idx: number;
+  status: StepStatus;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  order_ms: number;
+}
+
+type StepWrite = Omit<StepRow, "job" | "name" | "type">;
+
+export function createSqliteStore(options: SqliteStoreOptions): RunStore {
+  const { path } = options;
+  const readonly = options.readonly === true;
+  const db = openDatabase(options);
+  const stmts = prepareStatements(db);
+  const listStatements = new Map<string, Database.Statement<Record<string, string | number>, RunRow>>();
+  let closed = false;
+
+  const loadRun = (row: RunRow): RunRecord => {
+    const steps = stmts.stepsOfRun.all(row.id).map(rowToStep);
+    const notifications = stmts.notificationsOfRun.all(row.id).map(rowToNotification);
+    return rowToRun(row, steps, notifications);
+  };
+
+  const requireRun = (runId: string): RunRow => {
+    const row = stmts.runById.get(runId);
+    if (row === undefined) throw new StoreError(`no run ${runId} in the history (${path})`);
+    return row;
+  };
+
+  // Writes a step's mutable fields and keeps step_latest current (the one place both happen together).
+  const writeStep = (run: RunRow, record: StepRecord): void => {
+    const row: StepWrite = {
+      run_id: run.id,
+      idx: record.index,
+      status: record.status,
+      started_at: record.started_at,
+      started_ms: record.started_at === null ? null : parseTime(record.started_at, "step started_at"),
+      finished_at: record.finished_at,
+      duration_ms: record.duration_ms,
+      exit_code: record.exit_code,
+      attempts: record.attempts,
+      error: toJson(record.error),
+      summary: toJson(record.summary),
+      targets: JSON.stringify(record.targets),
+      log_path: record.log_path,
+    };
+    stmts.updateStep.run(row);
+    const candidate = {
+      status: record.status,
+      run_id: run.id,
+      index: record.index,
+      order_ms: stepOrderMs(record, run.started_ms),
+    };
+    const current = stmts.latestOf.get(run.job, record.name);
+    const currentKey = current && { run_id: current.run_id, index: current.idx, order_ms: current.order_ms };
+    if (!replacesLatest(candidate, currentKey)) return;
+    stmts.upsertLatest.run({
+      job: run.job,
+      name: record.name,
+      type: record.type,
+      run_id: run.id,
+      idx: record.index,
+      status: record.status,
+      started_at: record.started_at,
+      finished_at: record.finished_at,
+      duration_ms: record.duration_ms,
+      error: toJson(record.error),
+      order_ms: candidate.order_ms,
+    });
+  };
+
+  const createRunTx = db.transaction((run: NewRun) => {
+    if (stmts.runById.get(run.id) !== undefined)
+      throw new StoreError(`a run with id ${run.id} already exists`);
+    const row: RunRow = {
+      id: run.id,
+      job: run.job,
+      host: run.host,
+      trigger: run.trigger,
+      status: "running",
+      exit_code: null,
+      started_at: run.started_at,
+      started_ms: parseTime(run.started_at, "run started_at"),
+      finished_at: null,
+      duration_ms: null,
+      pid: run.pid,
+      error: null,
+    };
+    stmts.insertRun.run(row);
+    run.steps.forEach((step, index) => {
+      const record = newStepRecord(index, step.name, step.type);
+      stmts.insertStep.run({
+        run_id: run.id,
+        idx: index,
+        job: run.job,
+        name: record.name,
+        type: record.type,
+        attempts: record.attempts,
+        targets: JSON.stringify(record.targets),
+      });
+    });
+  });
+
+  const updateStepTx = db.transaction((runId: string, index: number, patch: StepPatch) => {
+    const run = requireRun(runId);
+    const row = stmts.stepByKey.get(runId, index);
+    if (row === undefined) throw new StoreError(`run ${runId} has no step ${index}`);
+    writeStep(run, applyStepPatch(rowToStep(row), patch));
+  });
+
+  const finishRunTx = db.transaction((runId: string, finish: RunFinish) => {
+    requireRun(runId);
+    stmts.finishRun.run({
+      id: runId,
+      status: finish.status,
+      exit_code: finish.exit_code,
+      finished_at: finish.finished_at,
+      duration_ms: finish.duration_ms,
+      set_error: finish.error === undefined ? 0 : 1,
+      error: toJson(finish.error ?? null),
+    });
+  });
+
+  const addNotificationTx = db.transaction((runId: string, record: NotificationRecord) => {
+    requireRun(runId);
+    stmts.insertNotification.run({
+      run_id: runId,
+      notifier: record.notifier,
+      event: record.event,
+      ok: record.ok ? 1 : 0,
+      at: record.at,
+      attempts: record.attempts,
+      error: record.error,
+    });
+  });
+
+  const markInterruptedTx = db.transaction((runId: string, finishedAt: string) => {
+    const run = requireRun(runId);
+    // Another process may have found the same dead run first; the second call must change nothing.
+    if (run.status !== "running") return;
+    const finishedMs = parseTime(finishedAt, "finished_at");
+    for (const row of stmts.unfinishedStepsOfRun.all(runId)) {
+      writeStep(run, interruptStep(rowToStep(row), finishedAt, finishedMs));
+    }
+    stmts.finishRun.run({
+      id: runId,
+      status: "interrupted",
+      exit_code: null,
+      finished_at: finishedAt,
+      duration_ms: Math.max(0, finishedMs - run.started_ms),
+      set_error: 1,
+      error: run.error ?? JSON.stringify(interruptedRunError(run.pid)),
+    });
+  });
+
+  const setStateTx = db.transaction((key: string, value: string | null) => {
+    if (value === null) stmts.deleteState.run(key);
+    else stmts.upsertState.run(key, value);
+  });
+
+  // Reads run in one (deferred) transaction so a run and its steps come from the same snapshot.
+  const readTx = db.transaction((fn: () => unknown) => fn());
+  const read = <T>(action: string, fn: () => T): Promise<T> => {
+    try {
+      ensureOpen();
+      return Promise.resolve(readTx.deferred(fn) as T);
+    } catch (err) {
+      return Promise.reject(toStoreError(err, path, action));
+    }
+  };
+
+  const write = (action: string, fn: () => void): Promise<void> => {
+    try {
+      ensureOpen();
+      if (readonly) throw new StoreError(`cannot ${action}: the history (${path}) was opened read-only`);
+      fn();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(toStoreError(err, path, action));
+    }
+  };
+
+  const ensureOpen = (): void => {
+    if (closed) throw new StoreError(`the history store (${path}) is closed`);
+  };
+
+  const listStatement = (query: ListRunsQuery) => {
+    const key = `${query.job !== undefined}:${query.status !== undefined}:${query.before !== undefined}`;
+    let stmt = listStatements.get(key);
+    if (stmt === undefined) {
+      const where = [
+        query.job !== undefined ? "job = @job" : null,
+        query.status !== undefined ? "status = @status" : null,
+        query.before !== undefined ? "started_ms < @before" : null,
+      ].filter((c) => c !== null);
+      stmt = db.prepare<Record<string, string | number>, RunRow>(
+        `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY started_ms DESC, id DESC LIMIT @limit`,
+      );
+      listStatements.set(key, stmt);
+    }
+    return stmt;
+  };
+
+  const lastAtOf = (job: string, statuses: readonly RunStatus[]): string | null => {
+    // One index seek per status beats `status IN (…)`, which would sort every matching run.
+    let best: { id: string; started_ms: number; finished_at: string | null; started_at: string } | undefined;
+    for (const status of statuses) {
+      const row = stmts.lastRunOfJobWithStatus.get(job, status);
+      const newer =
+        row !== undefined &&
+        (best === undefined ||
+          row.started_ms > best.started_ms ||
+          (row.started_ms === best.started_ms && row.id > best.id));
+      if (newer) best = row;
+    }
+    return best === undefined ? null : (best.finished_at ?? best.started_at);
+  };
+
+  return {
+    createRun: (run) => write("record the new run", () => createRunTx.immediate(run)),
+    updateStep: (runId, index, patch) =>
+      write(`update step ${index} of run ${runId}`, () => updateStepTx.immediate(runId, index, patch)),
+    finishRun: (runId, finish) => write(`finish run ${runId}`, () => finishRunTx.immediate(runId, finish)),
+    addNotification: (runId, record) =>
+      write(`record a notification of run ${runId}`, () => addNotificationTx.immediate(runId, record)),
+    markInterrupted: (runId, finishedAt) =>
+      write(`mark run ${runId} interrupted`, () => markInterruptedTx.immediate(runId, finishedAt)),
+    setState: (key, value) => write(`save state ${key}`, () => setStateTx.immediate(key, value)),
+
+    getRun: (id) =>
+      read("read a run", () => {
+        const row = stmts.runById.get(id);
+        return row === undefined ? null : loadRun(row);
+      }),
+
+    findRunIds: (prefix, limit) =>
+      read("find runs", () =>
+        // The upper bound sorts after every id that starts with the prefix, so the PK index does the work.
+        stmts.runIdsWithPrefix.all(prefix, `${prefix}\u{10FFFF}`, normalizeLimit(limit)).map((r) => r.id),
+      ),
+
+    listRuns: (query) =>
+      read("list runs", () => {
+        const params: Record<string, string | number> = { limit: normalizeLimit(query.limit) };
+        if (query.job !== undefined) params.job = query.job;
+        if (query.status !== undefined) params.status = query.status;
+        if (query.before !== undefined) params.before = parseTime(query.before, "before");
+        return listStatement(query).all(params).map(loadRun);
+      }),
+
+    countRuns: (job) =>
+      read("count runs", () =>
+        job === undefined ? (stmts.countAll.get()?.n ?? 0) : (stmts.countOfJob.get(job)?.n ?? 0),
+      ),
+
+    jobSummaries: (jobs) =>
+      read("summarize jobs", () =>
+        jobs.map((job): JobSummary => {
+          const last = stmts.lastRunOfJob.get(job);
+          return {
+            job,
+            last_run: last === undefined ? null : loadRun(last),
+            last_success_at: lastAtOf(job, SUCCESS_STATUSES),
+            last_failure_at: lastAtOf(job, ["failed"]),
+            steps: stmts.latestOfJob.all(job).map(rowToLatest),
+          };
+        }),
+      ),
+
+    runningRuns: () => read("list running runs", () => stmts.runningRuns.all()),
+
+    stepHistory: (job, step, limit) =>
+      read("read step history", () => stmts.stepHistory.all(job, step, normalizeLimit(limit)).map(rowToStep)),
+
+    getState: (key) => read("read state", () => stmts.getState.get(key)?.value ?? null),
+
+    close: () => {
+      if (!closed) {
+        closed = true;
+        db.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+function openDatabase(options: SqliteStoreOptions): Database.Database {
+  const { path } = options;
+  const readonly = options.readonly === true;
+  const inMemory = path === ":memory:";
+  if (!readonly && !inMemory) prepareFiles(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Reading the header first turns "not a database" into an open error rather than a later query's.
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > LATEST_SCHEMA_VERSION) {
+      throw new StoreError(
+        `the history database ${path} has schema version ${version}, newer than this holdfast knows ` +
+          `(${LATEST_SCHEMA_VERSION}); it was written by a newer holdfast — upgrade holdfast to read it`,
+      );
+    }
+    if (version < LATEST_SCHEMA_VERSION && readonly) {
+      throw new StoreError(
+        `the history database ${path} has schema version ${version} and needs version ${LATEST_SCHEMA_VERSION}; ` +
+          `open it read-write once (any \`holdfast run\`) to upgrade it`,
+      );
+    }
+    if (!readonly && !inMemory) db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+    if (version < LATEST_SCHEMA_VERSION) migrate(db);
+    if (!readonly && !inMemory) restrictFileModes(path);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw toStoreError(err, path, "open the history database");
+  }
+}
+
+function prepareFiles(path: string): void {
+  const dir = dirname(path);
+  try {
+    // mkdir's mode passes through the umask; chmod makes the directory we created exactly 0700.
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new StoreError(`cannot create the state directory ${dir}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    // Created 0600 before SQLite sees it: SQLite would create it 0644, and gives -wal/-shm the DB's mode.
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (err) {
+    if (errnoOf(err) !== "EEXIST") {
+      throw new StoreError(`cannot create the history database ${path}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+function restrictFileModes(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      // A missing -wal/-shm is normal; a file owned by someone else is doctor's to report, not a reason to fail.
+      if (errnoOf(err) !== "ENOENT" && errnoOf(err) !== "EPERM") throw err;
+    }
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const ordered = [...MIGRATIONS].sort((a, b) => a.version - b.version);
+  for (const migration of ordered) {
+    db.transaction(() => {
+      // Re-read under the write lock: another process opening the same new file may have migrated first.
+      const version = db.pragma("user_version", { simple: true }) as number;
+      if (version >= migration.version) return;
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    runById: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE id = ?"),
+    insertRun: db.prepare<RunRow>(
+      `INSERT INTO runs (id, job, host, trigger, status, exit_code, started_at, started_ms, finished_at,
+                         duration_ms, pid, error)
+       VALUES (@id, @job, @host, @trigger, @status, @exit_code, @started_at, @started_ms, @finished_at,
+               @duration_ms, @pid, @error)`,
+    ),
+    insertStep: db.prepare<{
+      run_id: string;
+      idx: number;
+      job: string;
+      name: string;
+      type: string;
+      attempts: number;
+      targets: string;
+    }>(
+      `INSERT INTO steps (run_id, idx, job, name, type, status, attempts, targets)
+       VALUES (@run_id, @idx, @job, @name, @type, 'pending', @attempts, @targets)`,
+    ),
+    stepsOfRun: db.prepare<[string], StepRow>("SELECT * FROM steps WHERE run_id = ? ORDER BY idx"),
+    unfinishedStepsOfRun: db.prepare<[string], StepRow>(
+      "SELECT * FROM steps WHERE run_id = ? AND status IN ('running', 'pending') ORDER BY idx",
+    ),
+    stepByKey: db.prepare<[string, number], StepRow>("SELECT * FROM steps WHERE run_id = ? AND idx = ?"),
+    updateStep: db.prepare<StepWrite>(
+      `UPDATE steps SET status = @status, started_at = @started_at, started_ms = @started_ms,
+         finished_at = @finished_at, duration_ms = @duration_ms, exit_code = @exit_code, attempts = @attempts,
+         error = @error, summary = @summary, targets = @targets, log_path = @log_path
+       WHERE run_id = @run_id AND idx = @idx`,
+    ),
+    latestOf: db.prepare<[string, string], LatestRow>("SELECT * FROM step_latest WHERE job = ? AND name = ?"),
+    latestOfJob: db.prepare<[string], LatestRow>(
+      "SELECT * FROM step_latest WHERE job = ? ORDER BY idx, name",
+    ),
+    upsertLatest: db.prepare<LatestRow>(
+      `INSERT INTO step_latest (job, name, type, run_id, idx, status, started_at, finished_at, duration_ms, error,
+                                order_ms)
+       VALUES (@job, @name, @type, @run_id, @idx, @status, @started_at, @finished_at, @duration_ms, @error,
+               @order_ms)
+       ON CONFLICT (job, name) DO UPDATE SET type = excluded.type, run_id = excluded.run_id, idx = excluded.idx,
+         status = excluded.status, started_at = excluded.started_at, finished_at = excluded.finished_at,
+         duration_ms = excluded.duration_ms, error = excluded.error, order_ms = excluded.order_ms`,
+    ),
+    finishRun: db.prepare<{
+      id: string;
+      status: RunStatus;
+      exit_code: number | null;
+      finished_at: string;
+      duration_ms: number;
+      set_error: number;
+      error: string | null;
+    }>(
+      `UPDATE runs SET status = @status, exit_code = @exit_code, finished_at = @finished_at,
+         duration_ms = @duration_ms, error = CASE WHEN @set_error THEN @error ELSE error END
+       WHERE id = @id`,
+    ),
+    insertNotification: db.prepare<{
+      run_id: string;
+      notifier: string;
+      event: string;
+      ok: number;
+      at: string;
+      attempts: number;
+      error: string | null;
+    }>(
+      `INSERT INTO notifications (run_id, notifier, event, ok, at, attempts, error)
+       VALUES (@run_id, @notifier, @event, @ok, @at, @attempts, @error)`,
+    ),
+    notificationsOfRun: db.prepare<[string], NotificationRow>(
+      "SELECT notifier, event, ok, at, attempts, error FROM notifications WHERE run_id = ? ORDER BY id",
+    ),
+    runIdsWithPrefix: db.prepare<[string, string, number], { id: string }>(
+      "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY started_ms DESC, id DESC LIMIT ?",
+    ),
+    countAll: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM runs"),
+    countOfJob: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM runs WHERE job = ?"),
+    lastRunOfJob: db.prepare<[string], RunRow>(
+      "SELECT * FROM runs WHERE job = ? ORDER BY started_ms DESC, id DESC LIMIT 1",
+    ),
+    lastRunOfJobWithStatus: db.prepare<
+      [string, string],
+      { id: string; started_ms: number; started_at: string; finished_at: string | null }
+    >(
+      `SELECT id, started_ms, started_at, finished_at FROM runs WHERE job = ? AND status = ?
+       ORDER BY started_ms DESC, id DESC LIMIT 1`,
+    ),
+    runningRuns: db.prepare<[], { id: string; job: string; host: string; pid: number; started_at: string }>(
+      `SELECT id, job, host, pid, started_at FROM runs WHERE status = 'running'
+       ORDER BY started_ms DESC, id DESC`,
+    ),
+    stepHistory: db.prepare<[string, string, number], StepRow>(
+      `SELECT * FROM steps WHERE job = ? AND name = ? AND status IN ('succeeded', 'warning')
+       ORDER BY started_ms DESC, run_id DESC LIMIT ?`,
+    ),
+    getState: db.prepare<[string], { value: string }>("SELECT value FROM state WHERE key = ?"),
+    upsertState: db.prepare<[string, string]>(
+      "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+    deleteState: db.prepare<[string]>("DELETE FROM state WHERE key = ?"),
+  };
+}
+
+function rowToRun(row: RunRow, steps: StepRecord[], notifications: NotificationRecord[]): RunRecord {
+  return {
+    id: row.id,
+    job: row.job,
+    host: row.host,
+    trigger: row.trigger,
+    status: row.status,
+    exit_code: row.exit_code,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    duration_ms: row.duration_ms,
+    pid: row.pid,
+    error: fromJson<StepError>(row.error),
+    steps,
+    notifications,
+  };
+}
+
+function rowToStep(row: StepRow): StepRecord {
+  return {
+    index: row.idx,
+    name: row.name,
+    type: row.type,
+    status: row.status,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    duration_ms: row.duration_ms,
+    exit_code: row.exit_code,
+    attempts: row.attempts,
+    error: fromJson<StepError>(row.error),
+    summary: fromJson<Record<string, unknown>>(row.summary),
+    targets: JSON.parse(row.targets) as TargetRecord[],
+    log_path: row.log_path,
+  };
+}
+
+function rowToNotification(row: NotificationRow): NotificationRecord {
+  return {
+    notifier: row.notifier,
+    event: row.event,
+    ok: row.ok !== 0,
+    at: row.at,
+    attempts: row.attempts,
+    error: row.error,
+  };
+}
+
+function rowToLatest(row: LatestRow): StepLatest {
+  return {
+    name: row.name,
+    type: row.type,
+    run_id: row.run_id,
+    status: row.status,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    duration_ms: row.duration_ms,
+    error: fromJson<StepError>(row.error),
+  };
+}
+
+function toJson(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Turns a driver or file-system error into a StoreError that says what failed, where, and what to do. */
+function toStoreError(err: unknown, path: string, action: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = err instanceof Database.SqliteError ? err.code : (errnoOf(err) ?? "");
+  const detail = `${code ? `${code}: ` : ""}${errorMessage(err)}`;
+  let message: string;
+  if (code === "SQLITE_FULL") {
+    message =
+      `cannot ${action}: the disk holding ${path} is full (${detail}); ` +
+      `free some space — the history recorded so far is intact and readable`;
+  } else if (code.startsWith("SQLITE_READONLY") || code === "EROFS") {
+    message =
+      `cannot ${action}: ${path} is read-only (${detail}); ` +
+      `check the owner and mode of the file and its directory, and that the file system is mounted read-write`;
+  } else if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    message = `cannot ${action}: another process kept ${path} locked for more than ${BUSY_TIMEOUT_MS / 1000} s (${detail})`;
+  } else if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
+    message =
+      `cannot ${action}: ${path} is damaged or not a holdfast history database (${detail}); ` +
+      `move it aside to start a new history, or restore it from a backup`;
+  } else if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM") || code === "EACCES") {
+    message =
+      `cannot ${action}: ${path} cannot be opened (${detail}); ` +
+      `check that it is a file this user can read and write, in a directory that exists`;
+  } else if (code.startsWith("SQLITE_IOERR")) {
+    message = `cannot ${action}: I/O error on ${path} (${detail}); check the disk and the file system`;
+  } else if (err instanceof TypeError && /not open/.test(err.message)) {
+    message = `cannot ${action}: the history store (${path}) is closed`;
+  } else {
+    message = `cannot ${action} (${path}): ${detail}`;
+  }
+  return new StoreError(message, { cause: err });
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
