@@ -1,0 +1,436 @@
+// Issue 2's checks, through the real CLI: order and failure policy, --step, --dry-run, timeouts,
+// one run at a time, signals, crash recovery, status --check, retries, environment, logs, modes.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { describe, expect, test } from "vitest";
+import { collect, parseJson, runCli, startCli } from "../helpers/cli.js";
+import { makeTempDir, writeConfig } from "../helpers/tmp.js";
+
+function fiveSteps(dir: string, third: string) {
+  return writeConfig(
+    dir,
+    `version: 1
+state_dir: ./state
+jobs:
+  five:
+    steps:
+      - { name: one, type: exec, command: [echo, one] }
+      - { name: two, type: exec, command: [sh, -c, "sleep 0.05; echo two"] }
+      - { name: three, type: exec, command: ["false"]${third} }
+      - { name: four, type: exec, command: [touch, ${dir}/four-ran] }
+      - { name: five, type: exec, command: [echo, five] }
+`,
+  );
+}
+
+const isoTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+function processesMatching(marker: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-f", marker], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("order and failure", () => {
+  test("a failed 3rd step stops the job: 1–2 succeeded, 3 failed, 4–5 skipped, exit 1", async () => {
+    const dir = makeTempDir();
+    const config = fiveSteps(dir, "");
+    const result = await runCli(["--config", config, "run", "five", "--json"]);
+    expect(result.code, result.stderr).toBe(1);
+    const run = parseJson(result);
+    expect(run.status).toBe("failed");
+    expect(run.exit_code).toBe(1);
+    expect(run.steps.map((s: any) => s.status)).toEqual(["succeeded", "succeeded", "failed", "skipped", "skipped"]);
+    expect(fs.existsSync(path.join(dir, "four-ran"))).toBe(false);
+
+    for (const args of [["history", "--json"], ["show", run.id, "--json"]]) {
+      const out = parseJson(await runCli(["--config", config, ...args]));
+      const recorded = args[0] === "history" ? out.runs[0] : out;
+      expect(recorded.id).toBe(run.id);
+      expect(recorded.started_at).toMatch(isoTime);
+      expect(recorded.finished_at).toMatch(isoTime);
+      for (const step of recorded.steps.slice(0, 3)) {
+        expect(step.started_at).toMatch(isoTime);
+        expect(step.finished_at).toMatch(isoTime);
+        expect(step.duration_ms).toBeGreaterThanOrEqual(0);
+        expect(step.attempts).toBe(1);
+      }
+      expect(recorded.steps[1].duration_ms).toBeGreaterThanOrEqual(40);
+      expect(recorded.steps.map((s: any) => s.exit_code)).toEqual([0, 0, 1, null, null]);
+      expect(recorded.steps[2].error.kind).toBe("exit_code");
+      expect(recorded.steps[3].started_at).toBeNull();
+    }
+  });
+
+  test("on_failure: continue runs the rest, and the run is still failed", async () => {
+    const dir = makeTempDir();
+    const config = fiveSteps(dir, ", on_failure: continue");
+    const result = await runCli(["--config", config, "run", "--json"]);
+    expect(result.code).toBe(1);
+    const run = parseJson(result);
+    expect(run.steps.map((s: any) => s.status)).toEqual(["succeeded", "succeeded", "failed", "succeeded", "succeeded"]);
+    expect(run.status).toBe("failed");
+    expect(fs.existsSync(path.join(dir, "four-ran"))).toBe(true);
+  });
+
+  test("--step runs only the named steps; --dry-run runs nothing and prints the plan", async () => {
+    const dir = makeTempDir();
+    const config = fiveSteps(dir, "");
+    const only = parseJson(await runCli(["--config", config, "run", "five", "--step", "four", "--json"]));
+    expect(only.steps.map((s: any) => [s.name, s.status])).toEqual([["four", "succeeded"]]);
+    expect(only.status).toBe("succeeded");
+    fs.rmSync(path.join(dir, "four-ran"));
+
+    const plan = await runCli(["--config", config, "run", "five", "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(`touch ${dir}/four-ran`);
+    expect(plan.stdout).toMatch(/1\. one \(exec\)/);
+    expect(fs.existsSync(path.join(dir, "four-ran"))).toBe(false);
+    const planJson = parseJson(await runCli(["--config", config, "run", "--dry-run", "--json"]));
+    expect(planJson.steps).toHaveLength(5);
+    expect(planJson.steps[3].commands).toEqual([`touch ${dir}/four-ran`]);
+    const history = parseJson(await runCli(["--config", config, "history", "--json"]));
+    expect(history.runs).toHaveLength(1);
+  });
+
+  test("an unknown --step is a usage error (exit 2) and runs nothing", async () => {
+    const dir = makeTempDir();
+    const result = await runCli(["--config", fiveSteps(dir, ""), "run", "--step", "nope"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no step "nope"');
+    expect(result.stderr).toContain("one, two, three, four, five");
+  });
+
+  test("warning_codes make a warning: exit 3, or 0 with warnings: ignore, or 1 with warnings: fail", async () => {
+    for (const [policy, code] of [["warn", 3], ["ignore", 0], ["fail", 1]] as const) {
+      const dir = makeTempDir();
+      const config = writeConfig(
+        dir,
+        `version: 1
+state_dir: ./state
+jobs:
+  w:
+    warnings: ${policy}
+    steps:
+      - { name: partial, type: exec, command: [sh, -c, "exit 24"], warning_codes: [24] }
+      - { name: after, type: exec, command: [echo, after] }
+`,
+      );
+      const result = await runCli(["--config", config, "run", "--json"]);
+      expect(result.code, policy).toBe(code);
+      const run = parseJson(result);
+      expect(run.status).toBe("warning");
+      expect(run.steps.map((s: any) => s.status)).toEqual(["warning", "succeeded"]);
+    }
+  });
+});
+
+describe("timeouts, retries and signals", () => {
+  test("timeout: 2s on sleep 60 ends timed_out in about 2 s and leaves no process behind", async () => {
+    const dir = makeTempDir();
+    const marker = `60.${process.pid}${Date.now() % 1000}`;
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  slow:
+    steps:
+      - { name: sleepy, type: exec, shell: "sleep ${marker}; echo never", timeout: 2s }
+      - { name: after, type: exec, command: [echo, after] }
+`,
+    );
+    const result = await runCli(["--config", config, "run", "--json"]);
+    expect(result.code).toBe(1);
+    const run = parseJson(result);
+    expect(run.steps[0].status).toBe("timed_out");
+    expect(run.steps[0].error.kind).toBe("timeout");
+    expect(run.steps[1].status).toBe("skipped");
+    expect(run.steps[0].duration_ms).toBeGreaterThanOrEqual(1900);
+    expect(run.steps[0].duration_ms).toBeLessThan(5000);
+    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+  });
+
+  test("retries: a step that fails twice then succeeds is retried with doubling delay, every attempt counted", async () => {
+    const dir = makeTempDir();
+    const counter = path.join(dir, "count");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  flaky:
+    steps:
+      - name: flaky
+        type: exec
+        retries: 3
+        retry_delay: 200ms
+        shell: 'n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; [ $n -ge 3 ]'
+`,
+    );
+    const result = await runCli(["--config", config, "run", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const run = parseJson(result);
+    expect(run.steps[0].status).toBe("succeeded");
+    expect(run.steps[0].attempts).toBe(3);
+    // 200 ms + 400 ms of waiting between the attempts.
+    expect(run.steps[0].duration_ms).toBeGreaterThanOrEqual(600);
+    expect(fs.readFileSync(counter, "utf8").trim()).toBe("3");
+  });
+
+  test("SIGTERM during a step: the child is gone, the run is cancelled, exit 143", async () => {
+    const dir = makeTempDir();
+    const marker = `61.${process.pid}${Date.now() % 1000}`;
+    const started = path.join(dir, "started");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  long:
+    steps:
+      - { name: sleepy, type: exec, shell: "touch ${started}; sleep ${marker}" }
+      - { name: after, type: exec, command: [echo, after] }
+`,
+    );
+    const child = startCli(["--config", config, "run", "--json"]);
+    const done = collect(child);
+    await waitFor(() => fs.existsSync(started) && processesMatching(`sleep ${marker}`).length > 0);
+    child.kill("SIGTERM");
+    const result = await done;
+    expect(result.code, result.stderr).toBe(143);
+    const run = parseJson(result);
+    expect(run.status).toBe("cancelled");
+    expect(run.exit_code).toBe(143);
+    expect(run.steps.map((s: any) => s.status)).toEqual(["cancelled", "skipped"]);
+    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+  });
+
+  test("SIGKILL to holdfast: the next status shows the run interrupted, and the next run succeeds", async () => {
+    const dir = makeTempDir();
+    const marker = `62.${process.pid}${Date.now() % 1000}`;
+    const started = path.join(dir, "started");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  long:
+    steps:
+      - { name: sleepy, type: exec, shell: "[ -e ${dir}/second ] || { touch ${started}; sleep ${marker}; }" }
+`,
+    );
+    const child = startCli(["--config", config, "run"]);
+    const done = collect(child);
+    await waitFor(() => fs.existsSync(started));
+    child.kill("SIGKILL");
+    await done;
+    // The orphaned sleep is not holdfast's to reap after SIGKILL; end it so the test leaves nothing behind.
+    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(Number(pid), "SIGKILL");
+
+    const status = parseJson(await runCli(["--config", config, "status", "--json"]));
+    expect(status.jobs[0].last_run.status).toBe("interrupted");
+    const show = parseJson(await runCli(["--config", config, "show", "latest", "--json"]));
+    expect(show.status).toBe("interrupted");
+    expect(show.steps[0].status).toBe("cancelled");
+
+    fs.writeFileSync(path.join(dir, "second"), "");
+    const next = await runCli(["--config", config, "run", "--json"]);
+    expect(next.code).toBe(0);
+  });
+});
+
+describe("one run of a job at a time", () => {
+  test("10 concurrent runs: exactly one runs, nine exit 4 at once naming the holder", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  solo:
+    steps:
+      - { name: hold, type: exec, command: [sleep, "3"] }
+`,
+    );
+    // Create the state dir and history first so the ten start on equal terms.
+    await runCli(["--config", config, "status"]);
+    const children = Array.from({ length: 10 }, () => startCli(["--config", config, "run"]));
+    const results = await Promise.all(children.map((c) => collect(c)));
+    const ran = results.filter((r) => r.code === 0);
+    const busy = results.filter((r) => r.code === 4);
+    expect(ran).toHaveLength(1);
+    expect(busy).toHaveLength(9);
+    const holderPid = children[results.indexOf(ran[0]!)]!.pid;
+    for (const r of busy) {
+      expect(r.stderr).toContain(`already running (pid ${holderPid} since `);
+      expect(r.durationMs).toBeLessThan(2500);
+    }
+    const history = parseJson(await runCli(["--config", config, "history", "--json"]));
+    expect(history.runs).toHaveLength(1);
+  });
+
+  test("--wait waits for the running instance, then runs", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  solo:
+    steps:
+      - { name: hold, type: exec, command: [sleep, "1.5"] }
+`,
+    );
+    const first = startCli(["--config", config, "run"]);
+    const firstDone = collect(first);
+    await waitFor(() => fs.existsSync(path.join(dir, "state/locks/solo.holder.json")));
+    const second = await runCli(["--config", config, "run", "--wait", "30s"]);
+    expect(second.code).toBe(0);
+    expect((await firstDone).code).toBe(0);
+  });
+});
+
+describe("status --check", () => {
+  test("0 ok, 1 warning, 2 failed, 2 stale, 3 unreadable history", async () => {
+    const dir = makeTempDir();
+    const mode = path.join(dir, "mode");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  j:
+    max_age: 3s
+    steps:
+      - { name: s, type: exec, shell: 'exit $(cat ${mode})', warning_codes: [3] }
+`,
+    );
+    const check = () => runCli(["--config", config, "status", "--check"]);
+    fs.writeFileSync(mode, "0");
+    await runCli(["--config", config, "run"]);
+    let r = await check();
+    expect([r.code, r.stdout]).toEqual([0, "HOLDFAST OK - 1 job ok\n"]);
+    fs.writeFileSync(mode, "3");
+    await runCli(["--config", config, "run"]);
+    r = await check();
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^HOLDFAST WARNING - j warning/);
+    fs.writeFileSync(mode, "1");
+    await runCli(["--config", config, "run"]);
+    r = await check();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^HOLDFAST CRITICAL - j failed/);
+    fs.writeFileSync(mode, "0");
+    await runCli(["--config", config, "run"]);
+    expect((await check()).code).toBe(0);
+    await new Promise((res) => setTimeout(res, 3500));
+    r = await check();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/j stale/);
+    const json = parseJson(await runCli(["--config", config, "status", "--json"]));
+    expect(json.jobs[0].state).toBe("stale");
+    expect(json.jobs[0].max_age_ms).toBe(3000);
+
+    fs.writeFileSync(path.join(dir, "state/history.db"), "this is not a database, it was overwritten".repeat(200));
+    for (const suffix of ["-wal", "-shm"]) fs.rmSync(path.join(dir, `state/history.db${suffix}`), { force: true });
+    r = await check();
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^HOLDFAST UNKNOWN - /);
+  });
+});
+
+describe("environment, logs and files", () => {
+  test("a step sees only PATH, HOME, USER, LANG and the layered env (config < job < step)", async () => {
+    const dir = makeTempDir();
+    fs.writeFileSync(path.join(dir, "global.env"), "LAYER=from-global-file\nGLOBAL_ONLY=g\n");
+    fs.writeFileSync(path.join(dir, "step.env"), "LAYER=from-step-file\n");
+    const out = path.join(dir, "env.txt");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+env_file: ./global.env
+env: { LAYER: from-global-map }
+jobs:
+  e:
+    env: { LAYER: from-job, JOB_ONLY: "j" }
+    steps:
+      - { name: dump, type: exec, shell: "env > ${out}", env_file: ./step.env, env: { STEP_ONLY: s } }
+`,
+    );
+    const result = await runCli(["--config", config, "run"], { env: { HOLDFAST_LEAK_CHECK: "leaked", LANG: "C.UTF-8" } });
+    expect(result.code, result.stderr).toBe(0);
+    const env = Object.fromEntries(
+      fs.readFileSync(out, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    expect(env.LAYER).toBe("from-step-file");
+    expect(env.GLOBAL_ONLY).toBe("g");
+    expect(env.JOB_ONLY).toBe("j");
+    expect(env.STEP_ONLY).toBe("s");
+    expect(env.HOLDFAST_LEAK_CHECK).toBeUndefined();
+    for (const key of ["PATH", "HOME", "USER", "LANG"]) expect(env[key]).toBeTruthy();
+  });
+
+  test("a step log starts with the wrapper line, ends with exit code and seconds, and is gzipped; state files are private", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  l:
+    steps:
+      - { name: talk, type: exec, shell: "echo out-line; echo err-line >&2; exit 0" }
+`,
+    );
+    const run = parseJson(await runCli(["--config", config, "run", "--json"]));
+    const logPath = run.steps[0].log_path as string;
+    expect(logPath.endsWith(".log.gz")).toBe(true);
+    const lines = zlib.gunzipSync(fs.readFileSync(logPath)).toString("utf8").trim().split("\n");
+    expect(lines[0]).toMatch(/^holdfast: started step talk \(exec\) USER=\S+ HOME=\S+ pwd=\S+/);
+    expect(lines).toContain("out-line");
+    expect(lines).toContain("err-line");
+    expect(lines.at(-1)).toMatch(/^holdfast: run talk finished with exit code 0 in \d+\.\d sec: succeeded$/);
+    const logs = await runCli(["--config", config, "logs", run.id, "--step", "talk"]);
+    expect(logs.stdout).toContain("out-line");
+
+    const mode = (p: string) => fs.statSync(p).mode & 0o777;
+    expect(mode(path.join(dir, "state"))).toBe(0o700);
+    expect(mode(path.join(dir, "state/history.db"))).toBe(0o600);
+    expect(mode(logPath)).toBe(0o600);
+    expect(mode(path.dirname(logPath))).toBe(0o700);
+  });
+
+  test("a missing program fails with a clear message and hint, not a stack trace", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  m:
+    steps:
+      - { name: ghost, type: exec, command: [holdfast-no-such-program] }
+`,
+    );
+    const result = await runCli(["--config", config, "run", "--json"]);
+    expect(result.code).toBe(1);
+    const run = parseJson(result);
+    expect(run.steps[0].error.message).toContain("holdfast-no-such-program");
+    expect(run.steps[0].error.hint).toContain("installed");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
