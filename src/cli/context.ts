@@ -45,6 +45,13 @@ export function openStore(config: Config): RunStore {
 }
 
 /** Notifications and metrics around a run. */
-export function createRunHooks(_config: Config, _store: RunStore): RunHooks {
-  return {};
+export function createRunHooks(config: Config, store: RunStore): RunHooks {
+  // Imported when a run starts, so commands that never run a job do not load notifiers and metrics.
+  let hooks: Promise<RunHooks> | null = null;
+  const load = () =>
+    (hooks ??= import("../notify/run-hooks.js").then((m) => m.createMonitoringHooks({ config, store })));
+  return {
+    runStarted: async (run, cfg) => (await load()).runStarted?.(run, cfg),
+    runFinished: async (run, cfg) => (await load()).runFinished?.(run, cfg),
+  };
 }

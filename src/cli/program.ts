@@ -102,6 +102,20 @@ export function buildProgram(setAction: (action: Action) => void): Command {
   // Each group below is registered by its own file's owner; insert new commands above its marker.
   // <commands:restic> init, snapshots, restore, unlock, doctor
   // <commands:schedule> schedule install|remove|list|next, daemon
+  program
+    .command("watch")
+    .description("the freshness check: sends `stale` once per episode for jobs with no success within max_age; exit 0 all fresh, 2 any stale")
+    .option("--json", "print JSON: {\"jobs\": [...], \"stale\": bool}")
+    .addHelpText("after", examples(["holdfast watch", "holdfast watch --json", "holdfast watch || echo a backup is overdue"]))
+    .action(on(() => import("./commands/watch.js")));
+
+  program
+    .command("metrics")
+    .description("print the Prometheus exposition (families in docs/metrics.md)")
+    .option("--write", "write it to the config's metrics.textfile (atomically) instead of printing it")
+    .addHelpText("after", examples(["holdfast metrics", "holdfast metrics | promtool check metrics", "holdfast metrics --write"]))
+    .action(on(() => import("./commands/metrics.js")));
+
   // <commands:monitoring> watch, metrics
   // <commands:server> serve
 

@@ -8,7 +8,10 @@ export type JobState = "ok" | "warning" | "failed" | "stale" | "running" | "neve
 export interface JobStatus {
   name: string;
   state: JobState;
-  last_run: Pick<RunRecord, "id" | "status" | "started_at" | "finished_at" | "duration_ms" | "exit_code" | "trigger"> | null;
+  last_run: Pick<
+    RunRecord,
+    "id" | "status" | "started_at" | "finished_at" | "duration_ms" | "exit_code" | "trigger"
+  > | null;
   last_success_at: string | null;
   last_failure_at: string | null;
   next_run_at: string | null;
@@ -16,12 +19,23 @@ export interface JobStatus {
   max_age_ms: number | null;
   /** How long since the last success (or since the job was first due), when max_age is exceeded. */
   stale_for_ms: number | null;
-  steps: Array<Pick<StepLatest, "name" | "type" | "status" | "started_at" | "finished_at" | "duration_ms" | "error" | "run_id">>;
+  steps: Array<
+    Pick<
+      StepLatest,
+      "name" | "type" | "status" | "started_at" | "finished_at" | "duration_ms" | "error" | "run_id"
+    >
+  >;
 }
 
-export async function computeJobStatuses(config: Config, store: RunStore, now: Date): Promise<JobStatus[]> {
+/** `summaries` lets a caller that also needs the full last runs (metrics) read them only once. */
+export async function computeJobStatuses(
+  config: Config,
+  store: RunStore,
+  now: Date,
+  summaries?: readonly JobSummary[],
+): Promise<JobStatus[]> {
   const jobs = Object.values(config.jobs);
-  const summaries = await store.jobSummaries(jobs.map((j) => j.name));
+  summaries ??= await store.jobSummaries(jobs.map((j) => j.name));
   const byName = new Map(summaries.map((s) => [s.job, s]));
   const firstSeen = await Promise.all(jobs.map((job) => firstSeenAt(store, job, now)));
   return jobs.map((job, i) => jobStatus(job, byName.get(job.name) ?? null, now, firstSeen[i] ?? now));

@@ -6,7 +6,7 @@ import { healthchecksNotifier } from "./healthchecks.js";
 import { ntfyNotifier } from "./ntfy.js";
 import { webhookNotifier } from "./webhook.js";
 
-export const notifierKinds: readonly NotifierKind<any>[] = [
+export const notifierKinds: readonly NotifierKind[] = [
   healthchecksNotifier,
   webhookNotifier,
   ntfyNotifier,
@@ -14,6 +14,6 @@ export const notifierKinds: readonly NotifierKind<any>[] = [
   commandNotifier,
 ];
 
-export function findNotifierKind(type: string): NotifierKind<any> | undefined {
+export function findNotifierKind(type: string): NotifierKind | undefined {
   return notifierKinds.find((kind) => kind.type === type);
 }

@@ -8,6 +8,8 @@ export interface NotifyMessage {
   event: NotifyEvent;
   job: string;
   host: string;
+  /** When the event happened (ISO-8601 UTC). */
+  at: string;
   /** The run the event is about; null for `stale` (a run that never happened). */
   run: RunRecord | null;
   /** One line for titles and subjects. */
@@ -23,7 +25,10 @@ export interface NotifyMessage {
 export interface NotifierContext<Opts> {
   name: string;
   options: Opts;
+  /** Aborts the attempt when the notifier's timeout passes. */
   signal: AbortSignal;
+  /** The notifier's timeout, for clients that take a number rather than a signal (SMTP). */
+  timeoutMs: number;
   /** Reads a secret file (url_file, secret_file, password_file) — trimmed of its trailing newline. */
   readSecret(path: string): Promise<string>;
 }
@@ -35,6 +40,8 @@ export interface NotifierKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   send(ctx: NotifierContext<z.output<z.ZodObject<Shape>>>, message: NotifyMessage): Promise<void>;
 }
 
-export function defineNotifierKind<Shape extends z.ZodRawShape>(kind: NotifierKind<Shape>): NotifierKind<Shape> {
+export function defineNotifierKind<Shape extends z.ZodRawShape>(
+  kind: NotifierKind<Shape>,
+): NotifierKind<Shape> {
   return kind;
 }

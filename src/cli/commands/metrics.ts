@@ -1,0 +1,31 @@
+import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { renderMetrics } from "../../metrics/render-metrics.js";
+import { writeTextfileAtomically } from "../../metrics/textfile.js";
+import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+
+interface MetricsFlags {
+  write?: boolean;
+}
+
+export default async function metrics(global: GlobalOptions, flags: MetricsFlags): Promise<number> {
+  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const store = openStore(config);
+  try {
+    await recoverInterruptedRuns(store, { host: config.host });
+    const text = await renderMetrics(config, store, new Date());
+    if (flags.write) {
+      const file = config.metrics.textfile;
+      if (!file) {
+        process.stderr.write("holdfast: metrics.textfile is not set in the config; nothing written\n");
+        return 2;
+      }
+      await writeTextfileAtomically(file, text);
+      process.stderr.write(`holdfast: wrote ${file}\n`);
+      return 0;
+    }
+    process.stdout.write(text);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
