@@ -117,6 +117,16 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .action(on(() => import("./commands/metrics.js")));
 
   // <commands:monitoring> watch, metrics
+  program
+    .command("serve")
+    .description("the dashboard and HTTP API, /metrics and /healthz (127.0.0.1 unless a token is configured)")
+    .option("--listen <host:port>", "address to listen on (default: server.listen of the config, 127.0.0.1:8760)")
+    .addHelpText(
+      "after",
+      examples(["holdfast serve", "holdfast serve --listen 127.0.0.1:9000", "holdfast serve --listen 0.0.0.0:8760   # needs server.token_file"]),
+    )
+    .action(on(() => import("./commands/serve.js")));
+
   // <commands:server> serve
 
   return program;

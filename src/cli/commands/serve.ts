@@ -1,0 +1,134 @@
+// `holdfast serve [--listen HOST:PORT]`: the dashboard and HTTP API (S4: loopback by default; any other
+// address only with a token). Runs and restores it starts are child processes of the built CLI, so
+// stopping the server never stops a backup.
+import fs from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createAdaptorServer } from "@hono/node-server";
+import { UsageError } from "../../errors.js";
+import type { Config } from "../../config/schema.js";
+import { createApp } from "../../server/app.js";
+import { createCliLauncher } from "../../server/launcher.js";
+import { formatListenUrl, isLoopbackHost, parseListen } from "../../server/listen.js";
+import { buildProgram } from "../program.js";
+import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+
+const MIN_TOKEN_LENGTH = 16;
+const TOKEN_HINT =
+  "put a long random token in a file and name it in the config: `openssl rand -hex 32 > /etc/holdfast/secrets/server.token && chmod 600 /etc/holdfast/secrets/server.token`, then `server: { token_file: /etc/holdfast/secrets/server.token }`";
+
+export function readServerToken(config: Config): string | null {
+  const file = config.server.token_file;
+  if (!file) return null;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `cannot read server.token_file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      TOKEN_HINT,
+    );
+  }
+  const token = text.trim();
+  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new UsageError(
+      `server.token_file ${file} must hold one token of at least ${MIN_TOKEN_LENGTH} characters, without spaces`,
+      TOKEN_HINT,
+    );
+  }
+  try {
+    if ((fs.statSync(file).mode & 0o077) !== 0) {
+      process.stderr.write(`holdfast: warning: ${file} is readable by other users; chmod 600 it\n`);
+    }
+  } catch {
+    /* read above; a stat failure here changes nothing */
+  }
+  return token;
+}
+
+/** Restore through the API only when this build has a `restore` command taking --target and --include. */
+function hasRestoreCommand(): boolean {
+  const restore = buildProgram(() => undefined).commands.find((c) => c.name() === "restore");
+  if (!restore) return false;
+  const longs = new Set(restore.options.map((o) => o.long));
+  return longs.has("--target") && longs.has("--include");
+}
+
+export default async function serve(global: GlobalOptions, flags: { listen?: string }): Promise<number> {
+  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const listenText = flags.listen ?? config.server.listen;
+  const address = parseListen(listenText);
+  if (!address) {
+    throw new UsageError(
+      `--listen ${listenText} is not HOST:PORT`,
+      "e.g. --listen 127.0.0.1:8760 or --listen [::1]:8760",
+    );
+  }
+  const token = readServerToken(config);
+  if (token === null && !isLoopbackHost(address.host)) {
+    throw new UsageError(
+      `refusing to listen on ${listenText} without an API token: anyone who can reach it could read the backup history and start runs`,
+      `${TOKEN_HINT}; or listen on 127.0.0.1`,
+    );
+  }
+
+  const store = openStore(config);
+  const launcher = createCliLauncher({
+    cliPath: fileURLToPath(new URL("../main.js", import.meta.url)),
+    configFile: config.file,
+    stateDir: config.state_dir,
+    store,
+  });
+  const app = createApp({
+    config,
+    store,
+    token,
+    runJob: launcher.runJob,
+    ...(hasRestoreCommand() ? { restore: launcher.restore } : {}),
+  });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address.port, address.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot listen on ${listenText}: ${code === "EADDRINUSE" ? "the address is in use" : (err as Error).message}`,
+      code === "EADDRINUSE"
+        ? "stop the other server or pick another port with --listen"
+        : "check the address (server.listen or --listen)",
+    );
+  }
+
+  const bound = server.address() as AddressInfo;
+  const url = formatListenUrl(address.host, bound.port);
+  process.stdout.write(
+    `holdfast: dashboard and API on ${url} (${token !== null ? "API token required" : "loopback only; POSTs need the header X-Holdfast-Request: 1"})\n`,
+  );
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve(sig);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  process.stdout.write(`holdfast: ${signal} received, stopping the server (runs it started go on)\n`);
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive connections from browsers would hold close() open.
+    server.closeAllConnections();
+  });
+  await store.close();
+  return 0;
+}

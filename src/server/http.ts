@@ -1,0 +1,80 @@
+// Response helpers shared by the routes: every body leaves through the redactor (S1), and every error
+// has the same shape, {error: {kind, message, hint}}.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Redactor } from "../util/redact.js";
+
+export type ApiErrorKind =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "not_implemented"
+  | "unavailable"
+  | "internal";
+
+/** Thrown by a route for an expected failure; app.ts turns it into the JSON error body. */
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly kind: ApiErrorKind;
+  readonly hint: string | null;
+  readonly extra: Record<string, unknown>;
+  constructor(
+    status: ContentfulStatusCode,
+    kind: ApiErrorKind,
+    message: string,
+    hint: string | null = null,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.kind = kind;
+    this.hint = hint;
+    this.extra = extra;
+  }
+}
+
+/** Redacts every string (keys included) of a JSON-able value. Done before serialising, because a
+ * secret with a quote or backslash in it would be escaped in JSON text and slip past a text search. */
+export function redactDeep(value: unknown, redactor: Redactor): unknown {
+  if (typeof value === "string") return redactor.redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redactor));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [redactor.redact(k), redactDeep(v, redactor)]),
+    );
+  }
+  return value;
+}
+
+export function sendJson(
+  c: Context,
+  redactor: Redactor,
+  value: unknown,
+  status: ContentfulStatusCode = 200,
+): Response {
+  return c.body(`${JSON.stringify(redactDeep(value, redactor), null, 2)}\n`, status, {
+    "Content-Type": "application/json; charset=utf-8",
+  });
+}
+
+export function sendError(c: Context, redactor: Redactor, error: ApiError): Response {
+  if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="holdfast"');
+  return sendJson(
+    c,
+    redactor,
+    { error: { kind: error.kind, message: error.message, hint: error.hint }, ...error.extra },
+    error.status,
+  );
+}
+
+export function sendText(
+  c: Context,
+  redactor: Redactor,
+  text: string,
+  status: ContentfulStatusCode = 200,
+): Response {
+  return c.body(redactor.redact(text), status, { "Content-Type": "text/plain; charset=utf-8" });
+}

@@ -1,0 +1,210 @@
+// The redundancy matrix of the dashboard: for each source, where its snapshots are (repository ×
+// latest snapshot age, by backup or by copy), and a 3-2-1 verdict: at least 3 copies counting the
+// source itself, on at least 2 media (distinct repositories), at least 1 of them offsite.
+// It reads only the config and the history: no repository is contacted.
+import type { Config } from "../config/schema.js";
+import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
+
+export interface RedundancyCell {
+  repo: string;
+  /** The config writes this source to this repository (by a backup or a copy step). */
+  planned: boolean;
+  latest_snapshot_at: string | null;
+  age_ms: number | null;
+  snapshot_id: string | null;
+  via: "backup" | "copy" | null;
+  /** Older than the max_age of the job that writes it. */
+  stale: boolean;
+  /** When a `verify` restore drill last passed for this source in this repository. */
+  last_verified_at: string | null;
+}
+
+export interface RedundancyRow {
+  source: string;
+  paths: string[];
+  cells: RedundancyCell[];
+  /** The source itself plus every repository holding a snapshot of it. */
+  copies: number;
+  /** Distinct repositories holding a snapshot. */
+  media: number;
+  offsite: number;
+  verdict: "ok" | "at_risk";
+  problems: string[];
+}
+
+export interface RedundancyMatrix {
+  repositories: Array<{ name: string; offsite: boolean; backend: string | null }>;
+  sources: RedundancyRow[];
+}
+
+interface Writer {
+  job: string;
+  step: string;
+  kind: "backup" | "copy";
+  /** For copies: the repository the snapshots come from. */
+  from?: string;
+  maxAgeMs: number | null;
+}
+
+/** How many recent runs per job are read to find the latest snapshots. */
+const RUNS_SCANNED = 100;
+const OK_STATUSES = new Set(["succeeded", "warning"]);
+
+const key = (source: string, repo: string) => `${source}\u0000${repo}`;
+
+export function backendOf(repo: { url?: string | undefined; url_file?: string | undefined }): string | null {
+  if (!repo.url) return null;
+  const scheme = /^(sftp|rest|s3|b2|azure|gs|swift|rclone):/.exec(repo.url);
+  return scheme?.[1] ?? "local";
+}
+
+export async function computeRedundancy(
+  config: Config,
+  store: RunStore,
+  now: Date,
+): Promise<RedundancyMatrix> {
+  const repos = Object.values(config.repositories);
+  const sources = Object.values(config.sources);
+  const writers = new Map<string, Writer[]>();
+  const addWriter = (source: string, repo: string, writer: Writer) => {
+    const list = writers.get(key(source, repo)) ?? [];
+    list.push(writer);
+    writers.set(key(source, repo), list);
+  };
+
+  for (const job of Object.values(config.jobs)) {
+    const maxAgeMs = job.max_age ?? null;
+    for (const step of job.steps) {
+      if (step.type === "backup" && typeof step.source === "string" && Array.isArray(step.repos)) {
+        for (const repo of step.repos as string[]) {
+          addWriter(step.source, repo, { job: job.name, step: step.name, kind: "backup", maxAgeMs });
+        }
+      }
+    }
+  }
+  // Copies second, so "all sources in the from-repository" sees every backup writer.
+  for (const job of Object.values(config.jobs)) {
+    const maxAgeMs = job.max_age ?? null;
+    for (const step of job.steps) {
+      if (step.type !== "copy" || typeof step.from !== "string" || !Array.isArray(step.to)) continue;
+      const from = step.from;
+      const copied = Array.isArray(step.sources)
+        ? (step.sources as string[])
+        : sources.map((s) => s.name).filter((s) => writers.has(key(s, from)));
+      for (const source of copied) {
+        for (const to of step.to as string[]) {
+          addWriter(source, to, { job: job.name, step: step.name, kind: "copy", from, maxAgeMs });
+        }
+      }
+    }
+  }
+
+  // What each (job, step) writes, so a history record is matched in one lookup.
+  const byStep = new Map<string, Array<{ cellKey: string; repo: string; writer: Writer }>>();
+  for (const [cellKey, list] of writers) {
+    const repo = cellKey.split("\u0000")[1] as string;
+    for (const writer of list) {
+      const stepKey = `${writer.job}\u0000${writer.step}`;
+      byStep.set(stepKey, [...(byStep.get(stepKey) ?? []), { cellKey, repo, writer }]);
+    }
+  }
+
+  // Every snapshot time found per (source, repo), from backups; copies are resolved against these.
+  const backupTimes = new Map<string, Array<{ at: string; snapshot_id: string | null }>>();
+  const copyTimes = new Map<string, Array<{ finished: string; from: string }>>();
+  const found = new Set<string>();
+  const collect = (jobName: string, step: StepRecord) => {
+    for (const { cellKey, repo, writer } of byStep.get(`${jobName}\u0000${step.name}`) ?? []) {
+      const target = step.targets.find((t) => t.repo === repo && OK_STATUSES.has(t.status));
+      const at = writer.kind === "backup" ? step.started_at : (step.finished_at ?? step.started_at);
+      if (!target || !at) continue;
+      found.add(`${jobName}\u0000${step.name}\u0000${cellKey}`);
+      if (writer.kind === "backup") {
+        const snapshotId = typeof target.snapshot_id === "string" ? target.snapshot_id : null;
+        backupTimes.set(cellKey, [...(backupTimes.get(cellKey) ?? []), { at, snapshot_id: snapshotId }]);
+      } else if (writer.from !== undefined) {
+        copyTimes.set(cellKey, [...(copyTimes.get(cellKey) ?? []), { finished: at, from: writer.from }]);
+      }
+    }
+  };
+
+  for (const jobName of new Set([...byStep.values()].flat().map((e) => e.writer.job))) {
+    const runs: RunRecord[] = await store.listRuns({ job: jobName, limit: RUNS_SCANNED });
+    for (const run of runs) for (const step of run.steps) collect(jobName, step);
+    // Older than the scanned window: the last successful record of each writing step.
+    for (const [stepKey, entries] of byStep) {
+      const [stepJob, stepName] = stepKey.split("\u0000") as [string, string];
+      if (stepJob !== jobName) continue;
+      if (entries.every((e) => found.has(`${stepKey}\u0000${e.cellKey}`))) continue;
+      for (const step of await store.stepHistory(jobName, stepName, 1)) collect(jobName, step);
+    }
+  }
+
+  const rows: RedundancyRow[] = [];
+  for (const source of sources) {
+    const cells: RedundancyCell[] = [];
+    for (const repo of repos) {
+      const cellKey = key(source.name, repo.name);
+      const cellWriters = writers.get(cellKey) ?? [];
+      let best: { at: string; snapshot_id: string | null; via: "backup" | "copy" } | null = null;
+      for (const b of backupTimes.get(cellKey) ?? []) {
+        if (!best || b.at > best.at) best = { ...b, via: "backup" };
+      }
+      // A copy carries the newest snapshot the from-repository had when the copy ran.
+      for (const c of copyTimes.get(cellKey) ?? []) {
+        const before = (backupTimes.get(key(source.name, c.from)) ?? []).filter((b) => b.at <= c.finished);
+        const newest = before.reduce<string | null>(
+          (acc, b) => (acc === null || b.at > acc ? b.at : acc),
+          null,
+        );
+        if (newest !== null && (!best || newest > best.at))
+          best = { at: newest, snapshot_id: null, via: "copy" };
+      }
+      const ageMs = best ? Math.max(0, now.getTime() - Date.parse(best.at)) : null;
+      const maxAges = cellWriters.map((w) => w.maxAgeMs).filter((m): m is number => m !== null);
+      const limit = maxAges.length ? Math.max(...maxAges) : null;
+      cells.push({
+        repo: repo.name,
+        planned: cellWriters.length > 0,
+        latest_snapshot_at: best?.at ?? null,
+        age_ms: ageMs,
+        snapshot_id: best?.snapshot_id ?? null,
+        via: best?.via ?? null,
+        stale: ageMs !== null && limit !== null && ageMs > limit,
+        last_verified_at: await store.getState(`drill:${repo.name}:${source.name}`),
+      });
+    }
+    const held = cells.filter((c) => c.latest_snapshot_at !== null);
+    const offsite = held.filter((c) => config.repositories[c.repo]?.offsite === true).length;
+    const copies = 1 + held.length;
+    const media = new Set(held.map((c) => c.repo)).size;
+    const problems: string[] = [];
+    if (copies < 3)
+      problems.push(
+        `${copies} cop${copies === 1 ? "y" : "ies"} (the source and ${held.length} snapshot${held.length === 1 ? "" : "s"}); 3-2-1 needs 3`,
+      );
+    if (media < 2)
+      problems.push(
+        `${media} repositor${media === 1 ? "y" : "ies"} hold${media === 1 ? "s" : ""} it; 3-2-1 needs 2 media`,
+      );
+    if (offsite < 1) problems.push("no offsite copy; back it up to a repository marked offsite: true");
+    for (const c of cells) {
+      if (c.planned && c.latest_snapshot_at === null)
+        problems.push(`no snapshot in ${c.repo} yet, though the config writes it there`);
+    }
+    rows.push({
+      source: source.name,
+      paths: source.paths,
+      cells,
+      copies,
+      media,
+      offsite,
+      verdict: copies >= 3 && media >= 2 && offsite >= 1 ? "ok" : "at_risk",
+      problems,
+    });
+  }
+  return {
+    repositories: repos.map((r) => ({ name: r.name, offsite: r.offsite, backend: backendOf(r) })),
+    sources: rows,
+  };
+}

@@ -1,0 +1,85 @@
+// Where a restore may write (S4): only inside the restore root. The check runs on the real path —
+// the nearest existing ancestor through realpath, plus the normalised rest — so neither `..` nor a
+// symlink inside the root that points outside can lead a restore elsewhere.
+import fs from "node:fs";
+import path from "node:path";
+import type { Config } from "../config/schema.js";
+
+export class RestoreTargetError extends Error {
+  readonly hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = "RestoreTargetError";
+    this.hint = hint;
+  }
+}
+
+/** The restore root of a config: server.restore_root, else <state_dir>/restores. */
+export function restoreRootOf(config: Pick<Config, "state_dir" | "server">): string {
+  return config.server.restore_root ?? path.join(config.state_dir, "restores");
+}
+
+function isInside(child: string, parent: string): boolean {
+  if (child === parent) return true;
+  const prefix = parent.endsWith(path.sep) ? parent : parent + path.sep;
+  return child.startsWith(prefix);
+}
+
+/**
+ * Resolves a requested restore target (absolute, or relative to the root) to the real directory it
+ * would write to, or throws RestoreTargetError when that is outside the root. The root must exist.
+ */
+export function resolveRestoreTarget(root: string, requested: string): string {
+  const hint = `restore into a directory under ${root} (or give a path relative to it)`;
+  if (requested.trim() === "" || requested.includes("\0")) {
+    throw new RestoreTargetError("the restore target is empty or not a valid path", hint);
+  }
+  const realRoot = fs.realpathSync(root);
+  // Textual normalisation first: removes `..` and `.`, so the parts below are plain names.
+  const wanted = path.resolve(root, requested);
+  const rest: string[] = [];
+  let existing = wanted;
+  let realExisting: string;
+  for (;;) {
+    try {
+      realExisting = fs.realpathSync(existing);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") {
+        throw new RestoreTargetError(`the restore target cannot be resolved (${code ?? String(err)})`, hint);
+      }
+      // A dangling symlink: realpath says ENOENT, but restic would follow it wherever it points.
+      if (isPresent(existing)) {
+        throw new RestoreTargetError(`${existing} is a symlink that points to nothing`, hint);
+      }
+      const parent = path.dirname(existing);
+      if (parent === existing)
+        throw new RestoreTargetError("the restore target has no existing ancestor", hint);
+      rest.unshift(path.basename(existing));
+      existing = parent;
+    }
+  }
+  const real = path.join(realExisting, ...rest);
+  if (!isInside(real, realRoot)) {
+    throw new RestoreTargetError(
+      real === wanted
+        ? `the restore target ${requested} is outside the restore root`
+        : `the restore target ${requested} resolves to ${real}, outside the restore root`,
+      hint,
+    );
+  }
+  if (rest.length === 0 && !fs.statSync(real).isDirectory()) {
+    throw new RestoreTargetError(`the restore target ${requested} exists and is not a directory`, hint);
+  }
+  return real;
+}
+
+function isPresent(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,36 @@
+// GET /api/info: what this server can do, so the dashboard shows only what works.
+import type { Hono } from "hono";
+import { packageVersion, type ServerContext } from "../app.js";
+import { sendJson } from "../http.js";
+import { restoreRootOf } from "../restore-target.js";
+
+export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
+  app.get("/api/info", (c) =>
+    sendJson(c, ctx.redactor, {
+      version: packageVersion(),
+      host: ctx.config.host,
+      now: ctx.now().toISOString(),
+      token_required: ctx.deps.token !== null,
+      restore_root: restoreRootOf(ctx.config),
+      capabilities: {
+        run: ctx.deps.runJob !== undefined,
+        restore: ctx.deps.restore !== undefined,
+        metrics: ctx.deps.renderMetrics !== undefined,
+        snapshots: false,
+      },
+      endpoints: [
+        "GET /healthz",
+        "GET /metrics",
+        "GET /api/info",
+        "GET /api/status",
+        "GET /api/runs?job=&limit=&before=",
+        "GET /api/runs/:id",
+        "GET /api/runs/:id/logs?step=",
+        "GET /api/config",
+        "GET /api/redundancy",
+        "POST /api/jobs/:job/run",
+        "POST /api/restore",
+      ],
+    }),
+  );
+}

@@ -1,0 +1,22 @@
+// GET /metrics: the Prometheus text exposition, when this build has the metrics module.
+import type { Hono } from "hono";
+import type { ServerContext } from "../app.js";
+import { ApiError } from "../http.js";
+
+export function registerMetricsRoutes(app: Hono, ctx: ServerContext): void {
+  app.get("/metrics", async (c) => {
+    const render = ctx.deps.renderMetrics;
+    if (!render) {
+      throw new ApiError(
+        404,
+        "not_found",
+        "metrics are not available in this build of holdfast",
+        "use `holdfast status --json` or the metrics textfile (metrics.textfile) meanwhile",
+      );
+    }
+    const text = await render();
+    return c.body(ctx.redactor.redact(text), 200, {
+      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+}

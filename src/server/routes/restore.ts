@@ -1,0 +1,113 @@
+// POST /api/restore {repo, snapshot?, target, include?[]}: starts `holdfast restore …` as a detached
+// child. The target must resolve inside the restore root (S4); that is checked whether or not this
+// build can restore, so a probe learns nothing from the difference.
+import fs from "node:fs";
+import type { Hono } from "hono";
+import type { ServerContext } from "../app.js";
+import { ApiError, sendJson } from "../http.js";
+import { RestoreTargetError, resolveRestoreTarget, restoreRootOf } from "../restore-target.js";
+
+interface RestoreBody {
+  repo: string;
+  snapshot: string | null;
+  target: string;
+  include: string[];
+}
+
+const SNAPSHOT = /^(latest|[0-9a-f]{8,64})$/;
+
+function bad(message: string, hint: string | null = null): ApiError {
+  return new ApiError(400, "bad_request", message, hint);
+}
+
+export function parseRestoreBody(body: unknown, repositories: readonly string[]): RestoreBody {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw bad("the body must be a JSON object", '{"repo": "local", "target": "home-2026-11-26"}');
+  }
+  const b = body as Record<string, unknown>;
+  const unknownKeys = Object.keys(b).filter((k) => !["repo", "snapshot", "target", "include"].includes(k));
+  if (unknownKeys.length)
+    throw bad(
+      `unknown field${unknownKeys.length > 1 ? "s" : ""}: ${unknownKeys.join(", ")}`,
+      "fields: repo, snapshot, target, include",
+    );
+  if (typeof b.repo !== "string" || !repositories.includes(b.repo)) {
+    throw bad(
+      `repo must name a repository of the config`,
+      `repositories: ${repositories.join(", ") || "(none)"}`,
+    );
+  }
+  let snapshot: string | null = null;
+  if (b.snapshot !== undefined && b.snapshot !== null) {
+    if (typeof b.snapshot !== "string" || !SNAPSHOT.test(b.snapshot)) {
+      throw bad("snapshot must be a snapshot id (8 to 64 hex digits) or `latest`");
+    }
+    snapshot = b.snapshot;
+  }
+  if (typeof b.target !== "string") throw bad("target is required: the directory to restore into");
+  let include: string[] = [];
+  if (b.include !== undefined && b.include !== null) {
+    if (!Array.isArray(b.include) || b.include.length > 1000) throw bad("include must be a list of paths");
+    include = b.include.map((p) => {
+      // Never an option: a leading dash would be read as one by the restore command.
+      if (typeof p !== "string" || p === "" || p.startsWith("-") || p.includes("\0")) {
+        throw bad(
+          `include: ${JSON.stringify(p)} is not a path`,
+          "give paths as they are in the snapshot, e.g. /home/sig/notes",
+        );
+      }
+      return p;
+    });
+  }
+  return { repo: b.repo, snapshot, target: b.target, include };
+}
+
+export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
+  app.post("/api/restore", async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw bad("the body is not JSON", '{"repo": "local", "target": "home-2026-11-26"}');
+    }
+    const body = parseRestoreBody(raw, Object.keys(ctx.config.repositories));
+    const root = restoreRootOf(ctx.config);
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    let target: string;
+    try {
+      target = resolveRestoreTarget(root, body.target);
+    } catch (err) {
+      if (err instanceof RestoreTargetError) throw new ApiError(400, "bad_request", err.message, err.hint);
+      throw err;
+    }
+    const restore = ctx.deps.restore;
+    if (!restore) {
+      throw new ApiError(
+        501,
+        "not_implemented",
+        "restore is not available in this build of holdfast",
+        "restore from the command line with restic meanwhile",
+      );
+    }
+    const started = await restore({
+      repo: body.repo,
+      snapshot: body.snapshot,
+      target,
+      include: body.include,
+    });
+    return sendJson(
+      c,
+      ctx.redactor,
+      {
+        repo: body.repo,
+        snapshot: body.snapshot ?? "latest",
+        target,
+        pid: started.pid,
+        exit_code: started.exit_code,
+        state: started.exit_code === null ? "started" : started.exit_code === 0 ? "finished" : "failed",
+        output: started.exit_code === null ? null : started.output_tail,
+      },
+      202,
+    );
+  });
+}

@@ -1,0 +1,138 @@
+// GET /api/runs (as `history --json`), GET /api/runs/:id (as `show --json`), and a run's logs as text.
+import fs from "node:fs";
+import readline from "node:readline";
+import { createGunzip } from "node:zlib";
+import type { Hono } from "hono";
+import { stream } from "hono/streaming";
+import type { ServerContext } from "../app.js";
+import { ApiError, sendJson } from "../http.js";
+import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { findStepLog } from "../../engine/step-log.js";
+import type { RunRecord, RunStore, StepRecord } from "../../store/types.js";
+
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 10_000;
+
+/** A run by full id, unique prefix, or `latest` — the same references as `holdfast show`. */
+export async function findRun(store: RunStore, ref: string): Promise<RunRecord> {
+  if (!/^[0-9A-Za-z]{1,64}$/.test(ref)) {
+    throw new ApiError(
+      400,
+      "bad_request",
+      `"${ref}" is not a run id`,
+      "use an id, a unique prefix of it, or `latest`",
+    );
+  }
+  if (ref === "latest" || ref === "last") {
+    const [run] = await store.listRuns({ limit: 1 });
+    if (!run) throw new ApiError(404, "not_found", "there are no runs yet", "start one with `holdfast run`");
+    return run;
+  }
+  const exact = await store.getRun(ref);
+  if (exact) return exact;
+  const ids = await store.findRunIds(ref.toUpperCase(), 2);
+  if (ids.length === 1 && ids[0]) {
+    const run = await store.getRun(ids[0]);
+    if (run) return run;
+  }
+  if (ids.length > 1)
+    throw new ApiError(
+      400,
+      "bad_request",
+      `run id prefix "${ref}" is ambiguous`,
+      "give more characters of the id",
+    );
+  throw new ApiError(404, "not_found", `no run "${ref}"`, "see the ids in GET /api/runs");
+}
+
+export function registerRunRoutes(app: Hono, ctx: ServerContext): void {
+  app.get("/api/runs", async (c) => {
+    const job = c.req.query("job");
+    const limitText = c.req.query("limit");
+    const before = c.req.query("before");
+    const limit = limitText === undefined || limitText === "" ? DEFAULT_LIMIT : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new ApiError(400, "bad_request", `limit=${limitText} is not a number from 1 to ${MAX_LIMIT}`);
+    }
+    if (job !== undefined && job !== "" && !ctx.config.jobs[job]) {
+      throw new ApiError(
+        400,
+        "bad_request",
+        `no job named "${job}"`,
+        `jobs in the config: ${Object.keys(ctx.config.jobs).join(", ")}`,
+      );
+    }
+    let beforeIso: string | undefined;
+    if (before !== undefined && before !== "") {
+      const ms = Date.parse(before);
+      if (Number.isNaN(ms))
+        throw new ApiError(
+          400,
+          "bad_request",
+          `before=${before} is not an ISO-8601 time`,
+          "e.g. before=2026-11-26T03:00:00Z",
+        );
+      beforeIso = new Date(ms).toISOString();
+    }
+    await recoverInterruptedRuns(ctx.store, { host: ctx.config.host, now: ctx.now });
+    const runs = await ctx.store.listRuns({
+      limit,
+      ...(job ? { job } : {}),
+      ...(beforeIso !== undefined ? { before: beforeIso } : {}),
+    });
+    const last = runs.at(-1);
+    // Extra field (the contract allows additions): the cursor of the next page.
+    return sendJson(c, ctx.redactor, {
+      runs,
+      next_before: runs.length === limit && last ? last.started_at : null,
+    });
+  });
+
+  app.get("/api/runs/:id", async (c) =>
+    sendJson(c, ctx.redactor, await findRun(ctx.store, c.req.param("id"))),
+  );
+
+  app.get("/api/runs/:id/logs", async (c) => {
+    const run = await findRun(ctx.store, c.req.param("id"));
+    const stepName = c.req.query("step");
+    let steps = run.steps;
+    if (stepName !== undefined && stepName !== "") {
+      steps = run.steps.filter((s) => s.name === stepName);
+      if (steps.length === 0) {
+        throw new ApiError(
+          404,
+          "not_found",
+          `run ${run.id} has no step "${stepName}"`,
+          `its steps: ${run.steps.map((s) => s.name).join(", ")}`,
+        );
+      }
+    }
+    const withHeaders = steps.length > 1 || !stepName;
+    c.header("Content-Type", "text/plain; charset=utf-8");
+    // Streamed line by line: a step log can be tens of megabytes of restic -v output.
+    return stream(c, async (out) => {
+      for (const step of steps) {
+        if (withHeaders) await out.write(`==> ${step.name} (${step.status})\n`);
+        await writeStepLog(step, (line) => out.write(`${ctx.redactor.redact(line)}\n`));
+      }
+    });
+  });
+}
+
+async function writeStepLog(step: StepRecord, write: (line: string) => Promise<unknown>): Promise<void> {
+  const file = step.log_path ? findStepLog(step.log_path) : null;
+  if (!file) {
+    if (step.status !== "skipped" && step.status !== "pending") await write("(no output captured)");
+    return;
+  }
+  const input = fs.createReadStream(file);
+  const source = file.endsWith(".gz") ? input.pipe(createGunzip()) : input;
+  try {
+    for await (const line of readline.createInterface({ input: source, crlfDelay: Infinity }))
+      await write(line);
+  } catch (err) {
+    await write(`(the log could not be read: ${(err as Error).message})`);
+  } finally {
+    input.destroy();
+  }
+}
