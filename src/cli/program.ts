@@ -101,6 +101,60 @@ export function buildProgram(setAction: (action: Action) => void): Command {
 
   // Each group below is registered by its own file's owner; insert new commands above its marker.
   // <commands:restic> init, snapshots, restore, unlock, doctor
+  const schedule = program
+    .command("schedule")
+    .description("systemd timers for the jobs' schedules, and the calendar")
+    .addHelpText("after", examples(["holdfast schedule install", "holdfast schedule list", "holdfast schedule next 'Mon..Fri 03:00'"]));
+  schedule
+    .command("install")
+    .description("write the systemd units (holdfast@.service, a timer per job, the freshness check) and enable the timers")
+    .addOption(new Option("--user", "user units ($XDG_CONFIG_HOME/systemd/user; the default when not root)").conflicts("system"))
+    .addOption(new Option("--system", "system units (/etc/systemd/system; the default as root)").conflicts("user"))
+    .option("--root <dir>", "write under DIR instead of / (packaging, tests); enables nothing")
+    .option("--dry-run", "print the units and write nothing")
+    .option("--json", "print what was written as JSON")
+    .addHelpText(
+      "after",
+      examples(["sudo holdfast schedule install", "holdfast schedule install --user", "holdfast schedule install --dry-run", "holdfast schedule install --root ./pkgroot"]),
+    )
+    .action(on(() => import("./commands/schedule-install.js")));
+  schedule
+    .command("remove")
+    .description("disable the timers and delete exactly the files `schedule install` wrote")
+    .addOption(new Option("--user", "the user install").conflicts("system"))
+    .addOption(new Option("--system", "the system install").conflicts("user"))
+    .option("--root <dir>", "the install under DIR")
+    .option("--json", "print what was removed as JSON")
+    .addHelpText("after", examples(["sudo holdfast schedule remove", "holdfast schedule remove --root ./pkgroot"]))
+    .action(on(() => import("./commands/schedule-remove.js")));
+  schedule
+    .command("list")
+    .description("each job: its schedule, the normalized form, the next run, and whether its timer is installed")
+    .option("--root <dir>", "look for installed timers under DIR")
+    .option("--json", "print JSON: {\"jobs\": [...]}")
+    .addHelpText("after", examples(["holdfast schedule list", "holdfast schedule list --json"]))
+    .action(on(() => import("./commands/schedule-list.js")));
+  schedule
+    .command("next")
+    .description("the normalized form and next elapse times of a calendar expression (like systemd-analyze calendar); needs no config")
+    .argument("<expression>", 'systemd OnCalendar ("Mon..Fri 03:00", "*:0/15", "daily") or 5-field cron ("0 3 * * *")')
+    .option("-n, --count <n>", "how many elapse times", "5")
+    .option("--from <time>", "start from this ISO-8601 time instead of now")
+    .option("--json", 'print JSON: {"expression", "normalized", "next": [ISO-8601 UTC, ...]}')
+    .addHelpText(
+      "after",
+      examples(["holdfast schedule next 'Mon..Fri 03:00'", "holdfast schedule next '0 3 * * *' --count 3 --json", "holdfast schedule next daily --from 2026-11-26T00:00:00Z"]),
+    )
+    .action(on(() => import("./commands/schedule-next.js")));
+
+  program
+    .command("daemon")
+    .description("the built-in scheduler for hosts without systemd: runs each job's schedule as child `holdfast run`s")
+    .option("--on-stop <mode>", "on SIGTERM/SIGINT: wait for running jobs, or cancel them (a second signal cancels)", "wait")
+    .option("--stop-timeout <duration>", "with --on-stop wait: cancel the jobs still running after this", "10m")
+    .addHelpText("after", examples(["holdfast daemon", "holdfast daemon --on-stop cancel", "kill -HUP $(pidof holdfast)  # reload the config"]))
+    .action(on(() => import("./commands/daemon.js")));
+
   // <commands:schedule> schedule install|remove|list|next, daemon
   program
     .command("watch")
