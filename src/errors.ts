@@ -28,7 +28,13 @@ export interface StepError {
 }
 
 /** Error kinds that can pass on their own, so a retry makes sense (behavior.md: never config, password or guard). */
-export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set(["network", "repo_locked", "timeout", "exit_code", "internal"]);
+export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set([
+  "network",
+  "repo_locked",
+  "timeout",
+  "exit_code",
+  "internal",
+]);
 
 export function stepError(kind: ErrorKind, message: string, hint: string | null = null): StepError {
   return { kind, message, hint };

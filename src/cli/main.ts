@@ -5,7 +5,9 @@ import fs from "node:fs";
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-  const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   process.stdout.write(`holdfast ${pkg.version}\n`);
 } else {
   const { main } = await import("./program.js");

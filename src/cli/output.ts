@@ -36,6 +36,7 @@ export function statusColor(status: string): string {
 
 /** Fixed-width table for human output; the last column is not padded. */
 export function formatTable(rows: string[][]): string {
+  // eslint-disable-next-line no-control-regex -- ANSI colour codes have no width
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
@@ -56,6 +57,7 @@ export function age(fromIso: string | null, now = Date.now()): string {
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m ago`;
+  if (s < 86_400)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m ago`;
   return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h ago`;
 }

@@ -13,7 +13,9 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, warning: 3, busy: 4 } as const
 type Action = (global: GlobalOptions) => Promise<number>;
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -23,12 +25,26 @@ export function buildProgram(setAction: (action: Action) => void): Command {
   const program = new Command("holdfast")
     .description("Backups that tell the truth: restic, rsync and git steps as one declarative job.")
     .version(version(), "-V, --version")
-    .option("-c, --config <path>", "config file (default: $HOLDFAST_CONFIG, ./holdfast.yaml, ~/.config/holdfast/holdfast.yaml, /etc/holdfast/holdfast.yaml)")
+    .option(
+      "-c, --config <path>",
+      "config file (default: $HOLDFAST_CONFIG, ./holdfast.yaml, ~/.config/holdfast/holdfast.yaml, /etc/holdfast/holdfast.yaml)",
+    )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false })
-    .addHelpText("after", examples(["holdfast run", "holdfast status", "holdfast history backup-job --limit 5", "holdfast config validate"]));
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast run",
+        "holdfast status",
+        "holdfast history backup-job --limit 5",
+        "holdfast config validate",
+      ]),
+    );
 
-  const on = (load: () => Promise<{ default: (...args: any[]) => Promise<number> }>) =>
+  // Commander hands each action its positional args then its flags; each command file types its own.
+  const on =
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (load: () => Promise<{ default: (...args: any[]) => Promise<number> }>) =>
     (...args: unknown[]) => {
       setAction(async (global) => (await load()).default(global, ...args));
     };
@@ -38,20 +54,42 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .description("run a job (JOB may be left out when there is one job)")
     .argument("[job]", "the job to run")
     .option("-s, --step <name...>", "run only these steps (repeatable)")
-    .option("--dry-run", "print the plan — each step and the exact commands, secrets masked — and run nothing")
+    .option(
+      "--dry-run",
+      "print the plan — each step and the exact commands, secrets masked — and run nothing",
+    )
     .option("--json", "print the run as JSON when it ends")
     .option("--wait [duration]", "wait for a running instance of the job to finish (default 6h)")
     .option("-q, --quiet", "do not print the steps' own output")
     .option("--trigger <trigger>", "how this run was started (schedule, daemon, manual)", "manual")
-    .addHelpText("after", examples(["holdfast run", "holdfast run backup-job --step local", "holdfast run backup-job --dry-run", "holdfast run backup-job --json > run.json", "holdfast run backup-job --wait 30m"]))
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast run",
+        "holdfast run backup-job --step local",
+        "holdfast run backup-job --dry-run",
+        "holdfast run backup-job --json > run.json",
+        "holdfast run backup-job --wait 30m",
+      ]),
+    )
     .action(on(() => import("./commands/run.js")));
 
   program
     .command("status")
     .description("one line per job: state, last run, age, next run, last duration")
     .option("--json", "print JSON")
-    .option("--check", "for monitors: Nagios exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and a one-line summary")
-    .addHelpText("after", examples(["holdfast status", "holdfast status --json", "holdfast status --check || echo backups need attention"]))
+    .option(
+      "--check",
+      "for monitors: Nagios exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and a one-line summary",
+    )
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast status",
+        "holdfast status --json",
+        "holdfast status --check || echo backups need attention",
+      ]),
+    )
     .action(on(() => import("./commands/status.js")));
 
   program
@@ -59,7 +97,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .description("runs, newest first, with per-step status and duration")
     .argument("[job]", "only this job")
     .option("-n, --limit <n>", "how many runs", "20")
-    .option("--json", "print JSON: {\"runs\": [...]}")
+    .option("--json", 'print JSON: {"runs": [...]}')
     .addHelpText("after", examples(["holdfast history", "holdfast history backup-job --limit 5 --json"]))
     .action(on(() => import("./commands/history.js")));
 
@@ -77,7 +115,10 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .argument("<run>", "run id, a unique prefix of it, or `latest`")
     .option("-s, --step <name>", "only this step")
     .option("-f, --follow", "keep printing while the run goes on")
-    .addHelpText("after", examples(["holdfast logs latest", "holdfast logs latest --step local", "holdfast logs 01JD3 --follow"]))
+    .addHelpText(
+      "after",
+      examples(["holdfast logs latest", "holdfast logs latest --step local", "holdfast logs 01JD3 --follow"]),
+    )
     .action(on(() => import("./commands/logs.js")));
 
   const config = program.command("config").description("check, print and describe the config file");
@@ -85,7 +126,10 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .command("validate")
     .description("check the config; prints every error at once (FILE:LINE:COL  path  message (hint))")
     .option("--json", "print the problems as JSON")
-    .addHelpText("after", examples(["holdfast config validate", "holdfast --config /etc/holdfast/holdfast.yaml config validate"]))
+    .addHelpText(
+      "after",
+      examples(["holdfast config validate", "holdfast --config /etc/holdfast/holdfast.yaml config validate"]),
+    )
     .action(on(() => import("./commands/config-validate.js")));
   config
     .command("schema")
@@ -104,18 +148,38 @@ export function buildProgram(setAction: (action: Action) => void): Command {
   const schedule = program
     .command("schedule")
     .description("systemd timers for the jobs' schedules, and the calendar")
-    .addHelpText("after", examples(["holdfast schedule install", "holdfast schedule list", "holdfast schedule next 'Mon..Fri 03:00'"]));
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast schedule install",
+        "holdfast schedule list",
+        "holdfast schedule next 'Mon..Fri 03:00'",
+      ]),
+    );
   schedule
     .command("install")
-    .description("write the systemd units (holdfast@.service, a timer per job, the freshness check) and enable the timers")
-    .addOption(new Option("--user", "user units ($XDG_CONFIG_HOME/systemd/user; the default when not root)").conflicts("system"))
-    .addOption(new Option("--system", "system units (/etc/systemd/system; the default as root)").conflicts("user"))
+    .description(
+      "write the systemd units (holdfast@.service, a timer per job, the freshness check) and enable the timers",
+    )
+    .addOption(
+      new Option("--user", "user units ($XDG_CONFIG_HOME/systemd/user; the default when not root)").conflicts(
+        "system",
+      ),
+    )
+    .addOption(
+      new Option("--system", "system units (/etc/systemd/system; the default as root)").conflicts("user"),
+    )
     .option("--root <dir>", "write under DIR instead of / (packaging, tests); enables nothing")
     .option("--dry-run", "print the units and write nothing")
     .option("--json", "print what was written as JSON")
     .addHelpText(
       "after",
-      examples(["sudo holdfast schedule install", "holdfast schedule install --user", "holdfast schedule install --dry-run", "holdfast schedule install --root ./pkgroot"]),
+      examples([
+        "sudo holdfast schedule install",
+        "holdfast schedule install --user",
+        "holdfast schedule install --dry-run",
+        "holdfast schedule install --root ./pkgroot",
+      ]),
     )
     .action(on(() => import("./commands/schedule-install.js")));
   schedule
@@ -125,59 +189,105 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .addOption(new Option("--system", "the system install").conflicts("user"))
     .option("--root <dir>", "the install under DIR")
     .option("--json", "print what was removed as JSON")
-    .addHelpText("after", examples(["sudo holdfast schedule remove", "holdfast schedule remove --root ./pkgroot"]))
+    .addHelpText(
+      "after",
+      examples(["sudo holdfast schedule remove", "holdfast schedule remove --root ./pkgroot"]),
+    )
     .action(on(() => import("./commands/schedule-remove.js")));
   schedule
     .command("list")
-    .description("each job: its schedule, the normalized form, the next run, and whether its timer is installed")
+    .description(
+      "each job: its schedule, the normalized form, the next run, and whether its timer is installed",
+    )
     .option("--root <dir>", "look for installed timers under DIR")
-    .option("--json", "print JSON: {\"jobs\": [...]}")
+    .option("--json", 'print JSON: {"jobs": [...]}')
     .addHelpText("after", examples(["holdfast schedule list", "holdfast schedule list --json"]))
     .action(on(() => import("./commands/schedule-list.js")));
   schedule
     .command("next")
-    .description("the normalized form and next elapse times of a calendar expression (like systemd-analyze calendar); needs no config")
-    .argument("<expression>", 'systemd OnCalendar ("Mon..Fri 03:00", "*:0/15", "daily") or 5-field cron ("0 3 * * *")')
+    .description(
+      "the normalized form and next elapse times of a calendar expression (like systemd-analyze calendar); needs no config",
+    )
+    .argument(
+      "<expression>",
+      'systemd OnCalendar ("Mon..Fri 03:00", "*:0/15", "daily") or 5-field cron ("0 3 * * *")',
+    )
     .option("-n, --count <n>", "how many elapse times", "5")
     .option("--from <time>", "start from this ISO-8601 time instead of now")
     .option("--json", 'print JSON: {"expression", "normalized", "next": [ISO-8601 UTC, ...]}')
     .addHelpText(
       "after",
-      examples(["holdfast schedule next 'Mon..Fri 03:00'", "holdfast schedule next '0 3 * * *' --count 3 --json", "holdfast schedule next daily --from 2026-11-26T00:00:00Z"]),
+      examples([
+        "holdfast schedule next 'Mon..Fri 03:00'",
+        "holdfast schedule next '0 3 * * *' --count 3 --json",
+        "holdfast schedule next daily --from 2026-11-26T00:00:00Z",
+      ]),
     )
     .action(on(() => import("./commands/schedule-next.js")));
 
   program
     .command("daemon")
-    .description("the built-in scheduler for hosts without systemd: runs each job's schedule as child `holdfast run`s")
-    .option("--on-stop <mode>", "on SIGTERM/SIGINT: wait for running jobs, or cancel them (a second signal cancels)", "wait")
-    .option("--stop-timeout <duration>", "with --on-stop wait: cancel the jobs still running after this", "10m")
-    .addHelpText("after", examples(["holdfast daemon", "holdfast daemon --on-stop cancel", "kill -HUP $(pidof holdfast)  # reload the config"]))
+    .description(
+      "the built-in scheduler for hosts without systemd: runs each job's schedule as child `holdfast run`s",
+    )
+    .option(
+      "--on-stop <mode>",
+      "on SIGTERM/SIGINT: wait for running jobs, or cancel them (a second signal cancels)",
+      "wait",
+    )
+    .option(
+      "--stop-timeout <duration>",
+      "with --on-stop wait: cancel the jobs still running after this",
+      "10m",
+    )
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast daemon",
+        "holdfast daemon --on-stop cancel",
+        "kill -HUP $(pidof holdfast)  # reload the config",
+      ]),
+    )
     .action(on(() => import("./commands/daemon.js")));
 
   // <commands:schedule> schedule install|remove|list|next, daemon
   program
     .command("watch")
-    .description("the freshness check: sends `stale` once per episode for jobs with no success within max_age; exit 0 all fresh, 2 any stale")
-    .option("--json", "print JSON: {\"jobs\": [...], \"stale\": bool}")
-    .addHelpText("after", examples(["holdfast watch", "holdfast watch --json", "holdfast watch || echo a backup is overdue"]))
+    .description(
+      "the freshness check: sends `stale` once per episode for jobs with no success within max_age; exit 0 all fresh, 2 any stale",
+    )
+    .option("--json", 'print JSON: {"jobs": [...], "stale": bool}')
+    .addHelpText(
+      "after",
+      examples(["holdfast watch", "holdfast watch --json", "holdfast watch || echo a backup is overdue"]),
+    )
     .action(on(() => import("./commands/watch.js")));
 
   program
     .command("metrics")
     .description("print the Prometheus exposition (families in docs/metrics.md)")
     .option("--write", "write it to the config's metrics.textfile (atomically) instead of printing it")
-    .addHelpText("after", examples(["holdfast metrics", "holdfast metrics | promtool check metrics", "holdfast metrics --write"]))
+    .addHelpText(
+      "after",
+      examples(["holdfast metrics", "holdfast metrics | promtool check metrics", "holdfast metrics --write"]),
+    )
     .action(on(() => import("./commands/metrics.js")));
 
   // <commands:monitoring> watch, metrics
   program
     .command("serve")
     .description("the dashboard and HTTP API, /metrics and /healthz (127.0.0.1 unless a token is configured)")
-    .option("--listen <host:port>", "address to listen on (default: server.listen of the config, 127.0.0.1:8760)")
+    .option(
+      "--listen <host:port>",
+      "address to listen on (default: server.listen of the config, 127.0.0.1:8760)",
+    )
     .addHelpText(
       "after",
-      examples(["holdfast serve", "holdfast serve --listen 127.0.0.1:9000", "holdfast serve --listen 0.0.0.0:8760   # needs server.token_file"]),
+      examples([
+        "holdfast serve",
+        "holdfast serve --listen 127.0.0.1:9000",
+        "holdfast serve --listen 0.0.0.0:8760   # needs server.token_file",
+      ]),
     )
     .action(on(() => import("./commands/serve.js")));
 
@@ -200,7 +310,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      )
+        return 0;
       return EXIT.usage;
     }
     return reportError(err, undefined);
@@ -220,7 +335,9 @@ export async function main(argv: string[]): Promise<number> {
 export function reportError(err: unknown, _global: GlobalOptions | undefined): number {
   if (err instanceof ConfigError) {
     for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
-    process.stderr.write(`${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`);
+    process.stderr.write(
+      `${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`,
+    );
     return EXIT.usage;
   }
   if (err instanceof UsageError) {
@@ -228,7 +345,9 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
     return EXIT.usage;
   }
   if (err instanceof JobBusyError) {
-    process.stderr.write(`${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`);
+    process.stderr.write(
+      `${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`,
+    );
     return EXIT.busy;
   }
   if (err instanceof StoreError) {
@@ -240,7 +359,9 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
   const file = path.join(os.tmpdir(), `holdfast-crash-${process.pid}-${Date.now()}.log`);
   try {
     fs.writeFileSync(file, `${new Date().toISOString()}\n${trace}\n`, { mode: 0o600 });
-    process.stderr.write(`${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`);
+    process.stderr.write(
+      `${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
+    );
   } catch {
     process.stderr.write(`${color.red("internal error")}: ${trace}\n`);
   }

@@ -52,7 +52,9 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
 
   return {
     runStarted(run: RunRecord) {
-      println(`${color.bold("holdfast")}: run ${run.id} of job ${run.job} started (${run.steps.length} steps)`);
+      println(
+        `${color.bold("holdfast")}: run ${run.id} of job ${run.job} started (${run.steps.length} steps)`,
+      );
       if (tty) timer = setInterval(drawStatus, TTY_REDRAW_MS).unref();
     },
     stepStarted(step) {
@@ -77,17 +79,30 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
     },
     stepFinished(step) {
       if (current?.index === step.index) current = null;
-      const mark = step.status === "succeeded" ? color.green("✓") : step.status === "skipped" ? color.dim("-") : step.status === "warning" ? color.yellow("!") : color.red("✗");
+      const mark =
+        step.status === "succeeded"
+          ? color.green("✓")
+          : step.status === "skipped"
+            ? color.dim("-")
+            : step.status === "warning"
+              ? color.yellow("!")
+              : color.red("✗");
       const duration = step.duration_ms !== null ? ` in ${formatDuration(step.duration_ms)}` : "";
-      const detail = step.error ? `: ${step.error.message}${step.error.hint ? color.dim(` (${step.error.hint})`) : ""}` : "";
+      const detail = step.error
+        ? `: ${step.error.message}${step.error.hint ? color.dim(` (${step.error.hint})`) : ""}`
+        : "";
       const summary = describeSummary(step);
-      println(`${mark} [${step.name}] ${statusColor(step.status)}${duration}${summary ? ` — ${summary}` : ""}${detail}`);
+      println(
+        `${mark} [${step.name}] ${statusColor(step.status)}${duration}${summary ? ` — ${summary}` : ""}${detail}`,
+      );
     },
     runFinished(run) {
       if (timer) clearInterval(timer);
       clearStatus();
       const duration = run.duration_ms !== null ? formatDuration(run.duration_ms) : "-";
-      out.write(`${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})\n`);
+      out.write(
+        `${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})\n`,
+      );
     },
     dispose() {
       if (timer) clearInterval(timer);
@@ -106,9 +121,11 @@ function renderBar(p: StepProgress, width: number): string {
 export function describeProgress(p: StepProgress): string {
   const parts: string[] = [];
   if (p.percent !== undefined) parts.push(`${(p.percent * 100).toFixed(1)}%`);
-  if (p.bytesDone !== undefined) parts.push(`${formatBytes(p.bytesDone)}${p.bytesTotal ? `/${formatBytes(p.bytesTotal)}` : ""}`);
+  if (p.bytesDone !== undefined)
+    parts.push(`${formatBytes(p.bytesDone)}${p.bytesTotal ? `/${formatBytes(p.bytesTotal)}` : ""}`);
   if (p.filesDone !== undefined) parts.push(`${p.filesDone}${p.filesTotal ? `/${p.filesTotal}` : ""} files`);
-  if (p.secondsRemaining !== undefined && p.secondsRemaining > 0) parts.push(`ETA ${formatDuration(p.secondsRemaining * 1000)}`);
+  if (p.secondsRemaining !== undefined && p.secondsRemaining > 0)
+    parts.push(`ETA ${formatDuration(p.secondsRemaining * 1000)}`);
   if (p.label) parts.push(p.label);
   return parts.join("  ");
 }

@@ -141,8 +141,8 @@ export function finishConfig(
     host: raw.host ?? os.hostname(),
     repositories: withNames(raw.repositories),
     sources: withNames(raw.sources),
-    jobs: withNames(raw.jobs) as Config["jobs"],
-    notifications: withNames(raw.notifications) as Config["notifications"],
+    jobs: withNames(raw.jobs),
+    notifications: withNames(raw.notifications),
   };
 }
 
@@ -317,7 +317,8 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return `${typeof value} ${value}`;
+  return typeof value;
 }
 
 function valueAt(data: unknown, p: ReadonlyArray<PropertyKey>): unknown {
@@ -462,8 +463,8 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
       let refs: ReturnType<NonNullable<NonNullable<typeof kind>["references"]>> = [];
       let problemsFromKind: ReturnType<NonNullable<NonNullable<typeof kind>["check"]>> = [];
       try {
-        refs = kind?.references?.(s as never) ?? [];
-        problemsFromKind = kind?.check?.(s as never) ?? [];
+        refs = kind?.references?.(s) ?? [];
+        problemsFromKind = kind?.check?.(s) ?? [];
       } catch {
         // Malformed step data; the schema already reports it.
       }
@@ -556,7 +557,7 @@ function keepArgvLiteral(doc: Document): void {
 }
 
 function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean): number | undefined {
-  let node: Node | null | undefined = doc.contents as Node | null;
+  let node: Node | null | undefined = doc.contents;
   let lastGood: Node | null | undefined = node;
   let keyNode: Node | null = null;
   for (const seg of p) {

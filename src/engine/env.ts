@@ -21,7 +21,12 @@ export function baseEnv(parent: NodeJS.ProcessEnv = process.env): Record<string,
 }
 
 /** The environment of one step. Throws EnvFileError for an unreadable env file. */
-export function stepEnv(config: Config, job: JobConfig, step: StepConfig, parent: NodeJS.ProcessEnv = process.env) {
+export function stepEnv(
+  config: Config,
+  job: JobConfig,
+  step: StepConfig,
+  parent: NodeJS.ProcessEnv = process.env,
+) {
   const env = baseEnv(parent);
   const layers: Array<[string | undefined, Record<string, string>]> = [
     [config.env_file, config.env],

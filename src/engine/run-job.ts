@@ -11,7 +11,7 @@ import { formatDuration } from "../util/units.js";
 import { findStepKind } from "../steps/index.js";
 import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } from "./step-kind.js";
 import { stepEnv } from "./env.js";
-import { lockJob } from "./job-lock.js";
+import { lockJob, type JobLock } from "./job-lock.js";
 import { redactorForConfig } from "./secrets.js";
 import { openStepLog, stepLogPath } from "./step-log.js";
 import { recoverInterruptedRuns } from "./recover.js";
@@ -41,6 +41,8 @@ export interface RunJobOptions {
   trigger?: RunTrigger;
   /** --wait: how long to wait for another run of the job to finish. */
   waitMs?: number;
+  /** The job's lock, when the caller took it already (so a busy job is refused before any other work). */
+  lock?: JobLock;
   /** Cancels the run; reason "SIGINT" or "SIGTERM" picks the exit code 130 / 143. */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -87,7 +89,7 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
   if (!job) throw new Error(`unknown job ${options.job}`);
   const now = deps.now ?? (() => new Date());
   const reporter = deps.reporter;
-  const lock = await lockJob(config.state_dir, job.name, options.waitMs ?? 0);
+  const lock = options.lock ?? (await lockJob(config.state_dir, job.name, options.waitMs ?? 0));
   try {
     // We hold the job's lock, so any run of it still marked `running` on this host is dead.
     await recoverInterruptedRuns(deps.store, { host: config.host, job: job.name, lockHeld: true, now });
@@ -148,9 +150,23 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
         reporter?.stepFinished(record);
         continue;
       }
-      await executeStep({ deps, options, config, job, step: stepConfig, record, run, runState, redactor, now });
+      await executeStep({
+        deps,
+        options,
+        config,
+        job,
+        step: stepConfig,
+        record,
+        run,
+        runState,
+        redactor,
+        now,
+      });
       if (record.status === "cancelled") stopRest = true;
-      else if ((record.status === "failed" || record.status === "timed_out") && stepConfig.on_failure === "stop") {
+      else if (
+        (record.status === "failed" || record.status === "timed_out") &&
+        stepConfig.on_failure === "stop"
+      ) {
         stopRest = true;
       }
     }
@@ -162,7 +178,13 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
       "succeeded",
     );
     const cancelled = run.steps.some((s) => s.status === "cancelled") || cancelReason !== null;
-    run.status = cancelled ? "cancelled" : worst === "warning" ? "warning" : STATUS_RANK[worst] >= 3 ? "failed" : "succeeded";
+    run.status = cancelled
+      ? "cancelled"
+      : worst === "warning"
+        ? "warning"
+        : STATUS_RANK[worst] >= 3
+          ? "failed"
+          : "succeeded";
     run.exit_code = runExitCode(run.status, job, cancelReason);
     run.finished_at = finishedAt.toISOString();
     run.duration_ms = finishedAt.getTime() - startedAt.getTime();
@@ -210,7 +232,9 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
   const reporter = deps.reporter;
   const kind = findStepKind(step.type);
   const started = now();
-  const logFile = openStepLog(stepLogPath(config.state_dir, run.id, record.index, step.name), (t) => redactor.redact(t));
+  const logFile = openStepLog(stepLogPath(config.state_dir, run.id, record.index, step.name), (t) =>
+    redactor.redact(t),
+  );
   record.status = "running";
   record.started_at = started.toISOString();
   record.log_path = logFile.path;
@@ -230,10 +254,16 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
   try {
     env = stepEnv(config, job, step, options.env);
   } catch (err) {
-    envError = stepError("config", (err as Error).message, "fix or create the env file, or remove env_file from the config");
+    envError = stepError(
+      "config",
+      (err as Error).message,
+      "fix or create the env file, or remove env_file from the config",
+    );
   }
   // The seed's wrapper line: who, where, what.
-  say(`started step ${step.name} (${step.type}) USER=${env.USER ?? "?"} HOME=${env.HOME ?? "?"} pwd=${process.cwd()}`);
+  say(
+    `started step ${step.name} (${step.type}) USER=${env.USER ?? "?"} HOME=${env.HOME ?? "?"} pwd=${process.cwd()}`,
+  );
 
   let outcome: StepOutcome & { final?: StepStatus } = { status: "failed", error: envError };
   let attempts = 0;
@@ -251,7 +281,11 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
     say(`attempt ${attempts} failed (${kindOfError}); retrying in ${formatDuration(delay)}`);
     const cancelled = await sleep(delay, options.signal);
     if (cancelled) {
-      outcome = { status: "failed", final: "cancelled", error: stepError("cancelled", "cancelled while waiting to retry") };
+      outcome = {
+        status: "failed",
+        final: "cancelled",
+        error: stepError("cancelled", "cancelled while waiting to retry"),
+      };
       break;
     }
   }
@@ -264,7 +298,10 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
   record.exit_code = outcome.exitCode ?? null;
   record.error = outcome.error ? redactError(outcome.error, redactor) : null;
   record.summary = outcome.summary ?? null;
-  record.targets = (outcome.targets ?? []).map((t) => ({ ...t, error: t.error ? redactError(t.error, redactor) : null }));
+  record.targets = (outcome.targets ?? []).map((t) => ({
+    ...t,
+    error: t.error ? redactError(t.error, redactor) : null,
+  }));
   record.attempts = Math.max(attempts, 1);
   say(
     `run ${step.name} finished with exit code ${record.exit_code ?? "-"} in ${(record.duration_ms / 1000).toFixed(1)} sec: ${status}` +
@@ -290,7 +327,11 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
 }
 
 function redactError(error: StepError, redactor: Redactor): StepError {
-  return { kind: error.kind, message: redactor.redact(error.message), hint: error.hint ? redactor.redact(error.hint) : null };
+  return {
+    kind: error.kind,
+    message: redactor.redact(error.message),
+    hint: error.hint ? redactor.redact(error.hint) : null,
+  };
 }
 
 async function runAttempt(
@@ -301,7 +342,8 @@ async function runAttempt(
     say: (line: string) => void;
   },
 ): Promise<StepOutcome & { final?: StepStatus }> {
-  const { deps, options, config, job, step, record, run, runState, redactor, kind, env, logFile, say } = input;
+  const { deps, options, config, job, step, record, run, runState, redactor, kind, env, logFile, say } =
+    input;
   if (!kind) return { status: "failed", error: stepError("config", `unknown step type "${step.type}"`) };
   const controller = new AbortController();
   const deadline = Date.now() + step.timeout;
@@ -362,7 +404,11 @@ async function runAttempt(
     for (const line of trace.split("\n")) logFile.write(`holdfast: ${line}`);
     outcome = {
       status: "failed",
-      error: stepError("internal", `holdfast bug in step type ${step.type}: ${(err as Error).message}`, `the trace is in the step log (${logFile.path}); please report it`),
+      error: stepError(
+        "internal",
+        `holdfast bug in step type ${step.type}: ${(err as Error).message}`,
+        `the trace is in the step log (${logFile.path}); please report it`,
+      ),
     };
   } finally {
     clearTimeout(timer);
@@ -375,10 +421,19 @@ async function runAttempt(
         ...outcome,
         status: "failed",
         final: "timed_out",
-        error: stepError("timeout", `step timed out after ${formatDuration(step.timeout)}`, "raise the step's timeout, or find out why it hangs in its log"),
+        error: stepError(
+          "timeout",
+          `step timed out after ${formatDuration(step.timeout)}`,
+          "raise the step's timeout, or find out why it hangs in its log",
+        ),
       };
     }
-    return { ...outcome, status: "failed", final: "cancelled", error: stepError("cancelled", "cancelled by a signal", null) };
+    return {
+      ...outcome,
+      status: "failed",
+      final: "cancelled",
+      error: stepError("cancelled", "cancelled by a signal", null),
+    };
   }
   return outcome;
 }

@@ -27,7 +27,8 @@ export function redactorForConfig(config: Config): Redactor {
     const text = readQuietly(file);
     if (!text) return;
     try {
-      for (const [key, value] of Object.entries(parseEnvText(text))) if (all || SECRET_ENV.test(key)) redactor.add(value);
+      for (const [key, value] of Object.entries(parseEnvText(text)))
+        if (all || SECRET_ENV.test(key)) redactor.add(value);
     } catch {
       /* a malformed env file is reported when a step uses it */
     }

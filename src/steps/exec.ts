@@ -20,11 +20,15 @@ export const execStep = defineStepKind({
           {
             path: [],
             message: "an exec step needs exactly one of `command` or `shell`",
-            hint: "command: [prog, arg] runs without a shell; shell: \"…\" runs /bin/sh -c",
+            hint: 'command: [prog, arg] runs without a shell; shell: "…" runs /bin/sh -c',
           },
         ]
       : [],
-  plan: (ctx) => [ctx.options.shell !== undefined ? `/bin/sh -c ${quoteArgv([ctx.options.shell])}` : quoteArgv(ctx.options.command ?? [])],
+  plan: (ctx) => [
+    ctx.options.shell !== undefined
+      ? `/bin/sh -c ${quoteArgv([ctx.options.shell])}`
+      : quoteArgv(ctx.options.command ?? []),
+  ],
   async run(ctx) {
     const { command, shell, cwd, warning_codes } = ctx.options;
     // S3: a shell only when the config says `shell:`; argv is never joined into a string.

@@ -10,6 +10,8 @@ import { manifestStep } from "./manifest.js";
 import { mirrorStep } from "./mirror.js";
 import { verifyStep } from "./verify.js";
 
+// Each kind has its own options type; the registry holds them side by side.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const stepKinds: readonly StepKind<any>[] = [
   execStep,
   backupStep,
@@ -22,6 +24,7 @@ export const stepKinds: readonly StepKind<any>[] = [
   verifyStep,
 ];
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function findStepKind(type: string): StepKind<any> | undefined {
   return stepKinds.find((kind) => kind.type === type);
 }

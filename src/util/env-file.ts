@@ -39,7 +39,11 @@ export function readEnvFile(file: string): Record<string, string> {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new EnvFileError(file, 0, `cannot read env file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new EnvFileError(
+      file,
+      0,
+      `cannot read env file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   return parseEnvText(text, file);
 }

@@ -95,7 +95,11 @@ export function createLineSplitter(onLine: (line: string) => void, maxLineLength
 }
 
 /** Runs a program to completion. Never throws for the program's own failures. */
-export function runProcess(command: string, args: readonly string[], options: RunProcessOptions): Promise<ProcessResult> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunProcessOptions,
+): Promise<ProcessResult> {
   const started = performance.now();
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const tailSize = options.stderrTailLines ?? 40;

@@ -30,7 +30,7 @@ if (!fs.existsSync(CLI)) {
 export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, NO_COLOR: "1", HOLDFAST_CONFIG: undefined, ...options.env } as NodeJS.ProcessEnv,
+    env: { ...process.env, NO_COLOR: "1", HOLDFAST_CONFIG: undefined, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
 }

@@ -7,6 +7,9 @@ export default function show(global: GlobalOptions, flags: { json?: boolean }): 
   const { config, embedded } = loadCliConfig(global, { allowEmbedded: true });
   const masked = maskConfig(config);
   if (flags.json) printJson(masked);
-  else process.stdout.write(`${embedded ? "# embedded quickstart config (no config file found)\n" : `# ${config.file ?? ""}\n`}${stringify(masked)}`);
+  else
+    process.stdout.write(
+      `${embedded ? "# embedded quickstart config (no config file found)\n" : `# ${config.file ?? ""}\n`}${stringify(masked)}`,
+    );
   return Promise.resolve(0);
 }

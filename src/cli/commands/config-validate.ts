@@ -6,7 +6,8 @@ import { UsageError } from "../../errors.js";
 
 export default function validate(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
   const file = findConfigFile({ configPath: global.config });
-  if (!file) throw new UsageError("no config file found", "create one with `holdfast init`, or pass --config PATH");
+  if (!file)
+    throw new UsageError("no config file found", "create one with `holdfast init`, or pass --config PATH");
   try {
     const config = loadConfigFile(file);
     const jobs = Object.values(config.jobs);
@@ -25,7 +26,9 @@ export default function validate(global: GlobalOptions, flags: { json?: boolean 
     }
     if (err instanceof ConfigError) {
       for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
-      process.stderr.write(`${color.red("error")}: ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} in ${file}\n`);
+      process.stderr.write(
+        `${color.red("error")}: ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} in ${file}\n`,
+      );
       return Promise.resolve(2);
     }
     throw err;

@@ -15,7 +15,10 @@ export default async function history(
   }
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   if (job !== undefined && !config.jobs[job]) {
-    throw new UsageError(`no job named "${job}"`, `jobs in the config: ${Object.keys(config.jobs).join(", ")}`);
+    throw new UsageError(
+      `no job named "${job}"`,
+      `jobs in the config: ${Object.keys(config.jobs).join(", ")}`,
+    );
   }
   const store = openStore(config);
   try {
@@ -37,7 +40,12 @@ export default async function history(
         statusColor(run.status),
         run.started_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
         run.duration_ms !== null ? formatDuration(run.duration_ms) : "-",
-        run.steps.map((s) => `${s.name}:${statusColor(s.status)}${s.duration_ms !== null ? `(${formatDuration(s.duration_ms)})` : ""}`).join(" "),
+        run.steps
+          .map(
+            (s) =>
+              `${s.name}:${statusColor(s.status)}${s.duration_ms !== null ? `(${formatDuration(s.duration_ms)})` : ""}`,
+          )
+          .join(" "),
       ]);
     }
     process.stdout.write(`${formatTable(rows)}\n`);

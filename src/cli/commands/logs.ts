@@ -18,7 +18,10 @@ export default async function logs(
   try {
     let run = await resolveRun(store, ref);
     if (flags.step && !run.steps.some((s) => s.name === flags.step)) {
-      throw new UsageError(`run ${run.id} has no step "${flags.step}"`, `its steps: ${run.steps.map((s) => s.name).join(", ")}`);
+      throw new UsageError(
+        `run ${run.id} has no step "${flags.step}"`,
+        `its steps: ${run.steps.map((s) => s.name).join(", ")}`,
+      );
     }
     const printed = new Set<number>();
     const multi = !flags.step;
@@ -47,7 +50,8 @@ export default async function logs(
       if (!flags.follow || run.status !== "running") break;
       await new Promise((r) => setTimeout(r, 500));
       run = (await store.getRun(run.id)) ?? run;
-      if (run.status !== "running" && run.steps.every((s) => printed.has(s.index) || s.status === "skipped")) break;
+      if (run.status !== "running" && run.steps.every((s) => printed.has(s.index) || s.status === "skipped"))
+        break;
     }
     return 0;
   } finally {
@@ -94,7 +98,11 @@ async function followLog(step: StepRecord, header: boolean, isDone: () => Promis
         if (gz) {
           const all = await new Promise<Buffer>((resolve, reject) => {
             const chunks: Buffer[] = [];
-            fs.createReadStream(gz).pipe(createGunzip()).on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
+            fs.createReadStream(gz)
+              .pipe(createGunzip())
+              .on("data", (c: Buffer) => chunks.push(c))
+              .on("end", () => resolve(Buffer.concat(chunks)))
+              .on("error", reject);
           });
           process.stdout.write(all.subarray(offset));
         }

@@ -15,6 +15,7 @@ export async function resolveRun(store: RunStore, ref: string): Promise<RunRecor
     const run = await store.getRun(ids[0]);
     if (run) return run;
   }
-  if (ids.length > 1) throw new UsageError(`run id prefix "${ref}" is ambiguous`, "give more characters of the id");
+  if (ids.length > 1)
+    throw new UsageError(`run id prefix "${ref}" is ambiguous`, "give more characters of the id");
   throw new UsageError(`no run "${ref}"`, "see the ids with `holdfast history`");
 }

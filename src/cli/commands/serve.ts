@@ -11,6 +11,8 @@ import type { Config } from "../../config/schema.js";
 import { createApp } from "../../server/app.js";
 import { createCliLauncher } from "../../server/launcher.js";
 import { formatListenUrl, isLoopbackHost, parseListen } from "../../server/listen.js";
+import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { renderMetrics } from "../../metrics/render-metrics.js";
 import { buildProgram } from "../program.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 
@@ -86,6 +88,10 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     token,
     runJob: launcher.runJob,
     ...(hasRestoreCommand() ? { restore: launcher.restore } : {}),
+    renderMetrics: async () => {
+      await recoverInterruptedRuns(store, { host: config.host });
+      return renderMetrics(config, store, new Date());
+    },
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 

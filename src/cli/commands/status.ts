@@ -29,7 +29,11 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
       process.stdout.write(`HOLDFAST UNKNOWN - cannot read the backup history: ${message}\n`);
       return NAGIOS.unknown;
     }
-    if (err instanceof Error && !(err instanceof StoreError) && (err as { code?: string }).code?.startsWith("SQLITE")) {
+    if (
+      err instanceof Error &&
+      !(err instanceof StoreError) &&
+      (err as { code?: string }).code?.startsWith("SQLITE")
+    ) {
       throw new StoreError(`cannot read the history: ${err.message}`, { cause: err });
     }
     throw err;
@@ -70,7 +74,8 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
 function printCheck(statuses: JobStatus[]): number {
   const critical = statuses.filter((s) => s.state === "failed" || s.state === "stale");
   const warning = statuses.filter((s) => s.state === "warning" || s.state === "never");
-  const describe = (s: JobStatus) => `${s.name} ${s.state}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
+  const describe = (s: JobStatus) =>
+    `${s.name} ${s.state}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
   if (critical.length > 0) {
     process.stdout.write(`HOLDFAST CRITICAL - ${[...critical, ...warning].map(describe).join(", ")}\n`);
     return NAGIOS.critical;

@@ -1,0 +1,224 @@
+// holdfast doctor: checks what a backup needs and says what to fix — the tools (restic, rsync, git)
+// and their versions, the config, the modes of secret files, each repository (reachable, how many
+// snapshots, any stale lock) and the state dir. Exit 1 when anything is wrong (warnings included),
+// 0 when everything is fine.
+import fs from "node:fs";
+import path from "node:path";
+import { ConfigError, formatConfigIssue, type StepError } from "../../errors.js";
+import type { Config } from "../../config/schema.js";
+import { findConfigFile, loadConfigFile } from "../../config/load.js";
+import { embeddedDefaultConfig } from "../../config/defaults.js";
+import { runProcess } from "../../util/process.js";
+import { detectRestic, findOnPath } from "../../restic/exec.js";
+import { locks, snapshots } from "../../restic/commands.js";
+import { versionAtLeast } from "../../restic/version.js";
+import type { GlobalOptions } from "../context.js";
+import { color, printJson } from "../output.js";
+import { cliResticEnv, createCliRestic, jsonError } from "./restic-shared.js";
+
+type CheckStatus = "ok" | "info" | "warning" | "error";
+
+interface Check {
+  check: string;
+  status: CheckStatus;
+  message: string;
+  hint: string | null;
+}
+
+const MARK: Record<CheckStatus, string> = {
+  ok: color.green("✓"),
+  info: color.dim("·"),
+  warning: color.yellow("!"),
+  error: color.red("✗"),
+};
+
+export default async function doctor(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
+  const checks: Check[] = [];
+  const add = (check: string, status: CheckStatus, message: string, hint: string | null = null) => {
+    const c = { check, status, message, hint };
+    checks.push(c);
+    if (!flags.json) {
+      process.stdout.write(`${MARK[status]} ${color.bold(check)}: ${message}\n`);
+      if (hint && status !== "ok") process.stdout.write(`    ${color.dim(`→ ${hint}`)}\n`);
+    }
+  };
+
+  // The config first: the tools' checks depend on what it uses.
+  let config: Config | null = null;
+  const file = findConfigFile({ configPath: global.config });
+  if (file) {
+    try {
+      config = loadConfigFile(file);
+      add("config", "ok", `${file} is valid (${Object.keys(config.jobs).length} jobs, ${Object.keys(config.repositories).length} repositories)`);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      add(
+        "config",
+        "error",
+        `${file} has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}:\n${err.issues.map((i) => `    ${formatConfigIssue(i)}`).join("\n")}`,
+        "fix them (holdfast config validate prints the same list)",
+      );
+    }
+  } else {
+    config = embeddedDefaultConfig();
+    add("config", "info", "no config file found; `holdfast run` uses the embedded quickstart job", "write your own with `holdfast init`");
+  }
+
+  const env = config ? safeEnv(config) : { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const uses = (type: string) => (config ? Object.values(config.jobs).some((j) => j.steps.some((s) => s.type === type)) : false);
+
+  // Tools
+  if (config) {
+    const restic = await detectRestic(config, env);
+    if (restic.error) add("restic", "error", restic.error.message, restic.error.hint);
+    else if (restic.version && !versionAtLeast(restic.version, "0.14.0")) {
+      add("restic", "warning", `${restic.text}: older than 0.14, the oldest version holdfast supports`, "upgrade restic");
+    } else add("restic", "ok", `${restic.text} (${findOnPath(restic.binary, env.PATH) ?? restic.binary})`);
+  }
+  await toolCheck(add, "rsync", ["--version"], env, uses("mirror"), "install rsync (apt install rsync); mirror steps need it");
+  await toolCheck(add, "git", ["--version"], env, uses("git"), "install git (apt install git); git steps need it");
+
+  if (config) {
+    secretModes(config, add);
+    stateDir(config, add);
+    await repositories(config, add);
+  }
+
+  const bad = checks.filter((c) => c.status === "error" || c.status === "warning");
+  if (flags.json) printJson({ ok: bad.length === 0, checks });
+  else {
+    process.stdout.write(
+      bad.length === 0
+        ? `\n${color.green("all good")}\n`
+        : `\n${bad.length} problem${bad.length === 1 ? "" : "s"} to fix (${checks.filter((c) => c.status === "error").length} errors)\n`,
+    );
+  }
+  return bad.length === 0 ? 0 : 1;
+}
+
+type Add = (check: string, status: CheckStatus, message: string, hint?: string | null) => void;
+
+function safeEnv(config: Config): Record<string, string> {
+  try {
+    return cliResticEnv(config);
+  } catch {
+    return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
+  }
+}
+
+async function toolCheck(add: Add, tool: string, args: string[], env: Record<string, string>, needed: boolean, hint: string) {
+  const bin = findOnPath(tool, env.PATH);
+  if (!bin) {
+    add(tool, needed ? "error" : "info", `not found on PATH${needed ? "" : " (no step of the config needs it)"}`, hint);
+    return;
+  }
+  const result = await runProcess(bin, args, { env, timeoutMs: 10_000, collectStdout: true });
+  const first = (result.stdout ?? "").split("\n")[0]?.trim() ?? "";
+  if (result.exitCode !== 0) add(tool, needed ? "error" : "warning", `${bin} does not run (${result.stderrTail.at(-1) ?? `exit ${result.exitCode}`})`, hint);
+  else add(tool, "ok", `${first} (${bin})`);
+}
+
+/** Secret files: they must exist and be readable by the owner only (S2). */
+function secretModes(config: Config, add: Add) {
+  const files: Array<{ file: string; what: string }> = [];
+  for (const repo of Object.values(config.repositories)) {
+    if (repo.password_file) files.push({ file: repo.password_file, what: `repository ${repo.name} password_file` });
+    if (repo.url_file) files.push({ file: repo.url_file, what: `repository ${repo.name} url_file` });
+    if (repo.env_file) files.push({ file: repo.env_file, what: `repository ${repo.name} env_file` });
+  }
+  if (config.env_file) files.push({ file: config.env_file, what: "env_file" });
+  for (const job of Object.values(config.jobs)) {
+    if (job.env_file) files.push({ file: job.env_file, what: `job ${job.name} env_file` });
+    for (const step of job.steps) if (step.env_file) files.push({ file: step.env_file, what: `step ${job.name}.${step.name} env_file` });
+  }
+  for (const n of Object.values(config.notifications)) {
+    for (const key of ["url_file", "secret_file", "token_file"]) {
+      const value = n[key];
+      if (typeof value === "string") files.push({ file: value, what: `notification ${n.name} ${key}` });
+    }
+  }
+  if (config.server.token_file) files.push({ file: config.server.token_file, what: "server token_file" });
+  if (files.length === 0) return;
+  let problems = 0;
+  for (const { file, what } of files) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (err) {
+      problems++;
+      const code = (err as NodeJS.ErrnoException).code;
+      add("secrets", "error", `${what} ${file}: ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(err)})`}`, code === "ENOENT" ? "create it (mode 0600), e.g. with `holdfast init`" : "check its ownership and mode");
+      continue;
+    }
+    if ((st.mode & 0o077) !== 0) {
+      problems++;
+      add(
+        "secrets",
+        "warning",
+        `${what} ${file} is readable by ${st.mode & 0o007 ? "others" : "its group"} (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")})`,
+        `chmod 600 ${file}`,
+      );
+    }
+  }
+  if (problems === 0) add("secrets", "ok", `${files.length} secret file${files.length === 1 ? "" : "s"}, all mode 0600 or stricter`);
+}
+
+function stateDir(config: Config, add: Add) {
+  const dir = config.state_dir;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const probe = path.join(dir, `.doctor-${process.pid}`);
+    fs.writeFileSync(probe, "ok", { mode: 0o600 });
+    fs.rmSync(probe);
+    const mode = fs.statSync(dir).mode & 0o777;
+    if (mode & 0o077) add("state dir", "warning", `${dir} is writable but open to others (mode ${mode.toString(8)})`, `chmod 700 ${dir}`);
+    else add("state dir", "ok", `${dir} is writable`);
+  } catch (err) {
+    add(
+      "state dir",
+      "error",
+      `${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      "create it for the user holdfast runs as, or set state_dir in the config",
+    );
+  }
+}
+
+async function repositories(config: Config, add: Add) {
+  const repos = Object.values(config.repositories);
+  if (repos.length === 0) return;
+  const cli = createCliRestic(config);
+  try {
+    const results = await Promise.all(
+      repos.map(async (repo) => {
+        // A cap per repository: a dead backend makes restic 0.14 retry for minutes.
+        const listed = await snapshots(cli.host, repo, {}, { timeoutMs: 60_000 });
+        const lockInfo = listed.outcome.ok ? await locks(cli.host, repo) : null;
+        return { repo, listed, lockInfo };
+      }),
+    );
+    for (const { repo, listed, lockInfo } of results) {
+      const label = `repository ${repo.name}`;
+      if (!listed.outcome.ok) {
+        const error: StepError | null = jsonError(listed.outcome.error, cli.redactor);
+        add(label, "error", `not usable: ${error?.message ?? "restic failed"}`, error?.hint ?? null);
+        continue;
+      }
+      const holdfastCount = listed.snapshots.filter((s) => s.tags.includes("holdfast")).length;
+      const latest = listed.snapshots.at(-1);
+      add(
+        label,
+        "ok",
+        `reachable, ${listed.snapshots.length} snapshot${listed.snapshots.length === 1 ? "" : "s"} (${holdfastCount} by holdfast)${latest ? `, latest ${latest.time.slice(0, 19).replace("T", " ")}` : ""}`,
+      );
+      for (const l of lockInfo?.locks ?? []) {
+        if (l.stale) {
+          add(label, "warning", `stale ${l.exclusive ? "exclusive " : ""}lock left by PID ${l.pid} on ${l.hostname} at ${l.time}`, `holdfast unlock ${repo.name}`);
+        } else {
+          add(label, "info", `locked by a running restic (PID ${l.pid} on ${l.hostname}${l.exclusive ? ", exclusive" : ""}) since ${l.time}`, null);
+        }
+      }
+    }
+  } finally {
+    cli.dispose();
+  }
+}

@@ -1,0 +1,81 @@
+// holdfast snapshots [REPO] [--source NAME] [--json]: the snapshots of each repository.
+import { loadCliConfig, type GlobalOptions } from "../context.js";
+import { color, formatTable, printJson } from "../output.js";
+import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
+import type { Snapshot } from "../../restic/outputs.js";
+import { UsageError } from "../../errors.js";
+import { createCliRestic, describeError, jsonError, pickRepositories, signalExitCode } from "./restic-shared.js";
+
+interface SnapshotsFlags {
+  source?: string;
+  host?: string;
+  json?: boolean;
+}
+
+export function snapshotJson(s: Snapshot) {
+  return {
+    id: s.id,
+    short_id: s.shortId,
+    time: s.time,
+    hostname: s.hostname,
+    username: s.username,
+    paths: s.paths,
+    tags: s.tags,
+    source: s.tags.find((t) => t.startsWith("source:"))?.slice(7) ?? null,
+    job: s.tags.find((t) => t.startsWith("job:"))?.slice(4) ?? null,
+    holdfast: s.tags.includes(HOLDFAST_TAG),
+  };
+}
+
+export default async function snapshotsCommand(global: GlobalOptions, repoName: string | undefined, flags: SnapshotsFlags): Promise<number> {
+  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const repos = pickRepositories(config, repoName);
+  if (flags.source !== undefined && !config.sources[flags.source]) {
+    throw new UsageError(`no source named "${flags.source}"`, `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`);
+  }
+  const cli = createCliRestic(config);
+  try {
+    const results = await Promise.all(
+      repos.map(async (repo) => {
+        const r = await snapshots(cli.host, repo, {
+          ...(flags.source !== undefined ? { tags: [[HOLDFAST_TAG, sourceTag(flags.source)]] } : {}),
+          ...(flags.host !== undefined ? { hosts: [flags.host] } : {}),
+        });
+        return { repo, ...r };
+      }),
+    );
+    const cancelled = signalExitCode(cli.host);
+    if (cancelled !== null) return cancelled;
+    const failedAny = results.some((r) => !r.outcome.ok);
+    if (flags.json) {
+      printJson({
+        repositories: results.map((r) => ({
+          name: r.repo.name,
+          snapshots: r.snapshots.map(snapshotJson),
+          error: r.outcome.ok ? null : jsonError(r.outcome.error, cli.redactor),
+        })),
+      });
+      return failedAny ? 1 : 0;
+    }
+    for (const r of results) {
+      process.stdout.write(`${color.bold(r.repo.name)}${r.outcome.ok ? ` — ${r.snapshots.length} snapshot${r.snapshots.length === 1 ? "" : "s"}` : ""}\n`);
+      if (!r.outcome.ok) {
+        process.stdout.write(`  ${color.red("error")}: ${r.outcome.error ? describeError(r.outcome.error, cli.redactor) : "restic failed"}\n\n`);
+        continue;
+      }
+      if (r.snapshots.length === 0) {
+        process.stdout.write("  (none)\n\n");
+        continue;
+      }
+      const rows = [["ID", "TIME", "HOST", "SOURCE", "JOB", "PATHS"]];
+      for (const s of r.snapshots) {
+        const j = snapshotJson(s);
+        rows.push([s.shortId, s.time.replace("T", " ").slice(0, 19), s.hostname, j.source ?? "-", j.job ?? "-", s.paths.join(" ")]);
+      }
+      process.stdout.write(`${formatTable(rows).replace(/^/gm, "  ")}\n\n`);
+    }
+    return failedAny ? 1 : 0;
+  } finally {
+    cli.dispose();
+  }
+}
