@@ -2,7 +2,14 @@
 // public JSON contract (cli.md), so `--json`, the HTTP API and webhooks print them as they are.
 import type { StepError } from "../errors.js";
 
-export const RUN_STATUSES = ["running", "succeeded", "warning", "failed", "cancelled", "interrupted"] as const;
+export const RUN_STATUSES = [
+  "running",
+  "succeeded",
+  "warning",
+  "failed",
+  "cancelled",
+  "interrupted",
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const STEP_STATUSES = [
