@@ -3,6 +3,52 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const nodeGlobals = Object.fromEntries(
+  [
+    "process",
+    "console",
+    "Buffer",
+    "URL",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "performance",
+    "fetch",
+    "AbortController",
+    "AbortSignal",
+    "TextDecoder",
+    "TextEncoder",
+    "queueMicrotask",
+  ].map((g) => [g, "readonly"]),
+);
+const browserGlobals = Object.fromEntries(
+  [
+    "window",
+    "document",
+    "console",
+    "fetch",
+    "sessionStorage",
+    "localStorage",
+    "location",
+    "URL",
+    "URLSearchParams",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "navigator",
+    "Headers",
+    "AbortController",
+    "Event",
+    "HTMLElement",
+    "alert",
+    "confirm",
+    "history",
+    "requestAnimationFrame",
+  ].map((g) => [g, "readonly"]),
+);
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "coverage/", "web/dist/", "bench/results/", "test/fixtures/"] },
   js.configs.recommended,
@@ -40,4 +86,12 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["bench/**/*.mjs", "scripts/**/*.mjs", "*.js", "test/**/*.mjs"],
+    languageOptions: { globals: nodeGlobals },
+  },
+  {
+    files: ["web/**/*.js"],
+    languageOptions: { globals: browserGlobals },
+  },
 );

@@ -1,0 +1,135 @@
+// `npm run bench`: runs every benchmark of targets.md (P1–P7) and writes bench/RESULTS.md.
+// Each bench/pN-*.mjs prints one JSON object on stdout; this script runs them one after the other
+// (never in parallel: they measure ratios against baselines on a shared 2-core machine), keeps the
+// raw JSON in bench/results/, and renders a table: what, baseline, figure, target, met.
+//   HOLDFAST_BENCH_ONLY=P2,P7 npm run bench     (a subset)
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const resultsDir = join(benchDir, "results");
+mkdirSync(resultsDir, { recursive: true });
+
+const only = process.env.HOLDFAST_BENCH_ONLY?.split(",").map((s) => s.trim().toUpperCase());
+const scripts = readdirSync(benchDir)
+  .filter((f) => /^p\d+-.*\.mjs$/.test(f))
+  .sort((a, b) => Number(a.slice(1, a.indexOf("-"))) - Number(b.slice(1, b.indexOf("-"))))
+  .filter((f) => !only || only.includes(f.slice(0, f.indexOf("-")).toUpperCase()));
+
+const started = Date.now();
+const results = [];
+for (const script of scripts) {
+  const id = script.slice(0, script.indexOf("-")).toUpperCase();
+  process.stderr.write(`bench: ${script} …\n`);
+  const t0 = Date.now();
+  const child = spawnSync(process.execPath, [join(benchDir, script)], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const seconds = Math.round((Date.now() - t0) / 1000);
+  let parsed = null;
+  try {
+    parsed = JSON.parse(child.stdout.slice(child.stdout.indexOf("{")));
+  } catch {
+    parsed = null;
+  }
+  if (child.status !== 0 || parsed === null) {
+    results.push({ id, script, seconds, error: `exit ${child.status}; output: ${child.stdout.slice(-400)}` });
+    process.stderr.write(`bench: ${script} failed (exit ${child.status})\n`);
+    continue;
+  }
+  writeFileSync(join(resultsDir, `${id}.json`), `${JSON.stringify(parsed, null, 2)}\n`);
+  results.push({ id, script, seconds, data: parsed });
+  process.stderr.write(`bench: ${script} done in ${seconds}s\n`);
+}
+
+// Keep earlier results for benchmarks not run this time (HOLDFAST_BENCH_ONLY), so the table stays whole.
+for (const file of readdirSync(resultsDir).filter((f) => /^P\d+\.json$/.test(f))) {
+  const id = file.replace(".json", "");
+  if (results.some((r) => r.id === id)) continue;
+  const data = JSON.parse(readFileSync(join(resultsDir, file), "utf8"));
+  results.push({ id, script: "(earlier run)", seconds: null, data, earlier: true });
+}
+results.sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1)));
+
+const restic = spawnSync("restic", ["version"], { encoding: "utf8" }).stdout?.trim() ?? "restic not found";
+const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const lines = [
+  "# Benchmark results",
+  "",
+  `Written by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}.`,
+  `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()};`,
+  `Node ${process.version}; ${restic}. Total time: ${Math.round((Date.now() - started) / 1000)} s.`,
+  "",
+  "Every timing is a ratio or difference against a baseline measured in the same run (medians; min–max in",
+  "brackets), because this machine is shared and noisy. Raw figures: `bench/results/PN.json`.",
+  "",
+  "| id | what | baseline (same run) | figure | target | met |",
+  "|---|---|---|---|---|---|",
+];
+for (const r of results) lines.push(...renderRows(r));
+lines.push("", "Rerun one: `npm run build && node bench/pN-….mjs`; all: `npm run bench`.", "");
+writeFileSync(join(benchDir, "RESULTS.md"), lines.join("\n"));
+process.stderr.write(`bench: wrote bench/RESULTS.md (${results.length} benchmarks)\n`);
+
+function renderRows(r) {
+  const note = r.earlier ? " (earlier run)" : "";
+  if (r.error)
+    return [
+      `| ${r.id} | ${r.script} | – | failed: ${r.error.replace(/\|/g, "\\|").replace(/\n/g, " ")} | – | **no** |`,
+    ];
+  const d = r.data;
+  const mark = (met) => (met ? "yes" : "**no**");
+  const rows = [];
+  const results = d.results && typeof d.results === "object" ? d.results : null;
+  // Shapes: {results: {name: {…}}} with per-figure targets, or one flat figure.
+  if (results && !Array.isArray(results)) {
+    for (const [name, f] of Object.entries(results)) rows.push(renderFigure(r.id, name, f, d, note, mark));
+  } else if (Array.isArray(results)) {
+    for (const f of results) rows.push(renderFigure(r.id, f.name ?? f.what ?? "", f, d, note, mark));
+  } else {
+    rows.push(renderFigure(r.id, d.what ?? "", d, d, note, mark));
+  }
+  return rows;
+}
+
+function renderFigure(id, name, f, parent, note, mark) {
+  const range = (s) =>
+    s && typeof s === "object" && "median" in s ? `${s.median} [${s.min}–${s.max}]` : String(s ?? "–");
+  let baseline = f.baseline_command ?? f.baseline ?? parent.baseline_command ?? parent.baseline ?? "–";
+  if (typeof baseline === "object") baseline = JSON.stringify(baseline);
+  let figure;
+  let target;
+  let met = f.met ?? f.pass ?? parent.met ?? parent.pass;
+  if (f.delta_ms) {
+    figure = `+${range(f.delta_ms)} ms (${range(f.holdfast_ms)} vs ${range(f.baseline_ms)} ms)`;
+    target = `≤ +${f.target_delta_ms} ms`;
+  } else if (f.ratio_median !== undefined) {
+    figure = `${f.ratio_median}× [${f.ratio_min}–${f.ratio_max}]`;
+    target = String(f.target ?? parent.target ?? "–");
+  } else if (f.median_ms !== undefined) {
+    figure = `${f.median_ms} ms [${f.min_ms}–${f.max_ms}]`;
+    target = parent.target_ms !== undefined ? `≤ ${parent.target_ms} ms` : String(parent.target ?? "–");
+    if (met === undefined || f.met === undefined)
+      met = parent.target_ms !== undefined ? f.median_ms <= parent.target_ms : met;
+  } else {
+    figure = Object.entries(f)
+      .filter(([, v]) => typeof v === "number" || typeof v === "string")
+      .slice(0, 6)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ");
+    target = String(f.target ?? parent.target ?? "–");
+  }
+  const what =
+    [f.what ?? name, f.command ?? parent.command].filter(Boolean).join(" — `") +
+    ((f.command ?? parent.command) ? "`" : "");
+  return `| ${id}${note} | ${esc(what)} | ${esc(String(baseline))} | ${esc(figure)} | ${esc(target)} | ${met === undefined ? "–" : mark(met)} |`;
+}
+
+function esc(s) {
+  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
