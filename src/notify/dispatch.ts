@@ -18,6 +18,8 @@ export interface DispatchDeps {
   log?: (line: string) => void;
   /** Pause before the retry (default 1 s). */
   retryDelayMs?: number;
+  /** How long past its timeout a notifier that ignores its AbortSignal is waited for (default 2 s). */
+  abandonAfterMs?: number;
   /** Looks up a notifier kind (tests swap in fakes). */
   findKind?: typeof findNotifierKind;
 }
@@ -127,7 +129,7 @@ async function attemptSend(
   const deadline = new Promise<string>((resolve) => {
     timer = setTimeout(
       () => resolve(`no answer within ${Math.round(timeoutMs / 1000)}s (timeout)`),
-      timeoutMs + 2_000,
+      timeoutMs + (deps.abandonAfterMs ?? 2_000),
     );
   });
   try {
