@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { stepError } from "../../src/errors.js";
+import type { TargetRecord } from "../../src/store/types.js";
 import { renderMetrics } from "../../src/metrics/render-metrics.js";
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import { loadTestConfig, recordRun } from "../notify/fixtures.js";
@@ -24,11 +26,16 @@ jobs:
     steps: [{ name: hello, type: exec, command: [echo, hi] }]
 `);
 
-const target = (repo: string, status: "succeeded" | "failed", added: number, durationMs: number) => ({
+const target = (
+  repo: string,
+  status: "succeeded" | "failed",
+  added: number,
+  durationMs: number,
+): TargetRecord => ({
   repo,
   status,
   duration_ms: durationMs,
-  error: status === "failed" ? { kind: "network", message: "down", hint: null } : null,
+  error: status === "failed" ? stepError("network", "down", null) : null,
   snapshot_id: status === "failed" ? null : `snap-${repo}-${added}`,
   files_new: 7,
   files_changed: 3,
