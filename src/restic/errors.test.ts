@@ -1,0 +1,659 @@
+// classifyResticFailure against every failing fixture of every version, plus the cases that cannot
+// be recorded cheaply (panic, OOM kill, DNS, 5xx, S3, rclone), built from the texts in restic-notes.md.
+import { readdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+import { ERROR_KINDS } from "../errors.js";
+import {
+  STALE_LOCK_AGE_MS,
+  classifyResticFailure,
+  isLockStale,
+  isLockedError,
+  localLockProbe,
+  parseGoDuration,
+  parseLockHolder,
+} from "./errors.js";
+import type { LockProbe, ResticFailureInput } from "./errors.js";
+import { parseResticVersion } from "./version.js";
+import type { ResticVersion } from "./version.js";
+
+const ROOT = fileURLToPath(new URL("../../test/fixtures/restic/", import.meta.url));
+
+interface Fixture {
+  key: string;
+  version: string;
+  stderrLines: string[];
+  exitCode: number;
+}
+
+function loadFailures(): Fixture[] {
+  const out: Fixture[] = [];
+  for (const version of readdirSync(ROOT, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)) {
+    for (const file of readdirSync(join(ROOT, version)).filter((f) => f.endsWith(".meta.json"))) {
+      const name = file.slice(0, -".meta.json".length);
+      const meta = JSON.parse(readFileSync(join(ROOT, version, file), "utf8")) as { exitCode: number };
+      if (meta.exitCode === 0) continue;
+      const stderr = readFileSync(join(ROOT, version, `${name}.stderr`), "utf8");
+      const stderrLines = stderr.split("\n");
+      if (stderrLines.at(-1) === "") stderrLines.pop();
+      out.push({ key: `${version}/${name}`, version, stderrLines, exitCode: meta.exitCode });
+    }
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+const FAILURES = loadFailures();
+
+function v(text: string): ResticVersion {
+  const parsed = parseResticVersion(`restic ${text} compiled with go1.22.0 on linux/amd64`);
+  if (!parsed) throw new Error(text);
+  return parsed;
+}
+
+const REC = "/tmp/holdfast-restic-rec";
+const DEAD_8189: LockProbe = { hostname: "vm", isProcessAlive: (pid) => pid !== 8189 };
+
+interface Expectation {
+  command: string;
+  kind: string;
+  message: string;
+  hint: RegExp | null;
+  extra?: Partial<ResticFailureInput>;
+}
+
+// Every failing fixture (exit ≠ 0) must be listed here; the test below checks that.
+const EXPECTED: Record<string, Expectation> = {
+  "0.14.0/backup-missing-source": {
+    command: "backup",
+    kind: "not_found",
+    message: `none of the backup paths exist (${REC}/nope)`,
+    hint: /Check the source's paths/,
+  },
+  "0.14.0/backup-unreadable": {
+    command: "backup",
+    kind: "partial",
+    message: `snapshot saved, but restic could not read 2 paths: ${REC}/u/src/locked, ${REC}/u/src/secret.txt (open src/secret.txt: permission denied)`,
+    hint: /readable by the user restic runs as, or exclude them/,
+  },
+  "0.14.0/check-corrupt": {
+    command: "check",
+    kind: "exit_code",
+    message:
+      "repository contains errors: Pack ID does not match, want 3cfe76f183dbddc1cb25c8616b1f019e57834c03a2be2090bfb3fd3d85fa9ee3, got f2c35ab431ff1572a8dcd6407a7ffa9a0a244abd3091845d6f427d96dc5f2b68",
+    hint: /Do not prune until this is fixed/,
+  },
+  "0.14.0/init-exists": {
+    command: "init",
+    kind: "exit_code",
+    message: `create repository at ${REC}/repo1 failed: config file already exists`,
+    hint: /already exists at this location/,
+  },
+  "0.14.0/locked-exclusive": {
+    command: "backup",
+    kind: "repo_locked",
+    message:
+      "repository is already locked exclusively by PID 8276 on vm (user root), since 2026-11-26 09:51:43 (788ms ago)",
+    hint: /^Another restic \(PID 8276 on vm\) is using the repository; holdfast waits and retries/,
+    extra: { lockProbe: { hostname: "vm", isProcessAlive: () => true } },
+  },
+  "0.14.0/locked-live": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 8119 on vm (user root), since 2026-11-26 09:51:22 (3.1s ago)",
+    hint: /^Another restic \(PID 8119 on vm\)/,
+    extra: { lockProbe: { hostname: "vm", isProcessAlive: (pid) => pid === 8119 } },
+  },
+  "0.14.0/locked-stale": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 8189 on vm (user root), since 2026-11-26 09:51:37 (3.0s ago)",
+    hint: /^The lock is stale \(process 8189 no longer runs on vm\), left by a restic that was killed: remove it with `holdfast unlock local`\.$/,
+    extra: { lockProbe: DEAD_8189, repo: "local" },
+  },
+  "0.14.0/no-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "an empty password is not a password",
+    hint: /restic got no password: set password_file or password_command/,
+  },
+  "0.14.0/repo-not-found": {
+    command: "snapshots",
+    kind: "repo_not_found",
+    message: `unable to open config file: stat ${REC}/nope-repo/config: no such file or directory`,
+    hint: /create it with `holdfast init`/,
+  },
+  "0.14.0/rest-401": {
+    command: "snapshots",
+    kind: "permission",
+    message: "unable to open config file: unexpected HTTP response (401): 401 Unauthorized",
+    hint: /rejected the credentials/,
+  },
+  "0.14.0/rest-401-wrong-credentials": {
+    command: "snapshots",
+    kind: "permission",
+    message: "unable to open config file: unexpected HTTP response (401): 401 Unauthorized",
+    hint: /RESTIC_REST_USERNAME\/RESTIC_REST_PASSWORD with restic 0\.16\.1\+/,
+  },
+  "0.14.0/rest-403-append-only": {
+    command: "forget",
+    kind: "permission",
+    message: "blob not removed, server response: 403 Forbidden (403)",
+    hint: /append-only REST server refuses deletes/,
+  },
+  "0.14.0/rest-down": {
+    command: "snapshots",
+    kind: "network",
+    message:
+      'unable to open config file: client.Head: Head "http://127.0.0.1:18489/repoA/config": dial tcp 127.0.0.1:18489: connect: connection refused',
+    hint: /Nothing answered at the repository's address/,
+  },
+  "0.14.0/rest-tls-unknown-ca": {
+    command: "snapshots",
+    kind: "network",
+    message:
+      'unable to open config file: client.Head: Head "https://127.0.0.1:18482/repoC/config": x509: certificate signed by unknown authority',
+    hint: /cacert/,
+  },
+  "0.14.0/sftp-refused": {
+    command: "snapshots",
+    kind: "network",
+    message:
+      "unable to open repository at sftp:root@127.0.0.1:/srv/repoS: unable to start the sftp session, error: EOF (ssh: connect to host 127.0.0.1 port 18489: Connection refused)",
+    hint: /ssh to the repository host failed/,
+  },
+  "0.14.0/sigint-backup": {
+    command: "backup",
+    kind: "cancelled",
+    message: "restic backup was cancelled",
+    hint: null,
+    extra: { cancelled: true },
+  },
+  "0.14.0/unknown-flag": {
+    command: "backup",
+    kind: "exit_code",
+    message: "unknown flag: --bogus",
+    hint: /^restic 0\.14\.0 does not know an option holdfast passed/,
+  },
+  "0.14.0/wrong-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "wrong password or no key found",
+    hint: /opens no key of this repository/,
+  },
+  "0.16.4/locked": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 31337 on backup-host (user root), since 2026-11-26 03:00:01 (14s ago)",
+    hint: /^Another restic \(PID 31337 on backup-host\)/,
+    extra: { lockProbe: DEAD_8189 },
+  },
+  "0.17.3/backup-unreadable": {
+    command: "backup",
+    kind: "partial",
+    message:
+      "snapshot saved, but restic could not read 2 paths: /home/rtest/src/locked (open /home/rtest/src/locked: permission denied), /home/rtest/src/secret.txt (open /home/rtest/src/secret.txt: permission denied)",
+    hint: /The snapshot lacks these paths/,
+  },
+  "0.17.3/locked": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 31337 on backup-host (user root), since 2026-11-26 03:00:01 (2m15s ago)",
+    hint: /holdfast waits and retries/,
+  },
+  "0.17.3/repo-not-found": {
+    command: "cat config",
+    kind: "repo_not_found",
+    message:
+      "repository does not exist: unable to open config file: stat /srv/restic-repo/config: no such file or directory",
+    hint: /check the repository's path or URL/,
+  },
+  "0.17.3/wrong-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "wrong password or no key found",
+    hint: /opens no key/,
+  },
+  "0.18.1/backup-unreadable": {
+    command: "backup",
+    kind: "partial",
+    message:
+      "snapshot saved, but restic could not read 1 path: /home/rtest/src/secret.txt (open /home/rtest/src/secret.txt: permission denied)",
+    hint: /The snapshot lacks these paths/,
+  },
+  "0.18.1/check-json-corrupt": {
+    command: "check",
+    kind: "exit_code",
+    message: expect.stringMatching(/^repository contains errors: pack [0-9a-f]{8}: Pack ID does not match/),
+    hint: /repair/,
+  },
+  "0.18.1/locked-stale": {
+    command: "forget",
+    kind: "repo_locked",
+    message:
+      "repository is already locked exclusively by PID 34 on backup-host (user root), since 2026-11-25 15:46:54 (11h32m41s ago)",
+    hint: /^The lock is stale \(it is older than 30 minutes\), left by a restic that was killed: remove it with `holdfast unlock REPO`\.$/,
+  },
+  "0.18.1/repo-not-found": {
+    command: "cat config",
+    kind: "repo_not_found",
+    message:
+      "repository does not exist: unable to open config file: stat /srv/restic-repo/config: no such file or directory",
+    hint: /holdfast init/,
+  },
+  "0.18.1/rest-down": {
+    command: "snapshots",
+    kind: "network",
+    message:
+      'unable to open config file: client.Head: Head "http://127.0.0.1:18489/repoA/config": dial tcp 127.0.0.1:18489: connect: connection refused',
+    hint: /Nothing answered/,
+  },
+  "0.18.1/wrong-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "wrong password or no key found",
+    hint: /opens no key/,
+  },
+  "0.19.1/backup-missing-one-source": {
+    command: "backup",
+    kind: "partial",
+    message: "snapshot saved, but restic could not read 1 path: /srv/nope (does not exist)",
+    hint: /The snapshot lacks these paths/,
+  },
+};
+
+describe("classifyResticFailure on every failing fixture", () => {
+  it("has an expectation for each failing fixture", () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(FAILURES.map((f) => f.key));
+  });
+
+  it.each(FAILURES.map((f) => [f.key, f] as const))("%s", (key, f) => {
+    const exp = EXPECTED[key];
+    if (!exp) throw new Error(`no expectation for ${key}`);
+    const result = classifyResticFailure({
+      exitCode: f.exitCode,
+      signal: null,
+      stderrLines: f.stderrLines,
+      version: v(f.version),
+      command: exp.command,
+      ...exp.extra,
+    });
+    expect(ERROR_KINDS).toContain(result.kind);
+    expect(result.kind).toBe(exp.kind);
+    expect(result.message).toEqual(exp.message);
+    if (exp.hint === null) expect(result.hint).toBeNull();
+    else expect(result.hint).toMatch(exp.hint);
+    // Never a raw dump: one line, no ANSI, no JSON.
+    expect(result.message).not.toContain("\n");
+    expect(result.message).not.toContain("\u001b");
+    expect(result.message.startsWith("{")).toBe(false);
+    expect(result.message.startsWith("Fatal:")).toBe(false);
+  });
+
+  it("mentions `holdfast unlock` only for a stale lock", () => {
+    for (const f of FAILURES.filter((x) => x.key.includes("locked"))) {
+      const exp = EXPECTED[f.key]!;
+      const result = classifyResticFailure({
+        exitCode: f.exitCode,
+        signal: null,
+        stderrLines: f.stderrLines,
+        version: v(f.version),
+        command: exp.command,
+        ...exp.extra,
+      });
+      const stale = f.key === "0.14.0/locked-stale" || f.key === "0.18.1/locked-stale";
+      expect(result.hint?.includes("holdfast unlock") ?? false, f.key).toBe(stale);
+    }
+  });
+
+  it("0.14 SIGINT not sent by holdfast is still a cancel; a 0.14 lock without a probe is not known stale", () => {
+    const sigint = FAILURES.find((f) => f.key === "0.14.0/sigint-backup")!;
+    expect(
+      classifyResticFailure({
+        exitCode: 130,
+        signal: null,
+        stderrLines: sigint.stderrLines,
+        version: v("0.14.0"),
+        command: "backup",
+      }),
+    ).toEqual({
+      kind: "cancelled",
+      message: "restic backup was interrupted from outside holdfast",
+      hint: null,
+    });
+    const stale = FAILURES.find((f) => f.key === "0.14.0/locked-stale")!;
+    const noProbe = classifyResticFailure({
+      exitCode: 1,
+      signal: null,
+      stderrLines: stale.stderrLines,
+      version: v("0.14.0"),
+      command: "check",
+    });
+    expect(noProbe.kind).toBe("repo_locked");
+    expect(noProbe.hint).not.toContain("holdfast unlock");
+  });
+});
+
+describe("exit codes are read per version", () => {
+  const base = { signal: null, stderrLines: [] as string[], command: "snapshots" };
+
+  it("10 and 11 mean not found / locked from 0.17.0; 12 means wrong password from 0.17.1", () => {
+    expect(classifyResticFailure({ ...base, exitCode: 10, version: v("0.17.0") }).kind).toBe(
+      "repo_not_found",
+    );
+    expect(classifyResticFailure({ ...base, exitCode: 11, version: v("0.17.0") }).kind).toBe("repo_locked");
+    expect(classifyResticFailure({ ...base, exitCode: 12, version: v("0.17.0") }).kind).toBe("exit_code");
+    expect(classifyResticFailure({ ...base, exitCode: 12, version: v("0.17.1") }).kind).toBe(
+      "wrong_password",
+    );
+    // 0.14 never returns them: not trusted, the text decides.
+    expect(classifyResticFailure({ ...base, exitCode: 10, version: v("0.14.0") })).toEqual({
+      kind: "exit_code",
+      message: "restic snapshots exited with code 10",
+      hint: null,
+    });
+    // Unknown version: older restic never returns 10/11/12, so the code is trusted.
+    expect(classifyResticFailure({ ...base, exitCode: 11, version: null }).kind).toBe("repo_locked");
+  });
+
+  it("text beats a generic exit 1 on every version", () => {
+    const lines = ["Fatal: wrong password or no key found"];
+    for (const ver of ["0.14.0", "0.16.4", "0.17.3", "0.18.1"]) {
+      expect(classifyResticFailure({ ...base, exitCode: 1, stderrLines: lines, version: v(ver) }).kind).toBe(
+        "wrong_password",
+      );
+    }
+  });
+
+  it("an unknown exit code is a failure, said so in the message", () => {
+    expect(
+      classifyResticFailure({ ...base, exitCode: 42, version: v("0.19.1"), stderrLines: ["something odd"] }),
+    ).toEqual({
+      kind: "exit_code",
+      message: "something odd (exit code 42 is not one restic documents; treated as a failure)",
+      hint: null,
+    });
+  });
+
+  it("exit 3 is partial only for backup; 0.19 forget exit 3 is a failure", () => {
+    expect(
+      classifyResticFailure({ ...base, exitCode: 3, version: v("0.19.1"), command: "backup" }).kind,
+    ).toBe("partial");
+    expect(
+      classifyResticFailure({
+        ...base,
+        exitCode: 3,
+        version: v("0.19.1"),
+        command: "forget",
+        stderrLines: [
+          '{"message_type":"exit_error","code":3,"message":"failed to remove one or more snapshots"}',
+        ],
+      }),
+    ).toEqual({ kind: "exit_code", message: "failed to remove one or more snapshots", hint: null });
+  });
+
+  it("exit 2 is a Go runtime error", () => {
+    const result = classifyResticFailure({
+      ...base,
+      exitCode: 2,
+      version: v("0.14.0"),
+      stderrLines: [
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x9a1b2c]",
+        "",
+        "goroutine 1 [running]:",
+        "main.runBackup(…)",
+        "\t/build/restic/cmd/restic/cmd_backup.go:555 +0x1c",
+      ],
+    });
+    expect(result).toEqual({
+      kind: "internal",
+      message: "panic: runtime error: invalid memory address or nil pointer dereference",
+      hint: expect.stringMatching(/Go runtime error/),
+    });
+  });
+});
+
+describe("signals, cancels and timeouts", () => {
+  const base = { exitCode: null, stderrLines: [] as string[], version: v("0.14.0"), command: "backup" };
+
+  it("cancel wins over whatever restic printed; SIGKILL after cancel warns about the lock", () => {
+    expect(classifyResticFailure({ ...base, signal: "SIGKILL", cancelled: true, repo: "nas" })).toEqual({
+      kind: "cancelled",
+      message: "restic backup was cancelled",
+      hint: "restic was killed before it could remove its lock; if a later command reports a lock, run `holdfast unlock nas`.",
+    });
+    expect(classifyResticFailure({ ...base, exitCode: 1, signal: null, cancelled: true }).kind).toBe(
+      "cancelled",
+    );
+  });
+
+  it("timeout names the limit and restic's last words", () => {
+    const result = classifyResticFailure({
+      ...base,
+      signal: "SIGINT",
+      timedOut: true,
+      timeoutMs: 3_600_000,
+      stderrLines: [
+        'Save(<data/aec147c496>) returned error, retrying after 1.989705391s: client.Post: Post "http://127.0.0.1:18090/repoF/data/aec1": dial tcp 127.0.0.1:18090: connect: connection refused',
+        "\u001b[2Ksignal interrupt received, cleaning up",
+      ],
+    });
+    expect(result.kind).toBe("timeout");
+    expect(result.message).toBe(
+      "restic backup did not finish within 1h (last message: signal interrupt received, cleaning up)",
+    );
+    expect(result.hint).toMatch(/up to 15 minutes since 0\.17/);
+  });
+
+  it("a kill from outside: SIGINT is a cancel, SIGKILL (OOM?) a failure", () => {
+    expect(classifyResticFailure({ ...base, signal: "SIGINT" }).kind).toBe("cancelled");
+    const killed = classifyResticFailure({ ...base, signal: "SIGKILL", repo: "b2" });
+    expect(killed.kind).toBe("exit_code");
+    expect(killed.message).toBe("restic backup was killed by SIGKILL");
+    expect(killed.hint).toMatch(/OOM killer/);
+    expect(killed.hint).toContain("holdfast unlock b2");
+  });
+});
+
+describe("texts from restic-notes.md that were not recorded here", () => {
+  const classify = (lines: string[], command = "snapshots", exitCode = 1) =>
+    classifyResticFailure({ exitCode, signal: null, stderrLines: lines, version: v("0.14.0"), command });
+
+  it("REST server killed mid-backup: retry lines, glued lines, then Fatal → network", () => {
+    const result = classify(
+      [
+        'Save(<data/aec147c496>) returned error, retrying after 1.989705391s: client.Post: Post "http://127.0.0.1:18090/repoF/data/aec147c496": dial tcp 127.0.0.1:18090: connect: connection refused',
+        'Fatal: unable to save snapshot: client.Post: Post "http://127.0.0.1:18090/repoF/snapshots/x": dial tcp 127.0.0.1:18090: connect: connection refusedRemove(<lock/1234567890>) returned error, retrying after 552ms: client.Delete',
+        "error in cleanup handler: client.Delete: connection refused",
+      ],
+      "backup",
+    );
+    expect(result.kind).toBe("network");
+    expect(result.message).toMatch(/^unable to save snapshot: client\.Post: /);
+  });
+
+  it("DNS, timeouts and HTTP 5xx are network errors", () => {
+    expect(
+      classify([
+        'Fatal: unable to open config file: client.Head: Head "http://nas.invalid/r/config": dial tcp: lookup nas.invalid: no such host',
+      ]),
+    ).toMatchObject({
+      kind: "network",
+      hint: expect.stringMatching(/does not resolve/),
+    });
+    expect(
+      classify(["Fatal: unable to open config file: client.Head: dial tcp 10.0.0.9:8000: i/o timeout"]).kind,
+    ).toBe("network");
+    expect(
+      classify(["Fatal: unable to open config file: unexpected HTTP response (502): 502 Bad Gateway"]),
+    ).toMatchObject({
+      kind: "network",
+      hint: expect.stringMatching(/HTTP 502/),
+    });
+  });
+
+  it("S3: unknown key is permission, missing bucket is not found, plain TLS trouble is network", () => {
+    expect(
+      classify([
+        "Fatal: unable to open config file: Stat: The AWS Access Key Id you provided does not exist in our records.",
+      ]).kind,
+    ).toBe("permission");
+    expect(
+      classify([
+        "Fatal: unable to open config file: Stat: The specified bucket does not exist.",
+        "Is there a repository at the following location?",
+        "s3:https://127.0.0.1:4569/nobucket/repo1",
+      ]).kind,
+    ).toBe("repo_not_found");
+    expect(
+      classify([
+        'Fatal: unable to open config file: Stat: Get "https://127.0.0.1:4569/restic/?location=": x509: certificate signed by unknown authority',
+      ]).hint,
+    ).toMatch(/cacert/);
+  });
+
+  it("rclone: the rclone line is the message", () => {
+    const result = classify([
+      'rclone: 2026/11/26 09:00:00 Failed to create file system for "nosuch:/x": didn\'t find section in config file',
+      "Fatal: unable to open repository at rclone:nosuch:/x: error talking HTTP to rclone: context canceled",
+    ]);
+    expect(result).toMatchObject({
+      kind: "network",
+      message:
+        'rclone: 2026/11/26 09:00:00 Failed to create file system for "nosuch:/x": didn\'t find section in config file',
+    });
+    expect(result.hint).toMatch(/rclone remote/);
+  });
+
+  it("ssh: changed host key and refused key", () => {
+    expect(
+      classify([
+        "subprocess ssh: @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+        "Fatal: unable to open repository at sftp:root@127.0.0.1:/r: unable to start the sftp session, error: EOF",
+      ]).hint,
+    ).toMatch(/known_hosts/);
+    expect(
+      classify([
+        "subprocess ssh: root@127.0.0.1: Permission denied (publickey).",
+        "Fatal: unable to open repository at sftp:root@127.0.0.1:/r: unable to start the sftp session, error: EOF",
+      ]),
+    ).toMatchObject({
+      kind: "permission",
+      message:
+        "unable to open repository at sftp:root@127.0.0.1:/r: unable to start the sftp session, error: EOF (root@127.0.0.1: Permission denied (publickey).)",
+    });
+  });
+
+  it("a REST repository that is not there (404) is not found; a local permission problem is permission", () => {
+    expect(
+      classify([
+        "Fatal: unable to open config file: unexpected HTTP response (404): 404 Not Found",
+        "Is there a repository at the following location?",
+        "rest:http://127.0.0.1:8000/missing/",
+      ]).kind,
+    ).toBe("repo_not_found");
+    expect(
+      classify(["Fatal: unable to open config file: open /srv/repo/config: permission denied"]),
+    ).toMatchObject({
+      kind: "permission",
+      message: "unable to open config file: open /srv/repo/config: permission denied",
+    });
+  });
+
+  it("0.15+: a lock that could not be refreshed in time", () => {
+    expect(classify(["Fatal: failed to refresh lock in time"], "backup")).toMatchObject({
+      kind: "exit_code",
+      message: "failed to refresh lock in time",
+      hint: expect.stringMatching(/could not refresh its repository lock/),
+    });
+  });
+
+  it("without any stderr the message still says what ran", () => {
+    expect(classify([], "prune")).toEqual({
+      kind: "exit_code",
+      message: "restic prune exited with code 1",
+      hint: null,
+    });
+    expect(classify([], "restic prune").message).toBe("restic prune exited with code 1");
+  });
+});
+
+describe("isLockedError", () => {
+  it("reads exit 11 (0.17+) and the text (all versions)", () => {
+    const stale = FAILURES.find((f) => f.key === "0.14.0/locked-stale")!;
+    expect(isLockedError({ exitCode: 1, stderrLines: stale.stderrLines, version: v("0.14.0") })).toBe(true);
+    expect(isLockedError({ exitCode: 11, stderrLines: [], version: v("0.17.3") })).toBe(true);
+    expect(isLockedError({ exitCode: 11, stderrLines: [], version: v("0.16.4") })).toBe(false);
+    expect(
+      isLockedError({
+        exitCode: 1,
+        stderrLines: ["Fatal: wrong password or no key found"],
+        version: v("0.14.0"),
+      }),
+    ).toBe(false);
+    const json = FAILURES.find((f) => f.key === "0.18.1/locked-stale")!;
+    expect(isLockedError({ exitCode: 11, stderrLines: json.stderrLines, version: v("0.18.1") })).toBe(true);
+    expect(isLockedError({ exitCode: 1, stderrLines: json.stderrLines, version: v("0.18.1") })).toBe(true);
+  });
+});
+
+describe("lock holders", () => {
+  it("parses the holder out of 0.14 text and a 0.18 exit_error message", () => {
+    const live = FAILURES.find((f) => f.key === "0.14.0/locked-live")!;
+    expect(parseLockHolder(live.stderrLines)).toEqual({
+      pid: 8119,
+      hostname: "vm",
+      username: "root",
+      uid: 0,
+      gid: 0,
+      exclusive: false,
+      createdAt: "2026-11-26 09:51:22",
+      ageMs: expect.closeTo(3086.381196, 6),
+      storageId: "8d47d3f8",
+    });
+    const msg = JSON.parse(FAILURES.find((f) => f.key === "0.18.1/locked-stale")!.stderrLines[0]!) as {
+      message: string;
+    };
+    expect(parseLockHolder(msg.message)).toMatchObject({ pid: 34, exclusive: true, hostname: "backup-host" });
+    expect(parseLockHolder(msg.message)?.ageMs).toBeCloseTo(41561004.53619, 3);
+    const jsonLines = FAILURES.find((f) => f.key === "0.18.1/locked-stale")!.stderrLines;
+    expect(parseLockHolder(jsonLines)).toEqual(parseLockHolder(msg.message));
+    expect(parseLockHolder(jsonLines)?.storageId).toBe("405aaee2");
+    expect(parseLockHolder("nothing here")).toBeNull();
+  });
+
+  it("applies restic's stale rule: > 30 min, or same host and dead PID", () => {
+    const holder = parseLockHolder(FAILURES.find((f) => f.key === "0.14.0/locked-stale")!.stderrLines)!;
+    expect(isLockStale(holder)).toBe(false);
+    expect(isLockStale(holder, DEAD_8189)).toBe(true);
+    expect(isLockStale(holder, { hostname: "other", isProcessAlive: () => false })).toBe(false);
+    expect(isLockStale({ ...holder, ageMs: STALE_LOCK_AGE_MS + 1 })).toBe(true);
+  });
+
+  it("localLockProbe checks this host's processes", () => {
+    const probe = localLockProbe();
+    expect(probe.hostname).toBe(hostname());
+    expect(probe.isProcessAlive(process.pid)).toBe(true);
+    expect(probe.isProcessAlive(2 ** 22 + 12345)).toBe(false);
+  });
+
+  it("parseGoDuration reads Go's Duration.String()", () => {
+    expect(parseGoDuration("3.061287511s")).toBeCloseTo(3061.287511, 6);
+    expect(parseGoDuration("11h32m41.00453619s")).toBeCloseTo(41561004.53619, 4);
+    expect(parseGoDuration("787.634836ms")).toBeCloseTo(787.634836, 6);
+    expect(parseGoDuration("1m0s")).toBe(60_000);
+    expect(parseGoDuration("1.5µs")).toBeCloseTo(0.0015, 9);
+    expect(parseGoDuration("0s")).toBe(0);
+    expect(parseGoDuration("soon")).toBeNull();
+    expect(parseGoDuration("")).toBeNull();
+  });
+});

@@ -1,0 +1,605 @@
+// Classification of a failed restic run into the StepError kinds of src/errors.ts, with a message
+// (the most useful stderr line, never a dump) and a hint that says what to do.
+// restic 0.14 exits 1 for nearly everything (not found, wrong password, locked, unreachable), so
+// its stderr text decides; 0.17 added exit codes 10/11 and 0.17.1 code 12 (doc/075_scripting.rst),
+// and 0.18 prints the fatal message as a JSON `exit_error` line on stderr when --json is set.
+import { hostname } from "node:os";
+
+import { stepError } from "../errors.js";
+import type { StepError } from "../errors.js";
+import { formatDuration } from "../util/units.js";
+import { parseBackupLine, parseExitErrorLine, stripAnsi, summarizeBackupErrors } from "./outputs.js";
+import type { BackupError } from "./outputs.js";
+import { resticFeatures } from "./version.js";
+import type { ResticVersion } from "./version.js";
+
+/** Tells whether a lock holder still runs: same host as the lock and a live PID. */
+export interface LockProbe {
+  hostname: string;
+  isProcessAlive(pid: number): boolean;
+}
+
+export interface ResticFailureInput {
+  exitCode: number | null;
+  signal: string | null;
+  /** restic's stderr (or its tail), one entry per line, as received (ANSI and JSON lines included). */
+  stderrLines: readonly string[];
+  version: ResticVersion | null;
+  /** The restic subcommand: "backup", "check", "forget", "key list" … ("restic backup" is accepted). */
+  command: string;
+  /** holdfast stopped restic (user cancel, SIGTERM to holdfast). */
+  cancelled?: boolean;
+  /** holdfast stopped restic at the step's wall-clock limit. */
+  timedOut?: boolean;
+  /** The wall-clock limit, for the timeout message. */
+  timeoutMs?: number;
+  /** The repository's name in holdfast's config, for hints (`holdfast unlock NAME`); default "REPO". */
+  repo?: string;
+  /**
+   * Decides whether a lock is stale like restic does (same host and dead PID). Without it, only
+   * restic's other rule applies: a lock older than 30 minutes is stale. Pass localLockProbe() when
+   * restic runs on this machine.
+   */
+  lockProbe?: LockProbe;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  username: string;
+  uid: number | null;
+  gid: number | null;
+  exclusive: boolean;
+  /** As restic prints it, in the holder's local time: "2026-11-26 09:48:51". */
+  createdAt: string | null;
+  /** Lock age when restic looked ("3.061287511s ago"), in ms. */
+  ageMs: number | null;
+  /** Short storage ID of the lock file. */
+  storageId: string | null;
+}
+
+const LOCKED_BY =
+  /repository is already locked (exclusively )?by PID (\d+) on (\S+) by (.*?) \(UID (\d+), GID (\d+)\)/;
+const LOCK_CREATED = /lock was created at (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \(([^)]*) ago\)/;
+const LOCK_STORAGE = /storage ID ([0-9a-f]+)/;
+
+/**
+ * Reads the lock holder out of restic's "already locked" text (all versions print the same lines):
+ *   unable to create lock in backend: repository is already locked [exclusively ]by PID 12939 on vm by root (UID 0, GID 0)
+ *   lock was created at 2026-11-26 09:48:51 (3.061287511s ago)
+ *   storage ID 8327a220
+ */
+export function parseLockHolder(text: string | readonly string[]): LockHolder | null {
+  // 0.18+ with --json: the lock text is the message of an exit_error JSON line.
+  const lines = typeof text === "string" ? [text] : text;
+  const all = lines.map((l) => parseExitErrorLine(l)?.message ?? l).join("\n");
+  const m = LOCKED_BY.exec(all);
+  if (!m) return null;
+  const created = LOCK_CREATED.exec(all);
+  const storage = LOCK_STORAGE.exec(all);
+  return {
+    pid: Number(m[2]),
+    hostname: m[3] ?? "",
+    username: m[4] ?? "",
+    uid: m[5] === undefined ? null : Number(m[5]),
+    gid: m[6] === undefined ? null : Number(m[6]),
+    exclusive: m[1] !== undefined,
+    createdAt: created?.[1] ?? null,
+    ageMs: created?.[2] === undefined ? null : parseGoDuration(created[2]),
+    storageId: storage?.[1] ?? null,
+  };
+}
+
+/** Go's time.Duration text ("1h2m3.5s", "3.061287511s", "250ms", "0s") in milliseconds. */
+export function parseGoDuration(text: string): number | null {
+  const t = text.trim();
+  if (t === "0" || t === "0s") return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|h|m|s)/y;
+  const unitMs: Record<string, number> = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    μs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+  };
+  let total = 0;
+  let pos = 0;
+  while (pos < t.length) {
+    re.lastIndex = pos;
+    const m = re.exec(t);
+    if (!m) return null;
+    total += Number(m[1]) * (unitMs[m[2] ?? ""] ?? 0);
+    pos = re.lastIndex;
+  }
+  return pos === 0 ? null : total;
+}
+
+/** restic's StaleLockTimeout (internal/restic/lock.go): older locks are stale whoever holds them. */
+export const STALE_LOCK_AGE_MS = 30 * 60 * 1000;
+
+/**
+ * restic's rule (Lock.Stale): a lock is stale when older than 30 minutes, or when it was created on
+ * this host by a process that no longer exists. Without a probe only the age rule can be applied.
+ */
+export function isLockStale(holder: LockHolder, probe?: LockProbe): boolean {
+  if (holder.ageMs !== null && holder.ageMs > STALE_LOCK_AGE_MS) return true;
+  if (!probe || holder.hostname !== probe.hostname) return false;
+  return !probe.isProcessAlive(holder.pid);
+}
+
+/** A probe for restic processes on this machine (signal 0 checks existence without touching the process). */
+export function localLockProbe(): LockProbe {
+  return {
+    hostname: hostname(),
+    isProcessAlive(pid: number): boolean {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        // EPERM: it exists but belongs to another user.
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading stderr
+
+interface Stderr {
+  /** Text lines (ANSI stripped), with 0.18+ exit_error messages split into lines; backup JSON errors left out. */
+  texts: string[];
+  /** Lowercased texts joined, for pattern checks. */
+  haystack: string;
+  exitError: { code: number; message: string } | null;
+  backupErrors: BackupError[];
+}
+
+function readStderr(lines: readonly string[]): Stderr {
+  const texts: string[] = [];
+  const backupErrors: BackupError[] = [];
+  let exitError: { code: number; message: string } | null = null;
+  for (const raw of lines) {
+    // Lines are sometimes glued together with no newline (restic-notes.md §5).
+    for (const piece of stripAnsi(raw).replace(/\r$/, "").split("\n")) {
+      if (piece.startsWith("{")) {
+        const ee = parseExitErrorLine(piece);
+        if (ee) {
+          exitError = ee;
+          texts.push(...ee.message.split("\n"));
+          continue;
+        }
+        const parsed = parseBackupLine(piece);
+        if (parsed.type === "error") {
+          // A check error (0.18+: top-level `message`, no item) is an error text; backup errors list paths.
+          if (parsed.item === "" && parsed.during === "") texts.push(parsed.message);
+          else backupErrors.push(parsed);
+          continue;
+        }
+        if (parsed.type !== "text") continue;
+      }
+      texts.push(piece);
+    }
+  }
+  return { texts, haystack: texts.join("\n").toLowerCase(), exitError, backupErrors };
+}
+
+const RETRY_MARK = "returned error, retrying after";
+
+function stripFatal(line: string): string {
+  return line.replace(/^Fatal:\s*/, "").trim();
+}
+
+/** A line of a Go stack trace: tab-indented file:line, or a bare function name without spaces. */
+function isStackLine(line: string): boolean {
+  if (line.startsWith("\t")) return true;
+  if (/^goroutine \d+ \[/.test(line)) return true;
+  return !line.includes(" ") && /^[\w.\-/()*]+$/.test(line) && line.includes(".");
+}
+
+/** The line that tells a person what went wrong: exit_error message, `Fatal:` line, panic, or the last plain line. */
+function bestLine(err: Stderr): string | null {
+  if (err.exitError) {
+    const first = err.exitError.message.split("\n")[0] ?? "";
+    if (first.trim() !== "") return stripFatal(first);
+  }
+  for (let i = err.texts.length - 1; i >= 0; i--) {
+    const line = err.texts[i] ?? "";
+    if (line.startsWith("Fatal:")) return stripFatal(line);
+  }
+  const panic = err.texts.find((l) => l.startsWith("panic:") || l.startsWith("fatal error:"));
+  if (panic) return panic.trim();
+  for (let i = err.texts.length - 1; i >= 0; i--) {
+    const line = err.texts[i] ?? "";
+    const t = line.trim();
+    if (t === "" || isStackLine(line) || t.includes(RETRY_MARK) || t.startsWith("{")) continue;
+    return t;
+  }
+  return null;
+}
+
+function lastLineMatching(err: Stderr, re: RegExp): string | null {
+  for (let i = err.texts.length - 1; i >= 0; i--) {
+    const line = err.texts[i] ?? "";
+    if (re.test(line)) return line.trim();
+  }
+  return null;
+}
+
+function subcommand(command: string): string {
+  return command.trim().replace(/^restic\s+/, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns (matched against lowercased stderr)
+
+const LOCKED_TEXT = "repository is already locked";
+const WRONG_PASSWORD_TEXT = "wrong password or no key found";
+const EMPTY_PASSWORD_TEXT = "an empty password is not a password";
+
+const HTTP_STATUS = /(?:unexpected http response \((\d{3})\)|server response: \d{3} [^\n(]*\((\d{3})\))/;
+const AUTH_FAILURE =
+  /401 unauthorized|403 forbidden|access denied|accessdenied|invalidaccesskeyid|the aws access key id you provided does not exist|signaturedoesnotmatch|authenticationfailed|authorizationfailed|permission denied \(publickey/;
+const TLS_FAILURE =
+  /x509:|tls: |certificate signed by unknown authority|certificate is not valid|certificate has expired/;
+const SSH_FAILURE =
+  /unable to start the sftp session|subprocess ssh:|ssh: connect to host|host key verification failed|remote host identification has changed/;
+const NETWORK_FAILURE =
+  /connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset by peer|connection timed out|tls handshake timeout|context deadline exceeded|temporary failure in name resolution|server misbehaving|client\.(?:post|head|get|do|put|delete):|error talking http to rclone|unexpected eof|use of closed network connection/;
+const NOT_FOUND_DETAIL =
+  /no such file or directory|does not exist|\(404\)|404 not found|nosuchbucket|not found/;
+
+// ---------------------------------------------------------------------------------------------
+// Classification
+
+/** True when restic failed because another process holds the repository lock (for retry-on-lock). */
+export function isLockedError(input: {
+  exitCode: number | null;
+  stderrLines: readonly string[];
+  version: ResticVersion | null;
+}): boolean {
+  // 0.17.0+: exit code 11 = "failed to lock repository". Older restic never exits 11.
+  if (input.exitCode === 11 && (input.version === null || resticFeatures(input.version).exitCodes10to12))
+    return true;
+  if (input.exitCode === 0) return false;
+  return input.stderrLines.some((l) => l.includes(LOCKED_TEXT));
+}
+
+/**
+ * Turns a failed restic run into `{ kind, message, hint }`. Call it for runs that did not succeed
+ * (exit code ≠ 0, a signal, a cancel or a timeout). Unknown exit codes are failures (`exit_code`),
+ * as restic's docs require.
+ */
+export function classifyResticFailure(input: ResticFailureInput): StepError {
+  const cmd = subcommand(input.command);
+  const err = readStderr(input.stderrLines);
+  const h = err.haystack;
+  const repo = input.repo ?? "REPO";
+  const code = input.exitCode;
+  const features = resticFeatures(input.version);
+  // Older restic never returns 10/11/12, so with an unknown version the codes can be trusted too.
+  const codes10and11 = input.version === null || features.exitCodes10to12;
+  const code12 = input.version === null || features.exitCode12;
+  const best = bestLine(err);
+  const withBest = (fallback: string) => best ?? fallback;
+
+  if (input.cancelled) {
+    const lockHint =
+      input.signal === "SIGKILL"
+        ? `restic was killed before it could remove its lock; if a later command reports a lock, run \`holdfast unlock ${repo}\`.`
+        : null;
+    return stepError("cancelled", `restic ${cmd} was cancelled`, lockHint);
+  }
+
+  if (input.timedOut) {
+    const limit = input.timeoutMs === undefined ? "" : ` within ${formatDuration(input.timeoutMs)}`;
+    const last = best ? ` (last message: ${best})` : "";
+    return stepError(
+      "timeout",
+      `restic ${cmd} did not finish${limit}${last}`,
+      "restic keeps retrying an unreachable backend without printing (about 45 s per operation in 0.14, up to 15 minutes since 0.17): check the backend, or raise the step's timeout if the work is just large.",
+    );
+  }
+
+  if (code === 0 && input.signal === null) {
+    return stepError("internal", `restic ${cmd} succeeded but was classified as a failure`, null);
+  }
+
+  // Exit 2: Go runtime error (panic, out of memory).
+  if (code === 2) {
+    return stepError(
+      "internal",
+      withBest(`restic ${cmd} crashed (Go runtime error)`),
+      "restic crashed (exit 2: Go runtime error). The step log has the trace; if it says out of memory, give restic more memory, otherwise report it to restic.",
+    );
+  }
+
+  if (input.signal !== null && code === null) {
+    if (input.signal === "SIGINT") {
+      return stepError("cancelled", `restic ${cmd} was interrupted (SIGINT) from outside holdfast`, null);
+    }
+    return stepError(
+      "exit_code",
+      `restic ${cmd} was killed by ${input.signal}`,
+      `Something outside holdfast killed restic (the kernel's OOM killer? see \`journalctl -k\`). restic 0.14 leaves its lock behind when killed: if the next run reports a lock, run \`holdfast unlock ${repo}\`.`,
+    );
+  }
+
+  // 130: restic's own answer to SIGINT (SIGINT or SIGTERM since 0.19); we did not send it.
+  if (code === 130 || h.includes("signal interrupt received") || h.includes("signal terminated received")) {
+    return stepError("cancelled", `restic ${cmd} was interrupted from outside holdfast`, null);
+  }
+
+  if (code === 3 && /^backup\b/.test(cmd)) return classifyPartial(err);
+
+  if ((code === 11 && codes10and11) || h.includes(LOCKED_TEXT))
+    return classifyLocked(err, repo, input.lockProbe, best);
+
+  if ((code === 12 && code12) || h.includes(WRONG_PASSWORD_TEXT)) {
+    return stepError(
+      "wrong_password",
+      withBest("wrong password or no key found"),
+      "The password holdfast passed (the repository's password_file or password_command) opens no key of this repository: check that it is the password this repository was created with.",
+    );
+  }
+  if (h.includes(EMPTY_PASSWORD_TEXT)) {
+    return stepError(
+      "wrong_password",
+      withBest("an empty password is not a password"),
+      "restic got no password: set password_file or password_command for this repository (and check that the file is readable and not empty).",
+    );
+  }
+
+  if (code === 10 && codes10and11) return repoNotFound(best);
+
+  const permission = classifyPermission(err, best);
+  if (permission) return permission;
+
+  const network = classifyNetwork(err, best);
+  if (network) return network;
+
+  if (
+    h.includes("repository does not exist") ||
+    ((h.includes("is there a repository at the following location?") ||
+      h.includes("unable to open config file")) &&
+      NOT_FOUND_DETAIL.test(h))
+  ) {
+    return repoNotFound(best);
+  }
+
+  if (h.includes("config file already exists")) {
+    return stepError(
+      "exit_code",
+      withBest("config file already exists"),
+      "A repository already exists at this location: there is nothing to initialize (use it as is, or pick another location).",
+    );
+  }
+
+  if (h.includes("unknown flag") || h.includes("unknown shorthand flag") || h.includes("unknown command")) {
+    const version = input.version ? `restic ${input.version.text}` : "this restic";
+    return stepError(
+      "exit_code",
+      withBest("restic rejected its command line"),
+      `${version} does not know an option holdfast passed: upgrade restic, or remove the option from the config.`,
+    );
+  }
+
+  if (h.includes("all target directories/files do not exist")) {
+    const missing = err.texts
+      .filter((l) => l.endsWith("does not exist, skipping"))
+      .map((l) => l.replace(/ does not exist, skipping$/, ""));
+    const list = missing.length > 0 ? ` (${missing.join(", ")})` : "";
+    return stepError(
+      "not_found",
+      `none of the backup paths exist${list}`,
+      "Check the source's paths (is the disk mounted?); restic made no snapshot.",
+    );
+  }
+
+  if (h.includes("repository contains errors")) {
+    const first = err.texts.find(
+      (l) => l.trim() !== "" && !l.startsWith("Fatal:") && !l.includes(RETRY_MARK),
+    );
+    return stepError(
+      "exit_code",
+      first ? `repository contains errors: ${first.trim()}` : "repository contains errors",
+      "Do not prune until this is fixed. Run `restic check --read-data` to see every problem, then follow restic's repair guide (`repair index`, `repair packs`, `repair snapshots`).",
+    );
+  }
+
+  if (h.includes("failed to refresh lock in time")) {
+    // 0.15+: restic aborts when it cannot refresh its own lock (host suspended, backend unreachable).
+    return stepError(
+      "exit_code",
+      withBest("failed to refresh lock in time"),
+      "restic stopped because it could not refresh its repository lock in time (the machine slept, or the backend was unreachable); the step can be retried.",
+    );
+  }
+
+  if (/^forget\b/.test(cmd) && code === 3) {
+    // 0.19: forget exits 3 when it could not remove some snapshots.
+    return stepError("exit_code", withBest("forget could not remove one or more snapshots"), null);
+  }
+
+  if (h.includes("permission denied")) {
+    return stepError(
+      "permission",
+      withBest("permission denied"),
+      "The user restic runs as cannot read or write the repository (or its cache): check ownership and modes, or run the step as the repository's owner.",
+    );
+  }
+
+  const known = code !== null && [1, 2, 3, 10, 11, 12, 130].includes(code);
+  const fallback = code === null ? `restic ${cmd} failed` : `restic ${cmd} exited with code ${code}`;
+  const unknownNote =
+    code !== null && !known ? ` (exit code ${code} is not one restic documents; treated as a failure)` : "";
+  return stepError("exit_code", `${withBest(fallback)}${unknownNote}`, null);
+}
+
+function classifyPartial(err: Stderr): StepError {
+  const items = err.backupErrors.map((e) => ({ item: e.item, during: e.during, message: e.message }));
+  // 0.19: a missing source path also makes backup exit 3; 0.14 prints it as a text warning.
+  for (const line of err.texts) {
+    const m = /^(.*) does not exist, skipping$/.exec(line.trim());
+    if (m?.[1]) items.push({ item: m[1], during: "scan", message: "does not exist" });
+  }
+  const summary = summarizeBackupErrors(items);
+  const message = summary.message
+    ? `snapshot saved, but restic ${summary.message}`
+    : "snapshot saved, but at least one source file could not be read";
+  return stepError(
+    "partial",
+    message,
+    "The snapshot lacks these paths. Make them readable by the user restic runs as, or exclude them from the source.",
+  );
+}
+
+function classifyLocked(
+  err: Stderr,
+  repo: string,
+  probe: LockProbe | undefined,
+  best: string | null,
+): StepError {
+  const holder = parseLockHolder(err.texts);
+  if (!holder) {
+    return stepError(
+      "repo_locked",
+      best ?? "repository is already locked",
+      "Another restic process is using the repository; holdfast waits and retries until the step's timeout.",
+    );
+  }
+  const how = holder.exclusive ? "locked exclusively" : "locked";
+  const user = holder.username ? ` (user ${holder.username})` : "";
+  const since = holder.createdAt
+    ? `, since ${holder.createdAt}${holder.ageMs === null ? "" : ` (${formatDuration(holder.ageMs)} ago)`}`
+    : "";
+  const message = `repository is already ${how} by PID ${holder.pid} on ${holder.hostname}${user}${since}`;
+  if (isLockStale(holder, probe)) {
+    const why =
+      holder.ageMs !== null && holder.ageMs > STALE_LOCK_AGE_MS
+        ? "it is older than 30 minutes"
+        : `process ${holder.pid} no longer runs on ${holder.hostname}`;
+    return stepError(
+      "repo_locked",
+      message,
+      `The lock is stale (${why}), left by a restic that was killed: remove it with \`holdfast unlock ${repo}\`.`,
+    );
+  }
+  return stepError(
+    "repo_locked",
+    message,
+    `Another restic (PID ${holder.pid} on ${holder.hostname}) is using the repository; holdfast waits and retries until the step's timeout. If that process is gone, the lock becomes removable once restic considers it stale.`,
+  );
+}
+
+function repoNotFound(best: string | null): StepError {
+  return stepError(
+    "repo_not_found",
+    best ?? "repository does not exist",
+    "No repository at this location: check the repository's path or URL; if it is a new repository, create it with `holdfast init`.",
+  );
+}
+
+function classifyPermission(err: Stderr, best: string | null): StepError | null {
+  const h = err.haystack;
+  const status = HTTP_STATUS.exec(h);
+  const httpCode = status ? Number(status[1] ?? status[2]) : null;
+  const is401 = httpCode === 401 || h.includes("401 unauthorized");
+  const is403 = httpCode === 403 || h.includes("403 forbidden");
+  if (!is401 && !is403 && !AUTH_FAILURE.test(h)) return null;
+  const message = best ?? "the server refused access";
+  if (h.includes("permission denied (publickey")) {
+    return stepError(
+      "permission",
+      sshDetail(err, message),
+      "ssh refused the key: check the user, the key holdfast's ssh uses, and the server's authorized_keys.",
+    );
+  }
+  if (is403) {
+    return stepError(
+      "permission",
+      message,
+      "The server refused the operation (HTTP 403). An append-only REST server refuses deletes: run forget/prune with credentials that may delete (or on the server); otherwise check the account's permissions.",
+    );
+  }
+  return stepError(
+    "permission",
+    message,
+    "The server rejected the credentials: check the repository's user and password (in the URL, or RESTIC_REST_USERNAME/RESTIC_REST_PASSWORD with restic 0.16.1+) or the backend's access keys.",
+  );
+}
+
+function sshDetail(err: Stderr, message: string): string {
+  const ssh = lastLineMatching(err, /^subprocess ssh: /);
+  if (!ssh) return message;
+  const detail = ssh.replace(/^subprocess ssh:\s*/, "");
+  return message.includes(detail) ? message : `${message} (${detail})`;
+}
+
+function classifyNetwork(err: Stderr, best: string | null): StepError | null {
+  const h = err.haystack;
+  const status = HTTP_STATUS.exec(h);
+  const httpCode = status ? Number(status[1] ?? status[2]) : null;
+  const is5xx = httpCode !== null && httpCode >= 500 && httpCode < 600;
+  const tls = TLS_FAILURE.test(h);
+  const ssh = SSH_FAILURE.test(h);
+  if (!is5xx && !tls && !ssh && !NETWORK_FAILURE.test(h)) return null;
+  const message = best ?? "the repository backend could not be reached";
+  if (tls) {
+    return stepError(
+      "network",
+      message,
+      "The server's TLS certificate is not trusted: give restic its CA with the repository's cacert option (restic --cacert FILE), or fix the server's certificate.",
+    );
+  }
+  if (ssh) {
+    const hostKey =
+      h.includes("host identification has changed") || h.includes("host key verification failed");
+    return stepError(
+      "network",
+      sshDetail(err, message),
+      hostKey
+        ? "The ssh host key is unknown or changed: verify the server and update known_hosts (holdfast runs ssh non-interactively, so it cannot ask)."
+        : "ssh to the repository host failed: check host, port, key and known_hosts (ssh runs non-interactively, BatchMode=yes).",
+    );
+  }
+  if (is5xx) {
+    return stepError(
+      "network",
+      message,
+      `The server answered with an error (HTTP ${httpCode}); this is usually temporary, so the step can be retried. If it persists, check the server's logs.`,
+    );
+  }
+  if (h.includes("error talking http to rclone")) {
+    return stepError(
+      "network",
+      lastLineMatching(err, /^rclone: /) ?? message,
+      "rclone could not serve the repository: check the rclone remote name and its config (RCLONE_CONFIG).",
+    );
+  }
+  if (h.includes("no such host") || h.includes("temporary failure in name resolution")) {
+    return stepError(
+      "network",
+      message,
+      "The repository's host name does not resolve: check the URL and DNS.",
+    );
+  }
+  if (h.includes("connection refused")) {
+    return stepError(
+      "network",
+      message,
+      "Nothing answered at the repository's address: is the server running, and are host and port right? The step can be retried.",
+    );
+  }
+  return stepError(
+    "network",
+    message,
+    "The repository backend could not be reached (network or server trouble); the step can be retried.",
+  );
+}
