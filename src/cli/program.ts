@@ -144,6 +144,88 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .action(on(() => import("./commands/config-show.js")));
 
   // Each group below is registered by its own file's owner; insert new commands above its marker.
+  program
+    .command("init")
+    .description(
+      "write a starter config (asks for paths on a TTY), generate repository passwords (0600) and `restic init` the repositories that do not exist yet; with an existing config, create only what is missing",
+    )
+    .option(
+      "--dir <dir>",
+      "where to write holdfast.yaml (default: ~/.config/holdfast, or /etc/holdfast as root)",
+    )
+    .option("-y, --yes", "take the defaults instead of asking")
+    .option("--json", "print what was created as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast init",
+        "holdfast init --yes --dir ~/backup-config",
+        "holdfast --config /etc/holdfast/holdfast.yaml init   # create the repositories a config names",
+      ]),
+    )
+    .action(on(() => import("./commands/init.js")));
+
+  program
+    .command("snapshots")
+    .description("the snapshots of each repository (or of one), newest last")
+    .argument("[repo]", "only this repository")
+    .option("--source <name>", "only snapshots holdfast made of this source")
+    .option("--host <host>", "only snapshots made under this host name")
+    .option("--json", 'print JSON: {"repositories": [{"name", "snapshots": [...], "error"}]}')
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast snapshots",
+        "holdfast snapshots local --source home",
+        "holdfast snapshots --json | jq '.repositories[].snapshots | length'",
+      ]),
+    )
+    .action(on(() => import("./commands/snapshots.js")));
+
+  program
+    .command("restore")
+    .description("restore a snapshot into a directory (default snapshot: the latest of the source)")
+    .argument("<repo>", "the repository to restore from")
+    .argument("[snapshot]", "snapshot id (default: latest of --source, or of the only source)")
+    .option("-t, --target <dir>", "the directory to restore into (empty, or --force)")
+    .option("-i, --include <path...>", "restore only these paths (repeatable)")
+    .option("--source <name>", "with the latest snapshot: of this source")
+    .option("--host <host>", "with the latest snapshot: made under this host name")
+    .option("--verify", "read the restored files back and compare (restic --verify)")
+    .option("--force", "restore into a directory that is not empty")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast restore local --target /tmp/restore",
+        "holdfast restore local 4bba301e --target /tmp/restore --include /home/sig/Documents",
+        "holdfast restore backblaze --source home --target /mnt/new-disk/home --verify",
+      ]),
+    )
+    .action(on(() => import("./commands/restore.js")));
+
+  program
+    .command("unlock")
+    .description(
+      "remove stale restic locks (left by a killed restic) of a repository, or of all; never a live one",
+    )
+    .argument("[repo]", "the repository (default: all of them)")
+    .option("--json", "print removed and remaining locks as JSON")
+    .addHelpText("after", examples(["holdfast unlock local", "holdfast unlock"]))
+    .action(on(() => import("./commands/unlock.js")));
+
+  program
+    .command("doctor")
+    .description(
+      "check restic/rsync/git, the config, secret file modes, each repository (reachable, snapshots, stale locks) and the state dir; say what to fix",
+    )
+    .option("--json", 'print JSON: {"ok": bool, "checks": [{"check", "status", "message", "hint"}]}')
+    .addHelpText(
+      "after",
+      examples(["holdfast doctor", "holdfast doctor --json | jq '.checks[] | select(.status != \"ok\")'"]),
+    )
+    .action(on(() => import("./commands/doctor.js")));
+
   // <commands:restic> init, snapshots, restore, unlock, doctor
   const schedule = program
     .command("schedule")

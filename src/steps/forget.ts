@@ -1,7 +1,13 @@
 import { z } from "zod";
-import { defineStepKind } from "../engine/step-kind.js";
+import { defineStepKind, isSourceBlocked, type StepContext } from "../engine/step-kind.js";
 import { boundedInt, nameSchema } from "../config/values.js";
-import { notBuilt } from "./not-built.js";
+import { stepError } from "../errors.js";
+import type { TargetRecord } from "../store/types.js";
+import { resticHostFromStep } from "../restic/exec.js";
+import { detectRestic, forget, forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/commands.js";
+import { planResticCommand } from "../restic/plan.js";
+import { sourceScopes, type SourceScope } from "./scope.js";
+import { combineTargets } from "./targets.js";
 
 export const keepSchema = z
   .strictObject({
@@ -11,25 +17,142 @@ export const keepSchema = z
     weekly: boundedInt(100_000).optional(),
     monthly: boundedInt(100_000).optional(),
     yearly: boundedInt(100_000).optional(),
-    within: z.string().regex(/^(\d+[yMwdh])+$/, 'restic duration such as "30d" or "1y6M"').optional(),
+    within: z
+      .string()
+      .regex(/^(\d+[yMwdh])+$/, 'restic duration such as "30d" or "1y6M"')
+      .optional(),
   })
   .refine((k) => Object.values(k).some((v) => v !== undefined), {
     message: "a keep policy needs at least one rule",
   });
 
+const options = {
+  repos: z.array(nameSchema).min(1),
+  keep: keepSchema,
+  prune: z.boolean().default(false),
+  sources: z.array(nameSchema).optional(),
+};
+type ForgetStepOptions = z.output<z.ZodObject<typeof options>>;
+
+// Groups per host and tag set: holdfast's tags carry the source (and job), so each source of each
+// host keeps its own `last N` — restic's default (host,paths) would mix sources with equal paths.
+const GROUP_BY = "host,tags";
+
+function forgetOptionsFor(opts: ForgetStepOptions, scopes: SourceScope[]) {
+  return {
+    keep: opts.keep,
+    tags: scopes.map((s) => [HOLDFAST_TAG, sourceTag(s.source)]),
+    hosts: [...new Set(scopes.flatMap((s) => s.hosts))],
+    groupBy: GROUP_BY,
+    prune: opts.prune,
+  };
+}
+
 export const forgetStep = defineStepKind({
   type: "forget",
   summary: "retention with restic forget (scoped to holdfast's own snapshots), optionally prune",
-  options: {
-    repos: z.array(nameSchema).min(1),
-    keep: keepSchema,
-    prune: z.boolean().default(false),
-    sources: z.array(nameSchema).optional(),
-  },
+  options,
   references: (o) => [
     ...o.repos.map((name, i) => ({ path: ["repos", i], kind: "repository" as const, name })),
     ...(o.sources ?? []).map((name, i) => ({ path: ["sources", i], kind: "source" as const, name })),
   ],
-  plan: (ctx) => ctx.options.repos.map((repo) => `restic -r <${repo}> forget --json --tag holdfast …${ctx.options.prune ? " --prune" : ""}`),
-  run: notBuilt("forget"),
+  plan: (ctx) => {
+    const scopes = sourceScopes(ctx.config, ctx.job, ctx.options.sources, ctx.host);
+    return ctx.options.repos.flatMap((name) => {
+      const repo = ctx.config.repositories[name];
+      return repo
+        ? [planResticCommand(ctx.config, repo, forgetArgs(forgetOptionsFor(ctx.options, scopes)))]
+        : [];
+    });
+  },
+  run: runForget,
 });
+
+async function runForget(ctx: StepContext<ForgetStepOptions>) {
+  const opts = ctx.options;
+  const host = resticHostFromStep(ctx);
+  const restic = await detectRestic(ctx.config, ctx.env);
+  if (restic.error) return { status: "failed" as const, error: restic.error };
+  const scopes = sourceScopes(ctx.config, ctx.job, opts.sources, ctx.host);
+
+  const runOne = async (repoName: string): Promise<TargetRecord> => {
+    const repo = ctx.config.repositories[repoName];
+    if (!repo)
+      return {
+        repo: repoName,
+        status: "failed",
+        duration_ms: null,
+        error: stepError("config", `unknown repository "${repoName}"`, null),
+      };
+    // Never forget snapshots of a source whose backup failed or was guarded in this run (behavior.md).
+    const allowed = scopes.filter((s) => !isSourceBlocked(ctx.runState, s.source, repoName));
+    const blocked = scopes
+      .filter((s) => isSourceBlocked(ctx.runState, s.source, repoName))
+      .map((s) => s.source);
+    if (blocked.length > 0) {
+      ctx.log.warn(
+        `${repoName}: not forgetting snapshots of ${blocked.join(", ")}: the backup failed or was stopped by its guard in this run`,
+      );
+    }
+    if (allowed.length === 0) {
+      return {
+        repo: repoName,
+        status: "skipped",
+        duration_ms: null,
+        error: null,
+        reason: `source ${blocked.join(", ")} failed or was guarded in this run; its snapshots are left alone`,
+        sources_skipped: blocked.join(","),
+      };
+    }
+    const started = Date.now();
+    const { outcome, output } = await forget(host, repo, forgetOptionsFor(opts, allowed));
+    const durationMs = Date.now() - started;
+    const skippedNote = blocked.length > 0 ? { sources_skipped: blocked.join(",") } : {};
+    if (!outcome.ok || !output) {
+      const error = outcome.error ?? stepError("exit_code", "restic forget failed", null);
+      const status =
+        error.kind === "cancelled" ? "cancelled" : error.kind === "timeout" ? "timed_out" : "failed";
+      return {
+        repo: repoName,
+        status,
+        duration_ms: durationMs,
+        error,
+        exit_code: outcome.exitCode,
+        ...skippedNote,
+      };
+    }
+    const kept = output.groups.reduce((n, g) => n + g.keep.length, 0);
+    const removed = output.groups.flatMap((g) => g.remove);
+    for (const g of output.groups) {
+      const tags = g.tags.filter((t) => t.startsWith("source:")).join(",");
+      ctx.log.info(
+        `${repoName}: ${tags || "(no tags)"} on ${g.host}: keep ${g.keep.length}, remove ${g.remove.length}${g.remove.length ? ` (${g.remove.map((s) => s.shortId).join(" ")})` : ""}`,
+      );
+    }
+    return {
+      repo: repoName,
+      status: "succeeded",
+      duration_ms: durationMs,
+      error: null,
+      exit_code: outcome.exitCode,
+      groups: output.groups.length,
+      snapshots_kept: kept,
+      snapshots_removed: removed.length,
+      pruned: opts.prune && removed.length > 0,
+      ...skippedNote,
+    };
+  };
+
+  const targets = await Promise.all(opts.repos.map(runOne));
+  const outcome = combineTargets(targets);
+  return {
+    ...outcome,
+    summary: {
+      sources: scopes.map((s) => s.source),
+      snapshots_removed: targets.reduce(
+        (n, t) => n + (typeof t.snapshots_removed === "number" ? t.snapshots_removed : 0),
+        0,
+      ),
+    },
+  };
+}

@@ -49,7 +49,11 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
   if (file) {
     try {
       config = loadConfigFile(file);
-      add("config", "ok", `${file} is valid (${Object.keys(config.jobs).length} jobs, ${Object.keys(config.repositories).length} repositories)`);
+      add(
+        "config",
+        "ok",
+        `${file} is valid (${Object.keys(config.jobs).length} jobs, ${Object.keys(config.repositories).length} repositories)`,
+      );
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       add(
@@ -61,22 +65,47 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
     }
   } else {
     config = embeddedDefaultConfig();
-    add("config", "info", "no config file found; `holdfast run` uses the embedded quickstart job", "write your own with `holdfast init`");
+    add(
+      "config",
+      "info",
+      "no config file found; `holdfast run` uses the embedded quickstart job",
+      "write your own with `holdfast init`",
+    );
   }
 
   const env = config ? safeEnv(config) : { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-  const uses = (type: string) => (config ? Object.values(config.jobs).some((j) => j.steps.some((s) => s.type === type)) : false);
+  const uses = (type: string) =>
+    config ? Object.values(config.jobs).some((j) => j.steps.some((s) => s.type === type)) : false;
 
   // Tools
   if (config) {
     const restic = await detectRestic(config, env);
     if (restic.error) add("restic", "error", restic.error.message, restic.error.hint);
     else if (restic.version && !versionAtLeast(restic.version, "0.14.0")) {
-      add("restic", "warning", `${restic.text}: older than 0.14, the oldest version holdfast supports`, "upgrade restic");
+      add(
+        "restic",
+        "warning",
+        `${restic.text}: older than 0.14, the oldest version holdfast supports`,
+        "upgrade restic",
+      );
     } else add("restic", "ok", `${restic.text} (${findOnPath(restic.binary, env.PATH) ?? restic.binary})`);
   }
-  await toolCheck(add, "rsync", ["--version"], env, uses("mirror"), "install rsync (apt install rsync); mirror steps need it");
-  await toolCheck(add, "git", ["--version"], env, uses("git"), "install git (apt install git); git steps need it");
+  await toolCheck(
+    add,
+    "rsync",
+    ["--version"],
+    env,
+    uses("mirror"),
+    "install rsync (apt install rsync); mirror steps need it",
+  );
+  await toolCheck(
+    add,
+    "git",
+    ["--version"],
+    env,
+    uses("git"),
+    "install git (apt install git); git steps need it",
+  );
 
   if (config) {
     secretModes(config, add);
@@ -106,15 +135,33 @@ function safeEnv(config: Config): Record<string, string> {
   }
 }
 
-async function toolCheck(add: Add, tool: string, args: string[], env: Record<string, string>, needed: boolean, hint: string) {
+async function toolCheck(
+  add: Add,
+  tool: string,
+  args: string[],
+  env: Record<string, string>,
+  needed: boolean,
+  hint: string,
+) {
   const bin = findOnPath(tool, env.PATH);
   if (!bin) {
-    add(tool, needed ? "error" : "info", `not found on PATH${needed ? "" : " (no step of the config needs it)"}`, hint);
+    add(
+      tool,
+      needed ? "error" : "info",
+      `not found on PATH${needed ? "" : " (no step of the config needs it)"}`,
+      hint,
+    );
     return;
   }
   const result = await runProcess(bin, args, { env, timeoutMs: 10_000, collectStdout: true });
   const first = (result.stdout ?? "").split("\n")[0]?.trim() ?? "";
-  if (result.exitCode !== 0) add(tool, needed ? "error" : "warning", `${bin} does not run (${result.stderrTail.at(-1) ?? `exit ${result.exitCode}`})`, hint);
+  if (result.exitCode !== 0)
+    add(
+      tool,
+      needed ? "error" : "warning",
+      `${bin} does not run (${result.stderrTail.at(-1) ?? `exit ${result.exitCode}`})`,
+      hint,
+    );
   else add(tool, "ok", `${first} (${bin})`);
 }
 
@@ -122,14 +169,16 @@ async function toolCheck(add: Add, tool: string, args: string[], env: Record<str
 function secretModes(config: Config, add: Add) {
   const files: Array<{ file: string; what: string }> = [];
   for (const repo of Object.values(config.repositories)) {
-    if (repo.password_file) files.push({ file: repo.password_file, what: `repository ${repo.name} password_file` });
+    if (repo.password_file)
+      files.push({ file: repo.password_file, what: `repository ${repo.name} password_file` });
     if (repo.url_file) files.push({ file: repo.url_file, what: `repository ${repo.name} url_file` });
     if (repo.env_file) files.push({ file: repo.env_file, what: `repository ${repo.name} env_file` });
   }
   if (config.env_file) files.push({ file: config.env_file, what: "env_file" });
   for (const job of Object.values(config.jobs)) {
     if (job.env_file) files.push({ file: job.env_file, what: `job ${job.name} env_file` });
-    for (const step of job.steps) if (step.env_file) files.push({ file: step.env_file, what: `step ${job.name}.${step.name} env_file` });
+    for (const step of job.steps)
+      if (step.env_file) files.push({ file: step.env_file, what: `step ${job.name}.${step.name} env_file` });
   }
   for (const n of Object.values(config.notifications)) {
     for (const key of ["url_file", "secret_file", "token_file"]) {
@@ -147,7 +196,14 @@ function secretModes(config: Config, add: Add) {
     } catch (err) {
       problems++;
       const code = (err as NodeJS.ErrnoException).code;
-      add("secrets", "error", `${what} ${file}: ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(err)})`}`, code === "ENOENT" ? "create it (mode 0600), e.g. with `holdfast init`" : "check its ownership and mode");
+      add(
+        "secrets",
+        "error",
+        `${what} ${file}: ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(err)})`}`,
+        code === "ENOENT"
+          ? "create it (mode 0600), e.g. with `holdfast init`"
+          : "check its ownership and mode",
+      );
       continue;
     }
     if ((st.mode & 0o077) !== 0) {
@@ -160,7 +216,12 @@ function secretModes(config: Config, add: Add) {
       );
     }
   }
-  if (problems === 0) add("secrets", "ok", `${files.length} secret file${files.length === 1 ? "" : "s"}, all mode 0600 or stricter`);
+  if (problems === 0)
+    add(
+      "secrets",
+      "ok",
+      `${files.length} secret file${files.length === 1 ? "" : "s"}, all mode 0600 or stricter`,
+    );
 }
 
 function stateDir(config: Config, add: Add) {
@@ -171,7 +232,13 @@ function stateDir(config: Config, add: Add) {
     fs.writeFileSync(probe, "ok", { mode: 0o600 });
     fs.rmSync(probe);
     const mode = fs.statSync(dir).mode & 0o777;
-    if (mode & 0o077) add("state dir", "warning", `${dir} is writable but open to others (mode ${mode.toString(8)})`, `chmod 700 ${dir}`);
+    if (mode & 0o077)
+      add(
+        "state dir",
+        "warning",
+        `${dir} is writable but open to others (mode ${mode.toString(8)})`,
+        `chmod 700 ${dir}`,
+      );
     else add("state dir", "ok", `${dir} is writable`);
   } catch (err) {
     add(
@@ -212,9 +279,19 @@ async function repositories(config: Config, add: Add) {
       );
       for (const l of lockInfo?.locks ?? []) {
         if (l.stale) {
-          add(label, "warning", `stale ${l.exclusive ? "exclusive " : ""}lock left by PID ${l.pid} on ${l.hostname} at ${l.time}`, `holdfast unlock ${repo.name}`);
+          add(
+            label,
+            "warning",
+            `stale ${l.exclusive ? "exclusive " : ""}lock left by PID ${l.pid} on ${l.hostname} at ${l.time}`,
+            `holdfast unlock ${repo.name}`,
+          );
         } else {
-          add(label, "info", `locked by a running restic (PID ${l.pid} on ${l.hostname}${l.exclusive ? ", exclusive" : ""}) since ${l.time}`, null);
+          add(
+            label,
+            "info",
+            `locked by a running restic (PID ${l.pid} on ${l.hostname}${l.exclusive ? ", exclusive" : ""}) since ${l.time}`,
+            null,
+          );
         }
       }
     }

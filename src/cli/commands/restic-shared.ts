@@ -17,7 +17,10 @@ export function cliResticEnv(config: Config): Record<string, string> {
     try {
       Object.assign(env, readEnvFile(config.env_file));
     } catch (err) {
-      throw new UsageError((err as Error).message, "fix or create the env file, or remove env_file from the config");
+      throw new UsageError(
+        (err as Error).message,
+        "fix or create the env file, or remove env_file from the config",
+      );
     }
   }
   Object.assign(env, config.env);
@@ -72,7 +75,11 @@ export function createCliRestic(config: Config, options: { verbose?: boolean } =
 export function pickRepositories(config: Config, name: string | undefined): RepositoryConfig[] {
   const all = Object.values(config.repositories);
   if (name === undefined) {
-    if (all.length === 0) throw new UsageError("the config defines no repositories", "add one under repositories: (or run `holdfast init`)");
+    if (all.length === 0)
+      throw new UsageError(
+        "the config defines no repositories",
+        "add one under repositories: (or run `holdfast init`)",
+      );
     return all;
   }
   const repo = config.repositories[name];
@@ -80,7 +87,9 @@ export function pickRepositories(config: Config, name: string | undefined): Repo
     const names = Object.keys(config.repositories);
     throw new UsageError(
       `no repository named "${name}"`,
-      names.length > 0 ? `repositories in the config: ${names.join(", ")}` : "add one under repositories: (or run `holdfast init`)",
+      names.length > 0
+        ? `repositories in the config: ${names.join(", ")}`
+        : "add one under repositories: (or run `holdfast init`)",
     );
   }
   return [repo];
@@ -93,7 +102,11 @@ export function describeError(error: StepError, redactor: Redactor): string {
 
 export function jsonError(error: StepError | null, redactor: Redactor): StepError | null {
   if (!error) return null;
-  return { kind: error.kind, message: redactor.redact(error.message), hint: error.hint ? redactor.redact(error.hint) : null };
+  return {
+    kind: error.kind,
+    message: redactor.redact(error.message),
+    hint: error.hint ? redactor.redact(error.hint) : null,
+  };
 }
 
 /** Exit code of a CLI restic command that was cancelled by SIGINT/SIGTERM. */

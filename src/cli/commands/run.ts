@@ -124,6 +124,11 @@ export default async function run(
       out.write(
         `holdfast: no config file found; running the embedded quickstart job "${job.name}" (see \`holdfast init\`)\n`,
       );
+    if (embedded) {
+      // The quickstart's sample folder, password file and repository (idempotent, logged).
+      const { prepareQuickstart } = await import("../../restic/quickstart.js");
+      await prepareQuickstart(config, (line) => out.write(`holdfast: ${line}\n`));
+    }
     const record = await runJob(
       { store, reporter, hooks: createRunHooks(config, store) },
       {

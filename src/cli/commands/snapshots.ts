@@ -4,7 +4,13 @@ import { color, formatTable, printJson } from "../output.js";
 import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
 import type { Snapshot } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
-import { createCliRestic, describeError, jsonError, pickRepositories, signalExitCode } from "./restic-shared.js";
+import {
+  createCliRestic,
+  describeError,
+  jsonError,
+  pickRepositories,
+  signalExitCode,
+} from "./restic-shared.js";
 
 interface SnapshotsFlags {
   source?: string;
@@ -27,11 +33,18 @@ export function snapshotJson(s: Snapshot) {
   };
 }
 
-export default async function snapshotsCommand(global: GlobalOptions, repoName: string | undefined, flags: SnapshotsFlags): Promise<number> {
+export default async function snapshotsCommand(
+  global: GlobalOptions,
+  repoName: string | undefined,
+  flags: SnapshotsFlags,
+): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const repos = pickRepositories(config, repoName);
   if (flags.source !== undefined && !config.sources[flags.source]) {
-    throw new UsageError(`no source named "${flags.source}"`, `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`);
+    throw new UsageError(
+      `no source named "${flags.source}"`,
+      `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`,
+    );
   }
   const cli = createCliRestic(config);
   try {
@@ -58,9 +71,13 @@ export default async function snapshotsCommand(global: GlobalOptions, repoName: 
       return failedAny ? 1 : 0;
     }
     for (const r of results) {
-      process.stdout.write(`${color.bold(r.repo.name)}${r.outcome.ok ? ` — ${r.snapshots.length} snapshot${r.snapshots.length === 1 ? "" : "s"}` : ""}\n`);
+      process.stdout.write(
+        `${color.bold(r.repo.name)}${r.outcome.ok ? ` — ${r.snapshots.length} snapshot${r.snapshots.length === 1 ? "" : "s"}` : ""}\n`,
+      );
       if (!r.outcome.ok) {
-        process.stdout.write(`  ${color.red("error")}: ${r.outcome.error ? describeError(r.outcome.error, cli.redactor) : "restic failed"}\n\n`);
+        process.stdout.write(
+          `  ${color.red("error")}: ${r.outcome.error ? describeError(r.outcome.error, cli.redactor) : "restic failed"}\n\n`,
+        );
         continue;
       }
       if (r.snapshots.length === 0) {
@@ -70,7 +87,14 @@ export default async function snapshotsCommand(global: GlobalOptions, repoName: 
       const rows = [["ID", "TIME", "HOST", "SOURCE", "JOB", "PATHS"]];
       for (const s of r.snapshots) {
         const j = snapshotJson(s);
-        rows.push([s.shortId, s.time.replace("T", " ").slice(0, 19), s.hostname, j.source ?? "-", j.job ?? "-", s.paths.join(" ")]);
+        rows.push([
+          s.shortId,
+          s.time.replace("T", " ").slice(0, 19),
+          s.hostname,
+          j.source ?? "-",
+          j.job ?? "-",
+          s.paths.join(" "),
+        ]);
       }
       process.stdout.write(`${formatTable(rows).replace(/^/gm, "  ")}\n\n`);
     }

@@ -4,7 +4,13 @@
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
 import { locks, unlock, type LockInfo } from "../../restic/commands.js";
-import { createCliRestic, describeError, jsonError, pickRepositories, signalExitCode } from "./restic-shared.js";
+import {
+  createCliRestic,
+  describeError,
+  jsonError,
+  pickRepositories,
+  signalExitCode,
+} from "./restic-shared.js";
 
 const lockJson = (l: LockInfo) => ({
   id: l.id,
@@ -16,7 +22,11 @@ const lockJson = (l: LockInfo) => ({
   stale: l.stale,
 });
 
-export default async function unlockCommand(global: GlobalOptions, repoName: string | undefined, flags: { json?: boolean }): Promise<number> {
+export default async function unlockCommand(
+  global: GlobalOptions,
+  repoName: string | undefined,
+  flags: { json?: boolean },
+): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const repos = pickRepositories(config, repoName);
   const cli = createCliRestic(config);
@@ -25,7 +35,12 @@ export default async function unlockCommand(global: GlobalOptions, repoName: str
     for (const repo of repos) {
       const before = await locks(cli.host, repo);
       if (!before.outcome.ok) {
-        results.push({ repo, error: before.outcome.error, removed: [] as LockInfo[], remaining: [] as LockInfo[] });
+        results.push({
+          repo,
+          error: before.outcome.error,
+          removed: [] as LockInfo[],
+          remaining: [] as LockInfo[],
+        });
         continue;
       }
       let removed: LockInfo[] = [];
@@ -59,11 +74,15 @@ export default async function unlockCommand(global: GlobalOptions, repoName: str
     }
     for (const r of results) {
       if (r.error) {
-        process.stdout.write(`${color.bold(r.repo.name)}: ${color.red("error")}: ${describeError(r.error, cli.redactor)}\n`);
+        process.stdout.write(
+          `${color.bold(r.repo.name)}: ${color.red("error")}: ${describeError(r.error, cli.redactor)}\n`,
+        );
         continue;
       }
       const parts = [
-        r.removed.length > 0 ? `removed ${r.removed.length} stale lock${r.removed.length === 1 ? "" : "s"} (${r.removed.map((l) => `PID ${l.pid} on ${l.hostname}`).join(", ")})` : "no stale locks",
+        r.removed.length > 0
+          ? `removed ${r.removed.length} stale lock${r.removed.length === 1 ? "" : "s"} (${r.removed.map((l) => `PID ${l.pid} on ${l.hostname}`).join(", ")})`
+          : "no stale locks",
       ];
       process.stdout.write(`${color.bold(r.repo.name)}: ${parts.join("")}\n`);
       for (const l of r.remaining) {

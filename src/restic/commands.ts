@@ -1,0 +1,651 @@
+// Typed restic commands on top of runRestic (exec.ts): each builds its arguments, feeds restic's
+// output through the version-aware parsers (outputs.ts) and returns data plus the outcome.
+// Quirks are commented with the restic version they belong to.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { RepositoryConfig } from "../config/schema.js";
+import { stepError, type StepError } from "../errors.js";
+import {
+  parseBackupLine,
+  parseCheckOutput,
+  parseCopyLine,
+  parseForgetOutput,
+  parseLsLine,
+  parseSnapshotsJson,
+  parseStatsJson,
+  ResticParseError,
+  type BackupError,
+  type BackupStatus,
+  type BackupSummary,
+  type CheckOutput,
+  type ForgetOutput,
+  type LsNode,
+  type ResticStats,
+  type Snapshot,
+} from "./outputs.js";
+import { repositoryAccess, selectorEnv } from "./repository.js";
+import { runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
+
+export { detectRestic } from "./exec.js";
+
+/** Tags every snapshot holdfast makes carries, so retention never touches snapshots made by others. */
+export const HOLDFAST_TAG = "holdfast";
+export const sourceTag = (source: string) => `source:${source}`;
+export const jobTag = (job: string) => `job:${job}`;
+
+/** restic's --tag filter: each entry is an AND-list ("holdfast,source:home"); entries are OR-ed. */
+export type TagFilter = string[][];
+
+function filterArgs(filter: {
+  tags?: TagFilter;
+  hosts?: readonly string[];
+  paths?: readonly string[];
+}): string[] {
+  const args: string[] = [];
+  for (const group of filter.tags ?? []) if (group.length > 0) args.push("--tag", group.join(","));
+  for (const host of filter.hosts ?? []) args.push("--host", host);
+  for (const p of filter.paths ?? []) args.push("--path", p);
+  return args;
+}
+
+function parseFailure(outcome: ResticOutcome, err: unknown): ResticOutcome {
+  const message = err instanceof ResticParseError ? err.message : String(err);
+  return {
+    ...outcome,
+    ok: false,
+    error: stepError(
+      "internal",
+      message,
+      "restic printed something holdfast does not understand; please report it with `restic version`",
+    ),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup
+
+export interface BackupOptions {
+  paths: readonly string[];
+  tags: readonly string[];
+  host: string;
+  exclude?: readonly string[];
+  excludeIfPresent?: readonly string[];
+  excludeFile?: readonly string[];
+  oneFileSystem?: boolean;
+  extraArgs?: readonly string[];
+  /** Every status line (restic prints them at RESTIC_PROGRESS_FPS). */
+  onStatus?: (status: BackupStatus) => void;
+}
+
+export interface BackupResult {
+  outcome: ResticOutcome;
+  summary: BackupSummary | null;
+  /** Files and directories restic could not read (JSON `error` lines on stderr). */
+  errors: BackupError[];
+}
+
+export function backupArgs(options: BackupOptions): string[] {
+  const args = ["backup", "--json", "--host", options.host];
+  for (const tag of options.tags) args.push("--tag", tag);
+  for (const e of options.exclude ?? []) args.push("--exclude", e);
+  for (const e of options.excludeIfPresent ?? []) args.push("--exclude-if-present", e);
+  for (const e of options.excludeFile ?? []) args.push("--exclude-file", e);
+  if (options.oneFileSystem) args.push("--one-file-system");
+  args.push(...(options.extraArgs ?? []));
+  // `--` so that a path starting with "-" is never read as a flag.
+  args.push("--", ...options.paths);
+  return args;
+}
+
+const MAX_RECORDED_ERRORS = 1_000;
+// The step log gets a status line at most this often (the terminal gets every one through onStatus).
+const STATUS_LOG_INTERVAL_MS = 30_000;
+
+export async function backup(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  options: BackupOptions,
+): Promise<BackupResult> {
+  let summary: BackupSummary | null = null;
+  const errors: BackupError[] = [];
+  let lastLogged = 0;
+  const outcome = await runRestic(host, {
+    repo,
+    command: "backup",
+    args: backupArgs(options),
+    stopBeforeDeadline: true,
+    onStdout: (line) => {
+      const parsed = parseBackupLine(line);
+      switch (parsed.type) {
+        case "status": {
+          options.onStatus?.(parsed);
+          const now = Date.now();
+          if (now - lastLogged >= STATUS_LOG_INTERVAL_MS) {
+            lastLogged = now;
+            host.log.logOnly(`[${repo.name}] ${line}`);
+          }
+          return;
+        }
+        case "verbose_status":
+          return;
+        case "summary":
+          summary = parsed;
+          host.log.logOnly(`[${repo.name}] ${line}`);
+          return;
+        case "error":
+          if (errors.length < MAX_RECORDED_ERRORS) errors.push(parsed);
+          host.log.output(`[${repo.name}] cannot read ${parsed.item}: ${parsed.message}`, "stderr");
+          return;
+        default:
+          host.log.output(`[${repo.name}] ${"text" in parsed ? parsed.text : line}`, "stdout");
+      }
+    },
+    onStderr: (line) => {
+      // Backup's JSON error lines go to stderr (restic-notes.md §1).
+      if (line.charCodeAt(0) !== 0x7b) {
+        host.log.output(`[${repo.name}] ${line}`, "stderr");
+        return true;
+      }
+      const parsed = parseBackupLine(line);
+      if (parsed.type === "error") {
+        if (errors.length < MAX_RECORDED_ERRORS) errors.push(parsed);
+        host.log.output(`[${repo.name}] cannot read ${parsed.item}: ${parsed.message}`, "stderr");
+        return true;
+      }
+      if (parsed.type === "exit_error") {
+        host.log.output(`[${repo.name}] ${parsed.message}`, "stderr");
+        return true;
+      }
+      return false;
+    },
+  });
+  return { outcome, summary, errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// snapshots, stats, ls
+
+export interface SnapshotFilter {
+  tags?: TagFilter;
+  hosts?: readonly string[];
+  paths?: readonly string[];
+  /** Only the latest N per host/path group (restic --latest N). */
+  latest?: number;
+}
+
+export async function snapshots(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  filter: SnapshotFilter = {},
+  extra: Partial<ResticCall> = {},
+): Promise<{ outcome: ResticOutcome; snapshots: Snapshot[] }> {
+  const args = ["snapshots", "--json", ...filterArgs(filter)];
+  if (filter.latest !== undefined) args.push("--latest", String(filter.latest));
+  const outcome = await runRestic(host, {
+    repo,
+    args,
+    collectStdout: true,
+    onStdout: () => undefined,
+    normalPriority: true,
+    ...extra,
+  });
+  if (!outcome.ok) return { outcome, snapshots: [] };
+  try {
+    const list = parseSnapshotsJson(outcome.stdout ?? "");
+    list.sort((a, b) => a.time.localeCompare(b.time));
+    return { outcome, snapshots: list };
+  } catch (err) {
+    return { outcome: parseFailure(outcome, err), snapshots: [] };
+  }
+}
+
+export async function stats(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  snapshotIds: readonly string[],
+  mode: "restore-size" | "raw-data" | "files-by-contents" | "blobs-per-file" = "restore-size",
+  filter: SnapshotFilter = {},
+): Promise<{ outcome: ResticOutcome; stats: ResticStats | null }> {
+  // With a filter, "latest" means the latest matching snapshot; none matching → snapshots_count 0
+  // (0.14 prints `Ignoring "latest", no snapshot matched` on stderr and exits 0).
+  const outcome = await runRestic(host, {
+    repo,
+    args: ["stats", "--json", "--mode", mode, ...filterArgs(filter), ...snapshotIds],
+    collectStdout: true,
+    onStdout: () => undefined,
+    echo: false,
+  });
+  if (!outcome.ok) return { outcome, stats: null };
+  try {
+    return { outcome, stats: parseStatsJson(outcome.stdout ?? "") };
+  } catch (err) {
+    return { outcome: parseFailure(outcome, err), stats: null };
+  }
+}
+
+/** Streams the nodes of a snapshot (`ls --json`), never holding the listing in memory. */
+export async function ls(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  snapshot: string,
+  onNode: (node: LsNode) => void,
+  options: { paths?: readonly string[]; filter?: SnapshotFilter } = {},
+): Promise<{ outcome: ResticOutcome; snapshot: Snapshot | null }> {
+  let snap: Snapshot | null = null;
+  const outcome = await runRestic(host, {
+    repo,
+    args: ["ls", "--json", ...filterArgs(options.filter ?? {}), snapshot, ...(options.paths ?? [])],
+    onStdout: (line) => {
+      const parsed = parseLsLine(line);
+      if (parsed.type === "node") onNode(parsed.node);
+      else if (parsed.type === "snapshot") snap = parsed.snapshot;
+    },
+  });
+  // 0.14: `ls <unknown id>` prints "Ignoring …" and exits 0 (exit 1 since 0.15).
+  if (outcome.ok && snap === null) {
+    return {
+      outcome: {
+        ...outcome,
+        ok: false,
+        error: stepError(
+          "not_found",
+          `no snapshot ${snapshot} in ${repo.name}`,
+          "list them with `holdfast snapshots`",
+        ),
+      },
+      snapshot: null,
+    };
+  }
+  return { outcome, snapshot: snap };
+}
+
+// ---------------------------------------------------------------------------------------------
+// restore and dump
+
+export interface RestoreOptions {
+  target: string;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  filter?: SnapshotFilter;
+  verify?: boolean;
+}
+
+export async function restore(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  snapshot: string,
+  options: RestoreOptions,
+): Promise<ResticOutcome> {
+  const args = ["restore", snapshot, "--target", options.target, ...filterArgs(options.filter ?? {})];
+  for (const p of options.include ?? []) args.push("--include", p);
+  for (const p of options.exclude ?? []) args.push("--exclude", p);
+  if (options.verify) args.push("--verify");
+  return runRestic(host, { repo, args, stopBeforeDeadline: true });
+}
+
+/**
+ * One file of a snapshot, written under `dir` at its path in the snapshot. (`restic dump` writes to
+ * stdout, which the line-oriented process door does not carry as bytes; restore of one path does the
+ * same work and keeps binary content intact.) Returns the restored file's path.
+ */
+export async function dump(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  snapshot: string,
+  file: string,
+  dir: string,
+): Promise<{ outcome: ResticOutcome; path: string | null }> {
+  const outcome = await restore(host, repo, snapshot, { target: dir, include: [file] });
+  const restored = path.join(dir, file);
+  if (!outcome.ok) return { outcome, path: null };
+  if (!fs.existsSync(restored)) {
+    return {
+      outcome: {
+        ...outcome,
+        ok: false,
+        error: stepError("not_found", `${file} is not in snapshot ${snapshot}`, null),
+      },
+      path: null,
+    };
+  }
+  return { outcome, path: restored };
+}
+
+// ---------------------------------------------------------------------------------------------
+// forget, prune, check
+
+export interface KeepPolicy {
+  last?: number | undefined;
+  hourly?: number | undefined;
+  daily?: number | undefined;
+  weekly?: number | undefined;
+  monthly?: number | undefined;
+  yearly?: number | undefined;
+  within?: string | undefined;
+}
+
+export function keepArgs(keep: KeepPolicy): string[] {
+  const args: string[] = [];
+  const add = (flag: string, value: number | string | undefined) => {
+    if (value !== undefined) args.push(flag, String(value));
+  };
+  add("--keep-last", keep.last);
+  add("--keep-hourly", keep.hourly);
+  add("--keep-daily", keep.daily);
+  add("--keep-weekly", keep.weekly);
+  add("--keep-monthly", keep.monthly);
+  add("--keep-yearly", keep.yearly);
+  add("--keep-within", keep.within);
+  return args;
+}
+
+export interface ForgetOptions {
+  keep: KeepPolicy;
+  tags: TagFilter;
+  hosts: readonly string[];
+  groupBy: string;
+  prune: boolean;
+}
+
+export function forgetArgs(options: ForgetOptions): string[] {
+  return [
+    "forget",
+    "--json",
+    "--group-by",
+    options.groupBy,
+    ...filterArgs({ tags: options.tags, hosts: options.hosts }),
+    ...keepArgs(options.keep),
+    ...(options.prune ? ["--prune"] : []),
+  ];
+}
+
+/**
+ * `forget --json [--prune]`. With --prune, line 1 is the JSON array and the prune report follows on
+ * stdout as text (every version up to 0.19): the text goes to the log, the JSON is parsed.
+ */
+export async function forget(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  options: ForgetOptions,
+): Promise<{ outcome: ResticOutcome; output: ForgetOutput | null }> {
+  const outcome = await runRestic(host, {
+    repo,
+    command: "forget",
+    args: forgetArgs(options),
+    exclusive: true,
+    stopBeforeDeadline: true,
+    collectStdout: true,
+    onStdout: (line) => {
+      if (line.charCodeAt(0) !== 0x5b /* [ */) host.log.output(`[${repo.name}] ${line}`, "stdout");
+      else host.log.logOnly(`[${repo.name}] ${line.length > 4000 ? `${line.slice(0, 4000)}…` : line}`);
+    },
+  });
+  if (!outcome.ok) return { outcome, output: null };
+  try {
+    return { outcome, output: parseForgetOutput(outcome.stdout ?? "") };
+  } catch (err) {
+    return { outcome: parseFailure(outcome, err), output: null };
+  }
+}
+
+export function prune(host: ResticHost, repo: RepositoryConfig): Promise<ResticOutcome> {
+  return runRestic(host, { repo, args: ["prune"], exclusive: true, stopBeforeDeadline: true });
+}
+
+export async function check(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  options: { readDataSubset?: string | undefined } = {},
+): Promise<{ outcome: ResticOutcome; output: CheckOutput }> {
+  const stdoutLines: string[] = [];
+  const args = ["check", ...(options.readDataSubset ? ["--read-data-subset", options.readDataSubset] : [])];
+  const outcome = await runRestic(host, {
+    repo,
+    args,
+    exclusive: true,
+    stopBeforeDeadline: true,
+    onStdout: (line) => {
+      if (stdoutLines.length < 2_000) stdoutLines.push(line);
+      host.log.output(`[${repo.name}] ${line}`, "stdout");
+    },
+  });
+  return { outcome, output: parseCheckOutput(stdoutLines.join("\n"), outcome.stderrLines.join("\n")) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// copy
+
+export interface CopyResult {
+  outcome: ResticOutcome;
+  copied: Array<{ sourceId: string; newId: string | null }>;
+  skipped: Array<{ sourceId: string; copiedTo: string }>;
+}
+
+/**
+ * `restic copy` into `to` from `from`. The source goes in RESTIC_FROM_* variables (0.14+), so
+ * its URL and password never reach argv; the two repositories' backend variables are merged and a
+ * variable both set differently is refused (restic has one environment for both ends).
+ */
+function notRun(error: StepError): ResticOutcome {
+  return {
+    ok: false,
+    exitCode: null,
+    signal: null,
+    durationMs: 0,
+    cancelled: false,
+    stoppedEarly: false,
+    stdout: null,
+    stderrLines: [],
+    error,
+    version: null,
+    attempts: 0,
+  };
+}
+
+/**
+ * The environment that makes `from` restic's second repository (RESTIC_FROM_*, read by restic 0.14+
+ * like --from-repo / --from-password-file / --from-password-command / --from-repository-file), plus
+ * `from`'s backend variables. restic has one environment for both repositories, so a variable both
+ * set to different values cannot work and is refused.
+ */
+export function fromRepositoryEnv(
+  host: ResticHost,
+  from: RepositoryConfig,
+  to: RepositoryConfig,
+): { env: Record<string, string> } | { error: StepError } {
+  try {
+    const fromAccess = repositoryAccess(host.config, from, host.env);
+    const toAccess = repositoryAccess(host.config, to, host.env);
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(fromAccess.env)) {
+      if (key.startsWith("RESTIC_") || host.env[key] === value) continue;
+      const other = toAccess.env[key];
+      if (other !== undefined && other !== value) {
+        return {
+          error: stepError(
+            "config",
+            `repositories ${from.name} and ${to.name} both set ${key}, to different values`,
+            "restic copy runs with one environment for both repositories; use backends whose credentials do not collide, or copy through a repository that does not need them",
+          ),
+        };
+      }
+      env[key] = value;
+    }
+    return { env: { ...env, ...selectorEnv(from, "FROM_") } };
+  } catch (err) {
+    return { error: stepError("config", (err as Error).message, (err as { hint?: string }).hint ?? null) };
+  }
+}
+
+export async function copy(
+  host: ResticHost,
+  to: RepositoryConfig,
+  from: RepositoryConfig,
+  options: { snapshotIds?: readonly string[]; filter?: SnapshotFilter },
+): Promise<CopyResult> {
+  const copied: CopyResult["copied"] = [];
+  const skipped: CopyResult["skipped"] = [];
+  const fromEnv = fromRepositoryEnv(host, from, to);
+  if ("error" in fromEnv) return { outcome: notRun(fromEnv.error), copied, skipped };
+  const extraEnv = fromEnv.env;
+  let pending: string | null = null;
+  const outcome = await runRestic(host, {
+    repo: to,
+    command: "copy",
+    args: ["copy", ...filterArgs(options.filter ?? {}), ...(options.snapshotIds ?? [])],
+    extraEnv,
+    stopBeforeDeadline: true,
+    onStdout: (line) => {
+      const parsed = parseCopyLine(line);
+      if (parsed.type === "snapshot") pending = parsed.shortId;
+      else if (parsed.type === "saved") {
+        copied.push({ sourceId: pending ?? "?", newId: parsed.shortId });
+        pending = null;
+      } else if (parsed.type === "skipped")
+        skipped.push({ sourceId: parsed.sourceId, copiedTo: parsed.copiedTo });
+      if (parsed.type !== "text" || !/^\[\d+:\d+\]/.test(parsed.text))
+        host.log.output(`[${to.name}] ${line}`, "stdout");
+    },
+  });
+  return { outcome, copied, skipped };
+}
+
+// ---------------------------------------------------------------------------------------------
+// init, unlock, locks
+
+/**
+ * `restic init`. An existing repository is not an error here: `exists` is true (restic says "config
+ * file already exists"), which makes `holdfast init` idempotent.
+ */
+export async function init(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  options: { copyChunkerParamsFrom?: RepositoryConfig } = {},
+): Promise<{ outcome: ResticOutcome; created: boolean; exists: boolean }> {
+  // A copy target made with the source's chunker parameters deduplicates what `restic copy` brings.
+  let extra: Partial<ResticCall> = {};
+  if (options.copyChunkerParamsFrom) {
+    const fromEnv = fromRepositoryEnv(host, options.copyChunkerParamsFrom, repo);
+    if ("error" in fromEnv) return { outcome: notRun(fromEnv.error), created: false, exists: false };
+    extra = { args: ["init", "--copy-chunker-params"], extraEnv: fromEnv.env };
+  }
+  const outcome = await runRestic(host, { repo, args: ["init"], normalPriority: true, ...extra });
+  if (outcome.ok) return { outcome, created: true, exists: true };
+  const exists = outcome.stderrLines.some((l) => l.includes("config file already exists"));
+  if (!exists && options.copyChunkerParamsFrom && outcome.error?.kind !== "cancelled") {
+    // The source may not exist yet either: then a plain init.
+    const plain = await runRestic(host, { repo, args: ["init"], normalPriority: true });
+    if (plain.ok) return { outcome: plain, created: true, exists: true };
+    return {
+      outcome: plain,
+      created: false,
+      exists: plain.stderrLines.some((l) => l.includes("config file already exists")),
+    };
+  }
+  return { outcome, created: false, exists };
+}
+
+export function unlock(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  options: { removeAll?: boolean } = {},
+): Promise<ResticOutcome> {
+  return runRestic(host, {
+    repo,
+    args: ["unlock", ...(options.removeAll ? ["--remove-all"] : [])],
+    normalPriority: true,
+  });
+}
+
+export interface LockInfo {
+  id: string;
+  time: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+  /** restic's rule: older than 30 minutes, or made on this host by a process that is gone. */
+  stale: boolean;
+}
+
+/** The repository's locks (`list locks` + `cat lock` each, with --no-lock so they work while locked). */
+export async function locks(
+  host: ResticHost,
+  repo: RepositoryConfig,
+): Promise<{ outcome: ResticOutcome; locks: LockInfo[] }> {
+  const listed = await runRestic(host, {
+    repo,
+    args: ["list", "locks"],
+    noLock: true,
+    collectStdout: true,
+    onStdout: () => undefined,
+    normalPriority: true,
+  });
+  if (!listed.ok) return { outcome: listed, locks: [] };
+  const ids = (listed.stdout ?? "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^[0-9a-f]{8,64}$/.test(l));
+  const found: LockInfo[] = [];
+  for (const id of ids) {
+    const cat = await runRestic(host, {
+      repo,
+      args: ["cat", "lock", id],
+      noLock: true,
+      collectStdout: true,
+      onStdout: () => undefined,
+      normalPriority: true,
+    });
+    // The lock may be gone by now (its restic finished): skip it.
+    if (!cat.ok) continue;
+    try {
+      const raw = JSON.parse(cat.stdout ?? "") as Record<string, unknown>;
+      const time = typeof raw.time === "string" ? raw.time : "";
+      const hostname = typeof raw.hostname === "string" ? raw.hostname : "";
+      const pid = typeof raw.pid === "number" ? raw.pid : 0;
+      const age = Date.now() - Date.parse(time);
+      const sameHost = hostname === os.hostname();
+      const stale = age > 30 * 60_000 || (sameHost && !processAlive(pid));
+      found.push({
+        id,
+        time,
+        exclusive: raw.exclusive === true,
+        hostname,
+        username: typeof raw.username === "string" ? raw.username : "",
+        pid,
+        stale,
+      });
+    } catch {
+      continue;
+    }
+  }
+  return { outcome: listed, locks: found };
+}
+
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** `cat config`: the cheapest command that proves the repository exists and the password opens it. */
+export function catConfig(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  extra: Partial<ResticCall> = {},
+): Promise<ResticOutcome> {
+  return runRestic(host, {
+    repo,
+    args: ["cat", "config"],
+    noLock: true,
+    collectStdout: true,
+    onStdout: () => undefined,
+    normalPriority: true,
+    ...extra,
+  });
+}

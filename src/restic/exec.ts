@@ -1,0 +1,558 @@
+// The only place that starts restic (architecture.md, convention 3). Every restic command goes
+// through runRestic, which:
+//   - builds restic's environment from the repository's config (secrets only in env/files),
+//   - runs restic at low CPU and I/O priority (`nice -n N`, `ionice -c3`) unless configured off,
+//   - streams stdout/stderr line by line to the caller's handlers and to the step log,
+//   - detects the restic version once per process and classifies failures with it,
+//   - never runs two commands against the same repository at once within this process,
+//   - for commands that need restic's exclusive lock (forget, prune, check), waits and retries on
+//     "already locked" until the step's deadline (restic 0.14 has no --retry-lock),
+//   - removes restic's own stale locks (restic's definition: dead PID on this host, or older than
+//     30 minutes) when they are in the way, and after a cancel or a stop that may have left one,
+//   - stops restic a little before the step's deadline when its backend stopped answering, so the
+//     failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
+import fs from "node:fs";
+import path from "node:path";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { StepContext, StepLogger } from "../engine/step-kind.js";
+import { stepError, type StepError } from "../errors.js";
+import { runProcess, type ProcessResult, type RunProcessOptions } from "../util/process.js";
+import { formatDuration } from "../util/units.js";
+import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
+import { stripAnsi } from "./outputs.js";
+import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
+import { parseResticVersion, type ResticVersion } from "./version.js";
+
+export type ResticExecOptions = Omit<RunProcessOptions, "signal"> & { env: Record<string, string> };
+
+/** What runRestic needs from its caller: a step (resticHostFromStep) or a CLI command (resticHostForCli). */
+export interface ResticHost {
+  config: Config;
+  /** The base environment (PATH, HOME, USER, LANG and the config's env layers). */
+  env: Record<string, string>;
+  /** Starts a process through the caller's door (the step's ctx.exec: its log, cancel and timeout). */
+  exec(command: string, args: readonly string[], options: ResticExecOptions): Promise<ProcessResult>;
+  /** Fires when the caller is cancelled or timed out. */
+  signal: AbortSignal | null;
+  /** Epoch ms of the step's timeout, or null for no limit. */
+  deadline: number | null;
+  killGraceMs: number;
+  log: StepLogger;
+}
+
+export function resticHostFromStep(ctx: StepContext<unknown>): ResticHost {
+  return {
+    config: ctx.config,
+    env: ctx.env,
+    exec: (command, args, options) => ctx.exec(command, args, options),
+    signal: ctx.signal,
+    deadline: ctx.deadline,
+    killGraceMs: ctx.killGraceMs,
+    log: ctx.log,
+  };
+}
+
+export interface CliHostOptions {
+  env: Record<string, string>;
+  signal?: AbortSignal;
+  /** Where holdfast's own lines and restic's text output go (default: nowhere). */
+  log?: Partial<StepLogger>;
+  deadline?: number | null;
+}
+
+/** A host for CLI commands (snapshots, restore, unlock, doctor, init): no step log, the CLI's own signal. */
+export function resticHostForCli(config: Config, options: CliHostOptions): ResticHost {
+  const noop = () => undefined;
+  return {
+    config,
+    env: options.env,
+    exec: (command, args, execOptions) =>
+      runProcess(command, args, {
+        graceMs: config.kill_grace,
+        ...execOptions,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    signal: options.signal ?? null,
+    deadline: options.deadline ?? null,
+    killGraceMs: config.kill_grace,
+    log: {
+      info: options.log?.info ?? noop,
+      warn: options.log?.warn ?? noop,
+      output: options.log?.output ?? noop,
+      logOnly: options.log?.logOnly ?? noop,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version detection (once per process and binary)
+
+export interface DetectedRestic {
+  binary: string;
+  version: ResticVersion | null;
+  /** Set when restic could not be run at all. */
+  error: StepError | null;
+  /** The first line of `restic version`. */
+  text: string;
+}
+
+const versionCache = new Map<string, Promise<DetectedRestic>>();
+
+/** Runs `restic version` once per binary and PATH, and remembers the answer for this process. */
+export function detectRestic(config: Config, env: Record<string, string>): Promise<DetectedRestic> {
+  const binary = config.restic.binary;
+  const key = `${binary}\0${env.PATH ?? ""}`;
+  let cached = versionCache.get(key);
+  if (!cached) {
+    cached = runProcess(binary, ["version"], { env, timeoutMs: 30_000, collectStdout: true }).then(
+      (result) => {
+        if (result.spawnError) {
+          const missing = result.spawnError.code === "ENOENT";
+          return {
+            binary,
+            version: null,
+            text: "",
+            error: stepError(
+              "not_found",
+              missing
+                ? `restic is not installed (no "${binary}" on PATH)`
+                : `cannot run ${binary}: ${result.spawnError.message}`,
+              missing
+                ? "install restic (Debian/Ubuntu: apt install restic; or a release from https://github.com/restic/restic/releases), or set restic.binary in the config to its path"
+                : `make ${binary} executable by the user holdfast runs as`,
+            ),
+          };
+        }
+        const text = (result.stdout ?? "").split("\n")[0]?.trim() ?? "";
+        const version = parseResticVersion(result.stdout ?? "");
+        if (result.exitCode !== 0 || version === null) {
+          return {
+            binary,
+            version: null,
+            text,
+            error: stepError(
+              "exit_code",
+              `\`${binary} version\` did not print a restic version (exit ${result.exitCode ?? result.signal ?? "?"}): ${text || result.stderrTail.at(-1) || "no output"}`,
+              "check that restic.binary points at restic",
+            ),
+          };
+        }
+        return { binary, version, text, error: null };
+      },
+    );
+    versionCache.set(key, cached);
+  }
+  return cached;
+}
+
+/** For tests and benchmarks that swap the restic binary within one process. */
+export function forgetDetectedVersions(): void {
+  versionCache.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Low priority
+
+const whichCache = new Map<string, string | null>();
+
+/** The absolute path of a program on PATH, or null. */
+export function findOnPath(program: string, pathVar: string | undefined): string | null {
+  if (program.includes("/")) return isExecutable(program) ? program : null;
+  const key = `${program}\0${pathVar ?? ""}`;
+  if (whichCache.has(key)) return whichCache.get(key) ?? null;
+  let found: string | null = null;
+  for (const dir of (pathVar ?? "").split(":")) {
+    if (dir === "") continue;
+    const candidate = path.join(dir, program);
+    if (isExecutable(candidate)) {
+      found = candidate;
+      break;
+    }
+  }
+  whichCache.set(key, found);
+  return found;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `nice -n N ionice -c3` (as configured, and only the tools that are installed). */
+export function priorityPrefix(config: Config, env: Record<string, string>): string[] {
+  const prefix: string[] = [];
+  const { nice, ionice } = config.restic;
+  if (nice !== null && nice !== 0) {
+    const bin = findOnPath("nice", env.PATH);
+    if (bin) prefix.push(bin, "-n", String(nice));
+  }
+  if (ionice !== "none") {
+    // ionice is util-linux; minimal images (and non-Linux systems) may lack it: then skip it.
+    const bin = findOnPath("ionice", env.PATH);
+    if (bin) prefix.push(bin, ...(ionice === "idle" ? ["-c", "3"] : ["-c", "2", "-n", "7"]));
+  }
+  return prefix;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One operation per repository at a time (within this process)
+
+const repoQueues = new Map<string, Promise<void>>();
+
+async function withRepoMutex<T>(
+  key: string,
+  signal: AbortSignal | null,
+  fn: () => Promise<T>,
+): Promise<T | "cancelled"> {
+  const previous = repoQueues.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const chained = previous.then(() => mine);
+  repoQueues.set(key, chained);
+  try {
+    const proceed = await raceSignal(previous, signal);
+    if (!proceed) return "cancelled";
+    return await fn();
+  } finally {
+    release();
+    if (repoQueues.get(key) === chained) repoQueues.delete(key);
+  }
+}
+
+/** Resolves true when the promise settles first, false when the signal fires first. */
+function raceSignal(promise: Promise<unknown>, signal: AbortSignal | null): Promise<boolean> {
+  if (!signal) return promise.then(() => true);
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener("abort", onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal | null): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running restic
+
+export interface ResticCall {
+  /** The repository, by config. */
+  repo: RepositoryConfig;
+  /** The subcommand and its arguments: ["backup", "--json", …]. */
+  args: string[];
+  /** restic's view of the command for messages and classification ("backup", "forget"). */
+  command?: string;
+  /** Each stdout line; without it, stdout lines go to the log like stderr text. */
+  onStdout?: (line: string) => void;
+  /** Each stderr line; return true when handled (then it is not echoed to the log). */
+  onStderr?: (line: string) => boolean | void;
+  /** Keep the whole stdout (commands that print one JSON document). */
+  collectStdout?: boolean;
+  /** Extra environment (RESTIC_FROM_* for copy). */
+  extraEnv?: Record<string, string>;
+  /** Needs restic's exclusive lock: wait and retry while another process holds one. */
+  exclusive?: boolean;
+  /** Stop restic before the step's deadline so a dead backend is reported as `network`. */
+  stopBeforeDeadline?: boolean;
+  /** A cap of its own (doctor's reachability probe); the step deadline applies as well. */
+  timeoutMs?: number;
+  /** Whether restic's text lines go to the log/terminal (default true). */
+  echo?: boolean;
+  /** Run with `--no-lock` (read-only commands that must work while a lock is held). */
+  noLock?: boolean;
+  /** Skip nice/ionice (quick metadata commands). */
+  normalPriority?: boolean;
+  /** Do not take this process's per-repository mutex (the caller already holds it). */
+  insideMutex?: boolean;
+}
+
+export interface ResticOutcome {
+  ok: boolean;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  durationMs: number;
+  /** Our caller's signal fired (cancel or the step timeout). */
+  cancelled: boolean;
+  /** We stopped restic before the deadline (see stopBeforeDeadline). */
+  stoppedEarly: boolean;
+  stdout: string | null;
+  stderrLines: string[];
+  /** Set when !ok: the classified failure with its hint. */
+  error: StepError | null;
+  version: ResticVersion | null;
+  /** How many times restic ran (lock retries). */
+  attempts: number;
+}
+
+const LOCK_WAIT_FIRST_MS = 2_000;
+const LOCK_WAIT_MAX_MS = 30_000;
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+/** Resolves the repository's access or returns an outcome carrying a config error. */
+export function accessFor(host: ResticHost, repo: RepositoryConfig): RepositoryAccess | StepError {
+  try {
+    return repositoryAccess(host.config, repo, host.env);
+  } catch (err) {
+    if (err instanceof RepositoryConfigError) return stepError("config", err.message, err.hint);
+    throw err;
+  }
+}
+
+function failed(error: StepError, version: ResticVersion | null = null): ResticOutcome {
+  return {
+    ok: false,
+    exitCode: null,
+    signal: null,
+    durationMs: 0,
+    cancelled: error.kind === "cancelled",
+    stoppedEarly: false,
+    stdout: null,
+    stderrLines: [],
+    error,
+    version,
+    attempts: 0,
+  };
+}
+
+/** Runs one restic command against a repository. Never throws for restic's own failures. */
+export async function runRestic(host: ResticHost, call: ResticCall): Promise<ResticOutcome> {
+  const detected = await detectRestic(host.config, host.env);
+  if (detected.error) return failed(detected.error);
+  const access = accessFor(host, call.repo);
+  if ("kind" in access) return failed(access, detected.version);
+  if (call.insideMutex) return runWithRetries(host, call, access, detected);
+  const result = await withRepoMutex(access.lockKey, host.signal, () =>
+    runWithRetries(host, call, access, detected),
+  );
+  if (result === "cancelled")
+    return failed(
+      stepError("cancelled", `cancelled while waiting for another operation on ${call.repo.name}`),
+      detected.version,
+    );
+  return result;
+}
+
+async function runWithRetries(
+  host: ResticHost,
+  call: ResticCall,
+  access: RepositoryAccess,
+  detected: DetectedRestic,
+): Promise<ResticOutcome> {
+  const name = call.repo.name;
+  let wait = LOCK_WAIT_FIRST_MS;
+  let staleRemovals = 0;
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await runOnce(host, call, access, detected);
+    outcome.attempts = attempt;
+    if (outcome.ok || outcome.cancelled || outcome.error?.kind !== "repo_locked") return outcome;
+
+    const holder = parseLockHolder(outcome.stderrLines.map(stripAnsi));
+    if (holder && isLockStale(holder, localLockProbe()) && staleRemovals < 3) {
+      staleRemovals++;
+      host.log.warn(
+        `repository ${name} holds a stale lock (restic PID ${holder.pid} on ${holder.hostname} is gone or the lock is older than 30 minutes); removing stale locks with \`restic unlock\` and trying again`,
+      );
+      await unlockStale(host, call.repo, access, detected, false);
+      continue;
+    }
+    if (!call.exclusive || host.deadline === null) return outcome;
+    const left = host.deadline - Date.now() - host.killGraceMs;
+    if (left < wait) {
+      if (outcome.error)
+        outcome.error.message += ` (waited ${attempt - 1} time${attempt === 2 ? "" : "s"} until the step's timeout)`;
+      return outcome;
+    }
+    host.log.info(
+      `repository ${name} is locked by another restic${holder ? ` (PID ${holder.pid} on ${holder.hostname}${holder.exclusive ? ", exclusive" : ""})` : ""}; waiting ${formatDuration(wait)} and trying again (until the step's timeout)`,
+    );
+    if (!(await sleep(wait, host.signal))) return outcome;
+    wait = Math.min(wait * 2, LOCK_WAIT_MAX_MS);
+  }
+}
+
+async function runOnce(
+  host: ResticHost,
+  call: ResticCall,
+  access: RepositoryAccess,
+  detected: DetectedRestic,
+): Promise<ResticOutcome> {
+  const config = host.config;
+  const command = call.command ?? call.args[0] ?? "restic";
+  const echo = call.echo ?? true;
+  const stderrLines: string[] = [];
+  const MAX_STDERR = 400;
+  let stderrDropped = 0;
+
+  const prefix = call.normalPriority ? [] : priorityPrefix(config, host.env);
+  const resticArgs = [...access.globalArgs, ...(call.noLock ? ["--no-lock"] : []), ...call.args];
+  const [program, ...args] =
+    prefix.length > 0 ? [...prefix, detected.binary, ...resticArgs] : [detected.binary, ...resticArgs];
+
+  let timeoutMs = call.timeoutMs;
+  let earlyStopAt: number | null = null;
+  if (call.stopBeforeDeadline && host.deadline !== null) {
+    // Leave restic the kill grace (SIGINT → SIGKILL) plus a margin to end before the engine's timer.
+    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - 3_000);
+    if (timeoutMs === undefined || budget < timeoutMs) {
+      timeoutMs = budget;
+      earlyStopAt = Date.now() + budget;
+    }
+  }
+
+  const result = await host.exec(program as string, args, {
+    env: { ...access.env, ...(call.extraEnv ?? {}) },
+    collectStdout: call.collectStdout ?? false,
+    stderrTailLines: 50,
+    // snapshots/forget print one JSON array on one line, which grows with the snapshot count.
+    maxLineLength: 512 * 1024 * 1024,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    onLine: (line, stream) => {
+      if (stream === "stdout") {
+        if (call.onStdout) call.onStdout(line);
+        else if (echo) host.log.output(line, "stdout");
+        return;
+      }
+      if (stderrLines.length < MAX_STDERR) stderrLines.push(line);
+      else {
+        // Keep the first lines (the cause) and the last ones (the verdict).
+        stderrLines.splice(MAX_STDERR / 2, 1);
+        stderrLines.push(line);
+        stderrDropped++;
+      }
+      const handled = call.onStderr?.(line) === true;
+      if (!handled && echo) host.log.output(stripAnsi(line), "stderr");
+    },
+  });
+  void stderrDropped;
+
+  const outcome: ResticOutcome = {
+    ok: result.exitCode === 0 && !result.spawnError,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    durationMs: result.durationMs,
+    cancelled: result.cancelled,
+    stoppedEarly: false,
+    stdout: result.stdout,
+    stderrLines,
+    error: null,
+    version: detected.version,
+    attempts: 1,
+  };
+  if (result.spawnError) {
+    outcome.error = stepError(
+      "not_found",
+      `could not start ${program}: ${result.spawnError.message}`,
+      "check restic.binary and the PATH",
+    );
+    return outcome;
+  }
+  if (outcome.ok && !result.cancelled) return outcome;
+  outcome.ok = false;
+
+  const base = {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stderrLines,
+    version: detected.version,
+    command,
+    repo: call.repo.name,
+    lockProbe: localLockProbe(),
+  };
+  if (result.cancelled) {
+    // Accept 130 or 1 after a cancel we started (restic 0.14 answers SIGINT with 130, 0.19 notes it "used to return 1").
+    const reason = host.signal?.reason === "timeout" ? "timeout" : "cancelled";
+    outcome.error =
+      reason === "timeout"
+        ? classifyResticFailure({ ...base, timedOut: true })
+        : classifyResticFailure({ ...base, cancelled: true });
+    await cleanupAfterStop(host, call, access, detected, result);
+    return outcome;
+  }
+  if (result.timedOut) {
+    outcome.stoppedEarly = earlyStopAt !== null;
+    // Was the backend failing? Then the honest answer is `network`, not a timeout.
+    const asIfFailed = classifyResticFailure({ ...base, exitCode: 1, signal: null });
+    await cleanupAfterStop(host, call, access, detected, result);
+    if (asIfFailed.kind === "network") {
+      outcome.error = stepError(
+        "network",
+        `the repository backend stopped answering and restic was still retrying when the step's time ran out: ${asIfFailed.message}`,
+        asIfFailed.hint,
+      );
+      return outcome;
+    }
+    outcome.error = classifyResticFailure({
+      ...base,
+      timedOut: true,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
+    if (earlyStopAt !== null && host.signal && host.deadline !== null) {
+      // Not a backend problem: let the engine's own timeout fire, so the step is recorded `timed_out`.
+      await sleep(Math.max(0, host.deadline - Date.now()) + 2_000, host.signal);
+    }
+    return outcome;
+  }
+  outcome.error = classifyResticFailure(base);
+  return outcome;
+}
+
+/**
+ * After we stopped restic: SIGINT lets restic remove its own lock, but a SIGKILL after the grace
+ * period (or restic 0.14 on SIGTERM) leaves it behind. `restic unlock` removes only stale locks,
+ * so a lock of another live restic is never touched. Exclusive commands always get this; others only
+ * when restic did not exit on its own.
+ */
+async function cleanupAfterStop(
+  host: ResticHost,
+  call: ResticCall,
+  access: RepositoryAccess,
+  detected: DetectedRestic,
+  result: ProcessResult,
+): Promise<void> {
+  const killed = result.signal === "SIGKILL" || result.signal === "SIGTERM";
+  if (!call.exclusive && !killed) return;
+  await unlockStale(host, call.repo, access, detected, true);
+}
+
+async function unlockStale(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  access: RepositoryAccess,
+  detected: DetectedRestic,
+  detached: boolean,
+): Promise<void> {
+  const args = [...access.globalArgs, "unlock"];
+  // After a cancel the caller's signal has fired, so this must not go through its door.
+  const result = detached
+    ? await runProcess(detected.binary, args, {
+        env: access.env,
+        timeoutMs: CLEANUP_TIMEOUT_MS,
+        graceMs: 2_000,
+      })
+    : await host.exec(detected.binary, args, { env: access.env, timeoutMs: CLEANUP_TIMEOUT_MS });
+  if (result.exitCode === 0) host.log.info(`removed stale restic locks of ${repo.name} (restic unlock)`);
+  else
+    host.log.warn(
+      `restic unlock of ${repo.name} did not succeed (${result.stderrTail.at(-1) ?? `exit ${result.exitCode}`}); run \`holdfast unlock ${repo.name}\` later`,
+    );
+}

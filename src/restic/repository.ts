@@ -1,0 +1,179 @@
+// How restic reaches one repository: the environment and the global flags built from its config.
+// Secrets travel only through the environment or files (behavior.md, S1): the URL as
+// RESTIC_REPOSITORY (a URL in the config carries no credentials: the loader refuses them) or
+// RESTIC_REPOSITORY_FILE (url_file, for URLs with credentials — restic 0.14 takes REST credentials
+// only in the URL), the password as RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, backend keys
+// from the repository's env_file. argv holds only --cacert, -o key=value and the bandwidth limits.
+import path from "node:path";
+import type { Config, RepositoryConfig } from "../config/schema.js";
+import { readEnvFile } from "../util/env-file.js";
+import { maskUrlCredentials } from "../util/redact.js";
+
+/** A repository's config cannot be turned into a restic invocation (unreadable env file, …). */
+export class RepositoryConfigError extends Error {
+  readonly hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = "RepositoryConfigError";
+    this.hint = hint;
+  }
+}
+
+export interface RepositoryAccess {
+  repo: RepositoryConfig;
+  /** The complete environment of restic for this repository. */
+  env: Record<string, string>;
+  /** Global flags that go before the command: --cacert, -o, --limit-upload/download. */
+  globalArgs: string[];
+  /** For messages: the URL (credentials masked) or "url_file PATH". */
+  location: string;
+  /** Two repository names with the same location share this key (one operation at a time in this process). */
+  lockKey: string;
+}
+
+// Variables that select the repository or its password. Inherited values (a global env_file that
+// sets RESTIC_PASSWORD for the seed's scripts) must never leak into another repository's command.
+const REPOSITORY_SELECTORS = [
+  "RESTIC_REPOSITORY",
+  "RESTIC_REPOSITORY_FILE",
+  "RESTIC_PASSWORD",
+  "RESTIC_PASSWORD_FILE",
+  "RESTIC_PASSWORD_COMMAND",
+  "RESTIC_KEY_HINT",
+  "RESTIC_FROM_REPOSITORY",
+  "RESTIC_FROM_REPOSITORY_FILE",
+  "RESTIC_FROM_PASSWORD",
+  "RESTIC_FROM_PASSWORD_FILE",
+  "RESTIC_FROM_PASSWORD_COMMAND",
+  "RESTIC_FROM_KEY_HINT",
+];
+
+/** Where restic keeps its cache: config.restic.cache_dir, else under the state dir. */
+export function resticCacheDir(config: Config): string {
+  return config.restic.cache_dir ?? path.join(config.state_dir, "restic-cache");
+}
+
+export function describeLocation(repo: RepositoryConfig): string {
+  if (repo.url !== undefined) return maskUrlCredentials(repo.url);
+  return `url_file ${repo.url_file ?? "?"}`;
+}
+
+/**
+ * The environment and global flags for running restic against `repo`.
+ * `base` is the step's explicit environment (PATH, HOME, … and the config's env layers).
+ * Throws RepositoryConfigError when a file the repository needs cannot be read.
+ */
+export function repositoryAccess(
+  config: Config,
+  repo: RepositoryConfig,
+  base: Record<string, string>,
+): RepositoryAccess {
+  const env: Record<string, string> = { ...base };
+  for (const key of REPOSITORY_SELECTORS) delete env[key];
+  if (repo.env_file !== undefined) {
+    try {
+      Object.assign(env, readEnvFile(repo.env_file));
+    } catch (err) {
+      throw new RepositoryConfigError(
+        `repository "${repo.name}": ${(err as Error).message}`,
+        `create ${repo.env_file} (mode 0600) with KEY=VALUE lines, or remove env_file from the repository`,
+      );
+    }
+  }
+  Object.assign(env, repo.env ?? {});
+  Object.assign(env, selectorEnv(repo, ""));
+  env.RESTIC_CACHE_DIR = resticCacheDir(config);
+  env.RESTIC_PROGRESS_FPS = String(config.restic.progress_fps);
+
+  const globalArgs: string[] = [];
+  if (repo.cacert !== undefined) globalArgs.push("--cacert", repo.cacert);
+  for (const [key, value] of Object.entries(repo.options ?? {})) globalArgs.push("-o", `${key}=${value}`);
+  if (repo.limit_upload !== undefined) globalArgs.push("--limit-upload", String(repo.limit_upload));
+  if (repo.limit_download !== undefined) globalArgs.push("--limit-download", String(repo.limit_download));
+
+  return {
+    repo,
+    env,
+    globalArgs,
+    location: describeLocation(repo),
+    lockKey: repo.url !== undefined ? `url:${repo.url}` : `file:${repo.url_file ?? repo.name}`,
+  };
+}
+
+/**
+ * The variables that point restic at a repository and its password. prefix "" gives RESTIC_*,
+ * prefix "FROM_" gives RESTIC_FROM_* (the source of `restic copy`, read from the environment by
+ * restic 0.14+ like --from-repo / --from-password-file / --from-password-command).
+ */
+export function selectorEnv(repo: RepositoryConfig, prefix: "" | "FROM_"): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (repo.url_file !== undefined) env[`RESTIC_${prefix}REPOSITORY_FILE`] = repo.url_file;
+  else if (repo.url !== undefined) env[`RESTIC_${prefix}REPOSITORY`] = repo.url;
+  if (repo.password_file !== undefined) env[`RESTIC_${prefix}PASSWORD_FILE`] = repo.password_file;
+  else if (repo.password_command !== undefined) {
+    env[`RESTIC_${prefix}PASSWORD_COMMAND`] = joinPasswordCommand(repo.password_command, repo.name);
+  }
+  return env;
+}
+
+/**
+ * restic runs RESTIC_PASSWORD_COMMAND itself, splitting the string with its own small splitter
+ * (internal/backend/shell_split.go, the same in 0.14 – 0.19), not with a shell: whitespace and `\`
+ * separate words outside quotes; '…' and "…" group a word; there are no escapes (a `\` only stops
+ * the next character from opening or closing a quote) and nothing is expanded. So each argument is
+ * wrapped in the quote character it does not contain. Three arguments cannot be written at all and
+ * are refused with a hint: an empty one, one that contains both quote characters, and one that ends
+ * in a backslash (it would keep its closing quote from closing).
+ */
+export function joinPasswordCommand(argv: readonly string[], repoName = "?"): string {
+  return argv
+    .map((arg) => {
+      const refuse = (why: string) =>
+        new RepositoryConfigError(
+          `repository "${repoName}": password_command argument ${JSON.stringify(arg)} ${why}`,
+          "restic splits the password command itself and cannot take this argument; put the command in a small script and use password_command: [/path/to/script]",
+        );
+      if (arg === "") throw refuse("is empty");
+      if (arg.endsWith("\\")) throw refuse("ends with a backslash");
+      if (!arg.includes('"')) return `"${arg}"`;
+      if (!arg.includes("'")) return `'${arg}'`;
+      throw refuse("contains both quote characters");
+    })
+    .join(" ");
+}
+
+/** The inverse of joinPasswordCommand, following restic's splitter rule by rule (for tests and doctor). */
+export function splitLikeRestic(data: string): string[] {
+  const out: string[] = [];
+  let quote = "";
+  let last = "";
+  let start = -1;
+  const isSplit = (c: string): boolean => {
+    if (last !== "\\") {
+      if (quote !== "" && c === quote) {
+        quote = "";
+        return true;
+      }
+      if (quote === "" && (c === '"' || c === "'")) {
+        quote = c;
+        return true;
+      }
+    }
+    last = c;
+    if (quote !== "") return false;
+    return c === "\\" || /\s/u.test(c);
+  };
+  let i = 0;
+  for (const c of data) {
+    if (isSplit(c)) {
+      if (start >= 0) {
+        out.push(data.slice(start, i));
+        start = -1;
+      }
+    } else if (start === -1) start = i;
+    i += c.length;
+  }
+  if (start >= 0) out.push(data.slice(start));
+  if (quote !== "") throw new Error(`${quote === "'" ? "single" : "double"}-quoted string not terminated`);
+  return out;
+}
