@@ -11,6 +11,7 @@ import { configSchema, type Config, type RawConfig } from "./schema.js";
 import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
 import { closestMatch } from "../util/suggest.js";
+import { CalendarError, parseSchedule } from "../scheduler/calendar.js";
 
 export interface LoadOptions {
   /** --config PATH */
@@ -446,6 +447,14 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
     const j = job as Record<string, unknown>;
     if (Array.isArray(j.notify))
       j.notify.forEach((n, i) => check(["jobs", jobName, "notify", i], "notification", n));
+    if (typeof j.schedule === "string") {
+      try {
+        parseSchedule(j.schedule);
+      } catch (err) {
+        if (!(err instanceof CalendarError)) throw err;
+        problems.push({ path: ["jobs", jobName, "schedule"], message: err.message, hint: err.hint });
+      }
+    }
     if (!Array.isArray(j.steps)) continue;
     const seen = new Map<string, number>();
     j.steps.forEach((step: unknown, i) => {
