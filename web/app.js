@@ -1,7 +1,6 @@
 // The holdfast dashboard: plain browser JavaScript, no framework, no build step, no CDN.
 // Every piece of text from the API goes in through textContent (never innerHTML), and charts are SVG
 // built with the DOM API, so the strict Content-Security-Policy of the server holds.
-/* global document, Node, sessionStorage, fetch, URLSearchParams, setInterval, clearInterval */
 
 const TOKEN_KEY = "holdfast.token";
 const TREND_RUNS = 30;
@@ -27,7 +26,7 @@ function h(tag, attrs = {}, ...children) {
   applyAttrs(el, attrs);
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    el.append(typeof child === "object" ? child : document.createTextNode(String(child)));
   }
   return el;
 }

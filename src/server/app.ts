@@ -22,6 +22,7 @@ import { registerRedundancyRoutes } from "./routes/redundancy.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerRestoreRoutes } from "./routes/restore.js";
 import { registerWebRoutes } from "./routes/web.js";
+import { registerSnapshotRoutes, type SnapshotList } from "./routes/snapshots.js";
 
 export interface ServerDeps {
   config: Config;
@@ -35,6 +36,8 @@ export interface ServerDeps {
   restore?: (request: RestoreRequest) => Promise<LaunchResult>;
   /** Prometheus text exposition; absent → /metrics is 404. */
   renderMetrics?: () => Promise<string>;
+  /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */
+  snapshots?: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>;
   /** Where index.html, app.js and style.css are (default: the package's web/). */
   webDir?: string;
   /** Default: the config's secrets (redactorForConfig) plus the token. */
@@ -124,6 +127,7 @@ export function createApp(deps: ServerDeps): Hono {
   registerRedundancyRoutes(app, ctx);
   registerJobRoutes(app, ctx);
   registerRestoreRoutes(app, ctx);
+  if (deps.snapshots) registerSnapshotRoutes(app, ctx, deps.snapshots);
   registerWebRoutes(app, ctx);
 
   app.notFound((c) =>

@@ -16,7 +16,7 @@ export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
         run: ctx.deps.runJob !== undefined,
         restore: ctx.deps.restore !== undefined,
         metrics: ctx.deps.renderMetrics !== undefined,
-        snapshots: false,
+        snapshots: ctx.deps.snapshots !== undefined,
       },
       endpoints: [
         "GET /healthz",
@@ -28,6 +28,7 @@ export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
         "GET /api/runs/:id/logs?step=",
         "GET /api/config",
         "GET /api/redundancy",
+        ...(ctx.deps.snapshots ? ["GET /api/snapshots?repo=&source="] : []),
         "POST /api/jobs/:job/run",
         "POST /api/restore",
       ],

@@ -125,14 +125,25 @@ async function writeStepLog(step: StepRecord, write: (line: string) => Promise<u
     if (step.status !== "skipped" && step.status !== "pending") await write("(no output captured)");
     return;
   }
-  const input = fs.createReadStream(file);
-  const source = file.endsWith(".gz") ? input.pipe(createGunzip()) : input;
+  let handle: fs.promises.FileHandle;
   try {
-    for await (const line of readline.createInterface({ input: source, crlfDelay: Infinity }))
-      await write(line);
+    handle = await fs.promises.open(file, "r");
+  } catch (err) {
+    await write(`(the log could not be read: ${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return;
+  }
+  const input = handle.createReadStream();
+  const gunzip = file.endsWith(".gz") ? createGunzip() : null;
+  // pipe() does not forward errors; readline reports its input's errors through the iterator.
+  if (gunzip) input.on("error", (err) => gunzip.destroy(err));
+  const lines = readline.createInterface({ input: gunzip ? input.pipe(gunzip) : input, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) await write(line);
   } catch (err) {
     await write(`(the log could not be read: ${(err as Error).message})`);
   } finally {
+    lines.close();
     input.destroy();
+    gunzip?.destroy();
   }
 }
