@@ -85,9 +85,9 @@ function describeFetchError(err: unknown, signal: AbortSignal): NotifyHttpError 
   // undici reports network failures as TypeError("fetch failed") with the socket error as its cause.
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? null;
-  const message = code
-    ? `${code}${cause?.message && !cause.message.includes("://") ? ` (${cause.message})` : ""}`
-    : (err as Error).message;
+  // The cause's message never carries the URL's path, but keep a URL out in any case (S1).
+  const detail = cause?.message && !cause.message.includes("://") ? cause.message : null;
+  const message = code ? `${code}${detail ? ` (${detail})` : ""}` : (detail ?? (err as Error).message);
   return new NotifyHttpError(`request failed: ${message}`, { code, cause: err });
 }
 

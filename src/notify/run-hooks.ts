@@ -55,18 +55,26 @@ export function createMonitoringHooks(options: MonitoringHookOptions): RunHooks 
     }
   };
   const now = () => options.now?.() ?? new Date();
+  const pendingStarts = new Map<string, Promise<void>>();
 
   return {
     async runStarted(run, config = options.config) {
       const job = config.jobs[run.job];
+      // Sent alongside the first steps rather than before them: a hung receiver (up to two timeouts
+      // and a pause) must not hold the backup back. runFinished waits for it, so `start` still
+      // arrives before the run's outcome.
       if (job)
-        await guard("the start notification", () =>
-          dispatchEvent(deps(config), { event: "start", job, run }),
+        pendingStarts.set(
+          run.id,
+          guard("the start notification", () => dispatchEvent(deps(config), { event: "start", job, run })),
         );
       await guard("writing the metrics textfile", () => writeMetricsTextfile(config, options.store, now()));
     },
 
     async runFinished(run, config = options.config) {
+      const started = pendingStarts.get(run.id);
+      pendingStarts.delete(run.id);
+      await started;
       const job = config.jobs[run.job];
       if (job)
         await guard("the run's notifications", () =>
