@@ -12,6 +12,7 @@ const state = {
   status: null,
   runs: [],
   historyBefore: null,
+  paged: false,
   selectedRun: null,
   timer: null,
 };
@@ -383,6 +384,8 @@ function historyQuery(before) {
 
 async function loadHistory(append = false) {
   const page = await api(historyQuery(append ? state.historyBefore : null));
+  // Once older pages are shown, the periodic refresh leaves the list alone until the filter changes.
+  state.paged = append;
   state.runs = append ? [...state.runs, ...page.runs] : page.runs;
   state.historyBefore = page.next_before;
   $("history-more").disabled = !page.next_before;
@@ -591,21 +594,85 @@ async function openRun(id) {
   );
 }
 
-// ---------- restore ----------
+// ---------- snapshots and restore ----------
 
-function setupRestore() {
+function setupSnapshotsAndRestore(config) {
   const caps = state.info?.capabilities ?? {};
+  $("snapshots").hidden = !caps.snapshots;
   $("restore").hidden = !caps.restore;
-  if (!caps.restore) return;
-  $("restore-root").textContent = state.info.restore_root;
+  const repos = Object.keys(config.repositories ?? {});
+  const sources = Object.keys(config.sources ?? {});
+  const options = (names) => names.map((name) => h("option", { value: name, text: name }));
+  $("snapshots-repo").replaceChildren(...options(repos));
+  $("snapshots-source").replaceChildren(h("option", { value: "", text: "all" }), ...options(sources));
+  $("restore-repo").replaceChildren(...options(repos));
+  $("restore-source").replaceChildren(h("option", { value: "", text: "(only one)" }), ...options(sources));
+  if (caps.restore) $("restore-root").textContent = state.info.restore_root;
 }
 
-async function fillRestoreRepos() {
-  const config = await api("/api/config");
-  const select = $("restore-repo");
-  select.replaceChildren(
-    ...Object.keys(config.repositories ?? {}).map((name) => h("option", { value: name, text: name })),
-  );
+async function listSnapshots(event) {
+  event.preventDefault();
+  const root = $("snapshots-list");
+  root.replaceChildren(h("p", { class: "muted", text: "asking restic…" }));
+  const params = new URLSearchParams({ repo: $("snapshots-repo").value });
+  if ($("snapshots-source").value) params.set("source", $("snapshots-source").value);
+  try {
+    const { repositories } = await api(`/api/snapshots?${params.toString()}`);
+    root.replaceChildren(
+      ...repositories.map((repo) => {
+        if (repo.error)
+          return h("p", { class: "error", text: `${repo.name}: ${repo.error.kind}: ${repo.error.message}` });
+        if (repo.snapshots.length === 0)
+          return h("p", { class: "muted", text: `${repo.name}: no snapshots` });
+        const rows = [...repo.snapshots].reverse().map((snap) =>
+          h(
+            "tr",
+            {},
+            h("td", { class: "mono", title: snap.id, text: snap.short_id }),
+            h("td", { title: snap.time, text: fmtTime(snap.time) }),
+            h("td", { text: snap.hostname }),
+            h("td", { text: snap.source ?? "–" }),
+            h("td", { text: snap.job ?? "–" }),
+            h("td", { class: "mono", text: snap.paths.join(" ") }),
+            h(
+              "td",
+              {},
+              state.info?.capabilities?.restore
+                ? h("button", {
+                    type: "button",
+                    text: "restore…",
+                    onclick: () => {
+                      $("restore-repo").value = repo.name;
+                      $("restore-snapshot").value = snap.id;
+                      $("restore-source").value = snap.source ?? "";
+                      $("restore-target").focus();
+                    },
+                  })
+                : null,
+            ),
+          ),
+        );
+        return h(
+          "table",
+          {},
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              ["id", "time", "host", "source", "job", "paths", ""].map((t) => h("th", { text: t })),
+            ),
+          ),
+          h("tbody", {}, rows),
+        );
+      }),
+    );
+  } catch (err) {
+    root.replaceChildren(
+      h("p", { class: "error", text: `${err.message}${err.hint ? ` — ${err.hint}` : ""}` }),
+    );
+  }
 }
 
 async function submitRestore(event) {
@@ -620,6 +687,7 @@ async function submitRestore(event) {
   const body = { repo: $("restore-repo").value, target: $("restore-target").value.trim() };
   const snapshot = $("restore-snapshot").value.trim();
   if (snapshot) body.snapshot = snapshot;
+  if ($("restore-source").value) body.source = $("restore-source").value;
   if (include.length) body.include = include;
   try {
     const result = await api("/api/restore", { method: "POST", body });
@@ -636,8 +704,7 @@ async function refresh() {
     if (!state.info) {
       state.info = await api("/api/info");
       $("host").textContent = `${state.info.host} · v${state.info.version}`;
-      setupRestore();
-      if (state.info.capabilities.restore) await fillRestoreRepos();
+      setupSnapshotsAndRestore(await api("/api/config"));
     }
     state.status = await api("/api/status");
     const jobSelect = $("history-job");
@@ -646,7 +713,7 @@ async function refresh() {
     }
     renderJobs();
     renderRedundancy(await api("/api/redundancy"));
-    await loadHistory();
+    if (!state.paged) await loadHistory();
     await renderTrends();
     if (state.selectedRun && state.selectedRun.status === "running") await openRun(state.selectedRun.id);
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -675,6 +742,7 @@ function init() {
   $("history-limit").addEventListener("change", () => void loadHistory());
   $("history-more").addEventListener("click", () => void loadHistory(true));
   $("restore-form").addEventListener("submit", (e) => void submitRestore(e));
+  $("snapshots-form").addEventListener("submit", (e) => void listSnapshots(e));
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const token = $("token-input").value.trim();

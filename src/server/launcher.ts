@@ -20,6 +20,8 @@ export interface LaunchResult {
 export interface RestoreRequest {
   repo: string;
   snapshot: string | null;
+  /** Whose latest snapshot (when snapshot is null and the config has several sources). */
+  source: string | null;
   /** Already checked to be inside the restore root (real path). */
   target: string;
   include: string[];
@@ -114,6 +116,7 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
           ...(request.snapshot !== null ? [request.snapshot] : []),
           "--target",
           request.target,
+          ...(request.source !== null ? ["--source", request.source] : []),
           ...request.include.flatMap((p) => ["--include", p]),
         ],
         null,

@@ -277,6 +277,42 @@ describe("GET /api/info", () => {
   });
 });
 
+describe("GET /api/snapshots", () => {
+  const list = (repo: string, filter: { source: string | null }) =>
+    Promise.resolve(
+      repo === "cloud"
+        ? { snapshots: [], error: { kind: "network", message: "cannot reach the backend", hint: null } }
+        : { snapshots: [{ id: `${repo}-id`, short_id: "abcd1234", source: filter.source }], error: null },
+    );
+
+  it("does not exist without a lister", async () => {
+    expect((await app().request("/api/snapshots")).status).toBe(404);
+  });
+
+  it("lists one repository, or each, in the JSON of `snapshots --json`", async () => {
+    const a = app({ snapshots: list });
+    expect(await json(await a.request("/api/snapshots?repo=local&source=home"))).toEqual({
+      repositories: [
+        { name: "local", snapshots: [{ id: "local-id", short_id: "abcd1234", source: "home" }], error: null },
+      ],
+    });
+    const all = await json(await a.request("/api/snapshots"));
+    expect(all.repositories.map((r: { name: string }) => r.name)).toEqual(["local", "cloud", "nas"]);
+    expect(all.repositories[1]).toEqual({
+      name: "cloud",
+      snapshots: [],
+      error: { kind: "network", message: "cannot reach the backend", hint: null },
+    });
+    expect((await json(await a.request("/api/info"))).capabilities.snapshots).toBe(true);
+  });
+
+  it("is 400 for an unknown repository or source", async () => {
+    const a = app({ snapshots: list });
+    expect((await a.request("/api/snapshots?repo=nope")).status).toBe(400);
+    expect((await a.request("/api/snapshots?source=nope")).status).toBe(400);
+  });
+});
+
 describe("POST /api/jobs/:job/run", () => {
   const started: LaunchResult = { pid: 4321, run_id: "01JNEWRUN", exit_code: null, output_tail: "" };
 
@@ -467,6 +503,7 @@ describe("POST /api/restore", () => {
     const abs = await post(a, {
       repo: "cloud",
       snapshot: "c6075084",
+      source: "home",
       target: path.join(fx.restoreRoot, "a", "b"),
     });
     expect(abs.status).toBe(202);
@@ -474,10 +511,17 @@ describe("POST /api/restore", () => {
       {
         repo: "local",
         snapshot: null,
+        source: null,
         target: path.join(realRoot, "home-2026-11-26"),
         include: ["/home/sig/notes"],
       },
-      { repo: "cloud", snapshot: "c6075084", target: path.join(realRoot, "a", "b"), include: [] },
+      {
+        repo: "cloud",
+        snapshot: "c6075084",
+        source: "home",
+        target: path.join(realRoot, "a", "b"),
+        include: [],
+      },
     ]);
   });
 
@@ -546,6 +590,8 @@ describe("POST /api/restore", () => {
       { repo: "local", target: "x", include: ["--target=/etc"] },
       { repo: "local", target: "x", include: [""] },
       { repo: "local", target: "x", extra: true },
+      { repo: "local", target: "x", source: "nope" },
+      { repo: "local", target: "x", source: 1 },
     ];
     for (const body of bodies) expect((await post(a, body)).status, JSON.stringify(body)).toBe(400);
     const notJson = await a.request("/api/restore", { ...POST, body: "{not json" });
@@ -557,6 +603,34 @@ describe("POST /api/restore", () => {
     });
     expect(huge.status).toBe(413);
     expect(restoreCalls).toEqual([]);
+  });
+
+  it("is 400 when the restore command refuses (exit 2), 202 with the output when it ended", async () => {
+    const refused = await post(
+      app({
+        restore: () =>
+          Promise.resolve({
+            pid: 5,
+            run_id: null,
+            exit_code: 2,
+            output_tail: "error: --target /x is not empty\nhint: …",
+          }),
+      }),
+      { repo: "local", target: "r" },
+    );
+    expect(refused.status).toBe(400);
+    expect((await json(refused)).error.message).toContain("is not empty");
+    const ended = await post(
+      app({
+        restore: () => Promise.resolve({ pid: 5, run_id: null, exit_code: 1, output_tail: "wrong password" }),
+      }),
+      {
+        repo: "local",
+        target: "r",
+      },
+    );
+    expect(ended.status).toBe(202);
+    expect(await json(ended)).toMatchObject({ state: "failed", exit_code: 1, output: "wrong password" });
   });
 
   it("creates the default restore root (<state_dir>/restores) when none is configured", async () => {

@@ -1,70 +1,12 @@
 // `holdfast serve` as users run it: the built CLI in a child process. Only ever connects to 127.0.0.1.
 import fs from "node:fs";
-import type { ChildProcess } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collect, parseJson, runCli, startCli } from "../helpers/cli.js";
 import { lockPaths } from "../../src/engine/job-lock.js";
 import { redactorForConfig } from "../../src/engine/secrets.js";
 import { redactDeep } from "../../src/server/http.js";
-import { makeFixture, type Fixture } from "./fixture.js";
-
-// Response.json() is Promise<unknown> in Node's types; the tests look into the bodies freely.
-const json = (res: Response): Promise<any> => res.json() as Promise<any>;
-
-interface Served {
-  child: ChildProcess;
-  port: number;
-  base: string;
-  done: ReturnType<typeof collect>;
-}
-
-const servers: Served[] = [];
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
-    await s.done;
-  }
-});
-
-/** Starts `serve`, waits for its URL line, and returns the port it bound. */
-async function serve(fx: Fixture, listen: string): Promise<Served> {
-  const child = startCli(["--config", fx.configFile, "serve", "--listen", listen]);
-  let seen = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL within 20 s: ${seen}`)), 20_000);
-    child.stdout?.on("data", (d: Buffer) => {
-      seen += d.toString();
-      const match = /http:\/\/\S+?:(\d+)\//.exec(seen);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}: ${seen}`));
-    });
-  });
-  const done = collect(child);
-  const served = { child, port, base: `http://127.0.0.1:${port}`, done };
-  servers.push(served);
-  return served;
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null> | T | null,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { makeFixture } from "./fixture.js";
+import { json, serve, waitFor } from "./serve-helper.js";
 
 const POST = { method: "POST", headers: { "X-Holdfast-Request": "1" } };
 
@@ -103,7 +45,7 @@ describe("serve refuses unsafe addresses", () => {
 describe("serve on 127.0.0.1", () => {
   it("serves /healthz and the API, starts runs, and stops cleanly on SIGTERM", async () => {
     const fx = makeFixture();
-    const s = await serve(fx, "127.0.0.1:0");
+    const s = await serve(fx.configFile, "127.0.0.1:0");
     const health = await fetch(`${s.base}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.text()).toBe("ok\n");
@@ -144,7 +86,7 @@ describe("serve on 127.0.0.1", () => {
     const fx = makeFixture();
     expect((await runCli(["--config", fx.configFile, "run", "quick"])).code).toBe(0);
     expect((await runCli(["--config", fx.configFile, "run", "nightly"])).code).toBe(1); // backup needs restic repos
-    const s = await serve(fx, "127.0.0.1:0");
+    const s = await serve(fx.configFile, "127.0.0.1:0");
     const redactor = redactorForConfig(fx.config);
     const api = async (p: string) => json(await fetch(`${s.base}${p}`));
     const cli = async (...args: string[]) => {
@@ -172,7 +114,7 @@ describe("serve on 127.0.0.1", () => {
 
   it("409 while another run of the job holds its lock — by the holder file, and by the child's exit 4", async () => {
     const fx = makeFixture();
-    const s = await serve(fx, "127.0.0.1:0");
+    const s = await serve(fx.configFile, "127.0.0.1:0");
     const holder = startCli(["--config", fx.configFile, "run", "slow"]);
     const holderDone = collect(holder);
     const paths = lockPaths(fx.config.state_dir, "slow");
@@ -201,7 +143,7 @@ describe("serve on 127.0.0.1", () => {
 describe("serve with a token", () => {
   it("may listen on 0.0.0.0; every API call needs the token", async () => {
     const fx = makeFixture({ token: true });
-    const s = await serve(fx, "0.0.0.0:0");
+    const s = await serve(fx.configFile, "0.0.0.0:0");
     expect((await fetch(`${s.base}/healthz`)).status).toBe(200);
     expect((await fetch(`${s.base}/`)).status).toBe(200);
     for (const p of ["/api/status", "/api/runs", "/api/config", "/metrics"]) {

@@ -13,10 +13,18 @@ import { createCliLauncher } from "../../server/launcher.js";
 import { formatListenUrl, isLoopbackHost, parseListen } from "../../server/listen.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
+import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
+import { resticHostForCli } from "../../restic/exec.js";
+import type { SnapshotList } from "../../server/routes/snapshots.js";
+import { redactorForConfig } from "../../engine/secrets.js";
 import { buildProgram } from "../program.js";
+import { cliResticEnv, jsonError } from "./restic-shared.js";
+import { snapshotJson } from "./snapshots.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 
 const MIN_TOKEN_LENGTH = 16;
+/** A snapshots listing that takes longer than this (a backend that stopped answering) is given up. */
+const SNAPSHOTS_TIMEOUT_MS = 120_000;
 const TOKEN_HINT =
   "put a long random token in a file and name it in the config: `openssl rand -hex 32 > /etc/holdfast/secrets/server.token && chmod 600 /etc/holdfast/secrets/server.token`, then `server: { token_file: /etc/holdfast/secrets/server.token }`";
 
@@ -57,6 +65,45 @@ function hasRestoreCommand(): boolean {
   return longs.has("--target") && longs.has("--include");
 }
 
+/** `restic snapshots` for GET /api/snapshots, in the JSON of `holdfast snapshots --json`. */
+function createSnapshotLister(config: Config, stopping: AbortSignal) {
+  const redactor = redactorForConfig(config);
+  return async (repoName: string, filter: { source: string | null }): Promise<SnapshotList> => {
+    const repo = config.repositories[repoName];
+    if (!repo)
+      return {
+        snapshots: [],
+        error: { kind: "config", message: `no repository named "${repoName}"`, hint: null },
+      };
+    let env: Record<string, string>;
+    try {
+      env = cliResticEnv(config);
+    } catch (err) {
+      return { snapshots: [], error: { kind: "config", message: (err as Error).message, hint: null } };
+    }
+    const host = resticHostForCli(config, {
+      env,
+      signal: AbortSignal.any([stopping, AbortSignal.timeout(SNAPSHOTS_TIMEOUT_MS)]),
+      deadline: Date.now() + SNAPSHOTS_TIMEOUT_MS,
+    });
+    const result = await snapshots(
+      host,
+      repo,
+      filter.source !== null ? { tags: [[HOLDFAST_TAG, sourceTag(filter.source)]] } : {},
+    );
+    return {
+      snapshots: result.snapshots.map(snapshotJson),
+      error: result.outcome.ok
+        ? null
+        : (jsonError(result.outcome.error, redactor) ?? {
+            kind: "internal",
+            message: "restic failed",
+            hint: null,
+          }),
+    };
+  };
+}
+
 export default async function serve(global: GlobalOptions, flags: { listen?: string }): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const listenText = flags.listen ?? config.server.listen;
@@ -76,6 +123,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
   }
 
   const store = openStore(config);
+  const stopping = new AbortController();
   const launcher = createCliLauncher({
     cliPath: fileURLToPath(new URL("../main.js", import.meta.url)),
     configFile: config.file,
@@ -88,6 +136,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     token,
     runJob: launcher.runJob,
     ...(hasRestoreCommand() ? { restore: launcher.restore } : {}),
+    snapshots: createSnapshotLister(config, stopping.signal),
     renderMetrics: async () => {
       await recoverInterruptedRuns(store, { host: config.host });
       return renderMetrics(config, store, new Date());
@@ -130,6 +179,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     process.on("SIGTERM", onSignal);
   });
   process.stdout.write(`holdfast: ${signal} received, stopping the server (runs it started go on)\n`);
+  stopping.abort(signal);
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     // Keep-alive connections from browsers would hold close() open.

@@ -10,26 +10,42 @@ import { RestoreTargetError, resolveRestoreTarget, restoreRootOf } from "../rest
 interface RestoreBody {
   repo: string;
   snapshot: string | null;
+  source: string | null;
   target: string;
   include: string[];
 }
 
 const SNAPSHOT = /^(latest|[0-9a-f]{8,64})$/;
+const EXIT_USAGE = 2;
+
+function lastLines(text: string): string {
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("restoring "));
+  return lines.slice(-3).join(" / ") || "no output";
+}
 
 function bad(message: string, hint: string | null = null): ApiError {
   return new ApiError(400, "bad_request", message, hint);
 }
 
-export function parseRestoreBody(body: unknown, repositories: readonly string[]): RestoreBody {
+export function parseRestoreBody(
+  body: unknown,
+  repositories: readonly string[],
+  sources: readonly string[],
+): RestoreBody {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw bad("the body must be a JSON object", '{"repo": "local", "target": "home-2026-11-26"}');
   }
   const b = body as Record<string, unknown>;
-  const unknownKeys = Object.keys(b).filter((k) => !["repo", "snapshot", "target", "include"].includes(k));
+  const unknownKeys = Object.keys(b).filter(
+    (k) => !["repo", "snapshot", "source", "target", "include"].includes(k),
+  );
   if (unknownKeys.length)
     throw bad(
       `unknown field${unknownKeys.length > 1 ? "s" : ""}: ${unknownKeys.join(", ")}`,
-      "fields: repo, snapshot, target, include",
+      "fields: repo, snapshot, source, target, include",
     );
   if (typeof b.repo !== "string" || !repositories.includes(b.repo)) {
     throw bad(
@@ -43,6 +59,13 @@ export function parseRestoreBody(body: unknown, repositories: readonly string[])
       throw bad("snapshot must be a snapshot id (8 to 64 hex digits) or `latest`");
     }
     snapshot = b.snapshot;
+  }
+  let source: string | null = null;
+  if (b.source !== undefined && b.source !== null) {
+    if (typeof b.source !== "string" || !sources.includes(b.source)) {
+      throw bad("source must name a source of the config", `sources: ${sources.join(", ") || "(none)"}`);
+    }
+    source = b.source;
   }
   if (typeof b.target !== "string") throw bad("target is required: the directory to restore into");
   let include: string[] = [];
@@ -59,7 +82,7 @@ export function parseRestoreBody(body: unknown, repositories: readonly string[])
       return p;
     });
   }
-  return { repo: b.repo, snapshot, target: b.target, include };
+  return { repo: b.repo, snapshot, source, target: b.target, include };
 }
 
 export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
@@ -70,7 +93,7 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
     } catch {
       throw bad("the body is not JSON", '{"repo": "local", "target": "home-2026-11-26"}');
     }
-    const body = parseRestoreBody(raw, Object.keys(ctx.config.repositories));
+    const body = parseRestoreBody(raw, Object.keys(ctx.config.repositories), Object.keys(ctx.config.sources));
     const root = restoreRootOf(ctx.config);
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
     let target: string;
@@ -92,17 +115,29 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
     const started = await restore({
       repo: body.repo,
       snapshot: body.snapshot,
+      source: body.source,
       target,
       include: body.include,
     });
+    if (started.exit_code === EXIT_USAGE) {
+      // The restore command refused the request (target not empty, which source's latest, …).
+      throw new ApiError(
+        400,
+        "bad_request",
+        `holdfast restore refused: ${lastLines(started.output_tail)}`,
+        null,
+      );
+    }
     return sendJson(
       c,
       ctx.redactor,
       {
         repo: body.repo,
         snapshot: body.snapshot ?? "latest",
+        source: body.source,
         target,
         pid: started.pid,
+        // null while the restore goes on; set when it already ended within the wait.
         exit_code: started.exit_code,
         state: started.exit_code === null ? "started" : started.exit_code === 0 ? "finished" : "failed",
         output: started.exit_code === null ? null : started.output_tail,

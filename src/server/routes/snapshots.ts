@@ -1,14 +1,14 @@
-// GET /api/snapshots?repo=&source=: the snapshots of one repository (or of each, without repo=), as
-// restic reports them. Registered only when the server was given a way to list them.
+// GET /api/snapshots?repo=&source=: the snapshots of one repository (or of each, without repo=), in
+// the JSON of `holdfast snapshots --json`. Registered only when the server was given a way to list them.
 import type { Hono } from "hono";
 import type { ServerContext } from "../app.js";
 import { ApiError, sendJson } from "../http.js";
 
 export interface SnapshotList {
-  ok: boolean;
+  /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
+  snapshots: unknown[];
+  /** Why the repository could not be listed (null when it could). */
   error: { kind: string; message: string; hint: string | null } | null;
-  /** snake_case snapshot objects: id, short_id, time, paths, hostname, username, tags, … */
-  snapshots: Array<Record<string, unknown>>;
 }
 
 export function registerSnapshotRoutes(
@@ -39,7 +39,10 @@ export function registerSnapshotRoutes(
     const repos = repo ? [repo] : names;
     const results = [];
     // One after the other: restic on one repository at a time keeps a slow backend from piling up.
-    for (const name of repos) results.push({ repo: name, ...(await list(name, { source })) });
+    for (const name of repos) {
+      const { snapshots, error } = await list(name, { source });
+      results.push({ name, snapshots, error });
+    }
     return sendJson(c, ctx.redactor, { repositories: results });
   });
 }

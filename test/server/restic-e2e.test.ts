@@ -1,0 +1,103 @@
+// The dashboard's restic paths end to end with real restic on a local repository: snapshots listed by
+// GET /api/snapshots, the redundancy matrix fed by a real backup, and POST /api/restore restoring files
+// into the restore root through the `restore` command — and refusing to restore anywhere else.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { resticInit, writePassword } from "../helpers/restic-backends.js";
+import { makeTempDir, writeConfig } from "../helpers/tmp.js";
+import { json, serve, waitFor } from "./serve-helper.js";
+
+const hasRestic = spawnSync("restic", ["version"], { encoding: "utf8" }).status === 0;
+const POST = { method: "POST", headers: { "X-Holdfast-Request": "1", "Content-Type": "application/json" } };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!hasRestic)("serve with real restic", () => {
+  it("lists snapshots, shows them in the matrix, and restores only inside the restore root", async () => {
+    const dir = makeTempDir("holdfast-server-restic-");
+    const src = path.join(dir, "data");
+    fs.mkdirSync(path.join(src, "sub"), { recursive: true });
+    fs.writeFileSync(path.join(src, "a.txt"), "hello restore\n");
+    fs.writeFileSync(path.join(src, "sub", "b.txt"), "second file\n");
+    const repo = {
+      repo: path.join(dir, "repo"),
+      passwordFile: writePassword(path.join(dir, "secrets", "repo.pass"), "e2e-pw-7f3a9c"),
+    };
+    resticInit(repo);
+    const restoreRoot = path.join(dir, "restores");
+    const configFile = writeConfig(
+      dir,
+      `version: 1
+state_dir: ${dir}/state
+repositories:
+  local: { url: ${repo.repo}, password_file: ${repo.passwordFile} }
+sources:
+  data: { paths: [${src}] }
+jobs:
+  nightly:
+    steps:
+      - { name: data, type: backup, source: data, repos: [local] }
+server:
+  restore_root: ${restoreRoot}
+`,
+    );
+    const run = await runCli(["--config", configFile, "run", "nightly"]);
+    expect(run.code, run.stderr).toBe(0);
+
+    const s = await serve(configFile, "127.0.0.1:0");
+    const listed = await json(await fetch(`${s.base}/api/snapshots?repo=local`));
+    expect(listed.repositories).toHaveLength(1);
+    const [snap] = listed.repositories[0].snapshots;
+    expect(listed.repositories[0].error).toBeNull();
+    expect(snap).toMatchObject({ source: "data", job: "nightly", holdfast: true, paths: [src] });
+
+    const matrix = await json(await fetch(`${s.base}/api/redundancy`));
+    expect(matrix.sources[0].cells[0]).toMatchObject({ repo: "local", via: "backup", stale: false });
+    expect(snap.id.startsWith(matrix.sources[0].cells[0].snapshot_id.slice(0, 8))).toBe(true);
+
+    // Escapes are refused before restic is asked.
+    for (const target of ["../outside", "/tmp", `${restoreRoot}/../x`]) {
+      const res = await fetch(`${s.base}/api/restore`, {
+        ...POST,
+        body: JSON.stringify({ repo: "local", target }),
+      });
+      expect(res.status, target).toBe(400);
+    }
+    expect(fs.existsSync(path.join(dir, "outside"))).toBe(false);
+
+    const res = await fetch(`${s.base}/api/restore`, {
+      ...POST,
+      body: JSON.stringify({ repo: "local", snapshot: snap.short_id, target: "r1" }),
+    });
+    expect(res.status).toBe(202);
+    const started = await json(res);
+    expect(started.target).toBe(path.join(fs.realpathSync(restoreRoot), "r1"));
+    await waitFor("the restore to end", () => (alive(started.pid) ? null : true), 60_000);
+    const restored = path.join(restoreRoot, "r1", src);
+    expect(fs.readFileSync(path.join(restored, "a.txt"), "utf8")).toBe("hello restore\n");
+    expect(fs.readFileSync(path.join(restored, "sub", "b.txt"), "utf8")).toBe("second file\n");
+
+    // The restore command refuses a non-empty target: 400 with its reason.
+    const again = await fetch(`${s.base}/api/restore`, {
+      ...POST,
+      body: JSON.stringify({ repo: "local", target: "r1" }),
+    });
+    expect(again.status).toBe(400);
+    expect((await json(again)).error.message).toContain("not empty");
+
+    // The whole answer never shows the repository password.
+    expect(JSON.stringify(listed) + JSON.stringify(matrix) + JSON.stringify(started)).not.toContain(
+      "e2e-pw-7f3a9c",
+    );
+  });
+});
