@@ -125,12 +125,18 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
+  const pendingWrites = new Set<Promise<void>>();
   const persist = (job: string, at: Date) => {
-    deps.state.setState(`${STATE_PREFIX}${job}`, at.toISOString()).catch((err: unknown) => {
-      deps.log(
-        `job ${job}: could not record the trigger time: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    });
+    const write: Promise<void> = deps.state.setState(`${STATE_PREFIX}${job}`, at.toISOString()).then(
+      () => undefined,
+      (err: unknown) => {
+        deps.log(
+          `job ${job}: could not record the trigger time: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      },
+    );
+    pendingWrites.add(write);
+    void write.then(() => pendingWrites.delete(write));
   };
 
   const launch = (slot: JobSlot, reason: string) => {
@@ -253,8 +259,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     if (stopTimer !== null) timers.clear(stopTimer);
     if (killTimer !== null) timers.clear(killTimer);
     stopTimer = killTimer = null;
-    deps.log("stopped");
-    resolveStopped();
+    // The caller closes the store once stopped: the last trigger times must be written by then.
+    void Promise.allSettled([...pendingWrites]).then(() => {
+      deps.log("stopped");
+      resolveStopped();
+    });
   };
 
   const cancelAll = () => {
