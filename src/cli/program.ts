@@ -327,7 +327,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       examples([
         "holdfast daemon",
         "holdfast daemon --on-stop cancel",
-        "kill -HUP $(pidof holdfast)  # reload the config",
+        "kill -HUP <daemon pid>   # reload the config; a bad config keeps the old one",
       ]),
     )
     .action(on(() => import("./commands/daemon.js")));

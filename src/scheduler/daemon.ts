@@ -14,7 +14,6 @@ import { ConfigError } from "../errors.js";
 import { createLineSplitter } from "../util/process.js";
 import { formatDuration } from "../util/units.js";
 import { parseSchedule, type CalendarSchedule } from "./calendar.js";
-import { findScheduleIssues } from "./validate-schedules.js";
 
 export const MAX_SLEEP_MS = 15_000;
 const WATCH_KEY = "(freshness check)";
@@ -84,10 +83,9 @@ export interface Daemon {
   running(): string[];
 }
 
-/** The daemon's view of a config: its scheduled jobs. Throws ConfigError for a schedule that does not parse. */
+/** The daemon's view of a config: its scheduled jobs. */
 export function planFromConfig(config: Config): DaemonPlan {
-  const issues = findScheduleIssues(config);
-  if (issues.length > 0) throw new ConfigError(issues);
+  // The loader has refused unparseable schedules already (config errors with their position).
   const jobs: ScheduledJob[] = [];
   for (const job of Object.values(config.jobs)) {
     if (job.schedule !== undefined) jobs.push({ name: job.name, schedule: parseSchedule(job.schedule) });
@@ -154,7 +152,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     deps.log(`${label}: started (${reason}, pid ${child.pid ?? "?"})`);
     void child.exited.then((exit) => {
       slot.child = null;
-      deps.log(`${label}: ${describeChildExit(exit)} after ${formatDuration(Date.now() - slot.startedAt)}`);
+      const outcome = job === null ? describeWatchExit(exit) : describeChildExit(exit);
+      deps.log(`${label}: ${outcome} after ${formatDuration(Date.now() - slot.startedAt)}`);
       if (stopping && runningSlots().length === 0) finishStop();
     });
   };
@@ -374,6 +373,14 @@ export function describeChildExit(exit: ChildExit): string {
     default:
       return `${run}${exit.run?.status ?? "ended"} (exit ${exit.code})`;
   }
+}
+
+/** `holdfast watch`: 0 every job is fresh, 2 at least one is stale (and was notified). */
+export function describeWatchExit(exit: ChildExit): string {
+  if (exit.signal) return `killed by ${exit.signal}`;
+  if (exit.code === 0) return "every job is fresh (exit 0)";
+  if (exit.code === 2) return "a job is stale (exit 2; see its lines above)";
+  return `ended with exit ${exit.code}`;
 }
 
 export interface LauncherOptions {

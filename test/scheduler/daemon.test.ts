@@ -272,6 +272,9 @@ describe("reload and stop", () => {
     await h.daemon.start();
     await h.at("2026-03-01T11:00:00Z");
     expect(h.children.map((c) => c.job)).toEqual([null]);
+    h.children[0]!.finish({ code: 2 });
+    await h.flush();
+    expect(h.logs.at(-1)).toMatch(/^freshness check: a job is stale \(exit 2; see its lines above\) after /);
     const without = createHarness({ start: "2026-03-01T10:59:00Z", plan: plan({}), watch: false });
     await without.daemon.start();
     await without.at("2026-03-01T11:00:00Z");

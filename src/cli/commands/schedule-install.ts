@@ -1,4 +1,4 @@
-import { ConfigError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import {
   applyInstall,
   createSystemctlRunner,
@@ -11,7 +11,6 @@ import {
   InstallConflictError,
 } from "../../scheduler/install.js";
 import { resolveHoldfastCommand } from "../../scheduler/holdfast-command.js";
-import { findScheduleIssues } from "../../scheduler/validate-schedules.js";
 import { quoteArgv } from "../../util/shell-quote.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
@@ -26,8 +25,6 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
   const mode = resolveMode(flags);
   const root = resolveRoot(flags);
   const { config } = loadCliConfig(global);
-  const scheduleIssues = findScheduleIssues(config);
-  if (scheduleIssues.length > 0) throw new ConfigError(scheduleIssues);
 
   const plan = planInstall(config, {
     mode,
