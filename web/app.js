@@ -571,7 +571,8 @@ async function openRun(id) {
       badge(run.status),
       ` exit ${run.exit_code ?? "–"} · ${run.trigger} on ${run.host} · started ${fmtTime(run.started_at)} · ${fmtDuration(run.duration_ms)}`,
     ),
-    run.error ? h("p", { class: "error", text: `${run.error.kind}: ${run.error.message}` }) : null,
+    // replaceChildren would print a null as the text "null": an empty text instead.
+    run.error ? h("p", { class: "error", text: `${run.error.kind}: ${run.error.message}` }) : "",
     timeline(run),
     h(
       "table",

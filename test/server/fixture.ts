@@ -138,6 +138,11 @@ export async function recordRun(
   });
   let end = spec.startedAt.getTime();
   for (const [index, step] of spec.steps.entries()) {
+    if (step.status === "skipped") {
+      // As the engine records it: never started.
+      await store.updateStep(spec.id, index, { status: "skipped" });
+      continue;
+    }
     const start = spec.startedAt.getTime() + (step.offsetMs ?? index * 1000);
     const duration = step.durationMs ?? 900;
     end = Math.max(end, start + duration);
