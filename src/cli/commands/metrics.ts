@@ -1,3 +1,4 @@
+import { UsageError } from "../../errors.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
 import { writeTextfileAtomically } from "../../metrics/textfile.js";
@@ -16,8 +17,10 @@ export default async function metrics(global: GlobalOptions, flags: MetricsFlags
     if (flags.write) {
       const file = config.metrics.textfile;
       if (!file) {
-        process.stderr.write("holdfast: metrics.textfile is not set in the config; nothing written\n");
-        return 2;
+        throw new UsageError(
+          "metrics.textfile is not set in the config; nothing written",
+          "add `metrics: { textfile: /var/lib/prometheus/node-exporter/holdfast.prom }`, or print with `holdfast metrics`",
+        );
       }
       await writeTextfileAtomically(file, text);
       process.stderr.write(`holdfast: wrote ${file}\n`);
