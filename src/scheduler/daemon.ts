@@ -23,6 +23,8 @@ const MAX_CHILD_STDOUT = 8 << 20;
 export interface ScheduledJob {
   name: string;
   schedule: CalendarSchedule;
+  /** randomized_delay: each run starts up to this much after its elapse (systemd's RandomizedDelaySec=). */
+  randomizedDelayMs: number;
 }
 
 export interface DaemonPlan {
@@ -65,6 +67,8 @@ export interface DaemonDeps {
   log(line: string): void;
   now?: () => Date;
   timers?: DaemonTimers;
+  /** For randomized_delay; Math.random when omitted. */
+  random?: () => number;
   /** Whether a freshness check command exists; when false the hourly check is skipped with one log line. */
   watch: boolean;
 }
@@ -88,7 +92,13 @@ export function planFromConfig(config: Config): DaemonPlan {
   // The loader has refused unparseable schedules already (config errors with their position).
   const jobs: ScheduledJob[] = [];
   for (const job of Object.values(config.jobs)) {
-    if (job.schedule !== undefined) jobs.push({ name: job.name, schedule: parseSchedule(job.schedule) });
+    if (job.schedule !== undefined) {
+      jobs.push({
+        name: job.name,
+        schedule: parseSchedule(job.schedule),
+        randomizedDelayMs: job.randomized_delay ?? 0,
+      });
+    }
   }
   return { jobs, killGraceMs: config.kill_grace };
 }
@@ -99,6 +109,7 @@ interface JobSlot {
   nextDue: Date | null;
   child: ChildHandle | null;
   startedAt: number;
+  randomizedDelayMs: number;
 }
 
 const realTimers: DaemonTimers = {
@@ -116,6 +127,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     nextDue: null,
     child: null,
     startedAt: 0,
+    randomizedDelayMs: 0,
+  };
+  const random = deps.random ?? Math.random;
+  /** The slot's next start after `from`: its next elapse plus its random delay. */
+  const nextStart = (slot: JobSlot, from: Date): Date | null => {
+    const elapse = slot.schedule?.next(from) ?? null;
+    if (!elapse || slot.randomizedDelayMs <= 0) return elapse;
+    return new Date(elapse.getTime() + Math.floor(random() * slot.randomizedDelayMs));
   };
   let plan: DaemonPlan = { jobs: [], killGraceMs: 15_000 };
   let wake: unknown = null;
@@ -181,7 +200,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         const due = slot.nextDue;
         // Recomputed from the clock, not from `due`: elapses missed while the process was frozen
         // (suspend, SIGSTOP) collapse into this one run instead of firing back to back.
-        slot.nextDue = slot.schedule.next(at);
+        slot.nextDue = nextStart(slot, at);
         if (slot === watch && !deps.watch) continue;
         fire(slot, due, at);
       }
@@ -215,6 +234,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       const existing = slots.get(job.name);
       if (existing?.schedule && existing.schedule.normalized === job.schedule.normalized) {
         existing.schedule = job.schedule;
+        existing.randomizedDelayMs = job.randomizedDelayMs;
         continue;
       }
       const slot: JobSlot = existing ?? {
@@ -223,15 +243,17 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         nextDue: null,
         child: null,
         startedAt: 0,
+        randomizedDelayMs: 0,
       };
       slot.schedule = job.schedule;
+      slot.randomizedDelayMs = job.randomizedDelayMs;
       slots.set(job.name, slot);
       const stored = catchUp ? await deps.state.getState(`${STATE_PREFIX}${job.name}`) : null;
       const last = stored ? new Date(stored) : null;
       const missed = last && !Number.isNaN(last.getTime()) ? job.schedule.next(last) : null;
       if (missed && missed.getTime() <= at.getTime()) {
         // Persistent=true: one run for however many elapses passed while the daemon was not running.
-        slot.nextDue = job.schedule.next(at);
+        slot.nextDue = nextStart(slot, at);
         if (slot.child) continue;
         deps.log(
           `job ${job.name}: catching up the run due at ${missed.toISOString()} (missed while the daemon was not running)`,
@@ -240,7 +262,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         continue;
       }
       if (!last) persist(job.name, at);
-      slot.nextDue = job.schedule.next(at);
+      slot.nextDue = nextStart(slot, at);
     }
     plan = next;
   };

@@ -23,6 +23,7 @@ function createHarness(options: {
   plan: DaemonPlan;
   state?: Record<string, string>;
   watch?: boolean;
+  random?: () => number;
 }) {
   let clock = new Date(options.start);
   const state = new Map(Object.entries(options.state ?? {}));
@@ -72,6 +73,7 @@ function createHarness(options: {
       },
     },
     watch: options.watch ?? true,
+    ...(options.random ? { random: options.random } : {}),
   });
   const flush = () => new Promise((r) => setImmediate(r));
   return {
@@ -94,7 +96,11 @@ function createHarness(options: {
 }
 
 const plan = (jobs: Record<string, string>, killGraceMs = 15_000): DaemonPlan => ({
-  jobs: Object.entries(jobs).map(([name, expr]) => ({ name, schedule: parseSchedule(`${expr} UTC`) })),
+  jobs: Object.entries(jobs).map(([name, expr]) => ({
+    name,
+    schedule: parseSchedule(`${expr} UTC`),
+    randomizedDelayMs: 0,
+  })),
   killGraceMs,
 });
 
@@ -133,6 +139,20 @@ describe("daemon scheduling", () => {
     await h.flush();
     await h.at("2026-03-01T10:04:00Z");
     expect(h.runsOf("slow")).toHaveLength(2);
+  });
+
+  it("delays each run by a random part of randomized_delay, like RandomizedDelaySec=", async () => {
+    const delayed = plan({ job: "*-*-* 03:00:00" });
+    delayed.jobs[0]!.randomizedDelayMs = 600_000;
+    const h = createHarness({ start: "2026-03-01T02:00:00Z", plan: delayed, random: () => 0.5 });
+    await h.daemon.start();
+    await h.at("2026-03-01T03:04:59.999Z");
+    expect(h.runsOf("job")).toHaveLength(0);
+    await h.at("2026-03-01T03:05:00Z");
+    expect(h.runsOf("job").map((c) => c.at)).toEqual(["2026-03-01T03:05:00.000Z"]);
+    expect(h.logs.filter((l) => l.startsWith("job job: started"))).toEqual([
+      expect.stringMatching(/^job job: started \(due at 2026-03-01T03:05:00\.000Z, pid \d+\)$/),
+    ]);
   });
 
   it("after a suspend (the clock jumps hours ahead) runs once, not once per missed elapse", async () => {
