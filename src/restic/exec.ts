@@ -401,7 +401,6 @@ async function runOnce(
   const echo = call.echo ?? true;
   const stderrLines: string[] = [];
   const MAX_STDERR = 400;
-  let stderrDropped = 0;
 
   const prefix = call.normalPriority ? [] : priorityPrefix(config, host.env);
   const resticArgs = [...access.globalArgs, ...(call.noLock ? ["--no-lock"] : []), ...call.args];
@@ -412,7 +411,7 @@ async function runOnce(
   let earlyStopAt: number | null = null;
   if (call.stopBeforeDeadline && host.deadline !== null) {
     // Leave restic the kill grace (SIGINT → SIGKILL) plus a margin to end before the engine's timer.
-    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - 3_000);
+    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - 5_000);
     if (timeoutMs === undefined || budget < timeoutMs) {
       timeoutMs = budget;
       earlyStopAt = Date.now() + budget;
@@ -437,13 +436,11 @@ async function runOnce(
         // Keep the first lines (the cause) and the last ones (the verdict).
         stderrLines.splice(MAX_STDERR / 2, 1);
         stderrLines.push(line);
-        stderrDropped++;
       }
       const handled = call.onStderr?.(line) === true;
       if (!handled && echo) host.log.output(stripAnsi(line), "stderr");
     },
   });
-  void stderrDropped;
 
   const outcome: ResticOutcome = {
     ok: result.exitCode === 0 && !result.spawnError,
@@ -485,15 +482,23 @@ async function runOnce(
       reason === "timeout"
         ? classifyResticFailure({ ...base, timedOut: true })
         : classifyResticFailure({ ...base, cancelled: true });
-    await cleanupAfterStop(host, call, access, detected, result);
+    await cleanupAfterStop(host, call, access, detected);
     return outcome;
   }
   if (result.timedOut) {
     outcome.stoppedEarly = earlyStopAt !== null;
     // Was the backend failing? Then the honest answer is `network`, not a timeout.
-    const asIfFailed = classifyResticFailure({ ...base, exitCode: 1, signal: null });
-    await cleanupAfterStop(host, call, access, detected, result);
+    // Only what restic said before our SIGINT (its "signal interrupt received" would read as a cancel).
+    const cut = stderrLines.findIndex((l) => l.includes("signal interrupt received"));
+    const beforeStop = cut === -1 ? stderrLines : stderrLines.slice(0, cut);
+    const asIfFailed = classifyResticFailure({ ...base, stderrLines: beforeStop, exitCode: 1, signal: null });
     if (asIfFailed.kind === "network") {
+      // The backend is gone, so restic's lock there cannot be removed now; say how, for later.
+      if (result.signal === "SIGKILL" || call.exclusive) {
+        host.log.warn(
+          `restic may have left its lock in ${call.repo.name}; once the backend answers again, run \`holdfast unlock ${call.repo.name}\``,
+        );
+      }
       outcome.error = stepError(
         "network",
         `the repository backend stopped answering and restic was still retrying when the step's time ran out: ${asIfFailed.message}`,
@@ -501,6 +506,7 @@ async function runOnce(
       );
       return outcome;
     }
+    await cleanupAfterStop(host, call, access, detected);
     outcome.error = classifyResticFailure({
       ...base,
       timedOut: true,
@@ -518,19 +524,17 @@ async function runOnce(
 
 /**
  * After we stopped restic: SIGINT lets restic remove its own lock, but a SIGKILL after the grace
- * period (or restic 0.14 on SIGTERM) leaves it behind. `restic unlock` removes only stale locks,
- * so a lock of another live restic is never touched. Exclusive commands always get this; others only
- * when restic did not exit on its own.
+ * period (or restic 0.14 on SIGTERM) leaves it behind, and even an exit 130 is no proof that the
+ * lock file went away. `restic unlock` removes only stale locks (a dead PID on this host, or older
+ * than 30 minutes), so a lock of another live restic is never touched; running it costs one
+ * repository open and makes "no lock left behind by holdfast" hold after every stop.
  */
 async function cleanupAfterStop(
   host: ResticHost,
   call: ResticCall,
   access: RepositoryAccess,
   detected: DetectedRestic,
-  result: ProcessResult,
 ): Promise<void> {
-  const killed = result.signal === "SIGKILL" || result.signal === "SIGTERM";
-  if (!call.exclusive && !killed) return;
   await unlockStale(host, call.repo, access, detected, true);
 }
 
@@ -543,13 +547,18 @@ async function unlockStale(
 ): Promise<void> {
   const args = [...access.globalArgs, "unlock"];
   // After a cancel the caller's signal has fired, so this must not go through its door.
+  // Within the step's time: past its deadline the engine stops waiting for the step.
+  const left = host.deadline === null ? CLEANUP_TIMEOUT_MS : host.deadline - Date.now() - 2_000;
+  const timeoutMs = Math.min(CLEANUP_TIMEOUT_MS, left);
+  if (timeoutMs < 1_000) {
+    host.log.warn(
+      `no time left to remove stale restic locks of ${repo.name}; if the next run reports a lock, run \`holdfast unlock ${repo.name}\``,
+    );
+    return;
+  }
   const result = detached
-    ? await runProcess(detected.binary, args, {
-        env: access.env,
-        timeoutMs: CLEANUP_TIMEOUT_MS,
-        graceMs: 2_000,
-      })
-    : await host.exec(detected.binary, args, { env: access.env, timeoutMs: CLEANUP_TIMEOUT_MS });
+    ? await runProcess(detected.binary, args, { env: access.env, timeoutMs, graceMs: 1_000 })
+    : await host.exec(detected.binary, args, { env: access.env, timeoutMs });
   if (result.exitCode === 0) host.log.info(`removed stale restic locks of ${repo.name} (restic unlock)`);
   else
     host.log.warn(
