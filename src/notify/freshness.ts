@@ -1,12 +1,18 @@
 // The dead-man's switch: jobs with no successful run within max_age (including a scheduled job that
 // never ran once its first due time plus max_age has passed) get one `stale` per episode. The episode
 // ends with the job's next success (the run hook sends `recovered` then) or when the job is fresh
-// again for another reason (a longer max_age).
+// again for another reason (a longer max_age). The check also announces a run that died unannounced.
 import type { Config, JobConfig } from "../config/schema.js";
 import { computeJobStatuses, type JobState } from "../engine/job-status.js";
 import type { NotificationRecord, RunStore } from "../store/types.js";
 import { dispatchEvent, notifiersFor, type DispatchDeps } from "./dispatch.js";
-import { closeStaleEpisode, openStaleEpisode, readStaleEpisode, writeOutcome } from "./episodes.js";
+import {
+  closeStaleEpisode,
+  openStaleEpisode,
+  readOutcome,
+  readStaleEpisode,
+  writeOutcome,
+} from "./episodes.js";
 
 export type StaleNotice =
   /** This check sent `stale` (at least one notifier took it). */
@@ -40,6 +46,8 @@ export async function checkFreshness(
   const results: FreshnessResult[] = [];
   for (const status of statuses) {
     const job = config.jobs[status.name] as JobConfig;
+    if (status.last_run?.status === "interrupted")
+      await announceInterruptedRun(deps, job, status.last_run.id);
     const stale = status.stale_for_ms !== null;
     const episode = await readStaleEpisode(store, job.name);
     const result: FreshnessResult = {
@@ -80,4 +88,17 @@ export async function checkFreshness(
     results.push(result);
   }
   return results;
+}
+
+/**
+ * A run whose holdfast was killed (SIGKILL, power loss) never sent its outcome; the next check sends
+ * `failure` for it, once: the attempt is recorded on the run, which is how later checks know.
+ */
+async function announceInterruptedRun(deps: DispatchDeps, job: JobConfig, runId: string): Promise<void> {
+  const run = await deps.store.getRun(runId);
+  if (!run || run.notifications.some((n) => n.event === "failure")) return;
+  if (notifiersFor(deps.config, job, "failure").length === 0) return;
+  await dispatchEvent(deps, { event: "failure", job, run });
+  if ((await readOutcome(deps.store, job.name)) !== "stale")
+    await writeOutcome(deps.store, job.name, "failure");
 }

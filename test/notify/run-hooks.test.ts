@@ -230,6 +230,19 @@ notifications:
     });
   });
 
+  it("announces a run whose holdfast died (interrupted) with one `failure`", async () => {
+    const { config, store, fake, events } = setup();
+    const run = await recordRun(store, "j", "running", { startedAt: "2026-11-01T00:00:00.000Z" });
+    await store.markInterrupted(run.id, "2026-11-01T00:05:00.000Z");
+    const deps = { config, store, redactor: createRedactor(), findKind: fake.findKind, log: () => undefined };
+    await checkFreshness(deps, new Date("2026-11-01T00:10:00Z"));
+    await checkFreshness(deps, new Date("2026-11-01T00:11:00Z"));
+    expect(events()).toEqual(["failure"]);
+    expect(fake.sends[0]?.message.title).toMatch(/j INTERRUPTED on/);
+    expect((await store.getRun(run.id))?.notifications).toMatchObject([{ event: "failure", ok: true }]);
+    expect(await store.getState("notify:outcome:j")).toBe("failure");
+  });
+
   it("records the episode even when no notifier listens for stale, so `recovered` still fires", async () => {
     const { store, fake } = setup();
     const silent = loadTestConfig(`
