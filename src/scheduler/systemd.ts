@@ -228,6 +228,7 @@ export function renderServiceTemplate(
       "KillMode=mixed",
       "KillSignal=SIGTERM",
       `TimeoutStopSec=${formatTimeSpan(stopLimitMs(config))}`,
+      // Exit 3 is "completed with warnings" under `warnings: warn`; `warnings: fail` makes it 1, a failed unit.
       "SuccessExitStatus=3",
       ...serviceHardening(settings.mode),
     ]),
