@@ -4,7 +4,7 @@ import fs from "node:fs";
 import { z } from "zod";
 import { defineNotifierKind, type NotifyMessage } from "./notifier-kind.js";
 import { pathSchema } from "../config/values.js";
-import { truncateStart } from "./message.js";
+import { truncateStart } from "./truncate.js";
 
 const EMAIL_LOG_TAIL_LIMIT = 32 * 1024;
 

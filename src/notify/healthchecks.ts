@@ -5,7 +5,7 @@ import { z } from "zod";
 import { defineNotifierKind, type NotifyMessage } from "./notifier-kind.js";
 import { pathSchema } from "../config/values.js";
 import { postHttp } from "./http.js";
-import { truncateEnd } from "./message.js";
+import { truncateEnd } from "./truncate.js";
 
 /** Healthchecks keeps at most 100 KB of a ping body (its default PING_BODY_LIMIT). */
 export const HEALTHCHECKS_BODY_LIMIT = 100_000;

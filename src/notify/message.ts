@@ -11,6 +11,7 @@ import type { Redactor } from "../util/redact.js";
 import { formatBytes, formatDuration } from "../util/units.js";
 import { findStepLog } from "../engine/step-log.js";
 import type { NotifyMessage } from "./notifier-kind.js";
+import { truncateStart } from "./truncate.js";
 
 export interface MessageInput {
   event: NotifyEvent;
@@ -239,30 +240,4 @@ async function readTailLines(file: string, count: number): Promise<string[]> {
   if (file.endsWith(".gz")) await pipeline(fs.createReadStream(file), createGunzip(), sink);
   else await pipeline(fs.createReadStream(file), sink);
   return ring;
-}
-
-/** Keeps the last maxBytes bytes of text (on a line boundary when there is one), marking the cut. */
-export function truncateStart(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, "utf8");
-  if (bytes.length <= maxBytes) return text;
-  const marker = "…[earlier output cut]\n";
-  let kept = bytes.subarray(bytes.length - (maxBytes - Buffer.byteLength(marker))).toString("utf8");
-  // A cut inside a multi-byte character decodes to U+FFFD; drop it with the rest of the partial line.
-  const nl = kept.indexOf("\n");
-  if (nl !== -1 && nl < kept.length - 1) kept = kept.slice(nl + 1);
-  else kept = kept.replace(/^\uFFFD+/, "");
-  return marker + kept;
-}
-
-/** Keeps the first maxBytes bytes of text, marking the cut. */
-export function truncateEnd(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, "utf8");
-  if (bytes.length <= maxBytes) return text;
-  const marker = "\n…[cut]";
-  return (
-    bytes
-      .subarray(0, maxBytes - Buffer.byteLength(marker))
-      .toString("utf8")
-      .replace(/\uFFFD+$/, "") + marker
-  );
 }

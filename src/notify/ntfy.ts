@@ -4,7 +4,7 @@ import type { NotifyEvent } from "../config/schema.js";
 import { defineNotifierKind, type NotifyMessage } from "./notifier-kind.js";
 import { pathSchema } from "../config/values.js";
 import { headerSafe, postHttp } from "./http.js";
-import { truncateEnd } from "./message.js";
+import { truncateEnd } from "./truncate.js";
 
 /** ntfy turns longer messages into attachments; keep the text a message. */
 export const NTFY_BODY_LIMIT = 4096;
