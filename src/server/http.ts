@@ -49,13 +49,35 @@ export function redactDeep(value: unknown, redactor: Redactor): unknown {
   return value;
 }
 
+/**
+ * JSON text with every string (keys included) redacted, as redactDeep does, but in one pass inside
+ * JSON.stringify — a 50-run history page is ~10k strings, and copying the whole tree first cost more
+ * than reading it from the store.
+ */
+export function redactedJson(value: unknown, redactor: Redactor, space?: number): string {
+  return JSON.stringify(
+    value,
+    (_key, val: unknown) => {
+      if (typeof val === "string") return redactor.redact(val);
+      if (val !== null && typeof val === "object" && !Array.isArray(val)) {
+        const keys = Object.keys(val);
+        if (keys.some((k) => redactor.redact(k) !== k)) {
+          return Object.fromEntries(Object.entries(val).map(([k, v]) => [redactor.redact(k), v]));
+        }
+      }
+      return val;
+    },
+    space,
+  );
+}
+
 export function sendJson(
   c: Context,
   redactor: Redactor,
   value: unknown,
   status: ContentfulStatusCode = 200,
 ): Response {
-  return c.body(`${JSON.stringify(redactDeep(value, redactor), null, 2)}\n`, status, {
+  return c.body(`${redactedJson(value, redactor, 2)}\n`, status, {
     "Content-Type": "application/json; charset=utf-8",
   });
 }

@@ -46,8 +46,10 @@ interface Writer {
   maxAgeMs: number | null;
 }
 
-/** How many recent runs per job are read to find the latest snapshots. */
-const RUNS_SCANNED = 100;
+/** Recent runs read per job: they catch targets that succeeded inside a step that failed overall. */
+const RUNS_SCANNED = 20;
+/** Successful records read per writing step, whatever their age (copies are dated against these). */
+const SUCCESSES_READ = 5;
 const OK_STATUSES = new Set(["succeeded", "warning"]);
 
 const key = (source: string, repo: string) => `${source}\u0000${repo}`;
@@ -112,13 +114,11 @@ export async function computeRedundancy(
   // Every snapshot time found per (source, repo), from backups; copies are resolved against these.
   const backupTimes = new Map<string, Array<{ at: string; snapshot_id: string | null }>>();
   const copyTimes = new Map<string, Array<{ finished: string; from: string }>>();
-  const found = new Set<string>();
   const collect = (jobName: string, step: StepRecord) => {
     for (const { cellKey, repo, writer } of byStep.get(`${jobName}\u0000${step.name}`) ?? []) {
       const target = step.targets.find((t) => t.repo === repo && OK_STATUSES.has(t.status));
       const at = writer.kind === "backup" ? step.started_at : (step.finished_at ?? step.started_at);
       if (!target || !at) continue;
-      found.add(`${jobName}\u0000${step.name}\u0000${cellKey}`);
       if (writer.kind === "backup") {
         const snapshotId = typeof target.snapshot_id === "string" ? target.snapshot_id : null;
         backupTimes.set(cellKey, [...(backupTimes.get(cellKey) ?? []), { at, snapshot_id: snapshotId }]);
@@ -131,12 +131,11 @@ export async function computeRedundancy(
   for (const jobName of new Set([...byStep.values()].flat().map((e) => e.writer.job))) {
     const runs: RunRecord[] = await store.listRuns({ job: jobName, limit: RUNS_SCANNED });
     for (const run of runs) for (const step of run.steps) collect(jobName, step);
-    // Older than the scanned window: the last successful record of each writing step.
-    for (const [stepKey, entries] of byStep) {
+    // The last successful records of each writing step, however long ago (stepHistory is indexed).
+    for (const stepKey of byStep.keys()) {
       const [stepJob, stepName] = stepKey.split("\u0000") as [string, string];
       if (stepJob !== jobName) continue;
-      if (entries.every((e) => found.has(`${stepKey}\u0000${e.cellKey}`))) continue;
-      for (const step of await store.stepHistory(jobName, stepName, 1)) collect(jobName, step);
+      for (const step of await store.stepHistory(jobName, stepName, SUCCESSES_READ)) collect(jobName, step);
     }
   }
 
