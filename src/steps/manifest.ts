@@ -1,26 +1,407 @@
+// `manifest`: the seed's gen-manifest. Walks the sources' paths (with their excludes) and `paths`,
+// writes a compressed, sorted, line-per-entry manifest atomically, diffs it against the last good
+// one, and fails with kind `anomaly` when more than max_removed / max_changed of the files went away
+// or changed — so with on_failure: stop the backups after it never see the damage.
+import fs from "node:fs";
+import path from "node:path";
+import { createGunzip, createGzip } from "node:zlib";
 import { z } from "zod";
-import { defineStepKind } from "../engine/step-kind.js";
+import { stepError } from "../errors.js";
+import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import { boundedInt, nameSchema, pathSchema, percentSchema } from "../config/values.js";
-import { notBuilt } from "./not-built.js";
+import {
+  isDiskFullError,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  writeStreamAtomic,
+} from "../util/atomic-write.js";
+import {
+  createChunkLineSplitter,
+  createManifestDiffer,
+  formatHeader,
+  LineCursor,
+  parseHeader,
+  topDirectories,
+  type DirCount,
+  type ManifestDiff,
+  type ManifestHeader,
+} from "./manifest-format.js";
+import { walkTrees, type WalkRoot } from "./tree-walk.js";
+
+export const LATEST_FILE = "latest";
+const MANIFEST_PREFIX = "manifest-";
+const MANIFEST_SUFFIX = ".tsv.gz";
+const DIFF_SUFFIX = ".diff.tsv.gz";
+// Fast enough to keep P4 (speed over a few hundred KB per generation); any gzip reads it.
+const GZIP_LEVEL = 1;
+
+const manifestOptions = {
+  sources: z.array(nameSchema).optional(),
+  paths: z.array(pathSchema).optional(),
+  output: pathSchema,
+  hash: z.union([z.literal(false), z.literal("sha256")]).default(false),
+  keep: boundedInt(10_000).min(1, "keep at least 1 manifest").default(7),
+  max_removed: percentSchema.optional(),
+  max_changed: percentSchema.optional(),
+  exclude: z.array(z.string()).default([]),
+};
+
+type ManifestOptions = z.output<z.ZodObject<typeof manifestOptions>>;
 
 export const manifestStep = defineStepKind({
   type: "manifest",
   summary: "manifest of file trees with a diff against the previous one and an anomaly guard",
-  options: {
-    sources: z.array(nameSchema).optional(),
-    paths: z.array(pathSchema).optional(),
-    output: pathSchema,
-    hash: z.union([z.literal(false), z.literal("sha256")]).default(false),
-    keep: boundedInt(10_000).default(7),
-    max_removed: percentSchema.optional(),
-    max_changed: percentSchema.optional(),
-    exclude: z.array(z.string()).default([]),
-  },
+  options: manifestOptions,
   check: (o) =>
     (o.sources?.length ?? 0) + (o.paths?.length ?? 0) === 0
-      ? [{ path: [], message: "a manifest needs `sources` or `paths`", hint: "add sources: [NAME] or paths: [/dir]" }]
+      ? [
+          {
+            path: [],
+            message: "a manifest needs `sources` or `paths`",
+            hint: "add sources: [NAME] or paths: [/dir]",
+          },
+        ]
       : [],
-  references: (o) => (o.sources ?? []).map((name, i) => ({ path: ["sources", i], kind: "source" as const, name })),
-  plan: (ctx) => [`walk ${[...(ctx.options.sources ?? []), ...(ctx.options.paths ?? [])].join(", ")} → ${ctx.options.output}`],
-  run: notBuilt("manifest"),
+  references: (o) =>
+    (o.sources ?? []).map((name, i) => ({ path: ["sources", i], kind: "source" as const, name })),
+  plan: (ctx) => [
+    `walk ${[...(ctx.options.sources ?? []), ...(ctx.options.paths ?? [])].join(", ")} → ${ctx.options.output}` +
+      `${ctx.options.hash ? " (sha256)" : ""}`,
+  ],
+  run: (ctx) => runManifest(ctx),
 });
+
+/** The walk roots: each source's paths with that source's excludes, then `paths`; all with `exclude`. */
+export function manifestRoots(ctx: Pick<StepContext<ManifestOptions>, "config" | "options">): WalkRoot[] {
+  const o = ctx.options;
+  // The manifests themselves would show up as changes in every run (only matched where they can be).
+  const output = path.resolve(o.output);
+  const ownFor = (root: string) =>
+    output === root || output.startsWith(`${root.replace(/\/$/, "")}/`) ? [output] : [];
+  const roots: WalkRoot[] = [];
+  for (const name of o.sources ?? []) {
+    const source = ctx.config.sources[name];
+    if (!source) continue;
+    const fromFiles = source.exclude_file.flatMap(readPatternFile);
+    for (const p of source.paths) {
+      roots.push({
+        path: p,
+        excludes: [...source.exclude, ...fromFiles, ...o.exclude, ...ownFor(p)],
+        excludeIfPresent: source.exclude_if_present,
+        oneFileSystem: source.one_file_system,
+      });
+    }
+  }
+  for (const p of o.paths ?? []) {
+    roots.push({
+      path: p,
+      excludes: [...o.exclude, ...ownFor(p)],
+      excludeIfPresent: [],
+      oneFileSystem: false,
+    });
+  }
+  return roots;
+}
+
+function readPatternFile(file: string): string[] {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n");
+  } catch {
+    return [];
+  }
+}
+
+/** manifest-20261126T030002123Z.tsv.gz: sorts by time, no characters that need quoting. */
+export function manifestName(date: Date): string {
+  return `${MANIFEST_PREFIX}${date.toISOString().replace(/[-:.]/g, "")}${MANIFEST_SUFFIX}`;
+}
+
+export function diffNameFor(manifest: string): string {
+  return manifest.slice(0, -MANIFEST_SUFFIX.length) + DIFF_SUFFIX;
+}
+
+/** The manifest `latest` names, if it still exists. */
+export async function readLatest(output: string): Promise<string | null> {
+  let name: string;
+  try {
+    name = (await fs.promises.readFile(path.join(output, LATEST_FILE), "utf8")).trim();
+  } catch {
+    return null;
+  }
+  if (!name.startsWith(MANIFEST_PREFIX) || name.includes("/")) return null;
+  return fs.existsSync(path.join(output, name)) ? name : null;
+}
+
+async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutcome> {
+  const o = ctx.options;
+  const output = o.output;
+  const started = new Date();
+  try {
+    await fs.promises.mkdir(output, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    return { status: "failed", error: ioError(err, `cannot create the manifest directory ${output}`) };
+  }
+  await removeStaleTempFiles(output, MANIFEST_PREFIX);
+  const previousName = await readLatest(output);
+
+  const roots = manifestRoots(ctx);
+  ctx.log.info(`walking ${roots.map((r) => r.path).join(", ")}${o.hash ? " (sha256 of every file)" : ""}`);
+  let lastProgress = 0;
+  const walk = await walkTrees(roots, {
+    hash: o.hash === "sha256",
+    signal: ctx.signal,
+    onProgress: (entries) => {
+      if (entries - lastProgress >= 50_000) {
+        lastProgress = entries;
+        ctx.progress({ filesDone: entries, label: "walking" });
+      }
+    },
+  });
+  if (walk.missingRoots.length > 0) {
+    const list = walk.missingRoots.map((r) => `${r.path} (${r.message})`).join(", ");
+    return {
+      status: "failed",
+      error: stepError("not_found", `cannot walk ${list}`, "check the path, and that its disk is mounted"),
+    };
+  }
+  for (const p of walk.problems.slice(0, 20)) ctx.log.warn(`${p.path}: ${p.message}`);
+
+  const header: ManifestHeader = {
+    created: started.toISOString(),
+    hash: o.hash === "sha256" ? "sha256" : null,
+    roots: roots.map((r) => r.path),
+  };
+  const name = uniqueName(output, manifestName(started));
+  const file = path.join(output, name);
+  const previousFile = previousName ? path.join(output, previousName) : null;
+  const diffLines: string[] = [];
+  let compared: { diff: ManifestDiff; dirs: DirCount[] } | null = null;
+  try {
+    // Writing (gzip in the thread pool) and reading the previous manifest overlap.
+    const [, result] = await Promise.all([
+      writeStreamAtomic(file, manifestChunks(header, walk.blocks), {
+        mode: 0o600,
+        transform: createGzip({ level: GZIP_LEVEL }),
+      }),
+      previousFile
+        ? diffWithPrevious(previousFile, walk.blocks, header, (mark, line) =>
+            diffLines.push(`${mark}\t${line}`),
+          )
+        : null,
+    ]);
+    compared = result;
+    if (compared) {
+      await writeStreamAtomic(
+        path.join(output, diffNameFor(name)),
+        manifestChunks(null, lineBlocks(diffLines)),
+        {
+          mode: 0o600,
+          transform: createGzip({ level: GZIP_LEVEL }),
+        },
+      );
+    }
+  } catch (err) {
+    // Nothing of this run is left half-written; the last good manifest and `latest` are untouched.
+    await fs.promises.rm(file, { force: true });
+    await fs.promises.rm(path.join(output, diffNameFor(name)), { force: true });
+    if (isDiskFullError(err)) {
+      return {
+        status: "failed",
+        error: stepError(
+          "internal",
+          `no space left on the device of ${output} while writing the manifest; the previous manifest ${previousName ?? "(none)"} is kept`,
+          `free space on the filesystem of ${output}, or lower keep`,
+        ),
+      };
+    }
+    if ((err as NodeJS.ErrnoException).code)
+      return { status: "failed", error: ioError(err, `cannot write the manifest in ${output}`) };
+    throw err;
+  }
+
+  const summary: Record<string, unknown> = {
+    manifest: file,
+    previous: previousFile,
+    entries: walk.entries,
+    files: walk.files,
+    dirs: walk.dirs,
+    bytes: walk.bytes,
+    hash: header.hash,
+    unreadable: walk.problemCount,
+    vanished: walk.vanished,
+  };
+  let anomaly: string | null = null;
+  if (compared) {
+    const { diff, dirs } = compared;
+    Object.assign(summary, diff, { diff: path.join(output, diffNameFor(name)) });
+    const base = diff.previous_files;
+    const removedShare = base > 0 ? diff.files_removed / base : 0;
+    const changedShare = base > 0 ? diff.files_changed / base : 0;
+    summary.removed_fraction = round4(removedShare);
+    summary.changed_fraction = round4(changedShare);
+    summary.most_removed = topDirectories(dirs, "removed").map((d) => ({ dir: d.dir, files: d.removed }));
+    summary.most_changed = topDirectories(dirs, "changed").map((d) => ({ dir: d.dir, files: d.changed }));
+    ctx.log.info(
+      `compared with ${previousName}: ${diff.files_added} added, ${diff.files_removed} removed, ${diff.files_changed} changed`,
+    );
+    const reasons: string[] = [];
+    if (o.max_removed !== undefined && removedShare > o.max_removed) {
+      reasons.push(
+        `${diff.files_removed} of ${base} files (${percent(removedShare)}) were removed (limit ${percent(o.max_removed)}); ` +
+          `most affected: ${describeDirs(topDirectories(dirs, "removed"), "removed")}`,
+      );
+    }
+    if (o.max_changed !== undefined && changedShare > o.max_changed) {
+      reasons.push(
+        `${diff.files_changed} of ${base} files (${percent(changedShare)}) changed (limit ${percent(o.max_changed)}); ` +
+          `most affected: ${describeDirs(topDirectories(dirs, "changed"), "changed")}`,
+      );
+    }
+    if (reasons.length > 0) anomaly = reasons.join("; ");
+  }
+
+  // On an anomaly the new manifest is kept for inspection but `latest` keeps pointing at the last
+  // good one: the next run compares with that again, so one bad run cannot make the damage the new
+  // normal (a second run after a mass deletion would otherwise see no change and pass).
+  summary.promoted = anomaly === null;
+  try {
+    if (anomaly === null) await writeFileAtomic(path.join(output, LATEST_FILE), `${name}\n`, { mode: 0o600 });
+    await pruneGenerations(output, o.keep, anomaly === null ? name : previousName);
+  } catch (err) {
+    if (isDiskFullError(err)) {
+      return {
+        status: "failed",
+        summary,
+        error: stepError(
+          "internal",
+          `no space left on the device of ${output} while updating ${LATEST_FILE}`,
+          `free space on ${output}`,
+        ),
+      };
+    }
+    throw err;
+  }
+
+  if (anomaly !== null) {
+    return {
+      status: "failed",
+      summary,
+      error: stepError(
+        "anomaly",
+        `${anomaly} since the last good manifest ${previousName ?? ""}`.trim(),
+        `look at what changed (zcat ${path.join(output, diffNameFor(name))}); if it was intended, accept the new manifest: ` +
+          `echo ${name} > ${path.join(output, LATEST_FILE)}`,
+      ),
+    };
+  }
+  if (walk.problemCount > 0) {
+    const first = walk.problems.slice(0, 3).map((p) => `${p.path} (${p.message})`);
+    return {
+      status: "warning",
+      summary,
+      error: stepError(
+        "partial",
+        `${walk.problemCount} entries could not be read: ${first.join(", ")}${walk.problemCount > 3 ? ", …" : ""}`,
+        "check permissions; holdfast needs to read every file it lists",
+      ),
+    };
+  }
+  return { status: "succeeded", summary };
+}
+
+/** The header, then the blocks gathered into pieces of ~64 KiB (fewer, larger writes into gzip). */
+function* manifestChunks(header: ManifestHeader | null, blocks: readonly string[]): Generator<string> {
+  if (header) yield `${formatHeader(header)}\n`;
+  let pending: string[] = [];
+  let size = 0;
+  for (const block of blocks) {
+    pending.push(block);
+    size += block.length;
+    if (size >= 65_536) {
+      yield pending.join("");
+      pending = [];
+      size = 0;
+    }
+  }
+  if (pending.length > 0) yield pending.join("");
+}
+
+function lineBlocks(lines: readonly string[]): string[] {
+  const blocks: string[] = [];
+  // Joined in slices: one string for a huge diff could pass V8's string length limit.
+  for (let i = 0; i < lines.length; i += 4096) blocks.push(`${lines.slice(i, i + 4096).join("\n")}\n`);
+  return blocks;
+}
+
+/** Streams the previous manifest through the differ; never holds it whole. */
+async function diffWithPrevious(
+  previousFile: string,
+  blocks: readonly string[],
+  header: ManifestHeader,
+  onDifference: (mark: "A" | "R" | "C", line: string) => void,
+): Promise<{ diff: ManifestDiff; dirs: DirCount[] }> {
+  let differ: ReturnType<typeof createManifestDiffer> | null = null;
+  const splitter = createChunkLineSplitter((line) => {
+    if (differ === null) {
+      const previousHeader = parseHeader(line);
+      // A manifest with hashes compared with one without: compare everything but the hash column.
+      differ = createManifestDiffer(new LineCursor(blocks), {
+        ignoreExtra: (previousHeader?.hash ?? null) !== header.hash,
+        onDifference,
+      });
+      if (previousHeader) return;
+    }
+    differ.push(line);
+  });
+  const input = fs.createReadStream(previousFile).pipe(createGunzip());
+  input.setEncoding("utf8");
+  for await (const chunk of input) splitter.push(chunk as string);
+  splitter.end();
+  differ ??= createManifestDiffer(new LineCursor(blocks), { onDifference });
+  return differ.finish();
+}
+
+/** Keeps the newest `keep` manifests (and their diffs), and always the one `latest` names. */
+async function pruneGenerations(output: string, keep: number, protect: string | null): Promise<void> {
+  const names = (await fs.promises.readdir(output))
+    .filter((n) => n.startsWith(MANIFEST_PREFIX) && n.endsWith(MANIFEST_SUFFIX) && !n.endsWith(DIFF_SUFFIX))
+    .sort()
+    .reverse();
+  const latest = (await readLatest(output)) ?? protect;
+  for (const name of names.slice(keep)) {
+    if (name === latest || name === protect) continue;
+    await fs.promises.rm(path.join(output, name), { force: true });
+    await fs.promises.rm(path.join(output, diffNameFor(name)), { force: true });
+  }
+}
+
+function uniqueName(output: string, name: string): string {
+  let candidate = name;
+  for (let n = 2; fs.existsSync(path.join(output, candidate)); n++) {
+    candidate = `${name.slice(0, -MANIFEST_SUFFIX.length)}-${n}${MANIFEST_SUFFIX}`;
+  }
+  return candidate;
+}
+
+function ioError(err: unknown, what: string) {
+  const e = err as NodeJS.ErrnoException;
+  const kind =
+    e.code === "EACCES" || e.code === "EPERM" ? "permission" : e.code === "ENOENT" ? "not_found" : "internal";
+  return stepError(
+    kind,
+    `${what}: ${e.message}`,
+    "check that the output directory is on a mounted, writable disk",
+  );
+}
+
+function describeDirs(dirs: DirCount[], key: "removed" | "changed"): string {
+  return dirs.map((d) => `${d.dir} (${d[key]})`).join(", ");
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(fraction < 0.01 ? 2 : 1)}%`;
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}

@@ -1,0 +1,365 @@
+// The manifest file format and the diff of two manifests.
+//
+// A manifest is gzip-compressed text, one header line and then one line per entry, ordered by directory
+// and then by name (the directory's escaped path, then the entry's escaped name, each compared as
+// strings): a walk emits each directory's entries as one sorted block, so writing a manifest is
+// concatenating blocks — no global sort of 100k lines — and two manifests still merge in one pass.
+//
+//   #holdfast-manifest v1<TAB>{"created":"…","hash":"sha256"|null,"roots":[…]}
+//   /home/sig/notes/a.md<TAB>f<TAB>1234<TAB>1732614947123<TAB>644<TAB>e3b0c442…
+//
+// Columns: path (escaped), type (f file, d directory, l symlink, p fifo, s socket, c/b device, ?
+// unknown), size in bytes (0 for directories), mtime in epoch milliseconds, permission bits in octal,
+// extra (sha256 of a file's content when hashing, "->target" for a symlink, else empty).
+// Paths escape "\" as "\\", TAB as "\t", newline as "\n" and other control characters as "\xNN", so
+// no escaped path contains a character below 0x20 and "/" keeps its place; `diff <(zcat a) <(zcat b)`
+// works. Text tools can read it; the diff below streams the previous one.
+
+export const MANIFEST_MAGIC = "#holdfast-manifest v1";
+
+export interface ManifestHeader {
+  created: string;
+  hash: "sha256" | null;
+  roots: string[];
+}
+
+export type EntryType = "f" | "d" | "l" | "p" | "s" | "c" | "b" | "?";
+
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f\\]/;
+
+export function escapePath(p: string): string {
+  if (!NEEDS_ESCAPE.test(p)) return p;
+  let out = "";
+  for (const ch of p) {
+    const code = ch.charCodeAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\n") out += "\\n";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out;
+}
+
+export function unescapePath(p: string): string {
+  if (!p.includes("\\")) return p;
+  return p.replace(/\\(\\|t|n|x[0-9a-f]{2})/g, (_m, e: string) =>
+    e === "\\" ? "\\" : e === "t" ? "\t" : e === "n" ? "\n" : String.fromCharCode(parseInt(e.slice(1), 16)),
+  );
+}
+
+export function formatHeader(header: ManifestHeader): string {
+  return `${MANIFEST_MAGIC}\t${JSON.stringify(header)}`;
+}
+
+export function parseHeader(line: string): ManifestHeader | null {
+  if (!line.startsWith(`${MANIFEST_MAGIC}\t`)) return null;
+  try {
+    const parsed = JSON.parse(line.slice(MANIFEST_MAGIC.length + 1)) as Partial<ManifestHeader>;
+    return { created: parsed.created ?? "", hash: parsed.hash ?? null, roots: parsed.roots ?? [] };
+  } catch {
+    return null;
+  }
+}
+
+/** One manifest line (without newline). */
+export function formatEntry(
+  escapedPath: string,
+  type: EntryType,
+  size: number,
+  mtimeMs: number,
+  mode: number,
+  extra: string,
+): string {
+  return `${escapedPath}\t${type}\t${size}\t${Math.trunc(mtimeMs)}\t${(mode & 0o7777).toString(8)}\t${extra}`;
+}
+
+export interface ParsedEntry {
+  path: string;
+  type: string;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  extra: string;
+}
+
+export function parseEntry(line: string): ParsedEntry | null {
+  const f = line.split("\t");
+  if (f.length < 6) return null;
+  return {
+    path: unescapePath(f[0] as string),
+    type: f[1] as string,
+    size: Number(f[2]),
+    mtimeMs: Number(f[3]),
+    mode: parseInt(f[4] as string, 8),
+    extra: f[5] as string,
+  };
+}
+
+/** The path field of a line, still escaped (what the sort order is defined on). */
+export function pathField(line: string): string {
+  const tab = line.indexOf("\t");
+  return tab === -1 ? line : line.slice(0, tab);
+}
+
+function typeField(line: string): string {
+  const tab = line.indexOf("\t");
+  return line.charAt(tab + 1);
+}
+
+function sizeField(line: string): number {
+  const a = line.indexOf("\t");
+  const b = line.indexOf("\t", a + 1);
+  const c = line.indexOf("\t", b + 1);
+  return Number(line.slice(b + 1, c)) || 0;
+}
+
+/** The line without its extra column, for comparing a hashed manifest with an unhashed one. */
+function withoutExtra(line: string): string {
+  return line.slice(0, line.lastIndexOf("\t"));
+}
+
+/** The directory part of an escaped path ("" for entries of "/"), which is also a block's key. */
+export function dirKey(escapedPath: string): string {
+  return escapedPath.slice(0, escapedPath.lastIndexOf("/"));
+}
+
+/** The manifest order of two escaped paths: by directory, then by name (no allocation). */
+export function comparePaths(a: string, b: string): number {
+  if (a === b) return 0;
+  const ia = a.lastIndexOf("/");
+  const ib = b.lastIndexOf("/");
+  const n = Math.min(ia, ib);
+  let k = 0;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  if (k < n) return a.charCodeAt(k) < b.charCodeAt(k) ? -1 : 1;
+  // One directory is a prefix of the other: the shorter one sorts first.
+  if (ia !== ib) return ia < ib ? -1 : 1;
+  // Same directory: by name.
+  return a < b ? -1 : 1;
+}
+
+/** Sorts manifest lines into manifest order and drops repeated paths, in place; returns the array. */
+export function sortManifestLines(lines: string[]): string[] {
+  lines.sort((x, y) => comparePaths(pathField(x), pathField(y)));
+  let w = 0;
+  let previousPath: string | null = null;
+  for (const line of lines) {
+    const p = pathField(line);
+    if (p === previousPath) continue;
+    previousPath = p;
+    lines[w++] = line;
+  }
+  lines.length = w;
+  return lines;
+}
+
+/**
+ * Reads manifest lines out of text blocks (each a run of "line\n") without splitting them into an
+ * array; matches() compares in place, so the unchanged majority of a diff allocates nothing.
+ */
+export class LineCursor {
+  private block = 0;
+  private pos = 0;
+  private cached: string | null = null;
+
+  constructor(private readonly blocks: readonly string[]) {
+    this.skipEmpty();
+  }
+
+  static fromLines(lines: readonly string[]): LineCursor {
+    return new LineCursor(lines.length ? [`${lines.join("\n")}\n`] : []);
+  }
+
+  /** The current line, or null at the end. */
+  current(): string | null {
+    if (this.cached !== null) return this.cached;
+    const text = this.blocks[this.block];
+    if (text === undefined) return null;
+    const nl = text.indexOf("\n", this.pos);
+    this.cached = text.slice(this.pos, nl === -1 ? text.length : nl);
+    return this.cached;
+  }
+
+  matches(line: string): boolean {
+    const text = this.blocks[this.block];
+    if (text === undefined || !text.startsWith(line, this.pos)) return false;
+    const after = this.pos + line.length;
+    return after === text.length || text.charCodeAt(after) === 10;
+  }
+
+  advance(): void {
+    const text = this.blocks[this.block];
+    if (text === undefined) return;
+    const nl = text.indexOf("\n", this.pos);
+    this.pos = nl === -1 ? text.length : nl + 1;
+    this.cached = null;
+    this.skipEmpty();
+  }
+
+  private skipEmpty(): void {
+    while (this.block < this.blocks.length && this.pos >= (this.blocks[this.block] as string).length) {
+      this.block++;
+      this.pos = 0;
+    }
+  }
+}
+
+export interface DirCount {
+  dir: string;
+  removed: number;
+  changed: number;
+  added: number;
+}
+
+export interface ManifestDiff {
+  /** Non-directory entries in the previous manifest: the base of max_removed / max_changed. */
+  previous_files: number;
+  files_added: number;
+  files_removed: number;
+  files_changed: number;
+  bytes_added: number;
+  bytes_removed: number;
+  /** Size of the changed files now. */
+  bytes_changed: number;
+  dirs_added: number;
+  dirs_removed: number;
+}
+
+export type DiffMark = "A" | "R" | "C";
+
+/**
+ * A streaming merge of the previous manifest (fed line by line, sorted) against the new one (a
+ * sorted array of lines): neither side is ever parsed into objects, and only differing lines are
+ * looked at beyond a string comparison. Directories count as added/removed but never as changed
+ * (their mtime moves with every file created in them).
+ */
+export function createManifestDiffer(
+  next: LineCursor,
+  options: { ignoreExtra?: boolean; onDifference?: (mark: DiffMark, line: string) => void } = {},
+) {
+  const diff: ManifestDiff = {
+    previous_files: 0,
+    files_added: 0,
+    files_removed: 0,
+    files_changed: 0,
+    bytes_added: 0,
+    bytes_removed: 0,
+    bytes_changed: 0,
+    dirs_added: 0,
+    dirs_removed: 0,
+  };
+  const dirs = new Map<string, DirCount>();
+  let headerSeen = false;
+  const ignoreExtra = options.ignoreExtra ?? false;
+
+  const bump = (line: string, key: "added" | "removed" | "changed") => {
+    const dir = dirKey(pathField(line)) || "/";
+    let entry = dirs.get(dir);
+    if (!entry) dirs.set(dir, (entry = { dir, removed: 0, changed: 0, added: 0 }));
+    entry[key]++;
+  };
+  const added = (line: string) => {
+    if (typeField(line) === "d") diff.dirs_added++;
+    else {
+      diff.files_added++;
+      diff.bytes_added += sizeField(line);
+      bump(line, "added");
+    }
+    options.onDifference?.("A", line);
+  };
+  const removed = (line: string) => {
+    if (typeField(line) === "d") diff.dirs_removed++;
+    else {
+      diff.files_removed++;
+      diff.bytes_removed += sizeField(line);
+      bump(line, "removed");
+    }
+    options.onDifference?.("R", line);
+  };
+
+  return {
+    /** Feeds the next line of the previous manifest. */
+    push(oldLine: string) {
+      if (oldLine === "") return;
+      if (!headerSeen && oldLine.startsWith("#")) {
+        headerSeen = true;
+        return;
+      }
+      headerSeen = true;
+      if (typeField(oldLine) !== "d") diff.previous_files++;
+      if (next.matches(oldLine)) {
+        next.advance();
+        return;
+      }
+      const oldPath = pathField(oldLine);
+      let newLine = next.current();
+      while (newLine !== null && comparePaths(pathField(newLine), oldPath) < 0) {
+        added(newLine);
+        next.advance();
+        newLine = next.current();
+      }
+      if (newLine === null || pathField(newLine) !== oldPath) {
+        removed(oldLine);
+        return;
+      }
+      next.advance();
+      if (newLine === oldLine) return;
+      const oldType = typeField(oldLine);
+      const newType = typeField(newLine);
+      if (oldType === "d" && newType === "d") return;
+      if (oldType === "d" || newType === "d") {
+        // A directory became a file or the other way round: one removed, one added.
+        removed(oldLine);
+        added(newLine);
+        return;
+      }
+      if (ignoreExtra && withoutExtra(oldLine) === withoutExtra(newLine)) return;
+      diff.files_changed++;
+      diff.bytes_changed += sizeField(newLine);
+      bump(newLine, "changed");
+      options.onDifference?.("C", newLine);
+    },
+    /** Call after the last line of the previous manifest. */
+    finish(): { diff: ManifestDiff; dirs: DirCount[] } {
+      for (let line = next.current(); line !== null; next.advance(), line = next.current()) added(line);
+      return { diff, dirs: [...dirs.values()] };
+    },
+  };
+}
+
+/** The directories with the most removed (or changed) files, most affected first. */
+export function topDirectories(dirs: readonly DirCount[], key: "removed" | "changed", limit = 5): DirCount[] {
+  return dirs
+    .filter((d) => d[key] > 0)
+    .sort((a, b) => b[key] - a[key] || (a.dir < b.dir ? -1 : 1))
+    .slice(0, limit);
+}
+
+/** Splits decoded text chunks into lines, keeping only the current partial line. */
+export function createChunkLineSplitter(onLine: (line: string) => void) {
+  let partial = "";
+  return {
+    push(text: string) {
+      let start = 0;
+      let nl = text.indexOf("\n");
+      if (nl === -1) {
+        partial += text;
+        return;
+      }
+      onLine(partial + text.slice(0, nl));
+      partial = "";
+      start = nl + 1;
+      while ((nl = text.indexOf("\n", start)) !== -1) {
+        onLine(text.slice(start, nl));
+        start = nl + 1;
+      }
+      partial = text.slice(start);
+    },
+    end() {
+      if (partial) onLine(partial);
+      partial = "";
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// The per-thread half of the manifest walk: reads directories, lstats their entries and (when asked)
+// hashes regular files, all with synchronous calls — in a worker thread that is the fastest way to
+// issue syscalls from Node (no promise or libuv request per file). tree-walk.ts runs several of these
+// in worker_threads, or calls walkBatch inline where no worker file exists (unit tests on sources).
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+import { compileExcludes, type PathMatcher } from "../util/glob.js";
+import { escapePath, type EntryType } from "./manifest-format.js";
+
+export interface WalkGroup {
+  excludes: string[];
+  excludeIfPresent: string[];
+  oneFileSystem: boolean;
+}
+
+export interface WalkTask {
+  dir: string;
+  group: number;
+  /** Device of the walk's root, for one_file_system. */
+  dev: number;
+}
+
+export interface WalkRequest {
+  tasks: WalkTask[];
+  /** Entries to handle before handing the remaining directories back for other threads. */
+  budget: number;
+  hash: boolean;
+}
+
+export interface WalkProblem {
+  path: string;
+  message: string;
+}
+
+/** One directory's entries in manifest order: its lines, each followed by "\n", as one flat string. */
+export interface WalkBlock {
+  /** The directory's escaped path without the trailing "/" ("" for "/"): the block's sort key. */
+  key: string;
+  text: string;
+  files: number;
+  dirs: number;
+  bytes: number;
+}
+
+export interface WalkResponse {
+  blocks: WalkBlock[];
+  /** Entries looked at (for progress). */
+  count: number;
+  pending: WalkTask[];
+  /** Entries that disappeared between readdir and lstat (ordinary on a live system). */
+  vanished: number;
+  problems: WalkProblem[];
+}
+
+export interface WalkState {
+  groups: WalkGroup[];
+  matchers: PathMatcher[];
+  buffer: Buffer;
+}
+
+export function createWalkState(groups: WalkGroup[]): WalkState {
+  return {
+    groups,
+    matchers: groups.map((g) => compileExcludes(g.excludes)),
+    buffer: Buffer.allocUnsafe(1 << 20),
+  };
+}
+
+export function walkBatch(state: WalkState, request: WalkRequest): WalkResponse {
+  const out: WalkResponse = { blocks: [], count: 0, pending: [], vanished: 0, problems: [] };
+  const stack = request.tasks.slice().reverse();
+  while (stack.length > 0) {
+    if (out.count >= request.budget) {
+      out.pending = stack.reverse();
+      break;
+    }
+    const task = stack.pop() as WalkTask;
+    const group = state.groups[task.group] as WalkGroup;
+    let names: string[];
+    try {
+      names = fs.readdirSync(task.dir);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "ENOENT") out.vanished++;
+      else out.problems.push({ path: task.dir, message: `cannot read directory: ${e.code ?? e.message}` });
+      continue;
+    }
+    if (group.excludeIfPresent.length > 0 && group.excludeIfPresent.some((marker) => names.includes(marker)))
+      continue;
+    const block = readDirectory(state, request, task, group, names, stack, out);
+    if (block) out.blocks.push(block);
+  }
+  return out;
+}
+
+function readDirectory(
+  state: WalkState,
+  request: WalkRequest,
+  task: WalkTask,
+  group: WalkGroup,
+  names: string[],
+  stack: WalkTask[],
+  out: WalkResponse,
+): WalkBlock | null {
+  const excluded = state.matchers[task.group] as PathMatcher;
+  const prefix = task.dir === "/" ? "/" : `${task.dir}/`;
+  const escapedPrefix = escapePath(prefix);
+  const escapedNames = sortNames(names);
+  // Joined once at the end: a flat string, cheap to copy to the main thread and to write out.
+  const lines: string[] = [];
+  const block: WalkBlock = { key: escapedPrefix.slice(0, -1), text: "", files: 0, dirs: 0, bytes: 0 };
+  for (const [i, name] of names.entries()) {
+    const full = prefix + name;
+    if (excluded(full)) continue;
+    out.count++;
+    const st = fs.lstatSync(full, { throwIfNoEntry: false });
+    if (st === undefined) {
+      out.vanished++;
+      continue;
+    }
+    const type = typeOfMode(st.mode);
+    const escaped = escapedPrefix + (escapedNames?.[i] ?? name);
+    if (type === "d") {
+      block.dirs++;
+      if (!group.oneFileSystem || st.dev === task.dev)
+        stack.push({ dir: full, group: task.group, dev: task.dev });
+      lines.push(`${escaped}\td\t0\t${Math.trunc(st.mtimeMs)}\t${octalMode(st.mode)}\t`);
+      continue;
+    }
+    block.files++;
+    let extra = "";
+    if (type === "f") {
+      block.bytes += st.size;
+      if (request.hash) extra = hashFile(full, state.buffer, out.problems);
+    } else if (type === "l") {
+      try {
+        extra = `->${escapePath(fs.readlinkSync(full))}`;
+      } catch {
+        extra = "->?";
+      }
+    }
+    lines.push(`${escaped}\t${type}\t${st.size}\t${Math.trunc(st.mtimeMs)}\t${octalMode(st.mode)}\t${extra}`);
+  }
+  if (lines.length === 0) return null;
+  block.text = `${lines.join("\n")}\n`;
+  return block;
+}
+
+/**
+ * Sorts names in place into manifest order (by escaped name); returns the escaped names in the same
+ * order, or null when no name needed escaping (nearly always).
+ */
+function sortNames(names: string[]): string[] | null {
+  if (!names.some((n) => escapePath(n) !== n)) {
+    names.sort();
+    return null;
+  }
+  const pairs = names
+    .map((n) => [escapePath(n), n] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [i, pair] of pairs.entries()) names[i] = pair[1];
+  return pairs.map((p) => p[0]);
+}
+
+export function entryType(st: fs.Stats): EntryType {
+  return typeOfMode(st.mode);
+}
+
+const S_IFMT = 0o170000;
+const TYPE_BY_FORMAT: Record<number, EntryType> = {
+  0o100000: "f",
+  0o040000: "d",
+  0o120000: "l",
+  0o010000: "p",
+  0o140000: "s",
+  0o020000: "c",
+  0o060000: "b",
+};
+
+export function typeOfMode(mode: number): EntryType {
+  return TYPE_BY_FORMAT[mode & S_IFMT] ?? "?";
+}
+
+// The same few modes repeat across a tree; formatting each once saves a toString per entry.
+const OCTAL = Array.from({ length: 0o10000 }, (_, m) => m.toString(8));
+
+function octalMode(mode: number): string {
+  return OCTAL[mode & 0o7777] as string;
+}
+
+/** sha256 of a file's content, read in 1 MiB pieces; "!CODE" when it cannot be read. */
+export function hashFile(file: string, buffer: Buffer, problems: WalkProblem[]): string {
+  let fd: number | undefined;
+  try {
+    // O_NOATIME where allowed would spare an atime write per file, but fails with EPERM for others' files.
+    fd = fs.openSync(file, "r");
+    const hash = createHash("sha256");
+    for (;;) {
+      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
+    }
+    return hash.digest("hex");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "EIO";
+    if (code !== "ENOENT") problems.push({ path: file, message: `cannot read file: ${code}` });
+    return `!${code}`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+interface WorkerInit {
+  holdfastTreeWalk: true;
+  groups: WalkGroup[];
+}
+
+const init = workerData as WorkerInit | null;
+if (parentPort && init?.holdfastTreeWalk) {
+  const port = parentPort;
+  const state = createWalkState(init.groups);
+  port.on("message", (request: WalkRequest) => {
+    port.postMessage(walkBatch(state, request));
+  });
+}
