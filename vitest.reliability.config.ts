@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     fileParallelism: false,
+    // R8 samples memory after an explicit GC, so growth means retained objects, not garbage.
+    execArgv: ["--expose-gc"],
   },
 });

@@ -28,6 +28,15 @@ export function isHoldfastProcessAlive(pid: number): boolean {
   }
 }
 
+/** For commands that only read: a recovery that cannot be written (full disk) is a warning, not a failure. */
+export async function recoverInterruptedRunsQuietly(store: RunStore, options: RecoverOptions): Promise<void> {
+  try {
+    await recoverInterruptedRuns(store, options);
+  } catch (err) {
+    process.stderr.write(`holdfast: warning: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+}
+
 export async function recoverInterruptedRuns(store: RunStore, options: RecoverOptions): Promise<string[]> {
   const now = options.now ?? (() => new Date());
   const recovered: string[] = [];

@@ -13,7 +13,7 @@ import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } 
 import { stepEnv } from "./env.js";
 import { lockJob, type JobLock } from "./job-lock.js";
 import { redactorForConfig } from "./secrets.js";
-import { openStepLog, stepLogPath } from "./step-log.js";
+import { openStepLog, StepLogError, stepLogPath } from "./step-log.js";
 import { recoverInterruptedRuns } from "./recover.js";
 import type { Redactor } from "../util/redact.js";
 
@@ -310,7 +310,11 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
   try {
     record.log_path = await logFile.close();
   } catch (err) {
-    reporter?.stepOutput(record, `cannot write the step log: ${(err as Error).message}`, "holdfast");
+    // The step's result stands; the log is what could be kept (R7: a full disk).
+    if (err instanceof StepLogError) record.log_path = err.path;
+    const message = err instanceof Error ? err.message : String(err);
+    reporter?.stepOutput(record, message, "holdfast");
+    process.stderr.write(`holdfast: warning: ${message}\n`);
   }
   await deps.store.updateStep(run.id, record.index, {
     status: record.status,

@@ -16,13 +16,25 @@ export function stepLogPath(stateDir: string, runId: string, index: number, name
   return path.join(stateDir, "logs", runId, `${String(index + 1).padStart(2, "0")}-${name}.log`);
 }
 
+// What stays of a log that ran into a full disk: enough to see what the step was doing, small
+// enough that the history database can still record the run (the record matters more than the log).
+const KEEP_ON_FULL_DISK = 64 * 1024;
+
 export function openStepLog(file: string, redact: (text: string) => string): StepLogFile {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const stream = fs.createWriteStream(file, { flags: "a", mode: 0o600 });
   let failed: Error | null = null;
-  // A full disk must not crash the run (R7): the error is reported when the log is closed.
+  // A full disk must not crash the run (R7): stop writing, give the space back, report it at close.
   stream.on("error", (err) => {
+    if (failed) return;
     failed = err;
+    stream.destroy();
+    try {
+      if (fs.statSync(file).size > KEEP_ON_FULL_DISK) fs.truncateSync(file, KEEP_ON_FULL_DISK);
+      fs.appendFileSync(file, `\nholdfast: log cut here: ${err.message}\n`);
+    } catch {
+      /* nothing more can be done for the log; the error is reported at close */
+    }
   });
   return {
     path: file,
@@ -31,14 +43,30 @@ export function openStepLog(file: string, redact: (text: string) => string): Ste
       stream.write(`${redact(line)}\n`);
     },
     async close() {
-      await new Promise<void>((resolve) => stream.end(resolve));
-      if (failed) throw failed;
+      if (!failed) await new Promise<void>((resolve) => stream.end(resolve));
+      if (failed) throw new StepLogError(file, failed);
       const gz = `${file}.gz`;
-      await pipeline(fs.createReadStream(file), createGzip(), fs.createWriteStream(gz, { mode: 0o600 }));
+      try {
+        await pipeline(fs.createReadStream(file), createGzip(), fs.createWriteStream(gz, { mode: 0o600 }));
+      } catch (err) {
+        // Compression needs space too; the plain log is still there and complete.
+        await fs.promises.rm(gz, { force: true });
+        throw new StepLogError(file, err as Error);
+      }
       await fs.promises.rm(file, { force: true });
       return gz;
     },
   };
+}
+
+/** The step's log could not be written in full; `path` holds what was kept. */
+export class StepLogError extends Error {
+  readonly path: string;
+  constructor(file: string, cause: Error) {
+    super(`cannot write the step log ${file}: ${cause.message}`, { cause });
+    this.name = "StepLogError";
+    this.path = file;
+  }
 }
 
 /** Reads a step log whether it is still plain (running) or already compressed. */

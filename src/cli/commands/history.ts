@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
-import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 import { formatTable, printJson, statusColor } from "../output.js";
 
@@ -22,7 +22,7 @@ export default async function history(
   }
   const store = openStore(config);
   try {
-    await recoverInterruptedRuns(store, { host: config.host });
+    await recoverInterruptedRunsQuietly(store, { host: config.host });
     const runs = await store.listRuns({ limit, ...(job !== undefined ? { job } : {}) });
     if (flags.json) {
       printJson({ runs });

@@ -3,7 +3,7 @@ import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 import { age, formatTable, printJson, statusColor } from "../output.js";
 import { formatDuration } from "../../util/units.js";
 import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
-import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
 
 interface StatusFlags {
   json?: boolean;
@@ -18,7 +18,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
     const { config } = loadCliConfig(global, { allowEmbedded: true });
     const store = openStore(config);
     try {
-      await recoverInterruptedRuns(store, { host: config.host });
+      await recoverInterruptedRunsQuietly(store, { host: config.host });
       statuses = await computeJobStatuses(config, store, new Date());
     } finally {
       await store.close();

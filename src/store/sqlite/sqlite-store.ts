@@ -5,7 +5,7 @@
 //   - Every mutating call is one BEGIN IMMEDIATE transaction: taking the write lock up front means a
 //     busy database is waited for (busy_timeout), never failed with SQLITE_BUSY half-way through.
 //   - The file, its -wal and -shm are 0600 in a 0700 directory (targets.md S2).
-import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, type StepError } from "../../errors.js";
@@ -418,7 +418,45 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
     return db;
   } catch (err) {
     db?.close();
+    const fallback = !readonly && !inMemory && isDiskFull(err, path) ? openOnFullDisk(path) : null;
+    if (fallback) return fallback;
     throw toStoreError(err, path, "open the history database");
+  }
+}
+
+// WAL readers need the -shm file, which cannot grow on a full disk (SQLITE_IOERR_SHMSIZE): then the
+// history would be unreadable exactly when the user most needs to see it (R7). In exclusive locking
+// mode SQLite keeps the WAL index on the heap instead, so reads work; writes still fail with a clear
+// SQLITE_FULL. The exclusive lock blocks other processes only while this short-lived command runs.
+function openOnFullDisk(path: string): Database.Database | null {
+  if (!existsSync(path)) return null;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db.pragma("locking_mode = EXCLUSIVE");
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version !== LATEST_SCHEMA_VERSION) throw new Error("schema needs an upgrade, which needs space");
+    db.pragma("foreign_keys = ON");
+    return db;
+  } catch {
+    db?.close();
+    return null;
+  }
+}
+
+function isDiskFull(err: unknown, path: string): boolean {
+  const code = err instanceof Database.SqliteError ? err.code : (errnoOf(err) ?? "");
+  if (code === "SQLITE_FULL" || code === "ENOSPC") return true;
+  if (!code.startsWith("SQLITE_IOERR")) return false;
+  return freeBytes(dirname(path)) === 0;
+}
+
+function freeBytes(dir: string): number | null {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
   }
 }
 
@@ -645,7 +683,11 @@ function toStoreError(err: unknown, path: string, action: string): StoreError {
   const code = err instanceof Database.SqliteError ? err.code : (errnoOf(err) ?? "");
   const detail = `${code ? `${code}: ` : ""}${errorMessage(err)}`;
   let message: string;
-  if (code === "SQLITE_FULL") {
+  if (
+    code === "SQLITE_FULL" ||
+    code === "ENOSPC" ||
+    (code.startsWith("SQLITE_IOERR") && freeBytes(dirname(path)) === 0)
+  ) {
     message =
       `cannot ${action}: the disk holding ${path} is full (${detail}); ` +
       `free some space — the history recorded so far is intact and readable`;
