@@ -60,9 +60,12 @@ export function runStepOnce(data, output, hash) {
       progress() {}, redact: (t) => t,
     };
     const t1 = performance.now();
+    const c1 = process.cpuUsage();
     const outcome = await manifestStep.run(ctx);
+    const c2 = process.cpuUsage(c1);
     const t2 = performance.now();
     process.stdout.write(JSON.stringify({ step_ms: t2 - t1, import_ms: t1 - t0, status: outcome.status,
+      step_cpu_ms: (c2.user + c2.system) / 1000,
       entries: outcome.summary?.entries, error: outcome.error ?? null }));
   `;
   // A file, not -e: worker threads inherit execArgv, and --input-type is refused there.
@@ -78,13 +81,23 @@ export function runStepOnce(data, output, hash) {
   return { ...result, process_ms: processMs };
 }
 
-/** Wall time of a shell command (its output goes where the command sends it). */
-export function timeShell(command) {
+const TIME_BIN = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+
+/** Wall time (and CPU time, where /usr/bin/time exists) of a shell command and all its children. */
+export function timeShell(command, cpuFile) {
+  const argv = TIME_BIN
+    ? [TIME_BIN, "-f", "%U %S", "-o", cpuFile, "/bin/sh", "-c", command]
+    : ["/bin/sh", "-c", command];
   const started = process.hrtime.bigint();
-  const child = spawnSync("/bin/sh", ["-c", command], { encoding: "utf8" });
+  const child = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (child.status !== 0) throw new Error(`baseline failed (${child.status}): ${child.stderr}`);
-  return ms;
+  let cpuMs = null;
+  if (TIME_BIN) {
+    const [user, system] = fs.readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number);
+    cpuMs = (user + system) * 1000;
+  }
+  return { ms, cpuMs };
 }
 
 export function stats(values) {
@@ -104,34 +117,39 @@ export function compare({ id, what, target, targetRatio, hash, baselineCommand }
   const baselineOut = path.join(root, `baseline-${id.toLowerCase()}.txt`);
   fs.rmSync(output, { recursive: true, force: true });
   const command = baselineCommand(data, baselineOut);
+  const cpuFile = path.join(root, `cpu-${id.toLowerCase()}.txt`);
   // Warm the page cache and create the previous manifest (steady state: every timed run diffs).
-  timeShell(command);
+  timeShell(command, cpuFile);
   runStepOnce(data, output, hash);
   const baseline = [];
   const holdfast = [];
   const processMs = [];
   const ratios = [];
+  const cpuRatios = [];
   for (let i = 0; i < runs; i++) {
     // Alternate who goes first so drifting load hits both sides alike.
     let b;
     let h;
     if (i % 2 === 0) {
-      b = timeShell(command);
+      b = timeShell(command, cpuFile);
       h = runStepOnce(data, output, hash);
     } else {
       h = runStepOnce(data, output, hash);
-      b = timeShell(command);
+      b = timeShell(command, cpuFile);
     }
-    baseline.push(b);
+    baseline.push(b.ms);
     holdfast.push(h.step_ms);
     processMs.push(h.process_ms);
-    ratios.push(h.step_ms / b);
+    ratios.push(h.step_ms / b.ms);
+    if (b.cpuMs) cpuRatios.push(h.step_cpu_ms / b.cpuMs);
     process.stderr.write(
-      `bench: ${id} run ${i + 1}/${runs}: baseline ${round(b)} ms, holdfast ${round(h.step_ms)} ms (${h.entries} entries)\n`,
+      `bench: ${id} run ${i + 1}/${runs}: baseline ${round(b.ms)} ms (cpu ${round(b.cpuMs ?? 0)}), ` +
+        `holdfast ${round(h.step_ms)} ms (cpu ${round(h.step_cpu_ms)}; ${h.entries} entries)\n`,
     );
   }
   fs.rmSync(output, { recursive: true, force: true });
   fs.rmSync(baselineOut, { force: true });
+  fs.rmSync(cpuFile, { force: true });
   const b = stats(baseline);
   const h = stats(holdfast);
   const r = stats(ratios);
@@ -150,6 +168,9 @@ export function compare({ id, what, target, targetRatio, hash, baselineCommand }
     ratio_min: round(r.min, 2),
     ratio_max: round(r.max, 2),
     process_ms_median: round(p.median),
+    // CPU time (all threads) over the baseline's CPU time: what the step costs regardless of how
+    // busy the machine is; the wall ratio above is the target's figure.
+    cpu_ratio_median: cpuRatios.length ? round(stats(cpuRatios).median, 2) : null,
     target,
     met: r.median <= targetRatio,
     runs,

@@ -52,8 +52,9 @@ export interface WalkResult {
   missingRoots: WalkProblem[];
 }
 
-// Big enough that messages are few, small enough that an idle thread soon gets work.
-const BATCH_BUDGET = 2048;
+// Big enough that messages are few, small enough that a thread never holds back for long the
+// directories it found (the others may be waiting for them).
+const BATCH_BUDGET = 1024;
 // This thread also serves worker messages: it hands work back after a directory or two.
 const MAIN_BUDGET = 256;
 const WORKER_URL = new URL("./tree-walk-worker.js", import.meta.url);
