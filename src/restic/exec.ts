@@ -499,9 +499,14 @@ async function runOnce(
           `restic may have left its lock in ${call.repo.name}; once the backend answers again, run \`holdfast unlock ${call.repo.name}\``,
         );
       }
+      // restic's retry lines carry the cause ("… returned error, retrying after 1.9s: client.Post: … connection refused").
+      const retry = beforeStop.filter((l) => l.includes("returned error, retrying after")).at(-1);
+      const cause = retry
+        ? stripAnsi(retry).replace(/^.*?returned error, retrying after [^:]*: /, "")
+        : asIfFailed.message;
       outcome.error = stepError(
         "network",
-        `the repository backend stopped answering and restic was still retrying when the step's time ran out: ${asIfFailed.message}`,
+        `the repository backend stopped answering and restic was still retrying when the step's time ran out: ${cause}`,
         asIfFailed.hint,
       );
       return outcome;
