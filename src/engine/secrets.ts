@@ -19,9 +19,7 @@ export function redactorForConfig(config: Config): Redactor {
   const redactor = createRedactor();
   const addUrl = (url: string | null) => {
     if (!url) return;
-    redactor.add(url.trim());
-    const match = /\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
-    if (match?.[1]) redactor.add(match[1]);
+    for (const part of secretPartsOfUrl(url.trim())) redactor.add(part);
   };
   const addEnvFile = (file: string | undefined, all: boolean) => {
     const text = readQuietly(file);
@@ -53,4 +51,38 @@ export function redactorForConfig(config: Config): Redactor {
     redactor.add(readQuietly(smtp?.password_file)?.trim());
   }
   return redactor;
+}
+
+/**
+ * The parts of a URL that work as credentials on their own: the whole URL, the userinfo password,
+ * and path segments or query values that look like tokens (a healthchecks ping UUID, an ntfy topic
+ * secret, a webhook key) — so a step that prints only the token is masked too.
+ */
+export function secretPartsOfUrl(url: string): string[] {
+  const parts = [url];
+  const userinfo = /\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
+  if (userinfo?.[1]) parts.push(userinfo[1]);
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url.replace(/^(rest|s3|sftp|rclone|b2|azure|gs):(?=[a-z]+:\/\/)/i, ""));
+  } catch {
+    parsed = null;
+  }
+  if (!parsed) return parts;
+  const looksLikeToken = (text: string) =>
+    text.length >= 12 && /^[A-Za-z0-9_~.=+-]+$/.test(text) && /\d/.test(text) && /[A-Za-z]/.test(text);
+  for (const segment of parsed.pathname.split("/")) {
+    const decoded = safeDecode(segment);
+    if (looksLikeToken(decoded)) parts.push(decoded);
+  }
+  for (const value of parsed.searchParams.values()) if (looksLikeToken(value)) parts.push(value);
+  return parts;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
