@@ -45,9 +45,9 @@ export function buildProgram(setAction: (action: Action) => void): Command {
   const on =
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     (load: () => Promise<{ default: (...args: any[]) => Promise<number> }>) =>
-    (...args: unknown[]) => {
-      setAction(async (global) => (await load()).default(global, ...args));
-    };
+      (...args: unknown[]) => {
+        setAction(async (global) => (await load()).default(global, ...args));
+      };
 
   program
     .command("run")
