@@ -1,0 +1,111 @@
+// Shared by the reliability suite (test/reliability, targets.md R1–R8): finding the processes a test
+// started (by a marker in their argv or environment), waiting, a seeded random source, small trees.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "vitest";
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 30_000,
+  what = "a condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export interface ProcInfo {
+  pid: number;
+  cmdline: string;
+}
+
+/**
+ * Live processes (zombies excluded) whose argv or environment contains `marker` — a test's temp dir.
+ * restic gets its repository through the environment, not argv, so both are searched. This process
+ * and its ancestors are never returned.
+ */
+export function processesMatching(marker: string): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || pid === process.ppid) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      let environ = "";
+      try {
+        environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
+      } catch {
+        /* not ours to read */
+      }
+      if (cmdline.includes(marker) || environ.includes(marker))
+        out.push({ pid, cmdline: cmdline.replaceAll("\0", " ").trim() });
+    } catch {
+      /* ended while we looked */
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs every process matching marker, waits until they are gone, returns what was killed. */
+export async function killMatching(marker: string): Promise<ProcInfo[]> {
+  const found = processesMatching(marker);
+  for (const p of found) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  await waitFor(() => processesMatching(marker).length === 0, 10_000, `the processes of ${marker} to end`);
+  return found;
+}
+
+/** mulberry32: a small seeded PRNG, so a failing trial can be replayed with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` small text files spread over subdirectories of root. */
+export function writeSmallFiles(root: string, count: number, perDir = 100): void {
+  for (let i = 0; i < count; i++) {
+    const dir = path.join(root, `d${Math.floor(i / perDir)}`);
+    if (i % perDir === 0) fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `f${i}.txt`), `file ${i} ${"x".repeat(i % 700)}\n`);
+  }
+}
+
+/** `count` files of `bytes` incompressible bytes each. */
+export function writeRandomFiles(root: string, count: number, bytes: number): void {
+  fs.mkdirSync(root, { recursive: true });
+  for (let i = 0; i < count; i++) fs.writeFileSync(path.join(root, `r${i}.bin`), crypto.randomBytes(bytes));
+}
+
+/** restic lock files of a local repository, read from its directory (no restic, no lock of our own). */
+export function localLocks(repoDir: string): string[] {
+  try {
+    return fs.readdirSync(path.join(repoDir, "locks"));
+  } catch {
+    return [];
+  }
+}
+
+export const STACK_TRACE = /^\s+at .+:\d+:\d+\)?$/m;
+
+export function expectNoStack(text: string): void {
+  expect(text).not.toMatch(STACK_TRACE);
+}
