@@ -1,18 +1,433 @@
+// `git`: the seed's grepped-gitrepos. Finds the repositories below `roots`, records for each what a
+// restore would need to know (branch, HEAD, remotes, uncommitted and unpushed work, stashes), writes the
+// inventory atomically, and bundles the work that exists nowhere else, each bundle checked with
+// `git bundle verify`. Three or four git calls per repository, a few repositories at a time.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
-import { defineStepKind } from "../engine/step-kind.js";
+import { stepError } from "../errors.js";
+import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import { boundedInt, pathSchema } from "../config/values.js";
-import { notBuilt } from "./not-built.js";
+import { removeStaleTempFiles, syncDirectory, tempPathFor, writeFileAtomic } from "../util/atomic-write.js";
+import { describeExit, type ProcessResult } from "../util/process.js";
+import {
+  bundleFileName,
+  bundleMatches,
+  countUnpushed,
+  FOR_EACH_REF_FORMAT,
+  parseBundleHeader,
+  parseRefs,
+  parseRemoteUrls,
+  parseStatusV2,
+  renderInventoryText,
+  type Inventory,
+  type RefInfo,
+  type RepositoryRecord,
+} from "./git-inventory.js";
+import { findRepositories, type FoundRepository } from "./repo-finder.js";
+
+const gitOptions = {
+  roots: z.array(pathSchema).min(1),
+  exclude: z.array(z.string()).default([]),
+  max_depth: boundedInt(64).default(8),
+  output: pathSchema,
+  bundle: z.enum(["none", "unpushed", "all"]).default("unpushed"),
+};
+
+type GitOptions = z.output<z.ZodObject<typeof gitOptions>>;
+
+const BUNDLE_DIR = "bundles";
+const CONCURRENCY = Math.min(4, Math.max(2, os.availableParallelism()));
 
 export const gitStep = defineStepKind({
   type: "git",
   summary: "inventory of git repositories, with bundles of work that exists nowhere else",
-  options: {
-    roots: z.array(pathSchema).min(1),
-    exclude: z.array(z.string()).default([]),
-    max_depth: boundedInt(64).default(8),
-    output: pathSchema,
-    bundle: z.enum(["none", "unpushed", "all"]).default("unpushed"),
-  },
-  plan: (ctx) => [`find git repositories under ${ctx.options.roots.join(", ")} → ${ctx.options.output}`],
-  run: notBuilt("git"),
+  options: gitOptions,
+  plan: (ctx) => [
+    `find git repositories under ${ctx.options.roots.join(", ")} (max depth ${ctx.options.max_depth})`,
+    `per repository: git status --porcelain=v2 --branch --show-stash; git for-each-ref; git config --get-regexp remote; git rev-list --parents --branches --not --remotes`,
+    `write ${path.join(ctx.options.output, "inventory.json")} and inventory.txt` +
+      (ctx.options.bundle === "none"
+        ? ""
+        : `; git bundle create (${ctx.options.bundle}) → ${path.join(ctx.options.output, BUNDLE_DIR)}/`),
+  ],
+  run: (ctx) => runGit(ctx),
 });
+
+/** Runs git for one repository: never prompts, never takes optional locks, and trusts repositories
+ * owned by other users (holdfast often runs as root over users' trees) without running their hooks. */
+function createGit(ctx: StepContext<GitOptions>) {
+  const env = { ...ctx.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" };
+  // core.fsmonitor would run a program named in the repository's own config: not as root, not here.
+  const base = ["-c", "safe.directory=*", "-c", "core.fsmonitor=false"];
+  return (repo: string, args: string[], collect = true): Promise<ProcessResult> =>
+    ctx.exec("git", [...base, "-C", repo, ...args], {
+      env,
+      collectStdout: collect,
+      onLine: (line, stream) => {
+        if (stream === "stderr") ctx.log.output(`${repo}: ${line}`, "stderr");
+      },
+    });
+}
+
+type Git = ReturnType<typeof createGit>;
+
+class GitFailure extends Error {}
+
+function check(result: ProcessResult, what: string): string {
+  if (result.exitCode === 0) return result.stdout ?? "";
+  const tail = result.stderrTail.at(-1);
+  throw new GitFailure(`${what}: ${describeExit(result)}${tail ? `: ${tail}` : ""}`);
+}
+
+interface Inspected {
+  record: RepositoryRecord;
+  refs: RefInfo[];
+  /** Refs holding commits that are on no remote (and the stash), for an "unpushed" bundle. */
+  atRisk: RefInfo[];
+  hasRemote: boolean;
+}
+
+async function inspectRepository(git: Git, repo: FoundRepository): Promise<Inspected> {
+  const record: RepositoryRecord = {
+    path: repo.path,
+    bare: repo.bare,
+    branch: null,
+    head: null,
+    detached: false,
+    upstream: null,
+    ahead: null,
+    behind: null,
+    remotes: [],
+    dirty: null,
+    untracked: null,
+    stashes: 0,
+    unpushed_commits: 0,
+    unpushed_branches: [],
+    bundle: null,
+    error: null,
+  };
+  const refs = parseRefs(
+    check(await git(repo.path, ["for-each-ref", `--format=${FOR_EACH_REF_FORMAT}`]), "git for-each-ref"),
+  );
+  const configResult = await git(repo.path, ["config", "-z", "--get-regexp", "^remote\\..*\\.url$"]);
+  // Exit 1: no remote configured.
+  if (configResult.exitCode === 1) record.remotes = [];
+  else record.remotes = parseRemoteUrls(check(configResult, "git config"));
+
+  if (repo.bare) {
+    const head = refs.find((r) => r.head);
+    record.branch = head ? head.ref.replace(/^refs\/heads\//, "") : null;
+    record.head = head?.oid ?? null;
+  } else {
+    const status = parseStatusV2(
+      check(
+        await git(repo.path, [
+          "status",
+          "--porcelain=v2",
+          "--branch",
+          "--show-stash",
+          "-z",
+          "--untracked-files=normal",
+        ]),
+        "git status",
+      ),
+    );
+    Object.assign(record, {
+      branch: status.branch,
+      head: status.oid,
+      detached: status.branch === null && status.oid !== null,
+      upstream: status.upstream,
+      ahead: status.ahead,
+      behind: status.behind,
+      dirty: status.dirty,
+      untracked: status.untracked,
+      stashes: status.stashes,
+    });
+  }
+
+  const branches = refs.filter((r) => r.ref.startsWith("refs/heads/"));
+  const hasRemoteRefs = refs.some((r) => r.ref.startsWith("refs/remotes/"));
+  const tips = new Map(branches.map((b) => [b.ref, b.oid]));
+  if (record.detached && record.head) tips.set("HEAD", record.head);
+  let atRisk: RefInfo[] = [];
+  if (tips.size > 0) {
+    const args = [
+      "rev-list",
+      "--parents",
+      "--branches",
+      ...(record.detached ? ["HEAD"] : []),
+      "--not",
+      "--remotes",
+    ];
+    const counts = countUnpushed(check(await git(repo.path, args), "git rev-list"), tips);
+    if (counts.overflow) {
+      for (const [ref] of tips) {
+        const n = Number(
+          check(
+            await git(repo.path, ["rev-list", "--count", ref, "--not", "--remotes"]),
+            "git rev-list",
+          ).trim(),
+        );
+        if (n > 0) counts.perTip.set(ref, n);
+      }
+    }
+    record.unpushed_commits = counts.total;
+    record.unpushed_branches = [...counts.perTip].map(([ref, commits]) => ({
+      branch: ref.replace(/^refs\/heads\//, ""),
+      commits,
+    }));
+    atRisk = refs.filter((r) => counts.perTip.has(r.ref));
+    if (counts.perTip.has("HEAD") && record.head) atRisk.push({ ref: "HEAD", oid: record.head, head: true });
+  }
+  const stash = refs.find((r) => r.ref === "refs/stash");
+  if (stash) {
+    atRisk.push(stash);
+    record.stashes ||= 1;
+  }
+  return { record, refs, atRisk, hasRemote: record.remotes.length > 0 || hasRemoteRefs };
+}
+
+type BundleResult = { file: string; state: "written" | "unchanged" } | { file: null; state: "none" };
+
+/**
+ * Writes (or keeps) the repository's bundle. Bundles are self-contained — the whole history of the
+ * refs they hold — so `git clone FILE` recovers the work even if the remote is gone too; one whose
+ * refs are unchanged since the last run is kept as it is.
+ */
+async function bundleRepository(
+  git: Git,
+  inspected: Inspected,
+  mode: "unpushed" | "all",
+  bundleDir: string,
+): Promise<BundleResult> {
+  const { record, refs, atRisk, hasRemote } = inspected;
+  const whole = mode === "all" || !hasRemote;
+  if (refs.length === 0 || (!whole && atRisk.length === 0)) return { file: null, state: "none" };
+  const name = bundleFileName(record.path);
+  const file = path.join(bundleDir, name);
+  // HEAD goes in too, so that `git clone` of the bundle checks something out.
+  const headRef = record.head ? [{ ref: "HEAD", oid: record.head }] : [];
+  const wanted = whole
+    ? [...refs, ...headRef]
+    : [...atRisk, ...(atRisk.some((r) => r.ref === "HEAD") ? [] : headRef)];
+  if (await existingBundleMatches(file, wanted)) return { file: name, state: "unchanged" };
+
+  const temp = tempPathFor(file);
+  try {
+    const refArgs = whole ? ["--all"] : [...new Set(wanted.map((r) => r.ref))];
+    check(await git(record.path, ["bundle", "create", "-q", temp, ...refArgs], false), "git bundle create");
+    check(await git(record.path, ["bundle", "verify", "-q", temp], false), "git bundle verify");
+    const handle = await fs.promises.open(temp, "r");
+    try {
+      // A bundle holds the repository's content: readable by its owner only, like the inventory.
+      await handle.chmod(0o600);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temp, file);
+  } finally {
+    await fs.promises.rm(temp, { force: true });
+    await fs.promises.rm(`${temp}.lock`, { force: true });
+  }
+  return { file: name, state: "written" };
+}
+
+async function existingBundleMatches(
+  file: string,
+  wanted: Array<{ ref: string; oid: string }>,
+): Promise<boolean> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(file, "r");
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return bundleMatches(parseBundleHeader(buffer.subarray(0, bytesRead)), wanted);
+  } catch {
+    return false;
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
+  const o = ctx.options;
+  const bundleDir = path.join(o.output, BUNDLE_DIR);
+  try {
+    await fs.promises.mkdir(o.bundle === "none" ? o.output : bundleDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    return {
+      status: "failed",
+      error: stepError(
+        "permission",
+        `cannot create ${o.output}: ${(err as Error).message}`,
+        "check that the output directory is writable",
+      ),
+    };
+  }
+  await removeStaleTempFiles(o.output);
+  if (o.bundle !== "none") await removeStaleTempFiles(bundleDir);
+
+  const found = await findRepositories(o.roots, {
+    exclude: o.exclude,
+    maxDepth: o.max_depth,
+    signal: ctx.signal,
+  });
+  for (const u of found.unreadable) ctx.log.warn(`cannot read ${u.path}: ${u.message}`);
+  ctx.log.info(`found ${found.repositories.length} repositories under ${o.roots.join(", ")}`);
+
+  const git = createGit(ctx);
+  const records: RepositoryRecord[] = new Array<RepositoryRecord>(found.repositories.length);
+  const keptBundles = new Set<string>();
+  const bundleFailures: string[] = [];
+  let written = 0;
+  let unchanged = 0;
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < found.repositories.length && !ctx.signal.aborted) {
+      const i = next++;
+      const repo = found.repositories[i] as FoundRepository;
+      let inspected: Inspected;
+      try {
+        inspected = await inspectRepository(git, repo);
+      } catch (err) {
+        if (!(err instanceof GitFailure)) throw err;
+        records[i] = failedRecord(repo, err.message);
+        // Its bundle from an earlier run may be the only copy of its work: keep it.
+        keptBundles.add(bundleFileName(repo.path));
+        continue;
+      }
+      records[i] = inspected.record;
+      if (o.bundle !== "none") {
+        try {
+          const result = await bundleRepository(git, inspected, o.bundle, bundleDir);
+          if (result.file) {
+            inspected.record.bundle = `${BUNDLE_DIR}/${result.file}`;
+            keptBundles.add(result.file);
+            if (result.state === "written") written++;
+            else unchanged++;
+          }
+        } catch (err) {
+          if (!(err instanceof GitFailure) && !(err as NodeJS.ErrnoException).code) throw err;
+          bundleFailures.push(`${repo.path}: ${(err as Error).message}`);
+          inspected.record.error = `bundle: ${(err as Error).message}`;
+          keptBundles.add(bundleFileName(repo.path));
+        }
+      }
+      done++;
+      ctx.progress({ filesDone: done, filesTotal: found.repositories.length, label: "repositories" });
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
+  if (ctx.signal.aborted) return { status: "failed", error: stepError("cancelled", "cancelled") };
+
+  const inventory: Inventory = {
+    version: 1,
+    generated_at: new Date().toISOString(),
+    host: ctx.host,
+    roots: o.roots,
+    repositories: records.map((r) => ({
+      ...r,
+      remotes: r.remotes.map((x) => ({ ...x, url: ctx.redact(x.url) })),
+    })),
+  };
+  await writeFileAtomic(path.join(o.output, "inventory.json"), `${JSON.stringify(inventory, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  await writeFileAtomic(path.join(o.output, "inventory.txt"), renderInventoryText(inventory), {
+    mode: 0o600,
+  });
+
+  // Bundles of repositories that no longer have work of their own are removed — but not when a root
+  // was missing (an unmounted disk must not cost the bundles of everything on it).
+  let removed = 0;
+  if (o.bundle !== "none" && found.missingRoots.length === 0) {
+    for (const name of await fs.promises.readdir(bundleDir)) {
+      if (!name.endsWith(".bundle") || keptBundles.has(name)) continue;
+      await fs.promises.rm(path.join(bundleDir, name), { force: true });
+      removed++;
+    }
+    if (removed > 0) await syncDirectory(bundleDir);
+  }
+
+  const failedRepos = records.filter((r) => r.error !== null && !r.error.startsWith("bundle:"));
+  const summary = {
+    repos_found: records.length,
+    repos_dirty: records.filter((r) => (r.dirty ?? 0) > 0).length,
+    repos_unpushed: records.filter((r) => r.unpushed_commits > 0).length,
+    repos_with_stash: records.filter((r) => r.stashes > 0).length,
+    repos_failed: failedRepos.length,
+    unpushed_commits: records.reduce((n, r) => n + r.unpushed_commits, 0),
+    bundles_written: written,
+    bundles_unchanged: unchanged,
+    bundles_removed: removed,
+    inventory: path.join(o.output, "inventory.json"),
+  };
+  ctx.log.info(
+    `${summary.repos_found} repositories: ${summary.repos_dirty} dirty, ${summary.repos_unpushed} with unpushed work; ` +
+      `bundles: ${written} written, ${unchanged} unchanged, ${removed} removed`,
+  );
+
+  if (found.missingRoots.length > 0) {
+    return {
+      status: "failed",
+      summary,
+      error: stepError(
+        "not_found",
+        `cannot walk ${found.missingRoots.map((r) => `${r.path} (${r.message})`).join(", ")}`,
+        "check the path, and that its disk is mounted",
+      ),
+    };
+  }
+  if (bundleFailures.length > 0) {
+    return {
+      status: "failed",
+      summary,
+      error: stepError(
+        "exit_code",
+        `could not bundle ${bundleFailures.length} repositor${bundleFailures.length === 1 ? "y" : "ies"}: ${bundleFailures.slice(0, 3).join("; ")}`,
+        "see the step log; check free space in the output directory",
+      ),
+    };
+  }
+  if (failedRepos.length > 0) {
+    return {
+      status: "warning",
+      summary,
+      error: stepError(
+        "partial",
+        `git failed in ${failedRepos.length} repositor${failedRepos.length === 1 ? "y" : "ies"}: ` +
+          failedRepos
+            .slice(0, 3)
+            .map((r) => `${r.path} (${r.error})`)
+            .join("; "),
+        "run git status in those repositories to see what is wrong with them",
+      ),
+    };
+  }
+  return { status: "succeeded", summary };
+}
+
+function failedRecord(repo: FoundRepository, message: string): RepositoryRecord {
+  return {
+    path: repo.path,
+    bare: repo.bare,
+    branch: null,
+    head: null,
+    detached: false,
+    upstream: null,
+    ahead: null,
+    behind: null,
+    remotes: [],
+    dirty: null,
+    untracked: null,
+    stashes: 0,
+    unpushed_commits: 0,
+    unpushed_branches: [],
+    bundle: null,
+    error: message,
+  };
+}
