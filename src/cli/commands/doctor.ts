@@ -7,7 +7,7 @@ import path from "node:path";
 import { ConfigError, formatConfigIssue, type StepError } from "../../errors.js";
 import type { Config } from "../../config/schema.js";
 import { findConfigFile, loadConfigFile } from "../../config/load.js";
-import { embeddedDefaultConfig } from "../../config/defaults.js";
+import { embeddedDefaultConfig, quickstartPaths } from "../../config/defaults.js";
 import { runProcess } from "../../util/process.js";
 import { detectRestic, findOnPath } from "../../restic/exec.js";
 import { locks, snapshots } from "../../restic/commands.js";
@@ -107,7 +107,16 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
     "install git (apt install git); git steps need it",
   );
 
-  if (config) {
+  if (config && config.file === null && !fs.existsSync(quickstartPaths(config.state_dir).passwordFile)) {
+    // The embedded quickstart has not run yet: its repository and password do not exist, and that is fine.
+    stateDir(config, add);
+    add(
+      "quickstart",
+      "info",
+      "the embedded quickstart repository does not exist yet",
+      "`holdfast run` creates it (or write a config with `holdfast init`)",
+    );
+  } else if (config) {
     secretModes(config, add);
     stateDir(config, add);
     await repositories(config, add);
