@@ -1,0 +1,263 @@
+// The restore drill through `holdfast run` against real restic repositories: a healthy repository
+// passes (every sampled file matched byte for byte, the drill time recorded for status/metrics);
+// a file changed since the snapshot is skipped, not a mismatch; the file-count tolerance; a planted
+// corruption in the middle of a data pack fails the drill per file with restic's own error; and the
+// pure parts (reservoir, precise mtime, include escaping, restic's per-file restore errors).
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseJson } from "../helpers/cli.js";
+import { expectExit, writeTestConfig, type TestConfig } from "../helpers/holdfast-env.js";
+import {
+  makeSharedDir,
+  removeDir,
+  resticInit,
+  resticSnapshots,
+  writePassword,
+} from "../helpers/restic-backends.js";
+import {
+  includePattern,
+  parseNanoTime,
+  parseRestoreError,
+  Reservoir,
+  sampleSize,
+  seededRandom,
+  withinTolerance,
+} from "../../src/steps/verify-sample.js";
+
+interface Step {
+  name: string;
+  status: string;
+  error: { kind: string; message: string } | null;
+  summary: Record<string, unknown> | null;
+  targets: Array<Record<string, unknown> & { repo: string; status: string }>;
+}
+
+let root: string;
+let src: string;
+
+function plantSource(dir: string, files: number): void {
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(dir, `d${i % 4}`);
+    fs.mkdirSync(sub, { recursive: true });
+    // Different sizes (a few bigger than one restic chunk would be too slow here; 2–70 KB is enough).
+    const size = 2_000 + 4 * ((i * 7919) % 17_000);
+    const bytes = Buffer.alloc(size);
+    for (let j = 0; j < size; j += 4) bytes.writeUInt32LE((i * 2654435761 + j * 40503) >>> 0, j);
+    fs.writeFileSync(path.join(sub, `f${i}.bin`), bytes);
+  }
+  fs.writeFileSync(path.join(dir, "name with [brackets] and *.txt"), "odd names are paths too\n");
+  fs.symlinkSync("d0", path.join(dir, "link"));
+}
+
+function config(
+  dir: string,
+  repoPath: string,
+  passwordFile: string,
+  verify: Record<string, unknown>,
+): TestConfig {
+  return writeTestConfig(dir, {
+    repositories: { local: { url: repoPath, password_file: passwordFile } },
+    sources: { home: { paths: [src] } },
+    jobs: {
+      nightly: {
+        steps: [
+          { name: "local", type: "backup", source: "home", repos: ["local"] },
+          { name: "drill", type: "verify", source: "home", repos: ["local"], ...verify },
+        ],
+      },
+    },
+  });
+}
+
+function step(run: { steps: Step[] }, name: string): Step {
+  const s = run.steps.find((x) => x.name === name);
+  if (!s) throw new Error(`no step ${name}`);
+  return s;
+}
+
+beforeAll(() => {
+  root = makeSharedDir("holdfast-verify-");
+  src = path.join(root, "src");
+  plantSource(src, 40);
+});
+
+afterAll(() => removeDir(root));
+
+describe("verify (restore drill)", () => {
+  it("passes on a healthy repository, skips changed files, and records the drill", async () => {
+    const dir = path.join(root, "healthy");
+    fs.mkdirSync(dir);
+    const target = {
+      repo: path.join(dir, "repo"),
+      passwordFile: writePassword(path.join(dir, "pw"), "drill-1"),
+    };
+    resticInit(target);
+    // The whole tree (41 regular files), so the changed file is surely in the sample.
+    const cfg = config(dir, target.repo, target.passwordFile, { sample: "100%" });
+    const first = await cfg.run(["run", "--json"]);
+    expectExit(first, 0);
+    const drill = step(parseJson(first), "drill");
+    expect(drill.status).toBe("succeeded");
+    const t = drill.targets[0]!;
+    const snap = resticSnapshots(target)[0]!;
+    expect(t).toMatchObject({
+      repo: "local",
+      status: "succeeded",
+      sampled: 41,
+      matched: 41,
+      mismatched: 0,
+      skipped_changed: 0,
+      snapshot_files: 41,
+      source_files: 41,
+      snapshot_id: snap.short_id,
+    });
+    expect(drill.summary).toMatchObject({ sampled: 41, matched: 41, mismatched: 0, passed: ["local"] });
+
+    // The drill time is kept for status and metrics.
+    const metrics = await cfg.run(["metrics"]);
+    expectExit(metrics, 0);
+    const drillLine = metrics.stdout
+      .split("\n")
+      .find((l) => l.startsWith("holdfast_repository_last_drill_timestamp_seconds{"));
+    expect(drillLine).toContain('repo="local"');
+    expect(drillLine).toContain('source="home"');
+    expect(Math.abs(Number(drillLine?.split(" ").at(-1)) - Date.now() / 1000)).toBeLessThan(120);
+
+    // A file changed after the snapshot (same size, new content, new mtime): skipped, not a mismatch.
+    const changed = path.join(src, "d1", "f1.bin");
+    const size = fs.statSync(changed).size;
+    fs.writeFileSync(changed, Buffer.alloc(size, 0x55));
+    const onlyDrill = await cfg.run(["run", "--json", "--step", "drill"]);
+    expectExit(onlyDrill, 0);
+    const d2 = step(parseJson(onlyDrill), "drill").targets[0]!;
+    expect(d2).toMatchObject({
+      status: "succeeded",
+      sampled: 41,
+      matched: 40,
+      mismatched: 0,
+      skipped_changed: 1,
+    });
+    expect(d2.skipped_paths).toEqual([changed]);
+  }, 120_000);
+
+  it("fails when the source's file count moved beyond count_tolerance, and passes within it", async () => {
+    const dir = path.join(root, "counts");
+    fs.mkdirSync(dir);
+    const target = {
+      repo: path.join(dir, "repo"),
+      passwordFile: writePassword(path.join(dir, "pw"), "drill-2"),
+    };
+    resticInit(target);
+    const strict = config(dir, target.repo, target.passwordFile, { sample: 3, count_tolerance: 2 });
+    expectExit(await strict.run(["run", "--json", "--step", "local"]), 0);
+    const extra = path.join(src, "extra");
+    fs.mkdirSync(extra);
+    try {
+      for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(extra, `n${i}.txt`), `new ${i}\n`);
+      const failing = await strict.run(["run", "--json", "--step", "drill"]);
+      expectExit(failing, 1);
+      const d = step(parseJson(failing), "drill");
+      expect(d.status).toBe("failed");
+      expect(d.error?.kind).toBe("anomaly");
+      expect(d.error?.message).toMatch(/holds 41 files, the source now 44/);
+      expect(d.targets[0]).toMatchObject({ snapshot_files: 41, source_files: 44, mismatched: 0, matched: 3 });
+
+      const lenient = config(dir, target.repo, target.passwordFile, { sample: 3, count_tolerance: "10%" });
+      const passing = await lenient.run(["run", "--json", "--step", "drill"]);
+      expectExit(passing, 0);
+    } finally {
+      fs.rmSync(extra, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("fails after a planted corruption of a data pack, per file, with restic's own error", async () => {
+    const dir = path.join(root, "corrupt");
+    fs.mkdirSync(dir);
+    const target = {
+      repo: path.join(dir, "repo"),
+      passwordFile: writePassword(path.join(dir, "pw"), "drill-3"),
+    };
+    resticInit(target);
+    const cfg = config(dir, target.repo, target.passwordFile, { sample: "100%" });
+    expectExit(await cfg.run(["run", "--json", "--step", "local"]), 0);
+    // Overwrite bytes in the middle of every data pack (restic's packs are 4+ MiB at most here: one or two).
+    const dataDir = path.join(target.repo, "data");
+    const packs = fs
+      .readdirSync(dataDir)
+      .flatMap((sub) => fs.readdirSync(path.join(dataDir, sub)).map((f) => path.join(dataDir, sub, f)));
+    expect(packs.length).toBeGreaterThan(0);
+    for (const pack of packs) {
+      fs.chmodSync(pack, 0o600);
+      const size = fs.statSync(pack).size;
+      const fd = fs.openSync(pack, "r+");
+      fs.writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, Math.floor(size / 2));
+      fs.closeSync(fd);
+    }
+    const res = await cfg.run(["run", "--json", "--step", "drill"]);
+    expectExit(res, 1);
+    const d = step(parseJson(res), "drill");
+    expect(d.status).toBe("failed");
+    const t = d.targets[0]!;
+    expect(t.status).toBe("failed");
+    // Either restic refused the damaged blob (read error per file) or it returned wrong bytes (mismatch).
+    const bad = (t.read_errors as number) + (t.mismatched as number);
+    expect(bad).toBeGreaterThan(0);
+    expect(bad).toBeLessThan(41);
+    expect(t.matched as number).toBe(41 - bad);
+    if ((t.read_errors as number) > 0) {
+      const files = t.read_error_files as Array<{ path: string; reason: string }>;
+      expect(files[0]!.path.startsWith(src)).toBe(true);
+      expect(files[0]!.reason).toMatch(/ciphertext verification failed|restic/);
+      expect(d.error?.message).toContain(files[0]!.path);
+    } else {
+      expect(d.error?.kind).toBe("anomaly");
+    }
+  }, 120_000);
+});
+
+describe("verify helpers", () => {
+  it("reservoir samples are uniform and replayable from the seed", () => {
+    const counts = new Array<number>(20).fill(0);
+    for (let round = 0; round < 2_000; round++) {
+      const r = new Reservoir<number>(5, seededRandom(round));
+      for (let i = 0; i < 20; i++) r.offer(i);
+      for (const x of r.take(5)) counts[x]!++;
+    }
+    // Each item is in 5/20 of the samples: 500 of 2000, give or take.
+    for (const c of counts) {
+      expect(c).toBeGreaterThan(400);
+      expect(c).toBeLessThan(600);
+    }
+    const a = new Reservoir<number>(3, seededRandom(7));
+    const b = new Reservoir<number>(3, seededRandom(7));
+    for (let i = 0; i < 1000; i++) {
+      a.offer(i);
+      b.offer(i);
+    }
+    expect(a.take(3)).toEqual(b.take(3));
+    expect(a.seen).toBe(1000);
+    expect(a.items).toHaveLength(3);
+  });
+
+  it("sample sizes, tolerance, nanosecond times, include escaping, restore errors", () => {
+    expect(sampleSize({ count: 25 }, 10)).toBe(10);
+    expect(sampleSize({ fraction: 0.02 }, 1000)).toBe(20);
+    expect(sampleSize({ fraction: 0.02 }, 10)).toBe(1);
+    expect(sampleSize({ fraction: 0.5 }, 0)).toBe(0);
+    expect(withinTolerance({ count: 2 }, 100, 102)).toBe(true);
+    expect(withinTolerance({ count: 2 }, 100, 97)).toBe(false);
+    expect(withinTolerance({ fraction: 0.01 }, 1000, 1010)).toBe(true);
+    expect(withinTolerance({ fraction: 0.01 }, 1000, 1011)).toBe(false);
+    expect(parseNanoTime("2026-11-26T10:42:28.998189623Z")).toBe(1795689748998189623n);
+    expect(parseNanoTime("2026-11-26T11:42:28.998189623+01:00")).toBe(1795689748998189623n);
+    expect(parseNanoTime("2026-11-26T10:42:28Z")).toBe(1795689748000000000n);
+    expect(parseNanoTime("yesterday")).toBeNull();
+    expect(includePattern("/a/b [1]*?.txt")).toBe("/a/b \\[1\\]\\*\\?.txt");
+    expect(parseRestoreError("ignoring error for /src/f20.bin: ciphertext verification failed")).toEqual({
+      path: "/src/f20.bin",
+      message: "ciphertext verification failed",
+    });
+    expect(parseRestoreError("Fatal: There were 2 errors")).toBeNull();
+  });
+});
