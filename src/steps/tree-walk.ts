@@ -59,9 +59,14 @@ const BATCH_BUDGET = 1024;
 const MAIN_BUDGET = 256;
 const WORKER_URL = new URL("./tree-walk-worker.js", import.meta.url);
 
-/** Worker threads besides this one: one per further core, at least one, at most seven. */
-export function defaultWorkerCount(): number {
-  return Math.min(7, Math.max(1, os.availableParallelism() - 1));
+/**
+ * Worker threads: for a metadata walk one per core besides this thread (which walks too); for hashing
+ * one per core, and this thread only hands out work — hashing a large file here would block the
+ * event loop, and with it the step's timeout and cancellation, for as long as the file takes.
+ */
+export function defaultWorkerCount(hash: boolean): number {
+  const cores = os.availableParallelism();
+  return Math.min(8, Math.max(hash ? 2 : 1, hash ? cores : cores - 1));
 }
 
 export async function walkTrees(roots: readonly WalkRoot[], options: WalkOptions): Promise<WalkResult> {
@@ -126,7 +131,7 @@ export async function walkTrees(roots: readonly WalkRoot[], options: WalkOptions
     options.onProgress?.(seen);
   };
 
-  const workerCount = options.workers ?? defaultWorkerCount();
+  const workerCount = options.workers ?? defaultWorkerCount(options.hash);
   const useWorkers = workerCount > 0 && queue.length > 0 && fs.existsSync(fileURLToPath(WORKER_URL));
   await walkQueue(queue, groups, useWorkers ? workerCount : 0, options, absorb);
   // A root's own entry belongs to its parent directory's block, which is not walked unless another
@@ -148,10 +153,10 @@ export async function walkTrees(roots: readonly WalkRoot[], options: WalkOptions
 }
 
 /**
- * Hands directories to worker threads as they come online and walks on this thread too: a worker
- * takes ~50 ms to start, which is a quarter of the whole walk of 100k files, so this thread starts
- * at once and the workers join in. Between its own directories this thread yields, so worker
- * messages, timers and the step's AbortSignal are served.
+ * Hands directories to worker threads as they come online. Without hashing this thread walks too:
+ * a worker takes ~50 ms to start, a quarter of a whole walk of 100k files, so this thread starts at
+ * once and the workers join in; between its own directories it yields, so worker messages, timers
+ * and the step's AbortSignal are served.
  */
 async function walkQueue(
   queue: WalkTask[],
@@ -209,10 +214,10 @@ async function walkQueue(
           hash: options.hash,
         } satisfies WalkRequest);
       }
-      if (queue.length > 0) {
+      if (queue.length > 0 && (workerCount === 0 || !options.hash)) {
         absorb(walkBatch(state, { tasks: queue.splice(0, 1), budget: MAIN_BUDGET, hash: options.hash }));
         await new Promise((resolve) => setImmediate(resolve));
-      } else if (busy > 0) {
+      } else if (busy > 0 || (queue.length > 0 && idle.length === 0)) {
         await new Promise<void>((resolve) => (wake = resolve));
       } else break;
     }
