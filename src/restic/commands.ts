@@ -24,30 +24,33 @@ import {
   type ResticStats,
   type Snapshot,
 } from "./outputs.js";
+import {
+  backupArgs,
+  filterArgs,
+  forgetArgs,
+  type BackupArgsOptions,
+  type ForgetOptions,
+  type TagFilter,
+} from "./args.js";
+
 import { repositoryAccess, selectorEnv } from "./repository.js";
 import { runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
 
 export { detectRestic } from "./exec.js";
 
-/** Tags every snapshot holdfast makes carries, so retention never touches snapshots made by others. */
-export const HOLDFAST_TAG = "holdfast";
-export const sourceTag = (source: string) => `source:${source}`;
-export const jobTag = (job: string) => `job:${job}`;
-
-/** restic's --tag filter: each entry is an AND-list ("holdfast,source:home"); entries are OR-ed. */
-export type TagFilter = string[][];
-
-function filterArgs(filter: {
-  tags?: TagFilter;
-  hosts?: readonly string[];
-  paths?: readonly string[];
-}): string[] {
-  const args: string[] = [];
-  for (const group of filter.tags ?? []) if (group.length > 0) args.push("--tag", group.join(","));
-  for (const host of filter.hosts ?? []) args.push("--host", host);
-  for (const p of filter.paths ?? []) args.push("--path", p);
-  return args;
-}
+export {
+  backupArgs,
+  filterArgs,
+  forgetArgs,
+  HOLDFAST_TAG,
+  jobTag,
+  keepArgs,
+  sourceTag,
+  type BackupArgsOptions,
+  type ForgetOptions,
+  type KeepPolicy,
+  type TagFilter,
+} from "./args.js";
 
 function parseFailure(outcome: ResticOutcome, err: unknown): ResticOutcome {
   const message = err instanceof ResticParseError ? err.message : String(err);
@@ -65,15 +68,7 @@ function parseFailure(outcome: ResticOutcome, err: unknown): ResticOutcome {
 // ---------------------------------------------------------------------------------------------
 // backup
 
-export interface BackupOptions {
-  paths: readonly string[];
-  tags: readonly string[];
-  host: string;
-  exclude?: readonly string[];
-  excludeIfPresent?: readonly string[];
-  excludeFile?: readonly string[];
-  oneFileSystem?: boolean;
-  extraArgs?: readonly string[];
+export interface BackupOptions extends BackupArgsOptions {
   /** Every status line (restic prints them at RESTIC_PROGRESS_FPS). */
   onStatus?: (status: BackupStatus) => void;
 }
@@ -83,19 +78,6 @@ export interface BackupResult {
   summary: BackupSummary | null;
   /** Files and directories restic could not read (JSON `error` lines on stderr). */
   errors: BackupError[];
-}
-
-export function backupArgs(options: BackupOptions): string[] {
-  const args = ["backup", "--json", "--host", options.host];
-  for (const tag of options.tags) args.push("--tag", tag);
-  for (const e of options.exclude ?? []) args.push("--exclude", e);
-  for (const e of options.excludeIfPresent ?? []) args.push("--exclude-if-present", e);
-  for (const e of options.excludeFile ?? []) args.push("--exclude-file", e);
-  if (options.oneFileSystem) args.push("--one-file-system");
-  args.push(...(options.extraArgs ?? []));
-  // `--` so that a path starting with "-" is never read as a flag.
-  args.push("--", ...options.paths);
-  return args;
 }
 
 const MAX_RECORDED_ERRORS = 1_000;
@@ -314,51 +296,6 @@ export async function dump(
 
 // ---------------------------------------------------------------------------------------------
 // forget, prune, check
-
-export interface KeepPolicy {
-  last?: number | undefined;
-  hourly?: number | undefined;
-  daily?: number | undefined;
-  weekly?: number | undefined;
-  monthly?: number | undefined;
-  yearly?: number | undefined;
-  within?: string | undefined;
-}
-
-export function keepArgs(keep: KeepPolicy): string[] {
-  const args: string[] = [];
-  const add = (flag: string, value: number | string | undefined) => {
-    if (value !== undefined) args.push(flag, String(value));
-  };
-  add("--keep-last", keep.last);
-  add("--keep-hourly", keep.hourly);
-  add("--keep-daily", keep.daily);
-  add("--keep-weekly", keep.weekly);
-  add("--keep-monthly", keep.monthly);
-  add("--keep-yearly", keep.yearly);
-  add("--keep-within", keep.within);
-  return args;
-}
-
-export interface ForgetOptions {
-  keep: KeepPolicy;
-  tags: TagFilter;
-  hosts: readonly string[];
-  groupBy: string;
-  prune: boolean;
-}
-
-export function forgetArgs(options: ForgetOptions): string[] {
-  return [
-    "forget",
-    "--json",
-    "--group-by",
-    options.groupBy,
-    ...filterArgs({ tags: options.tags, hosts: options.hosts }),
-    ...keepArgs(options.keep),
-    ...(options.prune ? ["--prune"] : []),
-  ];
-}
 
 /**
  * `forget --json [--prune]`. With --prune, line 1 is the JSON array and the prune report follows on

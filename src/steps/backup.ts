@@ -9,19 +9,10 @@ import { nameSchema } from "../config/values.js";
 import type { SourceConfig } from "../config/schema.js";
 import { stepError, type StepError } from "../errors.js";
 import type { StepStatus, TargetRecord } from "../store/types.js";
-import { resticHostFromStep, type ResticHost } from "../restic/exec.js";
-import {
-  backup,
-  backupArgs,
-  detectRestic,
-  HOLDFAST_TAG,
-  jobTag,
-  sourceTag,
-  stats,
-  type BackupResult,
-} from "../restic/commands.js";
-import type { BackupStatus } from "../restic/outputs.js";
-import { summarizeBackupErrors } from "../restic/outputs.js";
+import type { ResticHost } from "../restic/exec.js";
+import type { BackupResult, stats as statsCommand } from "../restic/commands.js";
+import type { BackupStatus, summarizeBackupErrors as summarizeErrors } from "../restic/outputs.js";
+import { backupArgs, HOLDFAST_TAG, jobTag, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { ancestorCount, checkSourcePresence, countEntries, parseMaxShrink, shrinkFailure } from "./guard.js";
 import { combineTargets } from "./targets.js";
@@ -96,6 +87,10 @@ function block(ctx: StepContext<BackupOptions>, source: string, repo: string): v
 }
 
 async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> {
+  // The restic runtime (exec, parsers) loads when a backup runs, not with the config.
+  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { backup, detectRestic, stats } = await import("../restic/commands.js");
+  const { summarizeBackupErrors } = await import("../restic/outputs.js");
   const opts = ctx.options;
   const source = ctx.config.sources[opts.source];
   if (!source) {
@@ -120,7 +115,7 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
     `restic ${restic.version?.text ?? "(unknown version)"} (${restic.binary}); source ${source.name}; host ${hostName}`,
   );
 
-  const guardError = await runGuard(ctx, host, source, hostName);
+  const guardError = await runGuard(ctx, host, source, hostName, stats);
   if (guardError) {
     // No snapshot anywhere, and forget leaves this source alone in this run (behavior.md).
     block(ctx, source.name, "*");
@@ -148,7 +143,7 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
       onStatus: (status) => progress.update(repoName, status),
     });
     progress.done(repoName);
-    const target = targetFor(repoName, result, Date.now() - started);
+    const target = targetFor(repoName, result, Date.now() - started, summarizeBackupErrors);
     if (target.snapshot_id && (target.status === "succeeded" || target.status === "warning")) {
       ctx.runState.snapshots.push({
         repo: repoName,
@@ -195,6 +190,7 @@ async function runGuard(
   host: ResticHost,
   source: SourceConfig,
   hostName: string,
+  stats: typeof statsCommand,
 ): Promise<StepError | null> {
   const presence = await checkSourcePresence(source, ctx.signal);
   if (presence) return presence;
@@ -240,7 +236,12 @@ function skippedTarget(repo: string, error: StepError | null): TargetRecord {
   return { repo, status: "skipped", duration_ms: null, error, snapshot_id: null };
 }
 
-function targetFor(repo: string, result: BackupResult, durationMs: number): TargetRecord {
+function targetFor(
+  repo: string,
+  result: BackupResult,
+  durationMs: number,
+  summarizeBackupErrors: typeof summarizeErrors,
+): TargetRecord {
   const { outcome, summary } = result;
   const figures = summary
     ? {

@@ -3,8 +3,6 @@ import { defineStepKind, type StepContext } from "../engine/step-kind.js";
 import { nameSchema } from "../config/values.js";
 import { stepError } from "../errors.js";
 import type { TargetRecord } from "../store/types.js";
-import { resticHostFromStep } from "../restic/exec.js";
-import { check, detectRestic } from "../restic/commands.js";
 import { planResticCommand } from "../restic/plan.js";
 import { combineTargets } from "./targets.js";
 
@@ -39,6 +37,8 @@ export const checkStep = defineStepKind({
 });
 
 async function runCheck(ctx: StepContext<CheckOptions>) {
+  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { check, detectRestic } = await import("../restic/commands.js");
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);
   if (restic.error) return { status: "failed" as const, error: restic.error };

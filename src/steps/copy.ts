@@ -3,14 +3,7 @@ import { defineStepKind, type StepContext } from "../engine/step-kind.js";
 import { nameSchema } from "../config/values.js";
 import { stepError } from "../errors.js";
 import type { TargetRecord } from "../store/types.js";
-import { resticHostFromStep } from "../restic/exec.js";
-import {
-  copy,
-  detectRestic,
-  HOLDFAST_TAG,
-  snapshots as listSnapshots,
-  sourceTag,
-} from "../restic/commands.js";
+import { HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { selectorEnv } from "../restic/repository.js";
 import { sourceScopes } from "./scope.js";
@@ -67,6 +60,8 @@ export const copyStep = defineStepKind({
 });
 
 async function runCopy(ctx: StepContext<CopyOptions>) {
+  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { copy, detectRestic, snapshots: listSnapshots } = await import("../restic/commands.js");
   const opts = ctx.options;
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);

@@ -3,8 +3,7 @@ import { defineStepKind, isSourceBlocked, type StepContext } from "../engine/ste
 import { boundedInt, nameSchema } from "../config/values.js";
 import { stepError } from "../errors.js";
 import type { TargetRecord } from "../store/types.js";
-import { resticHostFromStep } from "../restic/exec.js";
-import { detectRestic, forget, forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/commands.js";
+import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes, type SourceScope } from "./scope.js";
 import { combineTargets } from "./targets.js";
@@ -69,6 +68,8 @@ export const forgetStep = defineStepKind({
 });
 
 async function runForget(ctx: StepContext<ForgetStepOptions>) {
+  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { detectRestic, forget } = await import("../restic/commands.js");
   const opts = ctx.options;
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);
