@@ -104,6 +104,12 @@ export function detectRestic(config: Config, env: Record<string, string>): Promi
   const key = `${binary}\0${env.PATH ?? ""}`;
   let cached = versionCache.get(key);
   if (!cached) {
+    const remembered = rememberedVersion(config, env);
+    if (remembered) {
+      cached = Promise.resolve(remembered);
+      versionCache.set(key, cached);
+      return cached;
+    }
     cached = runProcess(binary, ["version"], { env, timeoutMs: 30_000, collectStdout: true }).then(
       (result) => {
         if (result.spawnError) {
@@ -137,12 +143,56 @@ export function detectRestic(config: Config, env: Record<string, string>): Promi
             ),
           };
         }
+        rememberVersion(config, env, text);
         return { binary, version, text, error: null };
       },
     );
     versionCache.set(key, cached);
   }
   return cached;
+}
+
+// The answer is also kept in the state dir, keyed by the binary's path, size and mtime, so a run does
+// not spend a process start on `restic version` while the binary stays the same.
+function versionFile(config: Config): string {
+  return path.join(config.state_dir, "restic-version.json");
+}
+
+function binaryIdentity(config: Config, env: Record<string, string>): string | null {
+  const resolved = findOnPath(config.restic.binary, env.PATH);
+  if (!resolved) return null;
+  try {
+    const st = fs.statSync(resolved);
+    return `${resolved}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+function rememberedVersion(config: Config, env: Record<string, string>): DetectedRestic | null {
+  const id = binaryIdentity(config, env);
+  if (!id) return null;
+  try {
+    const saved = JSON.parse(fs.readFileSync(versionFile(config), "utf8")) as { id?: string; text?: string };
+    if (saved.id !== id || typeof saved.text !== "string") return null;
+    const version = parseResticVersion(saved.text);
+    return version ? { binary: config.restic.binary, version, text: saved.text, error: null } : null;
+  } catch {
+    return null;
+  }
+}
+
+function rememberVersion(config: Config, env: Record<string, string>, text: string): void {
+  const id = binaryIdentity(config, env);
+  if (!id) return;
+  try {
+    const file = versionFile(config);
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, JSON.stringify({ id, text }), { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch {
+    // The state dir may not exist yet (or be read-only for this command): detect again next time.
+  }
 }
 
 /** For tests and benchmarks that swap the restic binary within one process. */
