@@ -336,17 +336,20 @@ describe("status --check", () => {
   test("0 ok, 1 warning, 2 failed, 2 stale, 3 unreadable history", async () => {
     const dir = makeTempDir();
     const mode = path.join(dir, "mode");
-    const config = writeConfig(
-      dir,
-      `version: 1
+    const configWith = (maxAge: string) =>
+      writeConfig(
+        dir,
+        `version: 1
 state_dir: ./state
 jobs:
   j:
-    max_age: 3s
+    max_age: ${maxAge}
     steps:
       - { name: s, type: exec, shell: 'exit $(cat ${mode})', warning_codes: [3] }
 `,
-    );
+      );
+    // A long max_age while the run states are checked, so a slow machine never turns them stale.
+    const config = configWith("1h");
     const check = () => runCli(["--config", config, "status", "--check"]);
     fs.writeFileSync(mode, "0");
     await runCli(["--config", config, "run"]);
@@ -365,13 +368,16 @@ jobs:
     fs.writeFileSync(mode, "0");
     await runCli(["--config", config, "run"]);
     expect((await check()).code).toBe(0);
-    await new Promise((res) => setTimeout(res, 3500));
+
+    // Now a max_age the last success is about to exceed.
+    configWith("2s");
+    await new Promise((res) => setTimeout(res, 2500));
     r = await check();
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/j stale/);
     const json = parseJson(await runCli(["--config", config, "status", "--json"]));
     expect(json.jobs[0].state).toBe("stale");
-    expect(json.jobs[0].max_age_ms).toBe(3000);
+    expect(json.jobs[0].max_age_ms).toBe(2000);
 
     fs.writeFileSync(
       path.join(dir, "state/history.db"),
