@@ -49,16 +49,16 @@ plant() {
   printf -- '- moved the NAS\n' >"$home/Sync/Logseq/journals/2025_07_21.md"
 
   # Three git repositories: clean and pushed, one unpushed commit, no remote at all.
-  for name in dotfiles notes; do git init -q --bare "$demo/remotes/$name.git"; done
+  for name in dotfiles notes; do git init -q --bare --initial-branch=main "$demo/remotes/$name.git"; done
   local clean="$home/src/dotfiles" unpushed="$home/src/notes" local_only="$home/src/scratch"
   git_in "$home/src" clone -q "$demo/remotes/dotfiles.git" dotfiles 2>/dev/null
   echo "set -o vi" >"$clean/inputrc"
   git_in "$clean" add -A && git_in "$clean" commit -q -m "inputrc"
-  git_in "$clean" push -q origin HEAD:main 2>/dev/null
+  git_in "$clean" push -q -u origin HEAD 2>/dev/null
   git_in "$home/src" clone -q "$demo/remotes/notes.git" notes 2>/dev/null
   echo "# notes" >"$unpushed/README.md"
   git_in "$unpushed" add -A && git_in "$unpushed" commit -q -m "start notes"
-  git_in "$unpushed" push -q origin HEAD:main 2>/dev/null
+  git_in "$unpushed" push -q -u origin HEAD 2>/dev/null
   echo "an idea that exists nowhere else" >"$unpushed/idea.md"
   git_in "$unpushed" add -A && git_in "$unpushed" commit -q -m "unpushed idea"
   mkdir -p "$local_only"
