@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { comparePaths, LineCursor, parseEntry, pathField } from "./manifest-format.js";
-import { walkTrees, type WalkRoot } from "./tree-walk.js";
+import { defaultWorkerCount, walkTrees, type WalkRoot } from "./tree-walk.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -122,5 +122,17 @@ describe("walkTrees", () => {
     const result = await walkTrees([root(r)], { hash: false, workers: 0 });
     fs.chmodSync(path.join(r, "locked"), 0o755);
     expect(result.problemCount).toBe(1);
+  });
+});
+
+describe("defaultWorkerCount", () => {
+  it("uses the idle cores only, and always one worker for hashing", () => {
+    expect(defaultWorkerCount(false, 2, 0.1)).toBe(1);
+    expect(defaultWorkerCount(false, 2, 1.5)).toBe(0);
+    expect(defaultWorkerCount(false, 2, 9)).toBe(0);
+    expect(defaultWorkerCount(false, 16, 0)).toBe(7);
+    expect(defaultWorkerCount(true, 2, 0.1)).toBe(2);
+    expect(defaultWorkerCount(true, 2, 9)).toBe(1);
+    expect(defaultWorkerCount(true, 16, 0)).toBe(8);
   });
 });
