@@ -80,10 +80,29 @@ function backupOptionsFor(opts: BackupOptions, source: SourceConfig, host: strin
   };
 }
 
+// The blocks this step added in the run, so that a retry that succeeds lifts its own earlier blocks
+// (and never one another step added).
+const addedBlocks = new WeakMap<
+  StepContext<BackupOptions>["runState"],
+  Map<string, Array<[string, string]>>
+>();
+
 function block(ctx: StepContext<BackupOptions>, source: string, repo: string): void {
   const set = ctx.runState.blockedSources.get(source) ?? new Set<string>();
+  if (set.has(repo)) return;
   set.add(repo);
   ctx.runState.blockedSources.set(source, set);
+  const byStep = addedBlocks.get(ctx.runState) ?? new Map<string, Array<[string, string]>>();
+  addedBlocks.set(ctx.runState, byStep);
+  byStep.set(ctx.step.name, [...(byStep.get(ctx.step.name) ?? []), [source, repo]]);
+}
+
+/** A new attempt of this step starts from a clean slate: lift the blocks its earlier attempt added. */
+function liftOwnBlocks(ctx: StepContext<BackupOptions>): void {
+  const byStep = addedBlocks.get(ctx.runState);
+  for (const [source, repo] of byStep?.get(ctx.step.name) ?? [])
+    ctx.runState.blockedSources.get(source)?.delete(repo);
+  byStep?.delete(ctx.step.name);
 }
 
 async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> {
@@ -91,6 +110,7 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
   const { resticHostFromStep } = await import("../restic/exec.js");
   const { backup, detectRestic, stats } = await import("../restic/commands.js");
   const { summarizeBackupErrors } = await import("../restic/outputs.js");
+  liftOwnBlocks(ctx);
   const opts = ctx.options;
   const source = ctx.config.sources[opts.source];
   if (!source) {
