@@ -1,7 +1,7 @@
 // R1: holdfast SIGKILLed at seeded-random moments of a real run (HOLDFAST_R1_TRIALS, default 20;
 // HOLDFAST_R1_SEED replays a sequence). The job: an exec step, a backup of 3,000 small files to a
 // local restic repository, forget with prune, check. The moments are spread over the duration of a
-// first full run. After each kill: the history DB passes PRAGMA integrity_check, `status --json` shows
+// full run measured first (and, one trial in five, over the CLI's start-up before the run exists). After each kill: the history DB passes PRAGMA integrity_check, `status --json` shows
 // the killed run `interrupted`, `holdfast unlock` then a new run succeed, and `restic check` is clean.
 import Database from "better-sqlite3";
 import fs from "node:fs";
@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { collect, parseJson, startCli } from "../helpers/cli.js";
 import { expectExit, writeTestConfig, type TestConfig } from "../helpers/holdfast-env.js";
-import { killMatching, seededRandom, sleep, writeSmallFiles } from "../helpers/reliability.js";
+import { killMatching, seededRandom, sleep, waitFor, writeSmallFiles } from "../helpers/reliability.js";
 import { makeSharedDir, removeDir, restic, resticInit, writePassword } from "../helpers/restic-backends.js";
 
 const TRIALS = Number(process.env.HOLDFAST_R1_TRIALS ?? 20);
@@ -57,10 +57,10 @@ function integrityCheck(): string {
   }
 }
 
-async function runCount(): Promise<number> {
-  const history = await cfg.run(["history", "--json", "--limit", "1000"]);
-  expectExit(history, 0);
-  return parseJson(history).runs.length as number;
+/** Run log directories: one appears when a run's first step starts. */
+function runLogDirs(): number {
+  const logs = path.join(cfg.stateDir, "logs");
+  return fs.existsSync(logs) ? fs.readdirSync(logs).length : 0;
 }
 
 test(`R1: SIGKILL at ${TRIALS} seeded-random moments of a run`, async () => {
@@ -73,17 +73,28 @@ test(`R1: SIGKILL at ${TRIALS} seeded-random moments of a run`, async () => {
   touchSource(1);
   const full = await cfg.run(["run", "-q"]);
   expectExit(full, 0);
-  const runMs = full.durationMs;
-  console.log(`R1: a full run takes ${runMs} ms (first run ${first.durationMs} ms)`);
+  const record = parseJson(await cfg.run(["show", "latest", "--json"]));
+  const runMs = record.duration_ms as number;
+  const startupMs = Math.max(300, full.durationMs - runMs);
+  console.log(
+    `R1: a full run takes ${runMs} ms as recorded (${full.durationMs} ms with the CLI's start-up; first run ${first.durationMs} ms)`,
+  );
 
   let before = 2; // runs in the history so far
   const rows: string[] = [];
   for (let trial = 1; trial <= TRIALS; trial++) {
     const t0 = Date.now();
     touchSource(trial + 1);
-    const at = Math.round(runMs * (0.02 + 0.96 * random()));
+    const logDirs = runLogDirs();
+    // Four trials in five cut the run itself: the moment is counted from the run's start (its log
+    // directory appears with the first step), spread over a full run's recorded duration. Every fifth
+    // cuts the start-up (config, lock, history), counted from the process start over the start-up time.
+    const duringStartup = trial % 5 === 0;
+    const at = Math.round((duringStartup ? startupMs : runMs) * (0.02 + 0.96 * random()));
     const child = startCli(["--config", cfg.file, "run", "-q"], { cwd: root });
     const done = collect(child, { timeoutMs: 120_000 });
+    if (!duringStartup)
+      await waitFor(() => runLogDirs() > logDirs || child.exitCode !== null, 60_000, "the run to start");
     await sleep(at);
     child.kill("SIGKILL");
     const killed = await done;
@@ -97,22 +108,24 @@ test(`R1: SIGKILL at ${TRIALS} seeded-random moments of a run`, async () => {
     const statusResult = await cfg.run(["status", "--json"]);
     expectExit(statusResult, 0);
     const last = parseJson(statusResult).jobs[0].last_run;
-    const after = await runCount();
+    const history = await cfg.run(["history", "--json", "--limit", "1000"]);
+    expectExit(history, 0);
+    const runs = parseJson(history).runs;
+    const after = runs.length as number;
     let shown: string;
     if (killed.code === 0) {
-      // The run finished before the kill landed.
       shown = "finished first";
       expect(last.status).toBe("succeeded");
     } else if (after === before) {
       // Killed before the run record existed (while loading the config or taking the lock).
+      expect(duringStartup, `trial ${trial}: no run recorded after a kill ${at} ms into the run`).toBe(true);
       shown = "before the run record";
     } else {
       expect(after, `trial ${trial}`).toBe(before + 1);
       expect(last.status, `trial ${trial}: killed at ${at} ms`).toBe("interrupted");
-      const show = parseJson(await cfg.run(["show", "latest", "--json"]));
-      expect(show.status).toBe("interrupted");
-      expect(show.steps.filter((s: any) => s.status === "running")).toEqual([]);
-      shown = `interrupted during ${show.steps.find((s: any) => s.status === "cancelled")?.name ?? "-"}`;
+      expect(runs[0].status).toBe("interrupted");
+      expect(runs[0].steps.filter((s: any) => s.status === "running")).toEqual([]);
+      shown = `interrupted during ${runs[0].steps.find((s: any) => s.status === "cancelled")?.name ?? "-"}`;
     }
     const unlock = await cfg.run(["unlock", "r"]);
     expectExit(unlock, 0);
@@ -121,11 +134,11 @@ test(`R1: SIGKILL at ${TRIALS} seeded-random moments of a run`, async () => {
     before = after + 1;
     const check = restic(target, ["check"]);
     expect(check.code, check.stderr).toBe(0);
-    const line = `trial ${trial}: kill at ${at} ms → ${shown}; orphans killed: ${orphans.map((o) => o.cmdline.split(" ").slice(0, 2).join(" ")).join(", ") || "none"}; trial ${Date.now() - t0} ms`;
+    const line = `trial ${trial}: kill ${at} ms after the ${duringStartup ? "process" : "run"} start → ${shown}; orphans killed: ${orphans.map((o) => o.cmdline.split(" ").slice(0, 2).join(" ")).join(", ") || "none"}; trial ${Date.now() - t0} ms`;
     rows.push(line);
     console.log(line);
   }
   const interrupted = rows.filter((r) => r.includes("→ interrupted")).length;
   console.log(`R1: ${interrupted}/${TRIALS} kills landed inside a recorded run`);
-  expect(interrupted).toBeGreaterThanOrEqual(Math.ceil(TRIALS * 0.7));
+  expect(interrupted).toBeGreaterThanOrEqual(Math.floor(TRIALS * 0.7));
 });
