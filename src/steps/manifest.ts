@@ -176,6 +176,7 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
   const previousFile = previousName ? path.join(output, previousName) : null;
   const diffLines: string[] = [];
   let compared: { diff: ManifestDiff; dirs: DirCount[] } | null = null;
+  let unreadablePrevious = null as string | null;
   try {
     // Writing (gzip in the thread pool) and reading the previous manifest overlap.
     const [, result] = await Promise.all([
@@ -186,7 +187,13 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
       previousFile
         ? diffWithPrevious(previousFile, walk.blocks, header, (mark, line) =>
             diffLines.push(`${mark}\t${line}`),
-          )
+          ).catch((err: unknown) => {
+            // Atomic writes make this unlikely (disk corruption, a hand edit); failing every run
+            // from now on would help no one, so this run says so and starts a new baseline.
+            unreadablePrevious = `${previousName} cannot be read (${(err as Error).message})`;
+            ctx.log.warn(`the previous manifest ${unreadablePrevious}; nothing to compare with this time`);
+            return null;
+          })
         : null,
     ]);
     compared = result;
@@ -291,6 +298,17 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
         `${anomaly} since the last good manifest ${previousName ?? ""}`.trim(),
         `look at what changed (zcat ${path.join(output, diffNameFor(name))}); if it was intended, accept the new manifest: ` +
           `echo ${name} > ${path.join(output, LATEST_FILE)}`,
+      ),
+    };
+  }
+  if (unreadablePrevious !== null) {
+    return {
+      status: "warning",
+      summary,
+      error: stepError(
+        "partial",
+        `the previous manifest ${unreadablePrevious}; this run could not be compared and is the new baseline`,
+        `look at ${output}: a damaged disk?`,
       ),
     };
   }

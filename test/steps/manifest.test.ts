@@ -201,6 +201,22 @@ jobs:
     expect(again.step("m").summary).toMatchObject({ files_changed: 1, files_added: 0, files_removed: 0 });
   });
 
+  it("warns and starts a new baseline when the previous manifest is damaged", async () => {
+    const dir = makeTempDir();
+    const data = path.join(dir, "data");
+    const output = path.join(dir, "manifests");
+    plant(data, 1, 3);
+    const body = job(data, output, "        max_removed: 10%\n");
+    expect((await runJobWith(dir, body)).run.status).toBe("succeeded");
+    const damaged = latestOf(output);
+    fs.truncateSync(damaged, Math.floor(fs.statSync(damaged).size / 2));
+    const out = await runJobWith(dir, body);
+    expect(out.step("gen-manifest")).toMatchObject({ status: "warning", error: { kind: "partial" } });
+    expect(out.step("gen-manifest").error.message).toContain("cannot be read");
+    expect(latestOf(output)).toBe(out.step("gen-manifest").summary.manifest);
+    expect((await runJobWith(dir, body)).run.status).toBe("succeeded");
+  });
+
   it("keeps `keep` generations and always the one `latest` names", async () => {
     const dir = makeTempDir();
     const data = path.join(dir, "data");
