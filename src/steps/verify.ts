@@ -10,7 +10,11 @@
 // Reading back: ONE `restic restore --include P1 --include P2 …` into a private temp dir (0700,
 // removed afterwards), not one `restic dump` per file. Every restic command pays the repository's
 // scrypt KDF (~0.6 s): measured here with restic 0.14 on a local repository, 25 sampled files of
-// 100 KB took 17.6 s as 25 `dump | sha256sum` and 0.8 s as one restore with 25 includes. restore
+// 100 KB took 17.6 s as 25 `dump | sha256sum` and 0.8 s as one restore with 25 includes. On a
+// 100,000-file snapshot a single `dump` took ~1.9 s (it loads the index and walks to the file), a
+// restore with 25 / 100 / 400 includes 3.4 / 10.7 / 19 s (restic matches every node against every
+// include, so it grows with the sample, but stays far below one dump per file); the whole drill
+// there: 25 files in 11 s, 1% (1,000 files) in 70 s, at 90–100 MB RSS (the listing is streamed). restore
 // also keeps binary content intact without a byte-stream door to child processes, and reports a
 // damaged file as `ignoring error for PATH: …` (e.g. "ciphertext verification failed"), which is
 // the per-file report. The cost is temporary disk space, bounded by restoring in batches of at
@@ -270,7 +274,7 @@ async function drill(
     error = stepError(
       "anomaly",
       `${mismatched.length} of ${sample.length} sampled files read back from snapshot ${latest.shortId} differ from the source: ${listPaths(mismatched)}`,
-      "the repository returned content that does not match the unchanged source file: run `holdfast check` with read_data on this repository and keep the source until it is explained",
+      "the repository returned content that does not match the unchanged source file: run `restic check --read-data` on this repository (a check step with read_data_subset: 100%) and keep the source until it is explained",
     );
   } else if (readErrors.length > 0 || resticError) {
     const kind = resticError?.kind ?? "exit_code";
@@ -284,8 +288,8 @@ async function drill(
     error = stepError(
       kind,
       `restic could not read ${readErrors.length > 0 ? `${readErrors.length} of ${sample.length} sampled files` : "the sample"} back from snapshot ${latest.shortId}${perFile}${resticError && readErrors.length === 0 ? `: ${resticError.message}` : ""}`,
-      resticError?.hint ??
-        "the repository may be damaged: run `restic check --read-data` on it; a later backup re-uploads data whose packs were lost only after `restic rebuild-index`/`repair`",
+      (readErrors.length > 0 ? null : resticError?.hint) ??
+        "the repository returned damaged or no data for these files: run `restic check --read-data` on it (holdfast check with read_data_subset: 100%); restic 0.16+ can `repair packs`/`repair snapshots`; until then these files are only as safe as your other repositories",
     );
   } else if (ctx.signal.aborted) {
     error = stepError("cancelled", "the drill was stopped", null);
