@@ -357,6 +357,9 @@ export interface ResticOutcome {
 const LOCK_WAIT_FIRST_MS = 2_000;
 const LOCK_WAIT_MAX_MS = 30_000;
 const CLEANUP_TIMEOUT_MS = 10_000;
+// restic is stopped this long (plus the kill grace) before the step's deadline, to report and clean up.
+const EARLY_STOP_MARGIN_MS = 5_000;
+const MIN_ATTEMPT_MS = 2_000;
 
 /** Resolves the repository's access or returns an outcome carrying a config error. */
 export function accessFor(host: ResticHost, repo: RepositoryConfig): RepositoryAccess | StepError {
@@ -426,8 +429,10 @@ async function runWithRetries(
       continue;
     }
     if (!call.exclusive || host.deadline === null) return outcome;
-    const left = host.deadline - Date.now() - host.killGraceMs;
-    if (left < wait) {
+    // Another try only when, after the wait, it still has time of its own before restic would be
+    // stopped for the deadline (kill grace + the early-stop margin).
+    const left = host.deadline - Date.now() - wait - host.killGraceMs - EARLY_STOP_MARGIN_MS;
+    if (left < MIN_ATTEMPT_MS) {
       if (outcome.error)
         outcome.error.message += ` (waited ${attempt - 1} time${attempt === 2 ? "" : "s"} until the step's timeout)`;
       return outcome;
@@ -461,7 +466,7 @@ async function runOnce(
   let earlyStopAt: number | null = null;
   if (call.stopBeforeDeadline && host.deadline !== null) {
     // Leave restic the kill grace (SIGINT → SIGKILL) plus a margin to end before the engine's timer.
-    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - 5_000);
+    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - EARLY_STOP_MARGIN_MS);
     if (timeoutMs === undefined || budget < timeoutMs) {
       timeoutMs = budget;
       earlyStopAt = Date.now() + budget;

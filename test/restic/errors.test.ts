@@ -88,7 +88,7 @@ describe("repository errors", () => {
             { name: "wrongpw", type: "backup", source: "s", repos: ["wrongpw"], on_failure: "continue" },
             { name: "missing", type: "backup", source: "s", repos: ["missing"], on_failure: "continue" },
             { name: "down", type: "backup", source: "s", repos: ["down"], on_failure: "continue" },
-            { name: "locked", type: "check", repos: ["locked"], timeout: "12s", on_failure: "continue" },
+            { name: "locked", type: "check", repos: ["locked"], timeout: "20s", on_failure: "continue" },
           ],
         },
       },
@@ -116,7 +116,7 @@ describe("repository errors", () => {
     expect(byName.locked.error.message).toMatch(new RegExp(`locked by PID ${holder.pid}`));
     expect(byName.locked.error.hint).toMatch(/waits and retries/);
     expect(byName.locked.duration_ms).toBeGreaterThan(6_000);
-    expect(byName.locked.duration_ms).toBeLessThan(12_000);
+    expect(byName.locked.duration_ms).toBeLessThan(20_000);
     expect(Date.now() - started).toBeLessThan(60_000);
     const logs = await cfg.run(["logs", run.id, "--step", "locked"]);
     expect(logs.stdout).toMatch(/is locked by another restic .* waiting .* and trying again/);
