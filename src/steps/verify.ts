@@ -75,9 +75,11 @@ export const verifyStep = defineStepKind({
     ctx.options.repos.flatMap((name) => {
       const repo = ctx.config.repositories[name];
       if (!repo) return [];
-      const tags = `--tag ${HOLDFAST_TAG},${sourceTag(ctx.options.source)}`;
+      const hosts = sourceScopes(ctx.config, ctx.job, [ctx.options.source], ctx.host)[0]?.hosts ?? [ctx.host];
+      const filter = ["--tag", `${HOLDFAST_TAG},${sourceTag(ctx.options.source)}`];
+      for (const h of hosts) filter.push("--host", h);
       return [
-        `${planResticCommand(ctx.config, repo, ["snapshots", "--json", ...tags.split(" ")])} (latest of ${ctx.options.source})`,
+        `${planResticCommand(ctx.config, repo, ["snapshots", "--json", ...filter])} (the latest of ${ctx.options.source})`,
         `${planResticCommand(ctx.config, repo, ["ls", "--json", "<snapshot>"])} (sample ${describeSample(ctx.options.sample)} of the regular files)`,
         `${planResticCommand(ctx.config, repo, ["restore", "<snapshot>", "--target", "<private temp dir>", "--include", "<sampled file>", "…"])} (then sha256 against the source)`,
       ];

@@ -95,7 +95,10 @@ describe("verify (restore drill)", () => {
     resticInit(target);
     // The whole tree (41 regular files), so the changed file is surely in the sample.
     const cfg = config(dir, target.repo, target.passwordFile, { sample: "100%" });
-    const first = await cfg.run(["run", "--json"]);
+    // holdfast's own temp dir, to see that the drill's private restore dir is gone afterwards.
+    const tmp = path.join(dir, "tmp");
+    fs.mkdirSync(tmp);
+    const first = await cfg.run(["run", "--json"], { env: { TMPDIR: tmp } });
     expectExit(first, 0);
     const drill = step(parseJson(first), "drill");
     expect(drill.status).toBe("succeeded");
@@ -113,6 +116,11 @@ describe("verify (restore drill)", () => {
       snapshot_id: snap.short_id,
     });
     expect(drill.summary).toMatchObject({ sampled: 41, matched: 41, mismatched: 0, passed: ["local"] });
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    const plan = await cfg.run(["run", "--dry-run", "--step", "drill"]);
+    expectExit(plan, 0);
+    expect(plan.stdout).toContain("snapshots --json --tag holdfast,source:home --host testhost");
+    expect(plan.stdout).toContain("restore '<snapshot>' --target '<private temp dir>' --include");
 
     // The drill time is kept for status and metrics.
     const metrics = await cfg.run(["metrics"]);
