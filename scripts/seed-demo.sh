@@ -24,6 +24,17 @@ read -r -a holdfast <<<"${HOLDFAST:-node $here/dist/cli/main.js}"
 
 say() { printf '\n== %s\n' "$*"; }
 
+for tool in git restic rclone rsync node; do
+  command -v "$tool" >/dev/null || {
+    echo "seed-demo: $tool is not installed (Debian/Ubuntu: apt install restic rclone rsync git)" >&2
+    exit 2
+  }
+done
+if [ -z "${HOLDFAST:-}" ] && [ ! -f "$here/dist/cli/main.js" ]; then
+  echo "seed-demo: holdfast is not built: run \`npm run build\` in $here (or set HOLDFAST=holdfast)" >&2
+  exit 2
+fi
+
 git_in() {
   local dir="$1"
   shift
