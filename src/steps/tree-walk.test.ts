@@ -126,13 +126,14 @@ describe("walkTrees", () => {
 });
 
 describe("defaultWorkerCount", () => {
-  it("uses the idle cores only, and always one worker for hashing", () => {
+  it("uses idle cores only, and always one worker for hashing", () => {
     expect(defaultWorkerCount(false, 2, 0.1)).toBe(1);
     expect(defaultWorkerCount(false, 2, 1.5)).toBe(0);
     expect(defaultWorkerCount(false, 2, 9)).toBe(0);
     expect(defaultWorkerCount(false, 16, 0)).toBe(7);
     expect(defaultWorkerCount(true, 2, 0.1)).toBe(2);
     expect(defaultWorkerCount(true, 2, 9)).toBe(1);
+    expect(defaultWorkerCount(true, 1, 0)).toBe(1);
     expect(defaultWorkerCount(true, 16, 0)).toBe(8);
   });
 });

@@ -62,11 +62,12 @@ const WORKER_URL = new URL("./tree-walk-worker.js", import.meta.url);
 const WORKER_THRESHOLD = 4096;
 
 /**
- * Worker threads, one per idle core (by the 1-minute load average): on a machine whose cores are all
- * busy a thread only adds its start-up (~50 ms of CPU) and contention — measured 1.6× slower on a
- * 2-core VM at load 9. A metadata walk also runs on this thread; hashing runs only in workers (at
- * least one), because hashing a large file here would block the event loop, and with it the step's
- * timeout and cancellation, for as long as the file takes.
+ * Worker threads, one per idle core by the 1-minute load average. On a machine whose cores are busy
+ * more threads only add start-up (~50 ms of CPU each) and contention: on a 2-core VM at load 9 a
+ * metadata walk of 100k files was 1.6× slower with a worker than without, and hashing them took 25%
+ * more CPU with two workers than with one (bench/p4, p5). A metadata walk also runs on this thread;
+ * hashing runs only in workers (at least one), because hashing a large file on this thread would
+ * block the event loop, and with it the step's timeout and cancellation, for as long as it takes.
  */
 export function defaultWorkerCount(
   hash: boolean,
