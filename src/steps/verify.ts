@@ -231,10 +231,24 @@ async function drill(
         readErrors.push({ path: file.path, reason: error });
         return;
       }
-      const [original, copy] = await Promise.all([sha256File(file.path), sha256File(restored)]);
-      // A file written to while we read it is a change, not damage.
+      const [original, copy] = await Promise.all([
+        sha256File(file.path).catch(() => null),
+        sha256File(restored).catch((err: NodeJS.ErrnoException) => err),
+      ]);
+      if (typeof copy !== "string") {
+        readErrors.push({
+          path: file.path,
+          reason: `restored copy unreadable: ${copy.code ?? copy.message}`,
+        });
+        return;
+      }
+      // A file written to (or removed) while we read it is a change, not damage.
       const after = await sourceUnchanged(file);
-      if (after.changed) skippedChanged.push({ path: file.path, reason: after.reason });
+      if (after.changed || original === null)
+        skippedChanged.push({
+          path: file.path,
+          reason: after.changed ? after.reason : "unreadable during the drill",
+        });
       else if (original === copy) matched++;
       else
         mismatched.push({

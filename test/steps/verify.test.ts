@@ -22,6 +22,7 @@ import {
   Reservoir,
   sampleSize,
   seededRandom,
+  sourceUnchanged,
   withinTolerance,
 } from "../../src/steps/verify-sample.js";
 
@@ -246,6 +247,27 @@ describe("verify helpers", () => {
     expect(a.take(3)).toEqual(b.take(3));
     expect(a.seen).toBe(1000);
     expect(a.items).toHaveLength(3);
+  });
+
+  it("a source file is unchanged only with the snapshot's size and exact mtime", async () => {
+    const file = path.join(root, "mtime-probe.txt");
+    fs.writeFileSync(file, "twelve bytes");
+    // The snapshot's view: restic's RFC 3339 mtime with nanoseconds.
+    const ns = fs.statSync(file, { bigint: true }).mtimeNs;
+    const iso = (n: bigint) =>
+      `${new Date(Number(n / 1_000_000n)).toISOString().slice(0, 19)}.${String(n % 1_000_000_000n).padStart(9, "0")}Z`;
+    const snap = { path: file, size: 12, mtime: iso(ns) };
+    expect(await sourceUnchanged(snap)).toEqual({ changed: false });
+    expect(await sourceUnchanged({ ...snap, size: 13 })).toMatchObject({ changed: true });
+    // 1 µs later: a change (compared at the precision both sides have, nanoseconds here).
+    expect(await sourceUnchanged({ ...snap, mtime: iso(ns + 1_000n) })).toMatchObject({ changed: true });
+    // restic without a fraction: seconds are compared.
+    const seconds = (ns / 1_000_000_000n) * 1_000_000_000n;
+    expect(await sourceUnchanged({ ...snap, mtime: iso(seconds).replace(/\.\d+Z$/, "Z") })).toEqual({
+      changed: false,
+    });
+    fs.rmSync(file);
+    expect(await sourceUnchanged(snap)).toEqual({ changed: true, reason: "removed" });
   });
 
   it("sample sizes, tolerance, nanosecond times, include escaping, restore errors", () => {
