@@ -13,6 +13,7 @@ import {
   removeDir,
   resticInit,
   resticSnapshots,
+  startRestServer,
   writePassword,
 } from "../helpers/restic-backends.js";
 import {
@@ -221,6 +222,54 @@ describe("verify (restore drill)", () => {
       expect(d.error?.message).toContain(files[0]!.path);
     } else {
       expect(d.error?.kind).toBe("anomaly");
+    }
+  }, 120_000);
+});
+
+describe("verify against a REST repository", () => {
+  it("passes, then fails with restic's own classified kind (network) when the server is gone", async () => {
+    const dir = path.join(root, "rest");
+    fs.mkdirSync(dir);
+    const rest = await startRestServer(dir);
+    try {
+      const target = {
+        repo: `${rest.base}drill`,
+        passwordFile: writePassword(path.join(dir, "pw"), "drill-4"),
+      };
+      resticInit(target);
+      const urlFile = path.join(dir, "drill.url");
+      fs.writeFileSync(urlFile, `${target.repo}\n`, { mode: 0o600 });
+      const cfg = writeTestConfig(dir, {
+        repositories: { offsite: { url_file: urlFile, password_file: target.passwordFile, offsite: true } },
+        sources: { home: { paths: [src] } },
+        jobs: {
+          nightly: {
+            steps: [
+              { name: "offsite", type: "backup", source: "home", repos: ["offsite"] },
+              {
+                name: "drill",
+                type: "verify",
+                source: "home",
+                repos: ["offsite"],
+                sample: 5,
+                timeout: "60s",
+              },
+            ],
+          },
+        },
+      });
+      const ok = await cfg.run(["run", "--json"]);
+      expectExit(ok, 0);
+      expect(step(parseJson(ok), "drill").targets[0]).toMatchObject({ status: "succeeded", matched: 5 });
+      await rest.stop();
+      const down = await cfg.run(["run", "--json", "--step", "drill"]);
+      expectExit(down, 1);
+      const d = step(parseJson(down), "drill");
+      expect(d.status).toBe("failed");
+      expect(d.error?.kind).toBe("network");
+      expect(d.targets[0]).toMatchObject({ repo: "offsite", status: "failed" });
+    } finally {
+      await rest.stop();
     }
   }, 120_000);
 });
