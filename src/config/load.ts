@@ -80,7 +80,22 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (syntaxIssues.length > 0) throw new ConfigError(syntaxIssues);
 
   keepArgvLiteral(doc);
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias bomb ("billion laughs") or nesting too deep to convert: a config problem, not a crash.
+    throw new ConfigError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: "",
+        message: `the YAML cannot be expanded: ${err instanceof Error ? err.message : String(err)}`,
+        hint: "write the values out instead of nesting aliases (*name) of aliases",
+      },
+    ]);
+  }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError([
       {

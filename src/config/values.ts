@@ -6,6 +6,7 @@ import path from "node:path";
 import { z } from "zod";
 import { parseDuration, parsePercent, parseSize } from "../util/units.js";
 
+export const MAX_NAME_LENGTH = 64;
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
 let pathBase: { dir: string; env: NodeJS.ProcessEnv } | null = null;
@@ -40,7 +41,9 @@ export function expandPath(
 
 export const nameSchema = z
   .string()
-  .regex(NAME_PATTERN, "must be lowercase letters, digits, '_' or '-', starting with a letter or digit");
+  .regex(NAME_PATTERN, "must be lowercase letters, digits, '_' or '-', starting with a letter or digit")
+  // Names become file names (locks, logs) and systemd unit names, which have length limits.
+  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`);
 
 /** A filesystem path: expanded and made absolute. */
 export const pathSchema = z
@@ -144,7 +147,9 @@ export const countOrPercentSchema = z
   });
 
 /** An argv list: the program and its arguments, never run through a shell. */
-export const argvSchema = z.array(z.string()).min(1, "needs at least the program to run");
+export const argvSchema = z
+  .array(z.string().refine((arg) => !arg.includes("\0"), "an argument cannot contain a NUL byte"))
+  .min(1, "needs at least the program to run");
 
 /** A plain map of environment variables. */
 export const envMapSchema = z.record(

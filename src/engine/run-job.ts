@@ -7,7 +7,7 @@ import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
 import type { Config, JobConfig, StepConfig } from "../config/schema.js";
 import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
 import { runProcess } from "../util/process.js";
-import { formatDuration } from "../util/units.js";
+import { formatDuration, timerDelay } from "../util/units.js";
 import { findStepKind } from "../steps/index.js";
 import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } from "./step-kind.js";
 import { stepEnv } from "./env.js";
@@ -354,7 +354,7 @@ async function runAttempt(
   const onOuterAbort = () => controller.abort("cancelled");
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   if (options.signal?.aborted) controller.abort("cancelled");
-  const timer = setTimeout(() => controller.abort("timeout"), step.timeout);
+  const timer = setTimeout(() => controller.abort("timeout"), timerDelay(step.timeout));
   const reporter = deps.reporter;
 
   const ctx: StepContext<unknown> = {
@@ -446,7 +446,7 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, afterAbortMs: nu
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      timer = setTimeout(() => resolve({ status: "failed" } as T), afterAbortMs);
+      timer = setTimeout(() => resolve({ status: "failed" } as T), timerDelay(afterAbortMs));
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
@@ -471,7 +471,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve(false);
-    }, ms);
+    }, timerDelay(ms));
     const onAbort = () => {
       clearTimeout(timer);
       resolve(true);

@@ -7,6 +7,7 @@
 //   - a typed result; a failure to start is a result field, not an exception.
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import { timerDelay } from "./units.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -161,7 +162,7 @@ export function runProcess(
     // SIGINT first: restic removes its own lock on SIGINT, but not on SIGTERM in 0.14.
     const stop = () => {
       signalGroup("SIGINT");
-      killTimer ??= setTimeout(() => signalGroup("SIGKILL"), graceMs);
+      killTimer ??= setTimeout(() => signalGroup("SIGKILL"), timerDelay(graceMs));
     };
 
     const onAbort = () => {
@@ -179,7 +180,7 @@ export function runProcess(
         if (settled) return;
         timedOut = true;
         stop();
-      }, options.timeoutMs);
+      }, timerDelay(options.timeoutMs));
     }
 
     const onLine = options.onLine;

@@ -93,3 +93,11 @@ export function formatBytes(bytes: number): string {
   }
   return i === 0 ? `${value} B` : `${value.toFixed(1)} ${units[i]}`;
 }
+
+/** The longest delay setTimeout can hold: longer ones fire after 1 ms (with a TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A delay for setTimeout: clamped to MAX_TIMER_MS (~24.8 days), so a huge timeout never fires at once. */
+export function timerDelay(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}
