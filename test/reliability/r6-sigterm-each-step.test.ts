@@ -16,7 +16,7 @@
 //             (the real git answers in milliseconds on a test-sized repository)
 //   manifest  runs no child (worker threads in-process); sha256 of 6 GiB of sparse files keeps it busy,
 //             and only the `cancelled`/143 half of R6 applies
-//   verify    not built in this version (its runner fails with "not available"): left out
+//   verify    restores its sample (the 3 files of 4 MiB of the latest snapshot) through limit_download
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -105,6 +105,7 @@ beforeAll(async () => {
       copy: { steps: [{ name: "copy", type: "copy", from: "a", to: ["b"] }] },
       forget: { steps: [{ name: "forget", type: "forget", repos: ["a"], keep: { last: 1 }, prune: true }] },
       check: { steps: [{ name: "check", type: "check", repos: ["a"], read_data_subset: "100%" }] },
+      verify: { steps: [{ name: "verify", type: "verify", source: "s", repos: ["a"], sample: 3 }] },
       mirror: {
         steps: [
           {
@@ -193,6 +194,12 @@ const cases: Case[] = [
     ready: () => processesMatching(root).some(resticOf("check")) && localLocks(repoA.repo).length > 0,
     repos: () => [repoA],
     settleMs: 1000,
+  },
+  {
+    job: "verify",
+    ready: () => processesMatching(root).some(resticOf("restore")) && localLocks(repoA.repo).length > 0,
+    repos: () => [repoA],
+    settleMs: 500,
   },
   {
     job: "mirror",
