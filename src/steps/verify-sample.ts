@@ -71,19 +71,23 @@ export class Reservoir<T> {
 
 export type CountOrPercent = { readonly count: number } | { readonly fraction: number };
 
-/** A percentage sample never holds more than this many files (a drill of 10,000 files is plenty). */
-export const MAX_PERCENT_SAMPLE = 10_000;
+/**
+ * No sample holds more than this many files, whether asked as a count or a percentage: a drill of
+ * 10,000 files is plenty, the reservoir stays small, and restic's restore (which matches every node
+ * against every --include) stays fast.
+ */
+export const MAX_SAMPLE = 10_000;
 
 /** How many files the reservoir keeps while streaming (the final size of a % sample is known at the end). */
 export function reservoirCapacity(sample: CountOrPercent): number {
-  return "count" in sample ? sample.count : MAX_PERCENT_SAMPLE;
+  return "count" in sample ? Math.min(sample.count, MAX_SAMPLE) : MAX_SAMPLE;
 }
 
 /** The sample size for a snapshot with `files` regular files. */
 export function sampleSize(sample: CountOrPercent, files: number): number {
-  if ("count" in sample) return Math.min(sample.count, files);
+  if ("count" in sample) return Math.min(sample.count, files, MAX_SAMPLE);
   if (sample.fraction <= 0 || files === 0) return 0;
-  return Math.min(MAX_PERCENT_SAMPLE, files, Math.max(1, Math.ceil(sample.fraction * files)));
+  return Math.min(MAX_SAMPLE, files, Math.max(1, Math.ceil(sample.fraction * files)));
 }
 
 /** Whether the source's current file count is within the tolerance of the snapshot's. */

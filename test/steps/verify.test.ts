@@ -21,6 +21,7 @@ import {
   parseNanoTime,
   parseRestoreError,
   Reservoir,
+  reservoirCapacity,
   sampleSize,
   seededRandom,
   sourceUnchanged,
@@ -321,6 +322,8 @@ describe("verify helpers", () => {
 
   it("sample sizes, tolerance, nanosecond times, include escaping, restore errors", () => {
     expect(sampleSize({ count: 25 }, 10)).toBe(10);
+    expect(sampleSize({ count: 1e12 }, 50_000)).toBe(10_000);
+    expect(reservoirCapacity({ count: 1e12 })).toBe(10_000);
     expect(sampleSize({ fraction: 0.02 }, 1000)).toBe(20);
     expect(sampleSize({ fraction: 0.02 }, 10)).toBe(1);
     expect(sampleSize({ fraction: 0.5 }, 0)).toBe(0);
