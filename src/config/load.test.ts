@@ -151,3 +151,25 @@ describe("configJsonSchema", () => {
       expect(text).toContain(`"const":"${type}"`);
   });
 });
+
+describe("repository url", () => {
+  test("a local repository path resolves like any path; a backend URL stays as written", () => {
+    const config = parseConfigText(
+      `version: 1
+repositories:
+  local: { url: "~/backups/restic", password_file: ./pw }
+  rel: { url: repo, password_file: ./pw }
+  rest: { url: "rest:http://127.0.0.1:8000/x", password_file: ./pw }
+  s3: { url: "s3:https://s3.example/bucket/$NOT_EXPANDED", password_file: ./pw }
+jobs:
+  j: { steps: [{ name: s, type: exec, command: [true] }] }
+`,
+      "/srv/conf/holdfast.yaml",
+      { HOME: "/home/u" },
+    );
+    expect(config.repositories.local?.url).toBe("/home/u/backups/restic");
+    expect(config.repositories.rel?.url).toBe("/srv/conf/repo");
+    expect(config.repositories.rest?.url).toBe("rest:http://127.0.0.1:8000/x");
+    expect(config.repositories.s3?.url).toBe("s3:https://s3.example/bucket/$NOT_EXPANDED");
+  });
+});
