@@ -245,8 +245,16 @@ describe("R6: SIGTERM during each step type", () => {
       expect(list.stdout.trim(), `locks left in ${repo.repo}`).toBe("");
       expect(localLocks(repo.repo)).toEqual([]);
     }
+    let resticSaw = "";
+    if (c.repos().length > 0) {
+      // restic itself got SIGINT and cleaned up (holdfast also runs `restic unlock` after a cancel,
+      // which removes only stale locks).
+      const logs = await cfg.run(["logs", "latest"]);
+      expect(logs.stdout).toMatch(/signal interrupt received, cleaning up/);
+      resticSaw = "; restic: signal interrupt received, cleaning up";
+    }
     console.log(
-      `R6 ${c.job}: SIGTERM after ${termAt - started} ms with [${children.join(", ") || "no child"}] running; holdfast exited 143 after ${stopMs} ms`,
+      `R6 ${c.job}: SIGTERM after ${termAt - started} ms with [${children.join(", ") || "no child"}] running; holdfast exited 143 after ${stopMs} ms${resticSaw}`,
     );
   });
 
