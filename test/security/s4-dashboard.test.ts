@@ -4,6 +4,7 @@
 // with a wrong one, and with the token in a cookie or the query; POSTs work only with the header; and
 // restore targets cannot leave the restore root by `..`, an absolute path, or a symlink.
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfigFile } from "../../src/config/load.js";
@@ -84,6 +85,28 @@ describe("S4: the dashboard", () => {
     const s = await serve(configFile, "127.0.0.1:0");
     expect(listeners(s.port)).toEqual(["127.0.0.1"]);
     expect((await fetch(`${s.base}/healthz`)).status).toBe(200);
+    // Without a token (loopback only), a state-changing call needs the X-Holdfast-Request header — a
+    // cross-site form cannot send it — and a DNS-rebinding Host name is refused.
+    const plain = await fetch(`${s.base}/api/jobs/j/run`, { method: "POST" });
+    expect(plain.status).toBe(403);
+    const form = await fetch(`${s.base}/api/jobs/j/run`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: "x=1" },
+      body: "a=1",
+    });
+    expect(form.status).toBe(403);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      http
+        .get(
+          { host: "127.0.0.1", port: s.port, path: "/api/status", headers: { Host: "evil.example:80" } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+        .on("error", reject);
+    });
+    expect(rebound).toBe(403);
     s.child.kill("SIGTERM");
     await s.done;
 
