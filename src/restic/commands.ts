@@ -469,7 +469,7 @@ export async function init(
   }
   const outcome = await runRestic(host, { repo, args: ["init"], normalPriority: true, ...extra });
   if (outcome.ok) return { outcome, created: true, exists: true };
-  const exists = outcome.stderrLines.some((l) => l.includes("config file already exists"));
+  const exists = alreadyInitialized(outcome.stderrLines);
   if (!exists && options.copyChunkerParamsFrom && outcome.error?.kind !== "cancelled") {
     // The source may not exist yet either: then a plain init.
     const plain = await runRestic(host, { repo, args: ["init"], normalPriority: true });
@@ -477,10 +477,23 @@ export async function init(
     return {
       outcome: plain,
       created: false,
-      exists: plain.stderrLines.some((l) => l.includes("config file already exists")),
+      exists: alreadyInitialized(plain.stderrLines),
     };
   }
   return { outcome, created: false, exists };
+}
+
+/**
+ * restic's answers to `init` of an existing repository: "config file already exists" where the
+ * backend's Create checks (local, sftp, rest), "repository master key and config already
+ * initialized" where only the repository layer does (s3 in 0.14, measured with s3rver).
+ */
+function alreadyInitialized(stderr: readonly string[]): boolean {
+  return stderr.some(
+    (l) =>
+      l.includes("config file already exists") ||
+      l.includes("repository master key and config already initialized"),
+  );
 }
 
 export function unlock(

@@ -13,13 +13,17 @@ import { writeTestConfig } from "../helpers/holdfast-env.js";
 import {
   makeSharedDir,
   removeDir,
+  hasS3rver,
   startRestServer,
+  startS3rver,
+  type S3Server,
   writeSampleTree,
   type RestServer,
 } from "../helpers/restic-backends.js";
 
 let root: string;
 let rest: RestServer;
+let s3: S3Server | null = null;
 const tag = crypto.randomBytes(6).toString("hex");
 const SECRETS = {
   repoPassword: `repoPW-${tag}-x`,
@@ -27,14 +31,17 @@ const SECRETS = {
   restPassword: `restPW-${tag}-z`,
   s3KeyId: `AKIA${tag.toUpperCase()}Q`,
   s3Secret: `s3secret-${tag}-w`,
+  // s3rver accepts any secret for its one key id (S3RVER), so this one is really used by restic.
+  s3LiveSecret: `s3live-${tag}-v`,
 };
 
 beforeAll(async () => {
   root = makeSharedDir("holdfast-secrets-");
   rest = await startRestServer(root, { htpasswd: { user: "bob", password: SECRETS.restPassword } });
+  if (hasS3rver()) s3 = await startS3rver(root);
 });
 afterAll(async () => {
-  await rest?.stop();
+  await Promise.all([rest?.stop(), s3?.stop()]);
   removeDir(root);
 });
 
@@ -83,6 +90,19 @@ describe("S1: planted secrets never leak", () => {
             `AWS_ACCESS_KEY_ID=${SECRETS.s3KeyId}\nAWS_SECRET_ACCESS_KEY=${SECRETS.s3Secret}\n`,
           ),
         },
+        ...(s3
+          ? {
+              s3: {
+                url: `${s3.base}planted`,
+                cacert: s3.cacert,
+                password_file: write("s3.pass", `${SECRETS.repoPassword}\n`),
+                env_file: write(
+                  "s3.env",
+                  `AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=${SECRETS.s3LiveSecret}\n`,
+                ),
+              },
+            }
+          : {}),
         // Valid credentials, missing repository: restic's error quotes the URL with them.
         missing: {
           url_file: write("missing.url", `${rest.base}nothing-here\n`),
@@ -96,6 +116,7 @@ describe("S1: planted secrets never leak", () => {
             { name: "b", type: "backup", source: "s", repos: ["remote"] },
             { name: "f", type: "forget", repos: ["remote"], keep: { last: 2 }, prune: true },
             { name: "c", type: "check", repos: ["remote"] },
+            ...(s3 ? [{ name: "s3", type: "backup", source: "s", repos: ["s3"] }] : []),
             { name: "bad", type: "backup", source: "s", repos: ["missing"] },
           ],
         },
@@ -108,7 +129,11 @@ describe("S1: planted secrets never leak", () => {
     const initCfg = writeTestConfig(
       dir,
       {
-        repositories: { remote: JSON.parse(fs.readFileSync(cfg.file, "utf8")).repositories.remote },
+        repositories: Object.fromEntries(
+          Object.entries(
+            JSON.parse(fs.readFileSync(cfg.file, "utf8")).repositories as Record<string, unknown>,
+          ).filter(([name]) => name !== "missing"),
+        ),
         jobs: { j: { steps: [{ name: "hello", type: "exec", command: ["true"] }] } },
       },
       "init.yaml",
@@ -140,7 +165,9 @@ describe("S1: planted secrets never leak", () => {
     expect(psLeaks).toEqual([]);
     // The failing step's restic error names the repository; holdfast masks the credentials in it.
     const record = JSON.parse(run.stdout);
-    expect(record.steps[3].error.kind).toBe("repo_not_found");
+    const byName = Object.fromEntries(record.steps.map((st: { name: string }) => [st.name, st]));
+    expect(byName.bad.error.kind).toBe("repo_not_found");
+    if (s3) expect(byName.s3.status).toBe("succeeded");
 
     for (const args of [
       ["config", "show"],
