@@ -216,6 +216,26 @@ describe("git inventory", () => {
     expect(fs.existsSync(bundle)).toBe(false);
   });
 
+  it("bundles every repository with bundle: all, and none with bundle: none", async () => {
+    const dir = makeTempDir();
+    const p = plant(dir);
+    const all = path.join(dir, "all");
+    const out = await runJobWith(dir, job(p.root, all, "        bundle: all\n"));
+    expect(out.step("grepped-gitrepos").summary).toMatchObject({ repos_found: 6, bundles_written: 6 });
+    const cleanBundle = JSON.parse(
+      fs.readFileSync(path.join(all, "inventory.json"), "utf8"),
+    ).repositories.find((r: any) => r.path === p.clean).bundle;
+    const clone = path.join(dir, "clean-clone");
+    git(dir, "clone", "-q", path.join(all, cleanBundle), clone);
+    expect(fs.readFileSync(path.join(clone, "README"), "utf8")).toBe("clean\n");
+
+    const none = path.join(dir, "none");
+    const quiet = await runJobWith(dir, job(p.root, none, "        bundle: none\n"));
+    expect(quiet.step("grepped-gitrepos").summary).toMatchObject({ repos_found: 6, bundles_written: 0 });
+    expect(fs.existsSync(path.join(none, "bundles"))).toBe(false);
+    expect(fs.existsSync(path.join(none, "inventory.json"))).toBe(true);
+  });
+
   it("reads repositories owned by another user (holdfast as root over users' trees)", async (ctx) => {
     if (process.getuid?.() !== 0) {
       console.warn("skipping: needs root to chown a repository to another user");
