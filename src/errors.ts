@@ -17,6 +17,7 @@ export const ERROR_KINDS = [
   "internal",
   "not_found",
   "permission",
+  "disk_full",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

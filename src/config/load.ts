@@ -282,7 +282,10 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): DescribedIssue[]
 function rangeHint(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string | null {
   if (issue.origin === "array")
     return issue.code === "too_small" ? "add at least one entry" : "use fewer entries";
-  if (issue.origin === "number") return "use a smaller number";
+  if (issue.origin === "number") {
+    const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+    return issue.code === "too_small" ? `use ${String(bound)} or more` : `use ${String(bound)} or less`;
+  }
   return null;
 }
 

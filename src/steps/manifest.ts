@@ -215,7 +215,7 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
       return {
         status: "failed",
         error: stepError(
-          "internal",
+          "disk_full",
           `no space left on the device of ${output} while writing the manifest; the previous manifest ${previousName ?? "(none)"} is kept`,
           `free space on the filesystem of ${output}, or lower keep`,
         ),
@@ -280,7 +280,7 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
         status: "failed",
         summary,
         error: stepError(
-          "internal",
+          "disk_full",
           `no space left on the device of ${output} while updating ${LATEST_FILE}`,
           `free space on ${output}`,
         ),
@@ -404,7 +404,13 @@ function uniqueName(output: string, name: string): string {
 function ioError(err: unknown, what: string) {
   const e = err as NodeJS.ErrnoException;
   const kind =
-    e.code === "EACCES" || e.code === "EPERM" ? "permission" : e.code === "ENOENT" ? "not_found" : "internal";
+    e.code === "EACCES" || e.code === "EPERM"
+      ? "permission"
+      : e.code === "ENOENT"
+        ? "not_found"
+        : e.code === "ENOSPC" || e.code === "EDQUOT"
+          ? "disk_full"
+          : "internal";
   return stepError(
     kind,
     `${what}: ${e.message}`,
