@@ -142,6 +142,15 @@ while true; do echo 'Save(<data/aec147c496>) returned error, retrying after 1.98
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
+  it("a kill grace as long as the timeout still leaves restic most of the step's time", async () => {
+    const fake = fakeRestic("sleep 1.5; exit 0");
+    const h = host(fake.bin, { deadline: Date.now() + 6_000 });
+    h.killGraceMs = 10 ** 12;
+    const outcome = await runRestic(h, { repo, args: ["backup", "--json", "/x"], stopBeforeDeadline: true });
+    expect(outcome.ok).toBe(true);
+    expect(outcome.stoppedEarly).toBe(false);
+  });
+
   it("after a cancel: restic gets SIGINT (130 is accepted) and stale locks are cleaned up", async () => {
     const fake = fakeRestic(`if [ "$1" = unlock ]; then exit 0; fi
 trap 'echo "signal interrupt received, cleaning up" >&2; exit 130' INT

@@ -359,6 +359,15 @@ const LOCK_WAIT_MAX_MS = 30_000;
 const CLEANUP_TIMEOUT_MS = 10_000;
 // restic is stopped this long (plus the kill grace) before the step's deadline, to report and clean up.
 const EARLY_STOP_MARGIN_MS = 5_000;
+
+/**
+ * How long before the deadline restic is stopped: the kill grace plus a margin, but never more than
+ * a third of the time left — a kill_grace as long as the step's timeout must not leave restic with
+ * nothing (the engine's own timeout still ends the step at the deadline).
+ */
+function stopMargin(host: ResticHost, remainingMs: number): number {
+  return Math.min(host.killGraceMs + EARLY_STOP_MARGIN_MS, Math.max(0, remainingMs) / 3);
+}
 const MIN_ATTEMPT_MS = 2_000;
 
 /** Resolves the repository's access or returns an outcome carrying a config error. */
@@ -431,7 +440,8 @@ async function runWithRetries(
     if (!call.exclusive || host.deadline === null) return outcome;
     // Another try only when, after the wait, it still has time of its own before restic would be
     // stopped for the deadline (kill grace + the early-stop margin).
-    const left = host.deadline - Date.now() - wait - host.killGraceMs - EARLY_STOP_MARGIN_MS;
+    const remaining = host.deadline - Date.now();
+    const left = remaining - wait - stopMargin(host, remaining);
     if (left < MIN_ATTEMPT_MS) {
       if (outcome.error)
         outcome.error.message += ` (waited ${attempt - 1} time${attempt === 2 ? "" : "s"} until the step's timeout)`;
@@ -466,7 +476,8 @@ async function runOnce(
   let earlyStopAt: number | null = null;
   if (call.stopBeforeDeadline && host.deadline !== null) {
     // Leave restic the kill grace (SIGINT → SIGKILL) plus a margin to end before the engine's timer.
-    const budget = Math.max(1_000, host.deadline - Date.now() - host.killGraceMs - EARLY_STOP_MARGIN_MS);
+    const remaining = host.deadline - Date.now();
+    const budget = Math.max(1_000, remaining - stopMargin(host, remaining));
     if (timeoutMs === undefined || budget < timeoutMs) {
       timeoutMs = budget;
       earlyStopAt = Date.now() + budget;
