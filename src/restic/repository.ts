@@ -4,6 +4,7 @@
 // RESTIC_REPOSITORY_FILE (url_file, for URLs with credentials — restic 0.14 takes REST credentials
 // only in the URL), the password as RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, backend keys
 // from the repository's env_file. argv holds only --cacert, -o key=value and the bandwidth limits.
+import fs from "node:fs";
 import path from "node:path";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { readEnvFile } from "../util/env-file.js";
@@ -53,6 +54,17 @@ export function resticCacheDir(config: Config): string {
   return config.restic.cache_dir ?? path.join(config.state_dir, "restic-cache");
 }
 
+// restic creates its cache dir only when the parent exists; on a fresh state dir it would run
+// uncached and say so in every step log. 0700: the cache holds the repository's metadata.
+function ensureCacheDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    /* restic reports a cache it cannot use, and works without it */
+  }
+  return dir;
+}
+
 export function describeLocation(repo: RepositoryConfig): string {
   if (repo.url !== undefined) return maskUrlCredentials(repo.url);
   return `url_file ${repo.url_file ?? "?"}`;
@@ -82,7 +94,7 @@ export function repositoryAccess(
   }
   Object.assign(env, repo.env ?? {});
   Object.assign(env, selectorEnv(repo, ""));
-  env.RESTIC_CACHE_DIR = resticCacheDir(config);
+  env.RESTIC_CACHE_DIR = ensureCacheDir(resticCacheDir(config));
   env.RESTIC_PROGRESS_FPS = String(config.restic.progress_fps);
 
   const globalArgs: string[] = [];
