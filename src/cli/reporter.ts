@@ -37,7 +37,8 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
   };
   const drawStatus = () => {
     if (!tty || !current) return;
-    const width = out.columns ?? 100;
+    // Some terminals (and ptys without a size) report 0 columns.
+    const width = out.columns || 100;
     const elapsed = formatDuration(Date.now() - currentStart);
     let line = `${color.blue(SPINNER[frame++ % SPINNER.length] ?? "*")} ${current.name} ${color.dim(elapsed)}`;
     if (progress) line += ` ${renderBar(progress, Math.max(10, Math.min(30, width - 70)))}`;

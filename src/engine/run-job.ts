@@ -411,7 +411,7 @@ async function runAttempt(
       error: stepError(
         "internal",
         `holdfast bug in step type ${step.type}: ${(err as Error).message}`,
-        `the trace is in the step log (${logFile.path}); please report it`,
+        `the trace is in the step log: holdfast logs ${run.id} --step ${step.name}; please report it`,
       ),
     };
   } finally {
