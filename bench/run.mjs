@@ -21,7 +21,9 @@ const scripts = readdirSync(benchDir)
 
 const started = Date.now();
 const results = [];
-for (const script of scripts) {
+// HOLDFAST_BENCH_RENDER_ONLY=1 rewrites RESULTS.md from bench/results/ without running anything.
+const renderOnly = process.env.HOLDFAST_BENCH_RENDER_ONLY === "1";
+for (const script of renderOnly ? [] : scripts) {
   const id = script.slice(0, script.indexOf("-")).toUpperCase();
   process.stderr.write(`bench: ${script} …\n`);
   const t0 = Date.now();
@@ -52,7 +54,7 @@ for (const file of readdirSync(resultsDir).filter((f) => /^P\d+\.json$/.test(f))
   const id = file.replace(".json", "");
   if (results.some((r) => r.id === id)) continue;
   const data = JSON.parse(readFileSync(join(resultsDir, file), "utf8"));
-  results.push({ id, script: "(earlier run)", seconds: null, data, earlier: true });
+  results.push({ id, script: "(earlier run)", seconds: null, data, earlier: !renderOnly });
 }
 results.sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1)));
 
@@ -86,8 +88,45 @@ function renderRows(r) {
   const mark = (met) => (met ? "yes" : "**no**");
   const rows = [];
   const results = d.results && typeof d.results === "object" ? d.results : null;
-  // Shapes: {results: {name: {…}}} with per-figure targets, or one flat figure.
-  if (results && !Array.isArray(results)) {
+  // Shapes: {cases: [...]}, {full, nightly_incremental}, {results: {name: {…}}}, or one flat figure.
+  if (Array.isArray(d.cases)) {
+    for (const c of d.cases) {
+      const name = `${d.what} — ${c.case}${c.pinned && c.pinned !== "no" ? `, pinned: ${c.pinned}` : ""}`;
+      rows.push(renderFigure(r.id, name, { ...c, command: d.command, baseline: d.baseline }, d, note, mark));
+    }
+  } else if (d.full && d.nightly_incremental) {
+    rows.push(
+      renderFigure(r.id, `${d.what} (full)`, { ...d.full, met: d.met, command: d.command }, d, note, mark),
+    );
+    rows.push(
+      renderFigure(
+        r.id,
+        "the same, nightly incremental (a tenth changed)",
+        { ...d.nightly_incremental, command: d.command },
+        d,
+        note,
+        mark,
+      ),
+    );
+  } else if (d.id === "P3") {
+    rows.push(
+      renderFigure(
+        r.id,
+        d.what,
+        {
+          what: d.what,
+          command: d.command,
+          baseline: d.baseline,
+          figure: `${Math.round(d.lines_per_second_median / 1000)}k lines/s (${Math.round(d.lines_per_cpu_second_median / 1000)}k per CPU-second); peak RSS ${d.peak_rss_mb_verbose_20mb_median} MB with 20 MB of -v output`,
+          target: d.target,
+          met: d.met,
+        },
+        d,
+        note,
+        mark,
+      ),
+    );
+  } else if (results && !Array.isArray(results)) {
     for (const [name, f] of Object.entries(results)) rows.push(renderFigure(r.id, name, f, d, note, mark));
   } else if (Array.isArray(results)) {
     for (const f of results) rows.push(renderFigure(r.id, f.name ?? f.what ?? "", f, d, note, mark));
@@ -105,7 +144,10 @@ function renderFigure(id, name, f, parent, note, mark) {
   let figure;
   let target;
   let met = f.met ?? f.pass ?? parent.met ?? parent.pass;
-  if (f.delta_ms) {
+  if (f.figure) {
+    figure = f.figure;
+    target = String(f.target ?? "–");
+  } else if (f.delta_ms) {
     figure = `+${range(f.delta_ms)} ms (${range(f.holdfast_ms)} vs ${range(f.baseline_ms)} ms)`;
     target = `≤ +${f.target_delta_ms} ms`;
   } else if (f.ratio_median !== undefined) {
