@@ -6,6 +6,7 @@ import { monotonicFactory } from "ulid";
 import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
 import type { Config, JobConfig, StepConfig } from "../config/schema.js";
 import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
+import { newStepRecord } from "../store/record-rules.js";
 import { runProcess } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
 import { findStepKind } from "../steps/index.js";
@@ -111,21 +112,7 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
       duration_ms: null,
       pid: process.pid,
       error: null,
-      steps: steps.map((s, index) => ({
-        index,
-        name: s.name,
-        type: s.type,
-        status: "pending",
-        started_at: null,
-        finished_at: null,
-        duration_ms: null,
-        exit_code: null,
-        attempts: 0,
-        error: null,
-        summary: null,
-        targets: [],
-        log_path: null,
-      })),
+      steps: steps.map((s, index) => newStepRecord(index, s.name, s.type)),
       notifications: [],
     };
     await deps.store.createRun({

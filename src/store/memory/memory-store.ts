@@ -12,7 +12,7 @@ import {
   parseTime,
   replacesLatest,
   stepOrderMs,
-} from "./record-rules.js";
+} from "../record-rules.js";
 
 interface StoredRun {
   record: RunRecord;

@@ -35,7 +35,7 @@ import {
   parseTime,
   replacesLatest,
   stepOrderMs,
-} from "../memory/record-rules.js";
+} from "../record-rules.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.js";
 
 export interface SqliteStoreOptions {

@@ -1,7 +1,7 @@
 // The record rules both stores share, so that the in-memory store (the reference) and the SQLite store
 // cannot drift apart: patch merging, interruption, which step record counts as "latest", time parsing.
-import { StoreError, stepError, type StepError } from "../../errors.js";
-import type { StepPatch, StepRecord, StepStatus, TargetRecord } from "../types.js";
+import { StoreError, stepError, type StepError } from "../errors.js";
+import type { StepPatch, StepRecord, StepStatus, TargetRecord } from "./types.js";
 
 /** The StepPatch fields, in record order; anything else in a patch (index, name, type) is ignored. */
 const PATCHABLE_FIELDS = [
