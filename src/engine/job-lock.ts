@@ -38,7 +38,10 @@ export function tryLockJob(stateDir: string, job: string): JobLock | null {
     throw err;
   }
   const holder: Holder = { pid: process.pid, since: new Date().toISOString() };
-  fs.writeFileSync(paths.holder, JSON.stringify(holder), { mode: 0o600 });
+  // Written whole and renamed into place, so a waiting process never reads half of it.
+  const temp = `${paths.holder}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
+  fs.renameSync(temp, paths.holder);
   const handle = db;
   let released = false;
   return {
@@ -71,9 +74,19 @@ export async function lockJob(stateDir: string, job: string, waitMs = 0): Promis
     const lock = tryLockJob(stateDir, job);
     if (lock) return lock;
     if (Date.now() >= deadline) {
-      const holder = readLockHolder(stateDir, job);
+      const holder = await waitForHolder(stateDir, job);
       throw new JobBusyError(job, holder?.pid ?? null, holder?.since ?? null);
     }
     await new Promise((r) => setTimeout(r, Math.min(250, Math.max(10, deadline - Date.now()))));
   }
+}
+
+/** The holder writes its sidecar just after taking the lock; give it a moment so we can name it. */
+async function waitForHolder(stateDir: string, job: string): Promise<Holder | null> {
+  for (let i = 0; i < 40; i++) {
+    const holder = readLockHolder(stateDir, job);
+    if (holder) return holder;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return null;
 }
