@@ -90,24 +90,7 @@ interface Inspected {
 }
 
 async function inspectRepository(git: Git, repo: FoundRepository): Promise<Inspected> {
-  const record: RepositoryRecord = {
-    path: repo.path,
-    bare: repo.bare,
-    branch: null,
-    head: null,
-    detached: false,
-    upstream: null,
-    ahead: null,
-    behind: null,
-    remotes: [],
-    dirty: null,
-    untracked: null,
-    stashes: 0,
-    unpushed_commits: 0,
-    unpushed_branches: [],
-    bundle: null,
-    error: null,
-  };
+  const record = emptyRecord(repo, null);
   const refs = parseRefs(
     check(await git(repo.path, ["for-each-ref", `--format=${FOR_EACH_REF_FORMAT}`]), "git for-each-ref"),
   );
@@ -412,6 +395,11 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
 }
 
 function failedRecord(repo: FoundRepository, message: string): RepositoryRecord {
+  return emptyRecord(repo, message);
+}
+
+/** A repository's record before (or instead of) inspection: nothing known yet. */
+function emptyRecord(repo: FoundRepository, error: string | null): RepositoryRecord {
   return {
     path: repo.path,
     bare: repo.bare,
@@ -428,6 +416,6 @@ function failedRecord(repo: FoundRepository, message: string): RepositoryRecord 
     unpushed_commits: 0,
     unpushed_branches: [],
     bundle: null,
-    error: message,
+    error,
   };
 }
