@@ -449,5 +449,3 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
   }
   return EXIT.failed;
 }
-
-export { Option };

@@ -1,7 +1,6 @@
 // The life of a run (docs/architecture.md): lock → recover dead runs → record → steps in order
 // (timeouts, retries, cancellation) → status → hooks (notifications, metrics) → unlock.
 // Step failures are data; the only exceptions that leave here are JobBusyError and bugs.
-import os from "node:os";
 import { monotonicFactory } from "ulid";
 import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
 import type { Config, JobConfig, StepConfig } from "../config/schema.js";
@@ -465,8 +464,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-export function currentHost(config: Config): string {
-  return config.host || os.hostname();
 }
