@@ -81,16 +81,84 @@ describe("manifest lines", () => {
     expect(seen).toEqual(["l1", "l2", "l3"]);
   });
 
-  it("splits decoded chunks into lines across chunk borders", () => {
-    const lines: string[] = [];
-    const splitter = createChunkLineSplitter((l) => lines.push(l));
+  it("cuts decoded chunks into runs of whole lines across chunk borders", () => {
+    const runs: string[] = [];
+    const splitter = createChunkLineSplitter((text, start, end) => runs.push(text.slice(start, end)));
     for (const chunk of ["ab", "c\nd", "\n\ne", "f"]) splitter.push(chunk);
     splitter.end();
-    expect(lines).toEqual(["abc", "d", "", "ef"]);
+    expect(runs).toEqual(["abc\n", "d\n\n", "ef\n"]);
+  });
+
+  it("skips a run of equal lines across blocks, or leaves the cursor where it was", () => {
+    const cursor = new LineCursor(["l1\nl2\n", "", "l3\nl4\n"]);
+    const text = "xx\nl1\nl2\nl3\n";
+    expect(cursor.skipRun(text, 3, text.length)).toBe(true);
+    expect(cursor.current()).toBe("l4");
+    expect(cursor.skipRun("l5\n", 0, 3)).toBe(false);
+    expect(cursor.skipRun("l4\nl5\n", 0, 6)).toBe(false);
+    expect(cursor.current()).toBe("l4");
+    expect(cursor.skipRun("l4\n", 0, 3)).toBe(true);
+    expect(cursor.current()).toBeNull();
   });
 });
 
+/** The same diff fed through pushText in chunks of random sizes, as the manifest step reads a file. */
+function diffInChunks(previous: string[], next: string[], random: () => number) {
+  const marks: Array<[DiffMark, string]> = [];
+  const differ = createManifestDiffer(LineCursor.fromLines(next), {
+    onDifference: (mark, line) => marks.push([mark, line.split("\t")[0] as string]),
+  });
+  const text = `${[formatHeader({ created: "x", hash: null, roots: [] }), ...previous].join("\n")}\n`;
+  const splitter = createChunkLineSplitter((t, start, end) => differ.pushText(t, start, end));
+  for (let at = 0; at < text.length;) {
+    const size = 1 + Math.floor(random() * 3000);
+    splitter.push(text.slice(at, at + size));
+    at += size;
+  }
+  splitter.end();
+  return { ...differ.finish(), marks };
+}
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 describe("manifest diff", () => {
+  it("gives the same result in bulk (pushText, any chunking) as line by line", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const random = seeded(seed);
+      const tree: string[] = [];
+      for (let d = 0; d < 12; d++) {
+        tree.push(dir(`/r/d${d}`));
+        for (let f = 0; f < 40; f++) tree.push(file(`/r/d${d}/f${f}`, f));
+      }
+      // Rare or dense differences: removed, changed, added files and whole directories.
+      const rate = seed % 2 === 0 ? 0.01 : 0.3;
+      const next: string[] = [];
+      for (const line of tree) {
+        const roll = random();
+        if (roll < rate / 3) continue;
+        if (roll < (2 * rate) / 3) next.push(line.replace("\t1000\t", "\t2000\t"));
+        else next.push(line);
+        if (roll > 1 - rate / 3) next.push(file(`${line.split("\t")[0]}-new`, 3));
+      }
+      const previous = sortManifestLines(tree);
+      const sortedNext = sortManifestLines(next);
+      const expected = diff(previous, sortedNext);
+      const bulk = diffInChunks(previous, sortedNext, random);
+      expect(bulk.diff, `seed ${seed}`).toEqual(expected.diff);
+      expect(bulk.marks, `seed ${seed}`).toEqual(expected.marks);
+      expect(bulk.dirs, `seed ${seed}`).toEqual(expected.dirs);
+    }
+  });
+
   const previous = [
     dir("/r"),
     dir("/r/d"),
