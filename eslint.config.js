@@ -50,7 +50,17 @@ const browserGlobals = Object.fromEntries(
 );
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "web/dist/", "bench/results/", "test/fixtures/"] },
+  {
+    ignores: [
+      "dist/",
+      "native/build/",
+      "node_modules/",
+      "coverage/",
+      "web/dist/",
+      "bench/results/",
+      "test/fixtures/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -128,7 +128,9 @@ describe("walkTrees", () => {
 describe("defaultWorkerCount", () => {
   it("uses idle cores only, and always one worker for hashing", () => {
     expect(defaultWorkerCount(false, 2, 0.1)).toBe(1);
-    expect(defaultWorkerCount(false, 2, 1.5)).toBe(0);
+    expect(defaultWorkerCount(false, 2, 1.2)).toBe(1);
+    expect(defaultWorkerCount(false, 2, 1.6)).toBe(0);
+    expect(defaultWorkerCount(true, 2, 1.2)).toBe(2);
     expect(defaultWorkerCount(false, 2, 9)).toBe(0);
     expect(defaultWorkerCount(false, 16, 0)).toBe(7);
     expect(defaultWorkerCount(true, 2, 0.1)).toBe(2);

@@ -8,6 +8,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { compileExcludes } from "../util/glob.js";
+import { defaultReaderKind, type DirectoryReaderKind } from "./directory-reader.js";
 import { dirKey, escapePath, formatEntry, sortManifestLines } from "./manifest-format.js";
 import {
   createWalkState,
@@ -19,6 +20,7 @@ import {
   type WalkRequest,
   type WalkResponse,
   type WalkTask,
+  type WorkerInit,
 } from "./tree-walk-worker.js";
 
 export interface WalkRoot {
@@ -35,6 +37,8 @@ export interface WalkOptions {
   workers?: number;
   /** Called now and then with the number of entries seen so far. */
   onProgress?: (entries: number) => void;
+  /** How directories are read; the native reader where it is built (directory-reader.ts). */
+  reader?: DirectoryReaderKind;
 }
 
 export interface WalkResult {
@@ -62,19 +66,21 @@ const WORKER_URL = new URL("./tree-walk-worker.js", import.meta.url);
 const WORKER_THRESHOLD = 4096;
 
 /**
- * Worker threads, one per idle core by the 1-minute load average. On a machine whose cores are busy
- * more threads only add start-up (~50 ms of CPU each) and contention: on a 2-core VM at load 9 a
- * metadata walk of 100k files was 1.6× slower with a worker than without, and hashing them took 25%
- * more CPU with two workers than with one (bench/p4, p5). A metadata walk also runs on this thread;
- * hashing runs only in workers (at least one), because hashing a large file on this thread would
- * block the event loop, and with it the step's timeout and cancellation, for as long as it takes.
+ * Worker threads, one per idle core by the 1-minute load average (rounded: a core busy 80% of the
+ * last minute, often with the previous run of this same job, still counts as free). On a machine
+ * whose cores are busy more threads only add start-up (~50 ms of CPU each) and contention: on a
+ * 2-core VM at load 9 a metadata walk of 100k files was 1.6× slower with a worker than without, and
+ * hashing them took 25% more CPU with two workers than with one (bench/p4, p5). A metadata walk also
+ * runs on this thread; hashing runs only in workers (at least one), because hashing a large file on
+ * this thread would block the event loop, and with it the step's timeout and cancellation, for as
+ * long as it takes.
  */
 export function defaultWorkerCount(
   hash: boolean,
   cores = os.availableParallelism(),
   load = os.loadavg()[0] ?? 0,
 ): number {
-  const idle = Math.max(0, Math.floor(cores - load));
+  const idle = Math.max(0, Math.round(cores - load));
   return hash ? Math.max(1, Math.min(8, cores, idle + 1)) : Math.min(7, cores - 1, idle);
 }
 
@@ -174,7 +180,8 @@ async function walkQueue(
   options: WalkOptions,
   absorb: (response: WalkResponse) => void,
 ): Promise<void> {
-  const state = createWalkState(groups);
+  const reader = options.reader ?? defaultReaderKind();
+  const state = createWalkState(groups, reader);
   const idle: Worker[] = [];
   let busy = 0;
   let failure = null as Error | null;
@@ -186,10 +193,15 @@ async function walkQueue(
   };
   const workers: Worker[] = [];
   const startWorker = () => {
-    const worker = new Worker(WORKER_URL, { workerData: { holdfastTreeWalk: true, groups } });
+    const worker = new Worker(WORKER_URL, {
+      workerData: { holdfastTreeWalk: true, groups, reader } satisfies WorkerInit,
+    });
     workers.push(worker);
     worker.once("online", () => {
-      idle.push(worker);
+      // Two requests in flight per worker: it starts on the second while this thread, busy with a
+      // directory of its own, has not yet read the answer to the first (with one, a worker of a
+      // metadata walk sat idle a third of the time).
+      idle.push(worker, worker);
       notify();
     });
     worker.on("message", (response: WalkResponse) => {

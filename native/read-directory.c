@@ -1,0 +1,139 @@
+// readDirectory(path): every entry of one directory with its lstat data, in one call.
+//
+// Why native: the manifest walk (targets.md P4) lstats every entry of a tree. From JavaScript each
+// entry costs a call into Node, an absolute path to resolve and a Stats object with four Dates; here
+// one call per directory reads it with readdir(3) and fstatat(2) relative to the open directory,
+// as find(1) does. Measured on 100k files: 180 ms instead of 300 ms in a fresh process.
+// The JavaScript fallback in src/steps/directory-reader.ts gives the same result when this module
+// is not built.
+//
+// Returns [names, stats] with the entries in byte order of their names (the caller re-sorts when
+// its own order differs), stats holding four numbers per entry: st_mode (or -errno when fstatat
+// failed: -ENOENT for an entry that vanished), st_size, mtime in milliseconds (computed as Node
+// computes Stats.mtimeMs), st_dev. On a failure to open or read the directory: -errno, a number.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIELDS 4
+
+typedef struct {
+  size_t name_offset;
+  double stats[FIELDS];
+} entry_t;
+
+// qsort_r, not qsort with a global: worker threads read directories at the same time.
+static int by_name(const void *a, const void *b, void *arena) {
+  const char *names = arena;
+  return strcmp(names + ((const entry_t *)a)->name_offset, names + ((const entry_t *)b)->name_offset);
+}
+
+static napi_value errno_value(napi_env env, int code) {
+  napi_value value;
+  napi_create_int32(env, -code, &value);
+  return value;
+}
+
+static napi_value read_directory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[PATH_MAX];
+  size_t path_length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return errno_value(env, EINVAL);
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok) return errno_value(env, EINVAL);
+  if (path_length >= sizeof path - 1) return errno_value(env, ENAMETOOLONG);
+
+  int dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return errno_value(env, errno);
+  DIR *dir = fdopendir(dir_fd);
+  if (dir == NULL) {
+    int code = errno;
+    close(dir_fd);
+    return errno_value(env, code);
+  }
+
+  size_t capacity = 64, count = 0, arena_capacity = 4096, arena_used = 0;
+  entry_t *entries = malloc(capacity * sizeof *entries);
+  char *arena = malloc(arena_capacity);
+  int failure = 0;
+  if (entries == NULL || arena == NULL) failure = ENOMEM;
+  for (;;) {
+    if (failure) break;
+    errno = 0;
+    struct dirent *ent = readdir(dir);
+    if (ent == NULL) {
+      failure = errno;
+      break;
+    }
+    const char *name = ent->d_name;
+    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+    size_t length = strlen(name) + 1;
+    if (count == capacity) {
+      entry_t *grown = realloc(entries, 2 * capacity * sizeof *entries);
+      if (grown == NULL) { failure = ENOMEM; break; }
+      entries = grown;
+      capacity *= 2;
+    }
+    if (arena_used + length > arena_capacity) {
+      while (arena_used + length > arena_capacity) arena_capacity *= 2;
+      char *grown = realloc(arena, arena_capacity);
+      if (grown == NULL) { failure = ENOMEM; break; }
+      arena = grown;
+    }
+    memcpy(arena + arena_used, name, length);
+    entry_t *e = &entries[count++];
+    e->name_offset = arena_used;
+    arena_used += length;
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      e->stats[0] = (double)st.st_mode;
+      e->stats[1] = (double)st.st_size;
+      e->stats[2] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+      e->stats[3] = (double)st.st_dev;
+    } else {
+      e->stats[0] = -(double)errno;
+      e->stats[1] = e->stats[2] = e->stats[3] = 0;
+    }
+  }
+  closedir(dir);
+  if (failure) {
+    free(entries);
+    free(arena);
+    return errno_value(env, failure);
+  }
+
+  qsort_r(entries, count, sizeof *entries, by_name, arena);
+
+  napi_value names, buffer, stats, result;
+  void *data = NULL;
+  napi_create_array_with_length(env, count, &names);
+  napi_create_arraybuffer(env, count * FIELDS * sizeof(double), &data, &buffer);
+  double *out = data;
+  for (size_t i = 0; i < count; i++) {
+    napi_value name;
+    napi_create_string_utf8(env, arena + entries[i].name_offset, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, names, (uint32_t)i, name);
+    memcpy(out + i * FIELDS, entries[i].stats, sizeof entries[i].stats);
+  }
+  free(entries);
+  free(arena);
+  napi_create_typedarray(env, napi_float64_array, count * FIELDS, buffer, 0, &stats);
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, names);
+  napi_set_element(env, result, 1, stats);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "readDirectory", NAPI_AUTO_LENGTH, read_directory, NULL, &fn);
+  napi_set_named_property(env, exports, "readDirectory", fn);
+  return exports;
+}
