@@ -20,6 +20,7 @@ import console from "node:console";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const STEP_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/manifest.js")).href;
+const READER_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/directory-reader.js")).href;
 const DATA_SPEC = "100 dirs x 1000 files, 0-2047 bytes, v1";
 
 /** Builds (once) and returns the 100k-file tree. */
@@ -110,7 +111,9 @@ export function stats(values) {
 const round = (x, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Alternates baseline and holdfast runs and returns the JSON object both P4 and P5 print. */
-export function compare({ id, what, target, targetRatio, hash, baselineCommand }) {
+export async function compare({ id, what, target, targetRatio, hash, baselineCommand }) {
+  // native (native/read-directory.c) unless it is not built or HOLDFAST_DIRECTORY_READER=node.
+  const { defaultReaderKind } = await import(READER_MODULE);
   const { root, data } = ensureDataSet();
   const runs = Number(process.env.HOLDFAST_BENCH_RUNS ?? 7);
   const output = path.join(root, `out-${id.toLowerCase()}`);
@@ -175,13 +178,14 @@ export function compare({ id, what, target, targetRatio, hash, baselineCommand }
     met: r.median <= targetRatio,
     runs,
     files: 100_000,
+    directory_reader: defaultReaderKind(),
     measured:
       "manifestStep.run() of dist/ in a fresh node process per run, previous manifest present (diff included); process_ms adds node start + import",
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const result = compare({
+  const result = await compare({
     id: "P4",
     what: "manifest step, metadata only, 100k files",
     target: "≤ 2×",

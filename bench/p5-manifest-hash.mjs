@@ -5,7 +5,7 @@
 import console from "node:console";
 import { compare } from "./p4-manifest.mjs";
 
-const result = compare({
+const result = await compare({
   id: "P5",
   what: "manifest step with sha256, 100k files",
   target: "≤ 1×",

@@ -44,8 +44,12 @@ function loadNative(): NativeReadDirectory | null {
   return nativeFunction;
 }
 
-/** The fastest reader here: native when its module is built. */
+/**
+ * The fastest reader here: native when its module is built. HOLDFAST_DIRECTORY_READER=node forces
+ * the Node reader (to compare, or to rule the native one out when chasing a problem).
+ */
 export function defaultReaderKind(): DirectoryReaderKind {
+  if (process.env.HOLDFAST_DIRECTORY_READER === "node") return "node";
   return loadNative() ? "native" : "node";
 }
 
