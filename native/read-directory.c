@@ -9,8 +9,8 @@
 //
 // Returns [names, stats] with the entries in byte order of their names (the caller re-sorts when
 // its own order differs), stats holding four numbers per entry: st_mode (or -errno when fstatat
-// failed: -ENOENT for an entry that vanished), st_size, mtime in milliseconds (computed as Node
-// computes Stats.mtimeMs), st_dev. On a failure to open or read the directory: -errno, a number.
+// failed: -ENOENT for an entry that vanished; -EILSEQ for a name that is not UTF-8), st_size, mtime
+// in milliseconds (computed as Node computes Stats.mtimeMs), st_dev. On a failure to open or read the directory: -errno, a number.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +28,30 @@ typedef struct {
   size_t name_offset;
   double stats[FIELDS];
 } entry_t;
+
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): a name that is not would
+// reach JavaScript with U+FFFD in place of its bytes, naming a file that does not exist.
+static int is_utf8(const unsigned char *s) {
+  while (*s) {
+    unsigned char c = *s;
+    int extra;
+    unsigned int code;
+    if (c < 0x80) { s++; continue; }
+    if (c >= 0xC2 && c <= 0xDF) { extra = 1; code = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { extra = 2; code = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { extra = 3; code = c & 0x07; }
+    else return 0;
+    for (int i = 1; i <= extra; i++) {
+      if ((s[i] & 0xC0) != 0x80) return 0;
+      code = (code << 6) | (s[i] & 0x3F);
+    }
+    if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+        (extra == 3 && (code < 0x10000 || code > 0x10FFFF)))
+      return 0;
+    s += extra + 1;
+  }
+  return 1;
+}
 
 // qsort_r, not qsort with a global: worker threads read directories at the same time.
 static int by_name(const void *a, const void *b, void *arena) {
@@ -92,7 +116,10 @@ static napi_value read_directory(napi_env env, napi_callback_info info) {
     e->name_offset = arena_used;
     arena_used += length;
     struct stat st;
-    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!is_utf8((const unsigned char *)name)) {
+      e->stats[0] = -(double)EILSEQ;
+      e->stats[1] = e->stats[2] = e->stats[3] = 0;
+    } else if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       e->stats[0] = (double)st.st_mode;
       e->stats[1] = (double)st.st_size;
       e->stats[2] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;

@@ -77,6 +77,34 @@ describe("directory readers", () => {
     expect(entry.get("sub")?.[0]).toBe(fs.lstatSync(path.join(root, "sub")).mode);
   });
 
+  it("marks a name that is not UTF-8 instead of naming a file that does not exist", async () => {
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, "plain"), "p");
+    // "café" in Latin-1, as old NAS shares have them.
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]), "latin-1");
+    fs.mkdirSync(Buffer.concat([Buffer.from(`${root}/dir-`), Buffer.from([0xff])]));
+    for (const kind of ["native", "node"] as const) {
+      const listing = directoryReader(kind)(root);
+      const modes = byName(listing);
+      expect(modes.get("caf\uFFFD")?.[0], kind).toBe(-os.constants.errno.EILSEQ);
+      expect(modes.get("dir-\uFFFD")?.[0], kind).toBe(-os.constants.errno.EILSEQ);
+      expect(modes.get("plain")?.[0], kind).toBeGreaterThan(0);
+      const walk = await walkTrees(
+        [{ path: root, excludes: [], excludeIfPresent: [], oneFileSystem: false }],
+        {
+          hash: false,
+          workers: 0,
+          reader: kind,
+        },
+      );
+      expect(walk.problems.map((p) => p.message).sort(), kind).toEqual([
+        "the name is not valid UTF-8; not listed",
+        "the name is not valid UTF-8; not listed",
+      ]);
+      expect(walk.vanished, kind).toBe(0);
+    }
+  });
+
   it("reports a directory it cannot read with the errno's code", () => {
     const root = plantTree();
     for (const reader of [directoryReader("native"), readDirectoryWithNode]) {

@@ -2,6 +2,7 @@
 // The native reader (native/read-directory.c, built by `npm run build`) reads a directory in one call,
 // with fstatat(2) relative to the open directory as find(1) does; the Node reader gives the same
 // result with readdirSync + lstatSync, and is used wherever the native module is not built.
+import { isUtf8 } from "node:buffer";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -13,8 +14,8 @@ export const STAT_FIELDS = 4;
 /**
  * The entries of one directory (never "." or ".."), in an order the caller must not rely on. stats
  * holds STAT_FIELDS numbers per entry: st_mode — or a negative errno when the entry could not be
- * lstat'ed (-ENOENT: it vanished since the directory was read) — size, mtime in ms (as Stats.mtimeMs),
- * and st_dev.
+ * lstat'ed (-ENOENT: it vanished since the directory was read; -EILSEQ: its name is not UTF-8, so a
+ * JavaScript string cannot name it) — size, mtime in ms (as Stats.mtimeMs), and st_dev.
  */
 export interface DirectoryListing {
   names: string[];
@@ -64,12 +65,19 @@ export function directoryReader(kind: DirectoryReaderKind): DirectoryReader {
 }
 
 export function readDirectoryWithNode(dir: string): DirectoryListing {
+  const raw = fs.readdirSync(dir, { encoding: "buffer" });
   // Sorted, like the native reader's byte order for plain names, so the caller rarely re-sorts.
-  const names = fs.readdirSync(dir).sort();
+  const entries = raw.map((name) => ({ name: name.toString(), utf8: isUtf8(name) }));
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const names = entries.map((e) => e.name);
   const stats = new Float64Array(names.length * STAT_FIELDS);
   const prefix = dir.endsWith("/") ? dir : `${dir}/`;
   for (let i = 0; i < names.length; i++) {
     const at = i * STAT_FIELDS;
+    if (!(entries[i] as { utf8: boolean }).utf8) {
+      stats[at] = -os.constants.errno.EILSEQ;
+      continue;
+    }
     try {
       const st = fs.lstatSync(prefix + (names[i] as string), { throwIfNoEntry: false });
       if (st === undefined) {

@@ -132,6 +132,8 @@ function readDirectory(
     const mode = stats[at] as number;
     if (mode < 0) {
       if (mode === -ENOENT) out.vanished++;
+      else if (mode === -EILSEQ)
+        out.problems.push({ path: full, message: "the name is not valid UTF-8; not listed" });
       else out.problems.push({ path: full, message: `cannot read: ${errnoCode(mode)}` });
       continue;
     }
@@ -186,7 +188,7 @@ export function manifestOrder(names: readonly string[]): { index: number[]; esca
   return { index, escaped };
 }
 
-const ENOENT = os.constants.errno.ENOENT;
+const { ENOENT, EILSEQ } = os.constants.errno;
 
 export function entryType(st: fs.Stats): EntryType {
   return typeOfMode(st.mode);
