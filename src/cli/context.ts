@@ -1,47 +1,21 @@
 // What most commands need: the config (from --config or the search path, else the embedded
 // defaults where a command allows it), the state dir, and the history store.
-import fs from "node:fs";
-import path from "node:path";
+// Commands that only read use read-config.ts instead, which skips the full load when it can.
 import type { Config } from "../config/schema.js";
 import { findConfigFile, loadConfigFile } from "../config/load.js";
 import { embeddedDefaultConfig } from "../config/defaults.js";
-import { UsageError } from "../errors.js";
 import type { RunStore } from "../store/types.js";
-import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { RunHooks } from "../engine/run-job.js";
+import { noConfigFileError, type GlobalOptions, type LoadedConfig } from "./read-config.js";
 
-export interface GlobalOptions {
-  config?: string;
-}
-
-export interface LoadedConfig {
-  config: Config;
-  /** True when no file was found and the built-in quickstart config is used. */
-  embedded: boolean;
-}
+export { ensureStateDir, historyPath, openStore } from "./open-store.js";
+export type { GlobalOptions, LoadedConfig } from "./read-config.js";
 
 export function loadCliConfig(global: GlobalOptions, { allowEmbedded = false } = {}): LoadedConfig {
   const file = findConfigFile({ configPath: global.config });
   if (file) return { config: loadConfigFile(file), embedded: false };
   if (allowEmbedded) return { config: embeddedDefaultConfig(), embedded: true };
-  throw new UsageError(
-    "no config file found (looked for --config, $HOLDFAST_CONFIG, ./holdfast.yaml, ~/.config/holdfast/holdfast.yaml, /etc/holdfast/holdfast.yaml)",
-    "create one with `holdfast init`, or pass --config PATH",
-  );
-}
-
-/** Creates the state dir 0700 (and tightens it if it exists with looser modes we created). */
-export function ensureStateDir(stateDir: string): void {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-}
-
-export function historyPath(config: Config): string {
-  return path.join(config.state_dir, "history.db");
-}
-
-export function openStore(config: Config): RunStore {
-  ensureStateDir(config.state_dir);
-  return createSqliteStore({ path: historyPath(config) });
+  throw noConfigFileError();
 }
 
 /** Notifications and metrics around a run. */

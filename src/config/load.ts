@@ -12,28 +12,11 @@ import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
 import { closestMatch } from "../util/suggest.js";
 import { CalendarError, parseSchedule } from "../scheduler/calendar.js";
+import { defaultStateDir } from "./locate.js";
 
-export interface LoadOptions {
-  /** --config PATH */
-  configPath?: string | undefined;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+export { defaultStateDir };
 
-/** config.md's search order: --config, $HOLDFAST_CONFIG, ./holdfast.yaml, XDG config, /etc. */
-export function findConfigFile(options: LoadOptions = {}): string | null {
-  const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
-  if (options.configPath) return path.resolve(cwd, options.configPath);
-  if (env.HOLDFAST_CONFIG) return path.resolve(cwd, env.HOLDFAST_CONFIG);
-  const xdg = env.XDG_CONFIG_HOME || path.join(env.HOME ?? os.homedir(), ".config");
-  const candidates = [
-    path.join(cwd, "holdfast.yaml"),
-    path.join(xdg, "holdfast", "holdfast.yaml"),
-    "/etc/holdfast/holdfast.yaml",
-  ];
-  return candidates.find((file) => fs.existsSync(file)) ?? null;
-}
+export { findConfigFile, type LoadOptions } from "./locate.js";
 
 /** Reads and validates a config file. Throws ConfigError (exit 2) for anything wrong with it. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -160,12 +143,6 @@ export function finishConfig(
     jobs: withNames(raw.jobs),
     notifications: withNames(raw.notifications),
   };
-}
-
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (process.getuid?.() === 0 && !env.XDG_STATE_HOME) return "/var/lib/holdfast";
-  const base = env.XDG_STATE_HOME || path.join(env.HOME ?? os.homedir(), ".local", "state");
-  return path.join(base, "holdfast");
 }
 
 interface DescribedIssue {

@@ -2,11 +2,13 @@
 // `npm test` builds first (pretest), so these tests exercise exactly what ships.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(REPO_ROOT, "dist/cli/main.js");
+const TEST_CACHE_HOME = path.join(os.tmpdir(), "holdfast-test-cache");
 
 export interface CliResult {
   code: number | null;
@@ -30,7 +32,14 @@ if (!fs.existsSync(CLI)) {
 export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, NO_COLOR: "1", HOLDFAST_CONFIG: undefined, ...options.env },
+    // The config cache of read-only commands goes to a temp dir, not the user's ~/.cache.
+    env: {
+      ...process.env,
+      NO_COLOR: "1",
+      HOLDFAST_CONFIG: undefined,
+      XDG_CACHE_HOME: TEST_CACHE_HOME,
+      ...options.env,
+    },
     stdio: ["pipe", "pipe", "pipe"],
   });
 }

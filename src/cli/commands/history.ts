@@ -1,7 +1,8 @@
 import { UsageError } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
-import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { openStore } from "../open-store.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { formatTable, printJson, statusColor } from "../output.js";
 
 export default async function history(
@@ -13,7 +14,7 @@ export default async function history(
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
     throw new UsageError(`--limit ${flags.limit} is not a number from 1 to 10000`);
   }
-  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const { config } = await loadConfigForReading(global, { allowEmbedded: true });
   if (job !== undefined && !config.jobs[job]) {
     throw new UsageError(
       `no job named "${job}"`,

@@ -4,7 +4,8 @@ import { createGunzip } from "node:zlib";
 import { UsageError } from "../../errors.js";
 import { findStepLog } from "../../engine/step-log.js";
 import type { StepRecord } from "../../store/types.js";
-import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { openStore } from "../open-store.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { color } from "../output.js";
 import { resolveRun } from "./resolve-run.js";
 
@@ -13,7 +14,7 @@ export default async function logs(
   ref: string,
   flags: { step?: string; follow?: boolean },
 ): Promise<number> {
-  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const { config } = await loadConfigForReading(global, { allowEmbedded: true });
   const store = openStore(config);
   try {
     let run = await resolveRun(store, ref);

@@ -2,14 +2,15 @@ import { UsageError } from "../../errors.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
 import { writeTextfileAtomically } from "../../metrics/textfile.js";
-import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { openStore } from "../open-store.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 
 interface MetricsFlags {
   write?: boolean;
 }
 
 export default async function metrics(global: GlobalOptions, flags: MetricsFlags): Promise<number> {
-  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const { config } = await loadConfigForReading(global, { allowEmbedded: true });
   const store = openStore(config);
   try {
     await recoverInterruptedRuns(store, { host: config.host });

@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration } from "../../util/units.js";
-import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { openStore } from "../open-store.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { color, formatTable, printJson, statusColor } from "../output.js";
 import { resolveRun } from "./resolve-run.js";
 
@@ -8,7 +9,7 @@ export default async function show(
   ref: string,
   flags: { json?: boolean },
 ): Promise<number> {
-  const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const { config } = await loadConfigForReading(global, { allowEmbedded: true });
   const store = openStore(config);
   try {
     const run = await resolveRun(store, ref);

@@ -1,5 +1,6 @@
 import { StoreError } from "../../errors.js";
-import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { openStore } from "../open-store.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { age, formatTable, printJson, statusColor } from "../output.js";
 import { formatDuration } from "../../util/units.js";
 import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
@@ -15,7 +16,7 @@ const NAGIOS = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 export default async function status(global: GlobalOptions, flags: StatusFlags): Promise<number> {
   let statuses: JobStatus[];
   try {
-    const { config } = loadCliConfig(global, { allowEmbedded: true });
+    const { config } = await loadConfigForReading(global, { allowEmbedded: true });
     const store = openStore(config);
     try {
       await recoverInterruptedRunsQuietly(store, { host: config.host });

@@ -1,0 +1,132 @@
+// The validated config, kept for commands that only read (status, history, show, metrics). Loading
+// the YAML parser and building the zod schema of every step type is most of the CLI's start-up
+// (targets.md P2: `status` ≤ +150 ms over `node -e 0`); a config whose inputs are all unchanged is read
+// back from JSON instead. The inputs are everything loading reads: the file's bytes, the environment
+// variables it looked up ($VAR, HOME, XDG_*), the user, host and working directory, and this build of
+// holdfast. Commands that act (run, install, restore) always validate afresh.
+//
+// The cache holds what `config show` prints unmasked: paths and names, never secrets (inline secrets
+// are refused when the config loads; secret files are read only when a step runs). 0600 in a 0700 dir.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Config } from "./schema.js";
+
+const FORMAT = 1;
+
+interface CacheEntry {
+  format: number;
+  build: string;
+  key: string;
+  /** The environment variables loading looked up; their values are part of the key. */
+  env_names: string[];
+  config: Config;
+}
+
+/** Where the config file's cache lives: $XDG_CACHE_HOME/holdfast (or ~/.cache/holdfast). */
+export function configCachePath(configFile: string, env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME || path.join(env.HOME ?? os.homedir(), ".cache");
+  const id = crypto.createHash("sha256").update(configFile).digest("hex").slice(0, 24);
+  return path.join(base, "holdfast", `config-${id}.json`);
+}
+
+/** The cached config when every input of loading is as it was, else null (and the caller loads). */
+export function readCachedConfig(configFile: string, env: NodeJS.ProcessEnv = process.env): Config | null {
+  try {
+    const entry = JSON.parse(fs.readFileSync(configCachePath(configFile, env), "utf8")) as CacheEntry;
+    if (entry.format !== FORMAT || entry.build !== buildId()) return null;
+    const text = fs.readFileSync(configFile);
+    return entry.key === inputKey(configFile, text, entry.env_names, env) ? entry.config : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Loads through `load` (the full parse and validation) with the environment watched, and caches the
+ * result for readCachedConfig. A cache that cannot be written (read-only home) is no error.
+ */
+export function loadAndCacheConfig(
+  configFile: string,
+  load: (file: string, env: NodeJS.ProcessEnv) => Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const text = readOrNull(configFile);
+  const looked = new Set<string>();
+  const watched = new Proxy(env, {
+    get(target, name) {
+      if (typeof name === "string") looked.add(name);
+      return Reflect.get(target, name) as unknown;
+    },
+    has(target, name) {
+      if (typeof name === "string") looked.add(name);
+      return Reflect.has(target, name);
+    },
+  });
+  const config = load(configFile, watched);
+  if (text === null) return config;
+  const envNames = [...looked].sort();
+  const entry: CacheEntry = {
+    format: FORMAT,
+    build: buildId(),
+    key: inputKey(configFile, text, envNames, env),
+    env_names: envNames,
+    config,
+  };
+  try {
+    const file = configCachePath(configFile, env);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch {
+    // Only speed is lost.
+  }
+  return config;
+}
+
+function readOrNull(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+function inputKey(configFile: string, text: Buffer, envNames: string[], env: NodeJS.ProcessEnv): string {
+  const hash = crypto.createHash("sha256");
+  const inputs = {
+    file: configFile,
+    uid: process.getuid?.() ?? null,
+    host: os.hostname(),
+    cwd: process.cwd(),
+    env: envNames.map((name) => [name, env[name] ?? null]),
+  };
+  hash.update(JSON.stringify(inputs));
+  hash.update("\0");
+  hash.update(text);
+  return hash.digest("hex");
+}
+
+let cachedBuildId: string | undefined;
+
+/**
+ * This build of holdfast: the modules that decide what a config means (config/ and steps/, where the
+ * option schemas live), by name, size and mtime, so a rebuilt or upgraded holdfast never reads a
+ * config validated by another.
+ */
+function buildId(): string {
+  if (cachedBuildId !== undefined) return cachedBuildId;
+  const hash = crypto.createHash("sha256");
+  for (const dir of ["../config", "../steps", "../notify"]) {
+    const full = fileURLToPath(new URL(dir, import.meta.url));
+    for (const name of fs.readdirSync(full).sort()) {
+      const st = fs.statSync(path.join(full, name));
+      hash.update(`${dir}/${name}:${st.size}:${st.mtimeMs}\n`);
+    }
+  }
+  cachedBuildId = hash.digest("hex");
+  return cachedBuildId;
+}
