@@ -65,16 +65,23 @@ export function directoryReader(kind: DirectoryReaderKind): DirectoryReader {
 }
 
 export function readDirectoryWithNode(dir: string): DirectoryListing {
-  const raw = fs.readdirSync(dir, { encoding: "buffer" });
   // Sorted, like the native reader's byte order for plain names, so the caller rarely re-sorts.
-  const entries = raw.map((name) => ({ name: name.toString(), utf8: isUtf8(name) }));
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const names = entries.map((e) => e.name);
+  const names = fs.readdirSync(dir).sort();
+  // Node decodes a name that is not UTF-8 with U+FFFD in place of its bad bytes; only then are the
+  // raw names read to tell which ones they are (a real U+FFFD in a valid name is rare, and fine).
+  const notUtf8 = names.some((n) => n.includes("\uFFFD"))
+    ? new Set(
+        fs
+          .readdirSync(dir, { encoding: "buffer" })
+          .filter((raw) => !isUtf8(raw))
+          .map((raw) => raw.toString()),
+      )
+    : null;
   const stats = new Float64Array(names.length * STAT_FIELDS);
   const prefix = dir.endsWith("/") ? dir : `${dir}/`;
   for (let i = 0; i < names.length; i++) {
     const at = i * STAT_FIELDS;
-    if (!(entries[i] as { utf8: boolean }).utf8) {
+    if (notUtf8?.has(names[i] as string)) {
       stats[at] = -os.constants.errno.EILSEQ;
       continue;
     }
