@@ -7,16 +7,20 @@
 // The JavaScript fallback in src/steps/directory-reader.ts gives the same result when this module
 // is not built.
 //
-// Returns [names, stats] with the entries in byte order of their names (the caller re-sorts when
-// its own order differs), stats holding four numbers per entry: st_mode (or -errno when fstatat
-// failed: -ENOENT for an entry that vanished; -EILSEQ for a name that is not UTF-8), st_size, mtime
-// in milliseconds (computed as Node computes Stats.mtimeMs), st_dev. On a failure to open or read the directory: -errno, a number.
+// readDirectory(path: string | Buffer) returns [names, stats, rawNames] with the entries in byte order
+// of their names (the caller re-sorts when its own order differs). stats holds four numbers per entry:
+// st_mode (or -errno when fstatat failed: -ENOENT for an entry that vanished), st_size, mtime in
+// milliseconds (computed as Node computes Stats.mtimeMs), st_dev. A name that is not UTF-8 reaches
+// JavaScript with U+FFFD in place of its bad bytes, so rawNames (undefined when every name is UTF-8)
+// holds its bytes as a Buffer at the same index, to name the file by. On a failure to open or read
+// the directory: -errno, a number.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +30,7 @@
 
 typedef struct {
   size_t name_offset;
+  int utf8;
   double stats[FIELDS];
 } entry_t;
 
@@ -71,8 +76,20 @@ static napi_value read_directory(napi_env env, napi_callback_info info) {
   char path[PATH_MAX];
   size_t path_length = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return errno_value(env, EINVAL);
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok) return errno_value(env, EINVAL);
-  if (path_length >= sizeof path - 1) return errno_value(env, ENAMETOOLONG);
+  // A string, or a Buffer for a path whose bytes are not UTF-8 (a directory with such a name).
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[0], &is_buffer);
+  if (is_buffer) {
+    void *bytes = NULL;
+    if (napi_get_buffer_info(env, argv[0], &bytes, &path_length) != napi_ok) return errno_value(env, EINVAL);
+    if (path_length >= sizeof path - 1) return errno_value(env, ENAMETOOLONG);
+    memcpy(path, bytes, path_length);
+    path[path_length] = '\0';
+    if (strlen(path) != path_length) return errno_value(env, EINVAL);
+  } else {
+    if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok) return errno_value(env, EINVAL);
+    if (path_length >= sizeof path - 1) return errno_value(env, ENAMETOOLONG);
+  }
 
   int dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return errno_value(env, errno);
@@ -86,7 +103,7 @@ static napi_value read_directory(napi_env env, napi_callback_info info) {
   size_t capacity = 64, count = 0, arena_capacity = 4096, arena_used = 0;
   entry_t *entries = malloc(capacity * sizeof *entries);
   char *arena = malloc(arena_capacity);
-  int failure = 0;
+  int failure = 0, any_not_utf8 = 0;
   if (entries == NULL || arena == NULL) failure = ENOMEM;
   for (;;) {
     if (failure) break;
@@ -116,10 +133,9 @@ static napi_value read_directory(napi_env env, napi_callback_info info) {
     e->name_offset = arena_used;
     arena_used += length;
     struct stat st;
-    if (!is_utf8((const unsigned char *)name)) {
-      e->stats[0] = -(double)EILSEQ;
-      e->stats[1] = e->stats[2] = e->stats[3] = 0;
-    } else if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    e->utf8 = is_utf8((const unsigned char *)name);
+    if (!e->utf8) any_not_utf8 = 1;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       e->stats[0] = (double)st.st_mode;
       e->stats[1] = (double)st.st_size;
       e->stats[2] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
@@ -138,23 +154,32 @@ static napi_value read_directory(napi_env env, napi_callback_info info) {
 
   qsort_r(entries, count, sizeof *entries, by_name, arena);
 
-  napi_value names, buffer, stats, result;
+  napi_value names, buffer, stats, result, raw_names;
   void *data = NULL;
   napi_create_array_with_length(env, count, &names);
   napi_create_arraybuffer(env, count * FIELDS * sizeof(double), &data, &buffer);
+  napi_get_undefined(env, &raw_names);
+  if (any_not_utf8) napi_create_array_with_length(env, count, &raw_names);
   double *out = data;
   for (size_t i = 0; i < count; i++) {
     napi_value name;
-    napi_create_string_utf8(env, arena + entries[i].name_offset, NAPI_AUTO_LENGTH, &name);
+    const char *bytes = arena + entries[i].name_offset;
+    napi_create_string_utf8(env, bytes, NAPI_AUTO_LENGTH, &name);
     napi_set_element(env, names, (uint32_t)i, name);
+    if (!entries[i].utf8) {
+      napi_value raw;
+      napi_create_buffer_copy(env, strlen(bytes), bytes, NULL, &raw);
+      napi_set_element(env, raw_names, (uint32_t)i, raw);
+    }
     memcpy(out + i * FIELDS, entries[i].stats, sizeof entries[i].stats);
   }
   free(entries);
   free(arena);
   napi_create_typedarray(env, napi_float64_array, count * FIELDS, buffer, 0, &stats);
-  napi_create_array_with_length(env, 2, &result);
+  napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, names);
   napi_set_element(env, result, 1, stats);
+  napi_set_element(env, result, 2, raw_names);
   return result;
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +12,7 @@ import {
   type DirectoryListing,
 } from "./directory-reader.js";
 import { walkTrees } from "./tree-walk.js";
-import { manifestOrder } from "./tree-walk-worker.js";
+import { createWalkState, manifestOrder, walkBatch } from "./tree-walk-worker.js";
 
 const temps: string[] = [];
 afterEach(() => {
@@ -77,31 +78,62 @@ describe("directory readers", () => {
     expect(entry.get("sub")?.[0]).toBe(fs.lstatSync(path.join(root, "sub")).mode);
   });
 
-  it("marks a name that is not UTF-8 instead of naming a file that does not exist", async () => {
+  it("lists names that are not UTF-8 by their bytes, escaped as \\xNN, files and directories alike", async () => {
     const root = tempDir();
+    const bytes = (...parts: Array<string | number[]>) =>
+      Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : Buffer.from(p))));
     fs.writeFileSync(path.join(root, "plain"), "p");
-    // "café" in Latin-1, as old NAS shares have them.
-    fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]), "latin-1");
-    fs.mkdirSync(Buffer.concat([Buffer.from(`${root}/dir-`), Buffer.from([0xff])]));
+    // "café" in Latin-1, as old NAS shares have them; a directory of that kind with a file inside.
+    fs.writeFileSync(bytes(root, "/caf", [0xe9]), "latin-1");
+    fs.mkdirSync(bytes(root, "/dir-", [0xff, 0x41]));
+    fs.writeFileSync(bytes(root, "/dir-", [0xff, 0x41], "/inner-", [0xe9]), "inner");
+    fs.symlinkSync(bytes("caf", [0xe9]), bytes(root, "/link"));
     for (const kind of ["native", "node"] as const) {
       const listing = directoryReader(kind)(root);
-      const modes = byName(listing);
-      expect(modes.get("caf\uFFFD")?.[0], kind).toBe(-os.constants.errno.EILSEQ);
-      expect(modes.get("dir-\uFFFD")?.[0], kind).toBe(-os.constants.errno.EILSEQ);
-      expect(modes.get("plain")?.[0], kind).toBeGreaterThan(0);
+      const cafe = listing.names.indexOf("caf\uFFFD");
+      expect(listing.raw?.[cafe], kind).toEqual(bytes("caf", [0xe9]));
+      expect(listing.raw?.[listing.names.indexOf("plain")], kind).toBeUndefined();
+      expect(listing.stats[cafe * STAT_FIELDS + 1], kind).toBe(7);
       const walk = await walkTrees(
         [{ path: root, excludes: [], excludeIfPresent: [], oneFileSystem: false }],
         {
-          hash: false,
+          hash: true,
           workers: 0,
           reader: kind,
         },
       );
-      expect(walk.problems.map((p) => p.message).sort(), kind).toEqual([
-        "the name is not valid UTF-8; not listed",
-        "the name is not valid UTF-8; not listed",
-      ]);
+      expect(walk.problems, kind).toEqual([]);
       expect(walk.vanished, kind).toBe(0);
+      const text = walk.blocks.join("");
+      const sha = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
+      expect(text, kind).toContain(`${root}/caf\\xe9\tf\t7\t`);
+      expect(text, kind).toContain(`\t${sha("latin-1")}\n`);
+      expect(text, kind).toContain(`${root}/dir-\\xffA\td\t0\t`);
+      expect(text, kind).toContain(`${root}/dir-\\xffA/inner-\\xe9\tf\t5\t`);
+      expect(text, kind).toContain(`\t${sha("inner")}\n`);
+      expect(text, kind).toContain(`${root}/link\tl\t4\t`);
+      expect(text, kind).toMatch(/->caf\\xe9\n/);
+    }
+  });
+
+  it("walks a directory handed over by bytes, as another thread receives it (a Uint8Array)", () => {
+    const root = tempDir();
+    const latin1 = Buffer.concat([Buffer.from(`${root}/Fotos-`), Buffer.from([0xe9])]);
+    fs.mkdirSync(latin1);
+    fs.writeFileSync(Buffer.concat([latin1, Buffer.from("/a.txt")]), "a");
+    const task = structuredClone({ dir: `${root}/Fotos-\uFFFD`, raw: latin1, group: 0, dev: 0 });
+    expect(Buffer.isBuffer(task.raw)).toBe(false);
+    for (const kind of ["native", "node"] as const) {
+      const state = createWalkState([{ excludes: [], excludeIfPresent: [], oneFileSystem: false }], kind);
+      const response = walkBatch(state, { tasks: [task], budget: 100, hash: true });
+      expect(response.problems, kind).toEqual([]);
+      expect(
+        response.blocks.map((b) => b.key),
+        kind,
+      ).toEqual([`${root}/Fotos-\\xe9`]);
+      expect(response.blocks[0]?.text, kind).toMatch(
+        new RegExp(`^${root}/Fotos-\\\\xe9/a\\.txt\\tf\\t1\\t\\d+\\t644\\t[0-9a-f]{64}\\n$`),
+      );
     }
   });
 

@@ -14,18 +14,25 @@ export const STAT_FIELDS = 4;
 /**
  * The entries of one directory (never "." or ".."), in an order the caller must not rely on. stats
  * holds STAT_FIELDS numbers per entry: st_mode — or a negative errno when the entry could not be
- * lstat'ed (-ENOENT: it vanished since the directory was read; -EILSEQ: its name is not UTF-8, so a
- * JavaScript string cannot name it) — size, mtime in ms (as Stats.mtimeMs), and st_dev.
+ * lstat'ed (-ENOENT: it vanished since the directory was read) — size, mtime in ms (as Stats.mtimeMs),
+ * and st_dev. A name that is not UTF-8 appears in names with U+FFFD for its bad bytes (a string
+ * cannot hold them); raw then holds its bytes at the same index, to name the file by.
  */
 export interface DirectoryListing {
   names: string[];
   stats: Float64Array;
+  raw?: Array<Buffer | undefined>;
 }
 
-export type DirectoryReaderKind = "native" | "node";
-export type DirectoryReader = (dir: string) => DirectoryListing;
+/** A path as the file system knows it: a Buffer where its bytes are not UTF-8. */
+export type FsPath = string | Buffer;
 
-type NativeReadDirectory = (dir: string) => [string[], Float64Array] | number;
+export type DirectoryReaderKind = "native" | "node";
+export type DirectoryReader = (dir: FsPath) => DirectoryListing;
+
+type NativeReadDirectory = (
+  dir: FsPath,
+) => [string[], Float64Array, Array<Buffer | undefined> | undefined] | number;
 
 const NATIVE_MODULE = "../../native/build/Release/holdfast_native.node";
 
@@ -60,33 +67,39 @@ export function directoryReader(kind: DirectoryReaderKind): DirectoryReader {
   return (dir) => {
     const result = native(dir);
     if (typeof result === "number") throw errnoError(result, dir);
-    return { names: result[0], stats: result[1] };
+    return result[2]
+      ? { names: result[0], stats: result[1], raw: result[2] }
+      : { names: result[0], stats: result[1] };
   };
 }
 
-export function readDirectoryWithNode(dir: string): DirectoryListing {
+/** dir/name, as bytes when the directory's or the name's bytes are not UTF-8. */
+export function childPath(dir: FsPath, name: string, raw: Buffer | undefined): FsPath {
+  if (typeof dir === "string" && raw === undefined) return dir === "/" ? `/${name}` : `${dir}/${name}`;
+  const dirBytes = typeof dir === "string" ? Buffer.from(dir) : dir;
+  const atRoot = dirBytes.length === 1 && dirBytes[0] === 0x2f;
+  return Buffer.concat([dirBytes, Buffer.from(atRoot ? "" : "/"), raw ?? Buffer.from(name)]);
+}
+
+export function readDirectoryWithNode(dir: FsPath): DirectoryListing {
   // Sorted, like the native reader's byte order for plain names, so the caller rarely re-sorts.
-  const names = fs.readdirSync(dir).sort();
+  let names = fs.readdirSync(dir).sort();
+  let raw: Array<Buffer | undefined> | undefined;
   // Node decodes a name that is not UTF-8 with U+FFFD in place of its bad bytes; only then are the
-  // raw names read to tell which ones they are (a real U+FFFD in a valid name is rare, and fine).
-  const notUtf8 = names.some((n) => n.includes("\uFFFD"))
-    ? new Set(
-        fs
-          .readdirSync(dir, { encoding: "buffer" })
-          .filter((raw) => !isUtf8(raw))
-          .map((raw) => raw.toString()),
-      )
-    : null;
+  // raw names read, to keep the bytes of those that are not UTF-8.
+  if (names.some((n) => n.includes("\uFFFD"))) {
+    const entries = fs
+      .readdirSync(dir, { encoding: "buffer" })
+      .map((bytes) => ({ name: bytes.toString(), raw: isUtf8(bytes) ? undefined : bytes }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    names = entries.map((e) => e.name);
+    raw = entries.map((e) => e.raw);
+  }
   const stats = new Float64Array(names.length * STAT_FIELDS);
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
   for (let i = 0; i < names.length; i++) {
     const at = i * STAT_FIELDS;
-    if (notUtf8?.has(names[i] as string)) {
-      stats[at] = -os.constants.errno.EILSEQ;
-      continue;
-    }
     try {
-      const st = fs.lstatSync(prefix + (names[i] as string), { throwIfNoEntry: false });
+      const st = fs.lstatSync(childPath(dir, names[i] as string, raw?.[i]), { throwIfNoEntry: false });
       if (st === undefined) {
         stats[at] = -os.constants.errno.ENOENT;
         continue;
@@ -99,7 +112,7 @@ export function readDirectoryWithNode(dir: string): DirectoryListing {
       stats[at] = -Math.abs((err as NodeJS.ErrnoException).errno ?? os.constants.errno.EIO);
     }
   }
-  return { names, stats };
+  return raw ? { names, stats, raw } : { names, stats };
 }
 
 /** The error code ("EACCES") of a negative errno. */
@@ -111,11 +124,11 @@ export function errnoCode(negativeErrno: number): string {
   }
 }
 
-function errnoError(negativeErrno: number, dir: string): NodeJS.ErrnoException {
+function errnoError(negativeErrno: number, dir: FsPath): NodeJS.ErrnoException {
   const code = errnoCode(negativeErrno);
-  const error: NodeJS.ErrnoException = new Error(`${code}: cannot read directory '${dir}'`);
+  const error: NodeJS.ErrnoException = new Error(`${code}: cannot read directory '${dir.toString()}'`);
   error.code = code;
   error.errno = negativeErrno;
-  error.path = dir;
+  error.path = dir.toString();
   return error;
 }

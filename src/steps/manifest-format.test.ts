@@ -3,6 +3,7 @@ import {
   comparePaths,
   createChunkLineSplitter,
   createManifestDiffer,
+  escapeBytes,
   escapePath,
   formatEntry,
   formatHeader,
@@ -38,6 +39,19 @@ describe("manifest lines", () => {
     expect([...escaped].every((c) => c.charCodeAt(0) >= 0x20)).toBe(true);
     expect(unescapePath(escaped)).toBe(nasty);
     expect(escapePath("/plain/path")).toBe("/plain/path");
+  });
+
+  it("escapes the bytes of a name that is not UTF-8, keeping its valid characters", () => {
+    const name = Buffer.concat([
+      Buffer.from("aé"),
+      Buffer.from([0xff]),
+      Buffer.from("\t\\"),
+      Buffer.from([0xed, 0xa0, 0x80]), // an encoded surrogate: not UTF-8
+      Buffer.from("€"),
+      Buffer.from([0xc3]), // cut short
+    ]);
+    expect(escapeBytes(name)).toBe("aé\\xff\\t\\\\\\xed\\xa0\\x80€\\xc3");
+    expect(escapeBytes(Buffer.from("plain ü"))).toBe("plain ü");
   });
 
   it("formats and parses an entry", () => {

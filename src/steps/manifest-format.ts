@@ -11,9 +11,12 @@
 // Columns: path (escaped), type (f file, d directory, l symlink, p fifo, s socket, c/b device, ?
 // unknown), size in bytes (0 for directories), mtime in epoch milliseconds, permission bits in octal,
 // extra (sha256 of a file's content when hashing, "->target" for a symlink, else empty).
-// Paths escape "\" as "\\", TAB as "\t", newline as "\n" and other control characters as "\xNN", so
+// Paths escape "\" as "\\", TAB as "\t", newline as "\n" and other control characters as "\xNN" (and a
+// byte of a name that is not UTF-8 as "\xNN" too, NN ≥ 80), so
 // no escaped path contains a character below 0x20 and "/" keeps its place; `diff <(zcat a) <(zcat b)`
 // works. Text tools can read it; the diff below streams the previous one.
+
+import { isUtf8 } from "node:buffer";
 
 export const MANIFEST_MAGIC = "#holdfast-manifest v1";
 
@@ -44,6 +47,49 @@ export function escapePath(p: string): string {
     else out += ch;
   }
   return out;
+}
+
+/**
+ * A name or path given as bytes that may not be UTF-8: its valid UTF-8 runs escaped as escapePath
+ * does, each byte that is not part of one as "\xNN" (never ambiguous: a real character U+0080 and up
+ * is written as itself, only control characters are written \xNN, and they are below 0x80).
+ */
+export function escapeBytes(bytes: Uint8Array): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buffer)) return escapePath(buffer.toString());
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < buffer.length;) {
+    const length = utf8SequenceLength(buffer, i);
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    out += `${escapePath(buffer.toString("utf8", start, i))}\\x${(buffer[i] as number).toString(16).padStart(2, "0")}`;
+    i++;
+    start = i;
+  }
+  return out + escapePath(buffer.toString("utf8", start));
+}
+
+/** The length of the valid UTF-8 sequence at bytes[i] (as native/read-directory.c judges it), or 0. */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const c = bytes[i] as number;
+  if (c < 0x80) return 1;
+  let extra: number;
+  let code: number;
+  if (c >= 0xc2 && c <= 0xdf) [extra, code] = [1, c & 0x1f];
+  else if (c >= 0xe0 && c <= 0xef) [extra, code] = [2, c & 0x0f];
+  else if (c >= 0xf0 && c <= 0xf4) [extra, code] = [3, c & 0x07];
+  else return 0;
+  for (let k = 1; k <= extra; k++) {
+    const next = bytes[i + k];
+    if (next === undefined || (next & 0xc0) !== 0x80) return 0;
+    code = (code << 6) | (next & 0x3f);
+  }
+  if (extra === 2 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) return 0;
+  if (extra === 3 && (code < 0x10000 || code > 0x10ffff)) return 0;
+  return extra + 1;
 }
 
 export function unescapePath(p: string): string {

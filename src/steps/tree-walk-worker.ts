@@ -8,14 +8,16 @@ import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { compileExcludes, type PathMatcher } from "../util/glob.js";
 import {
+  childPath,
   directoryReader,
   errnoCode,
+  type FsPath,
   STAT_FIELDS,
   type DirectoryListing,
   type DirectoryReader,
   type DirectoryReaderKind,
 } from "./directory-reader.js";
-import { escapePath, needsEscape, type EntryType } from "./manifest-format.js";
+import { escapeBytes, escapePath, needsEscape, type EntryType } from "./manifest-format.js";
 
 export interface WalkGroup {
   excludes: string[];
@@ -28,6 +30,8 @@ export interface WalkTask {
   group: number;
   /** Device of the walk's root, for one_file_system. */
   dev: number;
+  /** The directory's path as bytes, where they are not UTF-8 (dir then shows U+FFFD for them). */
+  raw?: Uint8Array;
 }
 
 export interface WalkRequest {
@@ -89,8 +93,12 @@ export function walkBatch(state: WalkState, request: WalkRequest): WalkResponse 
     const task = stack.pop() as WalkTask;
     const group = state.groups[task.group] as WalkGroup;
     let listing: DirectoryListing;
+    // A Buffer sent to another thread arrives as a plain Uint8Array.
+    const fsDir = task.raw
+      ? Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength)
+      : task.dir;
     try {
-      listing = state.readDirectory(task.dir);
+      listing = state.readDirectory(fsDir);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === "ENOENT") out.vanished++;
@@ -100,7 +108,7 @@ export function walkBatch(state: WalkState, request: WalkRequest): WalkResponse 
     const names = listing.names;
     if (group.excludeIfPresent.length > 0 && group.excludeIfPresent.some((marker) => names.includes(marker)))
       continue;
-    const block = readDirectory(state, request, task, group, listing, stack, out);
+    const block = readDirectory(state, request, task, fsDir, group, listing, stack, out);
     if (block) out.blocks.push(block);
   }
   return out;
@@ -110,15 +118,17 @@ function readDirectory(
   state: WalkState,
   request: WalkRequest,
   task: WalkTask,
+  fsDir: FsPath,
   group: WalkGroup,
-  { names, stats }: DirectoryListing,
+  { names, stats, raw }: DirectoryListing,
   stack: WalkTask[],
   out: WalkResponse,
 ): WalkBlock | null {
   const excluded = state.matchers[task.group] as PathMatcher;
   const prefix = task.dir === "/" ? "/" : `${task.dir}/`;
-  const escapedPrefix = escapePath(prefix);
-  const order = manifestOrder(names);
+  const escapedPrefix =
+    typeof fsDir === "string" ? escapePath(prefix) : escapeBytes(childPath(fsDir, "", undefined) as Buffer);
+  const order = manifestOrder(names, raw);
   // Joined once at the end: a flat string, cheap to copy to the main thread and to write out.
   const lines: string[] = [];
   const block: WalkBlock = { key: escapedPrefix.slice(0, -1), text: "", files: 0, dirs: 0, bytes: 0 };
@@ -128,12 +138,14 @@ function readDirectory(
     const full = prefix + name;
     if (excluded(full)) continue;
     out.count++;
+    const rawName = raw?.[i];
+    // Named by its bytes where the directory's or its own are not UTF-8.
+    const fsPath =
+      typeof fsDir === "string" && rawName === undefined ? full : childPath(fsDir, name, rawName);
     const at = i * STAT_FIELDS;
     const mode = stats[at] as number;
     if (mode < 0) {
       if (mode === -ENOENT) out.vanished++;
-      else if (mode === -EILSEQ)
-        out.problems.push({ path: full, message: "the name is not valid UTF-8; not listed" });
       else out.problems.push({ path: full, message: `cannot read: ${errnoCode(mode)}` });
       continue;
     }
@@ -143,8 +155,13 @@ function readDirectory(
     const escaped = escapedPrefix + (order ? (order.escaped[i] as string) : name);
     if (type === "d") {
       block.dirs++;
-      if (!group.oneFileSystem || stats[at + 3] === task.dev)
-        stack.push({ dir: full, group: task.group, dev: task.dev });
+      if (!group.oneFileSystem || stats[at + 3] === task.dev) {
+        stack.push(
+          typeof fsPath === "string"
+            ? { dir: full, group: task.group, dev: task.dev }
+            : { dir: full, raw: fsPath, group: task.group, dev: task.dev },
+        );
+      }
       lines.push(`${escaped}\td\t0\t${mtime}\t${octalMode(mode)}\t`);
       continue;
     }
@@ -152,10 +169,10 @@ function readDirectory(
     let extra = "";
     if (type === "f") {
       block.bytes += size;
-      if (request.hash) extra = hashFile(full, size, state.buffer, out.problems);
+      if (request.hash) extra = hashFile(fsPath, size, state.buffer, out.problems);
     } else if (type === "l") {
       try {
-        extra = `->${escapePath(fs.readlinkSync(full))}`;
+        extra = `->${escapeBytes(fs.readlinkSync(fsPath, { encoding: "buffer" }))}`;
       } catch {
         extra = "->?";
       }
@@ -170,16 +187,22 @@ function readDirectory(
 /**
  * The manifest order of a directory's names (by escaped name, as strings compare): null when they
  * are in it already and none needs escaping — nearly always, as both readers return plain names
- * sorted — else the indexes in order and every name escaped.
+ * sorted — else the indexes in order and every name escaped (from its bytes where raw has them).
  */
-export function manifestOrder(names: readonly string[]): { index: number[]; escaped: string[] } | null {
-  let ordered = true;
+export function manifestOrder(
+  names: readonly string[],
+  raw?: ReadonlyArray<Uint8Array | undefined>,
+): { index: number[]; escaped: string[] } | null {
+  let ordered = raw === undefined;
   for (let i = 0; i < names.length && ordered; i++) {
     const name = names[i] as string;
     ordered = !needsEscape(name) && (i === 0 || (names[i - 1] as string) < name);
   }
   if (ordered) return null;
-  const escaped = names.map(escapePath);
+  const escaped = names.map((name, i) => {
+    const bytes = raw?.[i];
+    return bytes ? escapeBytes(bytes) : escapePath(name);
+  });
   const index = Array.from(names.keys()).sort((a, b) => {
     const x = escaped[a] as string;
     const y = escaped[b] as string;
@@ -188,7 +211,7 @@ export function manifestOrder(names: readonly string[]): { index: number[]; esca
   return { index, escaped };
 }
 
-const { ENOENT, EILSEQ } = os.constants.errno;
+const { ENOENT } = os.constants.errno;
 
 export function entryType(st: fs.Stats): EntryType {
   return typeOfMode(st.mode);
@@ -228,7 +251,7 @@ const hashInOneCall = typeof crypto.hash === "function" ? crypto.hash : null;
  * line describe the same content), read in 1 MiB pieces; "!CODE" when it cannot be read. Knowing the
  * size spares the read that would only find the end of the file, and an empty file any syscall.
  */
-export function hashFile(file: string, size: number, buffer: Buffer, problems: WalkProblem[]): string {
+export function hashFile(file: FsPath, size: number, buffer: Buffer, problems: WalkProblem[]): string {
   if (size === 0) return EMPTY_SHA256;
   let fd: number | undefined;
   try {
@@ -252,7 +275,7 @@ export function hashFile(file: string, size: number, buffer: Buffer, problems: W
     return hash.digest("hex");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "EIO";
-    if (code !== "ENOENT") problems.push({ path: file, message: `cannot read file: ${code}` });
+    if (code !== "ENOENT") problems.push({ path: file.toString(), message: `cannot read file: ${code}` });
     return `!${code}`;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

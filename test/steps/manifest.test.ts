@@ -1,7 +1,7 @@
 // The manifest step through the built CLI, on real trees: exact diffs, the anomaly guard stopping the
 // job, generations, hashes, and a full disk (a 64 KiB tmpfs) that must leave the last good manifest.
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -199,6 +199,26 @@ jobs:
     fs.utimesSync(file, atime, mtime);
     const again = await runJobWith(dir, body);
     expect(again.step("m").summary).toMatchObject({ files_changed: 1, files_added: 0, files_removed: 0 });
+  });
+
+  it("lists files and directories whose names are not UTF-8, hashed on the worker threads", async () => {
+    const dir = makeTempDir();
+    const data = path.join(dir, "data");
+    plant(data, 2, 5);
+    const latin1Dir = Buffer.concat([Buffer.from(`${data}/Fotos-`), Buffer.from([0xe9, 0x74, 0xe9])]);
+    fs.mkdirSync(latin1Dir);
+    fs.writeFileSync(Buffer.concat([latin1Dir, Buffer.from("/caf"), Buffer.from([0xe9])]), "latin-1 bytes");
+    const output = path.join(dir, "manifests");
+    const out = await runJobWith(dir, job(data, output, "        hash: sha256\n"));
+    const step = out.step("gen-manifest");
+    expect(step.status, JSON.stringify(step)).toBe("succeeded");
+    expect(step.summary).toMatchObject({ files: 11, dirs: 4, unreadable: 0, vanished: 0 });
+    const sha = createHash("sha256").update("latin-1 bytes").digest("hex");
+    expect(readManifest(step.summary.manifest)).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^${data}/Fotos-\\\\xe9t\\\\xe9/caf\\\\xe9\\tf\\t13\\t\\d+\\t644\\t${sha}$`),
+      ),
+    );
   });
 
   it("warns and starts a new baseline when the previous manifest is damaged", async () => {
