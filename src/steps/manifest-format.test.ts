@@ -15,6 +15,7 @@ import {
   unescapePath,
   type DiffMark,
 } from "./manifest-format.js";
+import { seededRandom } from "../util/seeded-random.js";
 
 const file = (p: string, size = 10, mtime = 1000, extra = "") =>
   formatEntry(p, "f", size, mtime, 0o644, extra);
@@ -133,21 +134,10 @@ function diffInChunks(previous: string[], next: string[], random: () => number) 
   return { ...differ.finish(), marks };
 }
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("manifest diff", () => {
   it("gives the same result in bulk (pushText, any chunking) as line by line", () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const tree: string[] = [];
       for (let d = 0; d < 12; d++) {
         tree.push(dir(`/r/d${d}`));

@@ -42,12 +42,12 @@ import {
   Reservoir,
   reservoirCapacity,
   sampleSize,
-  seededRandom,
   sha256File,
   sourceUnchanged,
   withinTolerance,
   type SampledFile,
 } from "./verify-sample.js";
+import { seededRandom } from "../util/seeded-random.js";
 
 const options = {
   source: nameSchema,

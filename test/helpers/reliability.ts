@@ -68,17 +68,7 @@ export async function killMatching(marker: string): Promise<ProcInfo[]> {
   return found;
 }
 
-/** mulberry32: a small seeded PRNG, so a failing trial can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../src/util/seeded-random.js";
 
 /** `count` small text files spread over subdirectories of root. */
 export function writeSmallFiles(root: string, count: number, perDir = 100): void {

@@ -23,10 +23,10 @@ import {
   Reservoir,
   reservoirCapacity,
   sampleSize,
-  seededRandom,
   sourceUnchanged,
   withinTolerance,
 } from "../../src/steps/verify-sample.js";
+import { seededRandom } from "../../src/util/seeded-random.js";
 
 interface Step {
   name: string;
