@@ -7,25 +7,10 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { REPO_ROOT, runCli, type CliOptions } from "../helpers/cli.js";
+import { CORPUS, corpusExpectations, corpusFiles, ISSUE_LINE } from "../helpers/config-corpus.js";
+import { runCli, type CliOptions } from "../helpers/cli.js";
 import { STACK_TRACE } from "../helpers/reliability.js";
 import { makeSharedDir, removeDir } from "../helpers/restic-backends.js";
-
-const CORPUS = path.join(REPO_ROOT, "test/fixtures/configs/bad");
-const files = fs
-  .readdirSync(CORPUS)
-  .filter((f) => f.endsWith(".yaml"))
-  .sort();
-
-/** The corpus's own expectations: `# expect: FRAGMENT` and `# line: N` comments in each file. */
-function expectations(file: string) {
-  const text = fs.readFileSync(path.join(CORPUS, file), "utf8");
-  const fragment = /^# expect: (.*)$/m.exec(text)?.[1] ?? "";
-  const line = /^# line: (\d+)$/m.exec(text)?.[1];
-  return { fragment, line: line ? Number(line) : null };
-}
-
-const ISSUE_LINE = /^(.+):(\d+):(\d+) {2}(\S+) {2}(.+) \((.+)\)$/;
 
 let root: string;
 let roCwd: string;
@@ -69,13 +54,13 @@ const environments: Array<{ name: string; commands: string[][]; options: () => C
 
 describe("R5: malformed configs", () => {
   test("the corpus has at least 50 cases", () => {
-    expect(files.length).toBeGreaterThanOrEqual(50);
+    expect(corpusFiles.length).toBeGreaterThanOrEqual(50);
   });
 
   describe.each(environments)("$name", ({ commands, options }) => {
-    test.concurrent.each(files)("%s", async (file) => {
+    test.concurrent.each(corpusFiles)("%s", async (file) => {
       const configPath = path.join(CORPUS, file);
-      const { fragment, line } = expectations(file);
+      const { fragment, line } = corpusExpectations(file);
       for (const args of commands) {
         const result = await runCli(["--config", configPath, ...args], options());
         const what = `${args.join(" ")} ${file}; stderr:\n${result.stderr}`;
