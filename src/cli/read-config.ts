@@ -25,8 +25,11 @@ export async function loadConfigForReading(
   if (file) {
     const cached = readCachedConfig(file);
     if (cached) return { config: cached, embedded: false };
-    const { loadConfigFile } = await import("../config/load.js");
-    return { config: loadAndCacheConfig(file, loadConfigFile), embedded: false };
+    const { loadConfigFile, parseConfigText } = await import("../config/load.js");
+    return {
+      config: loadAndCacheConfig(file, { parse: parseConfigText, load: loadConfigFile }),
+      embedded: false,
+    };
   }
   if (allowEmbedded) {
     const { embeddedDefaultConfig } = await import("../config/defaults.js");

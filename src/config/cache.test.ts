@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { configCachePath, loadAndCacheConfig, readCachedConfig } from "./cache.js";
-import { loadConfigFile } from "./load.js";
+import { loadConfigFile, parseConfigText } from "./load.js";
 import type { Config } from "./schema.js";
 
 const temps: string[] = [];
@@ -40,9 +40,12 @@ function setup() {
     );
   write("nightly");
   let loads = 0;
-  const load = (f: string, e: NodeJS.ProcessEnv): Config => {
-    loads++;
-    return loadConfigFile(f, e);
+  const load = {
+    parse: (text: string, f: string, e: NodeJS.ProcessEnv): Config => {
+      loads++;
+      return parseConfigText(text, f, e);
+    },
+    load: loadConfigFile,
   };
   return { dir, file, env, write, load, loads: () => loads };
 }
@@ -83,6 +86,9 @@ describe("config cache", () => {
     fs.writeFileSync(t.file, "version: 1\njobs: {broken\n");
     expect(() => loadAndCacheConfig(t.file, t.load, t.env)).toThrow();
     expect(fs.existsSync(configCachePath(t.file, t.env))).toBe(false);
+    const missing = path.join(t.dir, "missing.yaml");
+    expect(() => loadAndCacheConfig(missing, t.load, t.env)).toThrow(/config file not found/);
+    expect(fs.existsSync(configCachePath(missing, t.env))).toBe(false);
   });
 
   it("keeps the cache private, and ignores one it cannot read or write", () => {

@@ -45,15 +45,25 @@ export function readCachedConfig(configFile: string, env: NodeJS.ProcessEnv = pr
 }
 
 /**
- * Loads through `load` (the full parse and validation) with the environment watched, and caches the
- * result for readCachedConfig. A cache that cannot be written (read-only home) is no error.
+ * Parses the file through `parse` (the full validation) with the environment watched, and caches the
+ * result for readCachedConfig. The file is read once, so the key and the config describe the same
+ * bytes even if it is saved again meanwhile. A cache that cannot be written (read-only home) is no
+ * error; a file that cannot be read goes to `load`, which says why.
  */
 export function loadAndCacheConfig(
   configFile: string,
-  load: (file: string, env: NodeJS.ProcessEnv) => Config,
+  loaders: {
+    parse: (text: string, file: string, env: NodeJS.ProcessEnv) => Config;
+    load: (file: string, env: NodeJS.ProcessEnv) => Config;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): Config {
-  const text = readOrNull(configFile);
+  let text: Buffer;
+  try {
+    text = fs.readFileSync(configFile);
+  } catch {
+    return loaders.load(configFile, env);
+  }
   const looked = new Set<string>();
   const watched = new Proxy(env, {
     get(target, name) {
@@ -65,8 +75,7 @@ export function loadAndCacheConfig(
       return Reflect.has(target, name);
     },
   });
-  const config = load(configFile, watched);
-  if (text === null) return config;
+  const config = loaders.parse(text.toString("utf8"), configFile, watched);
   const envNames = [...looked].sort();
   const entry: CacheEntry = {
     format: FORMAT,
@@ -85,14 +94,6 @@ export function loadAndCacheConfig(
     // Only speed is lost.
   }
   return config;
-}
-
-function readOrNull(file: string): Buffer | null {
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return null;
-  }
 }
 
 function inputKey(configFile: string, text: Buffer, envNames: string[], env: NodeJS.ProcessEnv): string {

@@ -347,7 +347,7 @@ function* manifestChunks(header: ManifestHeader | null, blocks: readonly string[
  * The chunks gzipped as consecutive members of ~2 MiB of text each, several compressed at once in the
  * thread pool and yielded in order. Members one after another are one gzip file (RFC 1952: gunzip,
  * zcat and Node's gunzip read them as one stream); compressing them side by side halves the time the
- * step waits for the compressor after the walk (100k files: ~80 → ~40 ms on 2 cores).
+ * step waits for the compressor after the walk (7.5 MB of manifest text, 2 cores: 54–73 → 37–47 ms).
  */
 async function* gzipMembers(
   chunks: Iterable<string>,
