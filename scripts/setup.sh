@@ -28,5 +28,44 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# restic 0.18 for the tests' second pass (test/helpers/restic-version.ts): Debian trixie's package, fetched
+# with apt's own tools into a private directory — its own sources list, lists, cache and archives — so
+# nothing system-wide changes and Debian 12's restic 0.14 stays /usr/bin/restic. The trixie binary is
+# static Go and runs on Debian 12. Skipped when it is already there.
+restic18_root=${HOLDFAST_RESTIC18_ROOT:-/opt/holdfast-tools/restic-0.18}
+restic18="$restic18_root/usr/bin/restic"
+if "$restic18" version 2>/dev/null | grep -q '^restic 0\.18\.'; then
+  echo "restic 0.18: $("$restic18" version)"
+else
+  apt_dir="$(dirname "$restic18_root")/apt-trixie"
+  mirror=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+    mirror=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^(https?|ftp):/) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  mirror=${mirror:-http://deb.debian.org/debian}
+  echo "fetching restic 0.18 from Debian trixie ($mirror) into $restic18_root"
+  $SUDO mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" | $SUDO tee "$apt_dir/sources.list" >/dev/null
+  # apt downloads as the unprivileged _apt user: it must be able to write there, or apt warns and
+  # falls back to root.
+  if id _apt >/dev/null 2>&1; then $SUDO chown -R _apt:root "$apt_dir"; fi
+  apt_private=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "Dir::Cache::Archives=$apt_dir/archives")
+  $SUDO apt-get -qq "${apt_private[@]}" update
+  $SUDO rm -f "$apt_dir"/restic_*.deb
+  (cd "$apt_dir" && $SUDO apt-get -qq "${apt_private[@]}" download restic)
+  deb=$(ls "$apt_dir"/restic_0.18*.deb 2>/dev/null | head -1)
+  if [ -z "$deb" ]; then
+    echo "Debian trixie's restic is not 0.18 any more: $(ls "$apt_dir"/restic_*.deb 2>/dev/null)" >&2
+    exit 1
+  fi
+  $SUDO rm -rf "$restic18_root" && $SUDO mkdir -p "$restic18_root"
+  $SUDO dpkg-deb -x "$deb" "$restic18_root"
+  echo "restic 0.18: $("$restic18" version)"
+fi
+
 npm ci --no-audit --no-fund
 npm run build
