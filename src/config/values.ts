@@ -4,7 +4,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { parseDuration, parsePercent, parseSize } from "../util/units.js";
+import { parseDuration, parsePercent, parseResticDuration, parseSize } from "../util/units.js";
 
 export const MAX_NAME_LENGTH = 64;
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -102,6 +102,19 @@ export const durationSchema = z.union([z.string(), z.number()]).transform((raw, 
   }
   return ms;
 });
+
+/** restic's duration for keep-within*: 1y6m2d3h (y m d h only), checked as restic would. */
+export const resticDurationSchema = z
+  .string()
+  .transform((raw, ctx) => {
+    const parsed = parseResticDuration(raw);
+    if ("error" in parsed) {
+      ctx.addIssue({ code: "custom", message: parsed.error, params: { hint: parsed.hint } });
+      return z.NEVER;
+    }
+    return parsed.value;
+  })
+  .describe('restic duration: numbers with y, m (months), d, h — e.g. "30d", "1y6m"');
 
 export const percentSchema = z.string().transform((raw, ctx) => {
   const fraction = parsePercent(raw);

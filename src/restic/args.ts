@@ -53,6 +53,11 @@ export interface KeepPolicy {
   monthly?: number | undefined;
   yearly?: number | undefined;
   within?: string | undefined;
+  within_hourly?: string | undefined;
+  within_daily?: string | undefined;
+  within_weekly?: string | undefined;
+  within_monthly?: string | undefined;
+  within_yearly?: string | undefined;
 }
 
 export function keepArgs(keep: KeepPolicy): string[] {
@@ -67,6 +72,11 @@ export function keepArgs(keep: KeepPolicy): string[] {
   add("--keep-monthly", keep.monthly);
   add("--keep-yearly", keep.yearly);
   add("--keep-within", keep.within);
+  add("--keep-within-hourly", keep.within_hourly);
+  add("--keep-within-daily", keep.within_daily);
+  add("--keep-within-weekly", keep.within_weekly);
+  add("--keep-within-monthly", keep.within_monthly);
+  add("--keep-within-yearly", keep.within_yearly);
   return args;
 }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineStepKind, isSourceBlocked, type StepContext } from "../engine/step-kind.js";
-import { boundedInt, nameSchema } from "../config/values.js";
+import { boundedInt, nameSchema, resticDurationSchema } from "../config/values.js";
 import { stepError } from "../errors.js";
 import type { TargetRecord } from "../store/types.js";
 import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
@@ -16,10 +16,12 @@ export const keepSchema = z
     weekly: boundedInt(100_000).optional(),
     monthly: boundedInt(100_000).optional(),
     yearly: boundedInt(100_000).optional(),
-    within: z
-      .string()
-      .regex(/^(\d+[yMwdh])+$/, 'restic duration such as "30d" or "1y6M"')
-      .optional(),
+    within: resticDurationSchema.optional(),
+    within_hourly: resticDurationSchema.optional(),
+    within_daily: resticDurationSchema.optional(),
+    within_weekly: resticDurationSchema.optional(),
+    within_monthly: resticDurationSchema.optional(),
+    within_yearly: resticDurationSchema.optional(),
   })
   .refine((k) => Object.values(k).some((v) => v !== undefined), {
     message: "a keep policy needs at least one rule",

@@ -101,3 +101,47 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function timerDelay(ms: number): number {
   return Math.min(ms, MAX_TIMER_MS);
 }
+
+/**
+ * restic's own duration grammar (internal/restic/duration.go, the same from 0.14 to 0.19), for
+ * `--keep-within*`: numbers each followed by one of y (years), m (months), d (days), h (hours), e.g.
+ * "1y6m2d3h". restic has no minutes, seconds or weeks, and "M" is not a unit. A unit given twice
+ * takes the last value there; here that is refused as a likely typo. Negative numbers are refused by
+ * restic ≥ 0.17; digits beyond ASCII make restic panic — both refused here. Returns the normalised
+ * text restic gets, or why it is not a restic duration.
+ */
+export function parseResticDuration(text: string): { value: string } | { error: string; hint: string } {
+  const trimmed = text.trim();
+  const hint =
+    "write numbers with restic's units y (years), m (months), d (days), h (hours), e.g. 30d, 6m, 1y6m, 2d12h";
+  if (trimmed === "") return { error: "an empty duration", hint };
+  const seen = new Set<string>();
+  let rest = trimmed;
+  let any = false;
+  while (rest !== "") {
+    const m = /^(-?)(\d*)(.?)/su.exec(rest) as RegExpExecArray;
+    const [whole, sign, digits, unit] = m as unknown as [string, string, string, string];
+    if (digits === "")
+      return { error: `"${text}" is not a restic duration: no number before "${rest}"`, hint };
+    if (sign)
+      return { error: `"${text}" is negative; restic refuses negative durations for keep-within`, hint };
+    if (unit === "") return { error: `"${text}" has no unit after ${digits}`, hint };
+    if (!"ymdh".includes(unit)) {
+      const guess =
+        unit === "M"
+          ? ` ("m" is months in restic)`
+          : unit === "w"
+            ? ` (restic has no weeks: write ${Number(digits) * 7}d)`
+            : "";
+      return { error: `"${text}": "${unit}" is not a restic duration unit${guess}`, hint };
+    }
+    if (seen.has(unit))
+      return { error: `"${text}" gives "${unit}" twice (restic would keep only the last)`, hint };
+    if (digits.length > 9) return { error: `"${text}": ${digits} is too large`, hint };
+    seen.add(unit);
+    if (Number(digits) > 0) any = true;
+    rest = rest.slice(whole.length);
+  }
+  if (!any) return { error: `"${text}" is zero: restic reads a zero keep-within as no rule at all`, hint };
+  return { value: trimmed };
+}
