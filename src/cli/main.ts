@@ -2,6 +2,9 @@
 // Entry point: parse → run → map errors to exit codes (cli.md). `--version` answers before any
 // heavy import so the CLI's fixed cost stays small (P2).
 import fs from "node:fs";
+import { makeOutputBestEffort } from "./output.js";
+
+makeOutputBestEffort();
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {

@@ -1,6 +1,28 @@
 // Output conventions: human lines on stdout (colour only on a TTY and without NO_COLOR), JSON with
 // --json, diagnostics on stderr. Plain lines without a TTY, so journald logs read well.
 export const isTTY = Boolean(process.stdout.isTTY);
+
+// Output is best effort (issue 12, targets.md R9): a reader that goes away — `holdfast run | head`,
+// a pager quit, journald restarted — must not stop a backup or print a stack trace. Node reports a
+// write to a closed pipe as an 'error' event (EPIPE) on process.stdout/stderr, and an 'error' event
+// with no listener ends the process. One listener per stream, installed before any command runs,
+// turns that into "this stream is closed": later writes go nowhere, the command goes on.
+const guardedStreams = new WeakSet<NodeJS.WriteStream>();
+const closedStreams = new WeakSet<NodeJS.WriteStream>();
+
+export function makeOutputBestEffort(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (guardedStreams.has(stream)) continue;
+    guardedStreams.add(stream);
+    stream.on("error", () => closedStreams.add(stream));
+  }
+}
+
+/** True once stdout's reader has gone away: commands that would print forever (logs --follow) stop. */
+export function stdoutClosed(): boolean {
+  return closedStreams.has(process.stdout);
+}
+
 const useColor = isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
 
 const wrap = (code: number) => (text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);

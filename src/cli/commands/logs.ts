@@ -6,7 +6,7 @@ import { findStepLog } from "../../engine/step-log.js";
 import type { StepRecord } from "../../store/types.js";
 import { openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
-import { color } from "../output.js";
+import { color, stdoutClosed } from "../output.js";
 import { resolveRun } from "./resolve-run.js";
 
 export default async function logs(
@@ -48,7 +48,8 @@ export default async function logs(
         }
         printed.add(step.index);
       }
-      if (!flags.follow || run.status !== "running") break;
+      // Following for a reader that went away (`logs -f | head` quit) would never end.
+      if (!flags.follow || run.status !== "running" || stdoutClosed()) break;
       await new Promise((r) => setTimeout(r, 500));
       run = (await store.getRun(run.id)) ?? run;
       if (run.status !== "running" && run.steps.every((s) => printed.has(s.index) || s.status === "skipped"))
@@ -109,7 +110,7 @@ async function followLog(step: StepRecord, header: boolean, isDone: () => Promis
         }
       }
     }
-    if (finished) return;
+    if (finished || stdoutClosed()) return;
     await new Promise((r) => setTimeout(r, 300));
   }
 }
