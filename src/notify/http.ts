@@ -1,6 +1,13 @@
 // The one HTTP door of the notifiers (healthchecks, webhook, ntfy): fetch with the attempt's
 // AbortSignal, any non-2xx answer is a failure. Errors never name the URL: a healthchecks ping URL or
 // a webhook URL with a token in it is a credential (S1).
+//
+// What a receiver answers is never trusted (S10): at most ANSWER_LIMIT bytes of it are read, then the
+// connection is closed, so a 1 GiB answer costs 64 KiB. Redirects are not left to fetch: fetch turns
+// a 302 into a GET without the payload (a "delivered" that delivered nothing) and sends the configured
+// headers and the HMAC signature on to whatever host the answer names. A redirect within the
+// configured origin is followed by sending the same method, headers and body again (a bounded number
+// of times); a redirect to another origin is a failure that names that host and sends it nothing.
 export class NotifyHttpError extends Error {
   readonly status: number | null;
   readonly code: string | null;
@@ -22,36 +29,115 @@ export interface PostOptions {
   method?: "POST" | "PUT";
 }
 
+/** How much of an answer is read (the rest is never received: the connection is closed). */
+export const ANSWER_LIMIT = 64 * 1024;
+/** Same-origin redirects followed before the send counts as failed. */
+export const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 export async function postHttp(url: string, options: PostOptions): Promise<{ status: number; body: string }> {
-  let response: Response;
-  try {
-    const { target, headers } = moveCredentialsToHeader(url, options.headers);
-    response = await fetch(target, {
-      method: options.method ?? "POST",
-      headers,
-      body: options.body,
-      signal: options.signal,
-      redirect: "follow",
+  const { target, headers } = moveCredentialsToHeader(url, options.headers);
+  let current = new URL(target);
+  const origin = current.origin;
+  for (let redirects = 0; ; redirects++) {
+    let response: Response;
+    try {
+      response = await fetch(current, {
+        method: options.method ?? "POST",
+        headers,
+        // A copy per send: fetch may take over (detach) the bytes it is given, and a redirect sends again.
+        body: typeof options.body === "string" ? options.body : new Uint8Array(options.body),
+        signal: options.signal,
+        redirect: "manual",
+      });
+    } catch (err) {
+      throw describeFetchError(err, options.signal);
+    }
+    if (REDIRECTS.has(response.status)) {
+      await discardAnswer(response);
+      const next = redirectTarget(response, current);
+      if (next.origin !== origin) {
+        throw new NotifyHttpError(
+          `HTTP ${response.status}: the receiver redirects to another origin (${next.origin}); not followed, ` +
+            `so the notifier's headers and signature were not sent there — set the notifier's URL to the address it redirects to`,
+          { status: response.status, code: "redirect" },
+        );
+      }
+      if (redirects >= MAX_REDIRECTS) {
+        throw new NotifyHttpError(`more than ${MAX_REDIRECTS} redirects within ${current.host}`, {
+          status: response.status,
+          code: "redirect",
+        });
+      }
+      current = next;
+      continue;
+    }
+    let body = "";
+    try {
+      body = await readAnswer(response, ANSWER_LIMIT);
+    } catch (err) {
+      if (options.signal.aborted) throw describeFetchError(err, options.signal);
+    }
+    if (!response.ok) {
+      const excerpt = body.replace(/\s+/g, " ").trim().slice(0, 200);
+      throw new NotifyHttpError(
+        `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${excerpt ? `: ${excerpt}` : ""}`,
+        {
+          status: response.status,
+        },
+      );
+    }
+    return { status: response.status, body };
+  }
+}
+
+/** Where a redirect points, resolved against the URL that answered it. */
+function redirectTarget(response: Response, from: URL): URL {
+  const location = response.headers.get("location");
+  if (location === null || location.trim() === "") {
+    throw new NotifyHttpError(`HTTP ${response.status}: a redirect without a Location`, {
+      status: response.status,
+      code: "redirect",
     });
-  } catch (err) {
-    throw describeFetchError(err, options.signal);
   }
-  let body = "";
   try {
-    body = await response.text();
-  } catch (err) {
-    if (options.signal.aborted) throw describeFetchError(err, options.signal);
+    return new URL(location, from);
+  } catch {
+    throw new NotifyHttpError(`HTTP ${response.status}: a redirect to an address that is not a URL`, {
+      status: response.status,
+      code: "redirect",
+    });
   }
-  if (!response.ok) {
-    const excerpt = body.replace(/\s+/g, " ").trim().slice(0, 200);
-    throw new NotifyHttpError(
-      `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${excerpt ? `: ${excerpt}` : ""}`,
-      {
-        status: response.status,
-      },
-    );
+}
+
+/**
+ * The first `limit` bytes of an answer as text. Reading stops there and the stream is cancelled,
+ * which closes the connection: the rest is never received, however much the receiver sends.
+ */
+export async function readAnswer(response: Response, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let finished = false;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        break;
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
   }
-  return { status: response.status, body };
+  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
+}
+
+async function discardAnswer(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }
 
 /** fetch refuses URLs with user:password@; they become a Basic Authorization header instead. */
