@@ -18,6 +18,7 @@ export const ERROR_KINDS = [
   "not_found",
   "permission",
   "disk_full",
+  "leftover_process",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -6,7 +6,7 @@ import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
 import type { Config, JobConfig, StepConfig } from "../config/schema.js";
 import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
 import { newStepRecord } from "../store/record-rules.js";
-import { runProcess } from "../util/process.js";
+import { describeLeftovers, runProcess, type LeftoverProcess } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
 import { findStepKind } from "../steps/index.js";
 import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } from "./step-kind.js";
@@ -342,6 +342,9 @@ async function runAttempt(
   if (options.signal?.aborted) controller.abort("cancelled");
   const timer = setTimeout(() => controller.abort("timeout"), timerDelay(step.timeout));
   const reporter = deps.reporter;
+  // Processes a child of this step left holding its output (runProcess ended them); a step that
+  // otherwise succeeded becomes a warning naming them (behavior.md: warnings are never silent).
+  const leftovers: Array<{ program: string; processes: LeftoverProcess[] }> = [];
 
   const ctx: StepContext<unknown> = {
     config,
@@ -364,9 +367,9 @@ async function runAttempt(
       },
       logOnly: (line) => logFile.write(line),
     },
-    exec: (command, args, execOptions = {}) => {
+    exec: async (command, args, execOptions = {}) => {
       const { env: extraEnv, onLine, ...rest } = execOptions;
-      return runProcess(command, args, {
+      const result = await runProcess(command, args, {
         graceMs: config.kill_grace,
         ...rest,
         env: extraEnv ?? env,
@@ -378,6 +381,14 @@ async function runAttempt(
             reporter?.stepOutput(record, redactor.redact(line), stream);
           }),
       });
+      if (result.leftovers) {
+        leftovers.push({ program: command, processes: result.leftovers });
+        say(
+          `warning: ${command} exited (${result.exitCode ?? result.signal}) but left ${describeLeftovers(result.leftovers)} ` +
+            `holding its output; holdfast ended it and went on`,
+        );
+      }
+      return result;
     },
     progress: (p) => reporter?.stepProgress(record, p),
     runState,
@@ -403,6 +414,19 @@ async function runAttempt(
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onOuterAbort);
+  }
+  if (leftovers.length > 0 && outcome.status === "succeeded" && !controller.signal.aborted) {
+    const named = leftovers.map((l) => `${l.program} left ${describeLeftovers(l.processes)}`).join("; ");
+    outcome = {
+      ...outcome,
+      status: "warning",
+      error: stepError(
+        "leftover_process",
+        redactor.redact(`${named} holding the step's output after it exited; holdfast ended it`),
+        "a background command keeps the step's stdout/stderr open: redirect its output " +
+          "(`tool >/dev/null 2>&1 &`, or nohup with a log file) or wait for it in the script",
+      ),
+    };
   }
   if (controller.signal.aborted) {
     const reason = String(controller.signal.reason);

@@ -4,8 +4,12 @@
 //   - its own process group, so a timeout or cancel reaches grandchildren too,
 //   - a wall-clock timeout and an AbortSignal, both ending in SIGINT → grace → SIGKILL of the group,
 //   - output delivered line by line as it arrives, never buffered whole (unless asked to collect stdout),
-//   - a typed result; a failure to start is a result field, not an exception.
+//   - a typed result; a failure to start is a result field, not an exception,
+//   - judged by the leader's exit: a background child that keeps the output pipes open (`sh -c 'tool &'`)
+//     does not hold the caller. After a short grace its process group is ended (SIGTERM, then SIGKILL —
+//     systemd's KillMode=control-group), the pipes are closed, and the result names what was left over.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { timerDelay } from "./units.js";
 
@@ -31,6 +35,18 @@ export interface RunProcessOptions {
   stderrTailLines?: number;
   /** Lines longer than this are cut (with a marker) before onLine, so one runaway line cannot exhaust memory. */
   maxLineLength?: number;
+  /**
+   * How long after the leader's exit its output pipes may stay open (a grandchild still writing its last
+   * lines) before the leftover processes are ended and the pipes closed. Internal; tests shorten it.
+   */
+  leftoverGraceMs?: number;
+}
+
+/** A process still holding the output pipes after the leader exited. */
+export interface LeftoverProcess {
+  pid: number;
+  /** Its command line from /proc, cut to 200 characters. */
+  command: string;
 }
 
 export interface ProcessResult {
@@ -48,9 +64,19 @@ export interface ProcessResult {
   spawnError: { code: string; message: string } | null;
   stderrTail: string[];
   stdout: string | null;
+  /**
+   * Set when the leader exited but its output pipes were still open after leftoverGraceMs: the processes
+   * of its group found then (they were ended). Empty when the holder is outside the group (it called
+   * setsid). null in the normal case.
+   */
+  leftovers: LeftoverProcess[] | null;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
+/** Long enough for a grandchild to flush its last lines after the leader exits; short enough not to linger. */
+export const DEFAULT_LEFTOVER_GRACE_MS = 2_000;
+/** After SIGTERM, how long the leftover group may take to go before SIGKILL. */
+const LEFTOVER_TERM_MS = 1_000;
 const DEFAULT_MAX_LINE = 1 << 20;
 
 /** Splits a byte stream into lines without holding more than the current partial line. */
@@ -107,18 +133,24 @@ export function runProcess(
   const stderrTail: string[] = [];
   const stdoutChunks: Buffer[] | null = options.collectStdout ? [] : null;
 
+  const leftoverGraceMs = options.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS;
+
   return new Promise((resolve) => {
     let timedOut = false;
     let cancelled = false;
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
     let timeoutTimer: NodeJS.Timeout | undefined;
+    let leftoverTimer: NodeJS.Timeout | undefined;
+    let leaderExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let endingLeftovers = false;
 
     const finish = (partial: Partial<ProcessResult>) => {
       if (settled) return;
       settled = true;
       if (timeoutTimer) clearTimeout(timeoutTimer);
       if (killTimer) clearTimeout(killTimer);
+      if (leftoverTimer) clearTimeout(leftoverTimer);
       options.signal?.removeEventListener("abort", onAbort);
       resolve({
         command,
@@ -132,6 +164,7 @@ export function runProcess(
         spawnError: null,
         stderrTail,
         stdout: stdoutChunks ? Buffer.concat(stdoutChunks).toString("utf8") : null,
+        leftovers: null,
         ...partial,
       });
     };
@@ -144,6 +177,10 @@ export function runProcess(
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       windowsHide: true,
     });
+
+    // What the child's stdout/stderr are (socket:[inode]), read now — spawn returns after the exec, so these
+    // are the child's own — to find later who still holds them, even a process that left the group (setsid).
+    const outputLinks = child.pid === undefined ? [] : readOutputLinks(child.pid);
 
     const signalGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
@@ -168,7 +205,8 @@ export function runProcess(
     const onAbort = () => {
       if (settled) return;
       cancelled = true;
-      stop();
+      if (leaderExit) endLeftovers();
+      else stop();
     };
 
     if (options.signal) {
@@ -178,6 +216,8 @@ export function runProcess(
     if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
       timeoutTimer = setTimeout(() => {
         if (settled) return;
+        // The leader ended in time; only its leftovers are still holding the pipes.
+        if (leaderExit) return endLeftovers();
         timedOut = true;
         stop();
       }, timerDelay(options.timeoutMs));
@@ -210,8 +250,65 @@ export function runProcess(
       finish({ spawnError: { code: err.code ?? "EUNKNOWN", message: err.message }, exitCode: null });
     });
 
+    // The leader is judged by its own exit. Its pipes normally close right after ('close' below); if
+    // something it started keeps them open, that is a leftover, ended after the grace.
+    child.on("exit", (code, sig) => {
+      leaderExit = { code, signal: sig };
+      if (settled) return;
+      // After a stop, nothing the leader started may outlive it.
+      if (timedOut || cancelled) signalGroup("SIGKILL");
+      leftoverTimer = setTimeout(endLeftovers, timerDelay(leftoverGraceMs));
+    });
+
+    // The pipes are still open after the grace: name who holds them (the group's members, from /proc),
+    // end the group — SIGTERM, SIGKILL if it is still there after LEFTOVER_TERM_MS — and close the pipes.
+    // The result carries the leader's exit and the leftovers, so the caller can warn.
+    function endLeftovers(): void {
+      if (settled || endingLeftovers || child.pid === undefined) return;
+      endingLeftovers = true;
+      if (leftoverTimer) clearTimeout(leftoverTimer);
+      const pgid = child.pid;
+      const leftovers = findLeftovers(pgid, outputLinks);
+      const outsiders = leftovers.filter((p) => p.pgid !== pgid).map((p) => p.pid);
+      signalGroup("SIGTERM");
+      signalEach(outsiders, "SIGTERM");
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      stdoutSplitter?.end();
+      stderrSplitter.end();
+      const termSent = performance.now();
+      const waitGone = () => {
+        const named = leftovers.map(({ pid, command }) => ({ pid, command }));
+        const alive = outsiders.filter(isAlive);
+        if (processGroupMembers(pgid).length === 0 && alive.length === 0) {
+          finish({
+            exitCode: leaderExit?.code ?? null,
+            signal: leaderExit?.signal ?? null,
+            leftovers: named,
+          });
+          return;
+        }
+        if (performance.now() - termSent > LEFTOVER_TERM_MS) {
+          signalGroup("SIGKILL");
+          signalEach(alive, "SIGKILL");
+        }
+        if (performance.now() - termSent > LEFTOVER_TERM_MS + 1_000) {
+          // Unkillable (D state): do not wait for it; it holds no pipe of ours any more.
+          finish({
+            exitCode: leaderExit?.code ?? null,
+            signal: leaderExit?.signal ?? null,
+            leftovers: named,
+          });
+          return;
+        }
+        setTimeout(waitGone, 25);
+      };
+      waitGone();
+    }
+
     // 'close' fires after the stdio streams ended, so every line has been delivered.
     child.on("close", (code, sig) => {
+      if (endingLeftovers) return;
       stdoutSplitter?.end();
       stderrSplitter.end();
       // The leader is gone; make sure nothing it started lingers in the group after a stop.
@@ -219,6 +316,116 @@ export function runProcess(
       finish({ exitCode: code, signal: sig });
     });
   });
+}
+
+function readOutputLinks(pid: number): string[] {
+  const links: string[] = [];
+  for (const fd of [1, 2]) {
+    try {
+      links.push(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      /* not Linux, or the child is gone already */
+    }
+  }
+  return links;
+}
+
+function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+interface ProcInfo extends LeftoverProcess {
+  pgid: number;
+}
+
+/** One process from /proc, or null when it is gone or a zombie. */
+function readProc(entry: string): ProcInfo | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    // Fields after the command (which may hold spaces and parentheses): state ppid pgrp …
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return null;
+    const raw = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
+    const cmd = raw.replaceAll("\0", " ").trim() || stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    return {
+      pid: Number(entry),
+      pgid: Number(fields[2]),
+      command: cmd.length > 200 ? `${cmd.slice(0, 200)}…` : cmd,
+    };
+  } catch {
+    return null;
+  }
+}
+
+function procEntries(): string[] {
+  try {
+    return fs.readdirSync("/proc").filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57);
+  } catch {
+    return [];
+  }
+}
+
+/** The members of the group, and any other process that holds one of the child's output sockets. */
+function findLeftovers(pgid: number, outputLinks: readonly string[]): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const entry of procEntries()) {
+    if (Number(entry) === process.pid) continue;
+    const info = readProc(entry);
+    if (!info) continue;
+    if (info.pgid === pgid || (outputLinks.length > 0 && holdsAny(entry, outputLinks))) found.push(info);
+  }
+  return found;
+}
+
+function holdsAny(entry: string, links: readonly string[]): boolean {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${entry}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      if (links.includes(fs.readlinkSync(`/proc/${entry}/fd/${fd}`))) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
+}
+
+/**
+ * The live (not zombie) processes of a process group, read from /proc. A process holdfast started
+ * leads its own group (runProcess spawns detached), so these are what it left behind.
+ */
+export function processGroupMembers(pgid: number): LeftoverProcess[] {
+  const found: LeftoverProcess[] = [];
+  for (const entry of procEntries()) {
+    const info = readProc(entry);
+    if (info && info.pgid === pgid) found.push({ pid: info.pid, command: info.command });
+  }
+  return found;
+}
+
+/** "pid 123 (sleep 300), pid 124 (…)" for logs and warnings. */
+export function describeLeftovers(leftovers: readonly LeftoverProcess[]): string {
+  if (leftovers.length === 0) return "a process outside its process group";
+  return leftovers.map((p) => `pid ${p.pid} (${p.command})`).join(", ");
 }
 
 /** A one-line description of how a process ended, for logs and error messages. */
