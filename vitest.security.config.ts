@@ -1,11 +1,16 @@
 import { defineConfig } from "vitest/config";
+import { resticProjects, SECURITY_RUNS_RESTIC } from "./test/helpers/restic-projects.js";
 
 // The security suite (targets.md S1–S5): planted secrets, file modes, no shell, hostile values. `npm run test:security`.
+// Every file with restic 0.14, the restic-running ones again with restic 0.18.
 export default defineConfig({
   test: {
-    include: ["test/security/**/*.test.ts"],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: "forks",
+    projects: resticProjects({
+      include: ["test/security/**/*.test.ts"],
+      runsRestic: SECURITY_RUNS_RESTIC,
+    }),
   },
 });

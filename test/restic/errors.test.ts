@@ -17,6 +17,7 @@ import {
   resticInit,
   writePassword,
 } from "../helpers/restic-backends.js";
+import { resticUnderTest } from "../helpers/restic-version.js";
 
 let root: string;
 let holder: ChildProcess | null = null;
@@ -101,7 +102,11 @@ describe("repository errors", () => {
 
     expect(byName.wrongpw.error).toMatchObject({ kind: "wrong_password" });
     expect(byName.wrongpw.error.hint).toMatch(/password_file or password_command/);
-    expect(byName.wrongpw.targets[0]).toMatchObject({ repo: "wrongpw", status: "failed", exit_code: 1 });
+    expect(byName.wrongpw.targets[0]).toMatchObject({
+      repo: "wrongpw",
+      status: "failed",
+      exit_code: resticUnderTest.exitCodes.wrongPassword,
+    });
 
     expect(byName.missing.error).toMatchObject({ kind: "repo_not_found" });
     expect(byName.missing.error.hint).toMatch(/holdfast init/);

@@ -1,0 +1,80 @@
+// The two restic passes of every suite (imported by the three vitest configs): a vitest project per
+// restic version. The 0.14 pass runs every file of the suite with Debian 12's /usr/bin/restic; the
+// 0.18 pass runs the files that run restic again, with Debian trixie's restic 0.18 first on PATH
+// (scripts/setup.sh installs it) and HOLDFAST_TEST_RESTIC=0.18. Tests read the version's
+// differences from test/helpers/restic-version.ts, never from the environment directly.
+import path from "node:path";
+import type { TestProjectInlineConfiguration } from "vitest/config";
+
+/** Where scripts/setup.sh puts restic 0.18 (HOLDFAST_RESTIC18_ROOT moves it, for both). */
+export const RESTIC_018_BIN_DIR = path.join(
+  process.env.HOLDFAST_RESTIC18_ROOT ?? "/opt/holdfast-tools/restic-0.18",
+  "usr/bin",
+);
+
+export interface SuiteFiles {
+  /** Every test file of the suite (run with restic 0.14). */
+  include: string[];
+  exclude?: string[];
+  /**
+   * The files that run restic — restic itself, or the CLI with restic steps — and so run a second
+   * time with 0.18. A file that never starts restic passes or fails the same way under both, so it
+   * runs once. test/restic-passes.test.ts checks that no restic-running file is missing here.
+   */
+  runsRestic: string[];
+  /** Run the 0.18 pass after the 0.14 pass instead of beside it (timing-sensitive suites). */
+  oneAfterTheOther?: boolean;
+}
+
+export function resticProjects(files: SuiteFiles): TestProjectInlineConfiguration[] {
+  const exclude = [...(files.exclude ?? []), "node_modules/**", "dist/**"];
+  return [
+    {
+      extends: true,
+      test: {
+        name: "restic-0.14",
+        include: files.include,
+        exclude,
+        env: { HOLDFAST_TEST_RESTIC: "0.14" },
+        setupFiles: ["test/helpers/restic-version-setup.ts"],
+        sequence: { groupOrder: 0 },
+      },
+    },
+    {
+      extends: true,
+      test: {
+        name: "restic-0.18",
+        include: files.runsRestic,
+        exclude,
+        env: {
+          HOLDFAST_TEST_RESTIC: "0.18",
+          PATH: `${RESTIC_018_BIN_DIR}${path.delimiter}${process.env.PATH ?? "/usr/bin:/bin"}`,
+        },
+        setupFiles: ["test/helpers/restic-version-setup.ts"],
+        sequence: { groupOrder: files.oneAfterTheOther ? 1 : 0 },
+      },
+    },
+  ];
+}
+
+/** The main suite's restic-running files (shared with test/restic-passes.test.ts). */
+export const MAIN_SUITE_RUNS_RESTIC = [
+  "test/restic/**/*.test.ts",
+  "test/steps/verify.test.ts",
+  "test/e2e/**/*.test.ts",
+  "test/metrics/metrics-restic.test.ts",
+  "test/server/restic-e2e.test.ts",
+];
+export const RELIABILITY_RUNS_RESTIC = [
+  "test/reliability/r1-*.test.ts",
+  "test/reliability/r2-*.test.ts",
+  "test/reliability/r3-*.test.ts",
+  "test/reliability/r4-*.test.ts",
+  "test/reliability/r6-*.test.ts",
+];
+export const SECURITY_RUNS_RESTIC = [
+  "test/security/s1-*.test.ts",
+  "test/security/s2-*.test.ts",
+  "test/security/s3-*.test.ts",
+  "test/security/s5-*.test.ts",
+];
