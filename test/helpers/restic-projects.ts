@@ -71,6 +71,7 @@ export const RELIABILITY_RUNS_RESTIC = [
   "test/reliability/r3-*.test.ts",
   "test/reliability/r4-*.test.ts",
   "test/reliability/r6-*.test.ts",
+  "test/reliability/r9-*.test.ts",
 ];
 export const SECURITY_RUNS_RESTIC = [
   "test/security/s1-*.test.ts",
