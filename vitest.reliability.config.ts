@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { RELIABILITY_RUNS_RESTIC, resticProjects } from "./test/helpers/restic-projects.js";
+import { RELIABILITY_RESTIC_FREE, resticProjects } from "./test/helpers/restic-projects.js";
 
 // The reliability suite (targets.md R1–R8): fault injection with real processes. `npm run test:reliability`.
 // Every file with restic 0.14, then the restic-running ones with restic 0.18 — one pass after the
@@ -14,7 +14,8 @@ export default defineConfig({
     execArgv: ["--expose-gc"],
     projects: resticProjects({
       include: ["test/reliability/**/*.test.ts"],
-      runsRestic: RELIABILITY_RUNS_RESTIC,
+      runsRestic: ["test/reliability/**/*.test.ts"],
+      resticFree: RELIABILITY_RESTIC_FREE,
       oneAfterTheOther: true,
     }),
   },

@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { resticProjects, SECURITY_RUNS_RESTIC } from "./test/helpers/restic-projects.js";
+import { resticProjects, SECURITY_RESTIC_FREE } from "./test/helpers/restic-projects.js";
 
 // The security suite (targets.md S1–S5): planted secrets, file modes, no shell, hostile values. `npm run test:security`.
 // Every file with restic 0.14, the restic-running ones again with restic 0.18.
@@ -10,7 +10,8 @@ export default defineConfig({
     pool: "forks",
     projects: resticProjects({
       include: ["test/security/**/*.test.ts"],
-      runsRestic: SECURITY_RUNS_RESTIC,
+      runsRestic: ["test/security/**/*.test.ts"],
+      resticFree: SECURITY_RESTIC_FREE,
     }),
   },
 });
