@@ -3,31 +3,19 @@
 import { z } from "zod";
 import { stepKinds } from "../steps/index.js";
 import { notifierKinds } from "../notify/index.js";
-import { durationSchema, envMapSchema, nameSchema, pathSchema, boundedInt } from "./values.js";
+import {
+  durationSchema,
+  envMapSchema,
+  nameSchema,
+  pathSchema,
+  boundedInt,
+  repositoryUrlSchema,
+} from "./values.js";
 
 export const EVENTS = ["start", "success", "warning", "failure", "stale", "recovered"] as const;
 export type NotifyEvent = (typeof EVENTS)[number];
 
 const HOUR = 3_600_000;
-
-// A local repository is a path: ~, $VAR and relative paths resolve like every other path. A backend
-// URL (rest:, s3:, sftp:, b2:, rclone:, …) is kept exactly as written.
-const repositoryUrlSchema = z
-  .string()
-  .min(1)
-  .transform((raw, ctx) => {
-    if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) return raw;
-    const parsed = pathSchema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) {
-      ctx.addIssue({
-        code: "custom",
-        message: issue.message,
-        params: (issue as { params?: Record<string, unknown> }).params ?? {},
-      });
-    }
-    return z.NEVER;
-  });
 
 export const repositorySchema = z.strictObject({
   url: repositoryUrlSchema

@@ -1,5 +1,8 @@
 // Secrets are never written inline (config.md). This finds the places where one was, so the error
 // can name the safe alternative instead of a bare "unknown key".
+import { urlHasCredentials } from "./values.js";
+
+export { urlHasCredentials };
 
 export interface SecretProblem {
   path: PropertyKey[];
@@ -13,11 +16,6 @@ const SECRET_KEY = /^(password|passphrase|secret|token|api_key|apikey|access_key
 const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|ACCESS_KEY|PRIVATE_KEY|API_KEY|CREDENTIALS)/i;
 // An env var whose *name* carries a secret-looking word but holds a non-secret (AWS_ACCESS_KEY_ID is an id).
 const NOT_SECRET_ENV = /(_ID|_FILE|_COMMAND|_PATH)$/i;
-
-/** A URL whose userinfo carries a password: scheme://user:pass@host or rest:http://user:pass@host. */
-export function urlHasCredentials(url: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:(?:[a-z][a-z0-9+.-]*:)?\/\/[^/@\s]*:[^/@\s]*@/i.test(url);
-}
 
 export function findSecretProblems(data: Record<string, unknown>): SecretProblem[] {
   const problems: SecretProblem[] = [];

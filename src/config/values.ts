@@ -21,10 +21,13 @@ export function withPathBase<T>(dir: string, env: NodeJS.ProcessEnv, fn: () => T
   }
 }
 
-/** Expands ~ and $VAR/${VAR}; returns the unset variable's name instead when one is missing. */
-export function expandPath(
+/**
+ * Expands $VAR/${VAR}, then a leading ~, and nothing else: no path resolution, so the caller can
+ * decide what the value is (a URL, a remote `host:path`, a path) from what it expands to — `url:
+ * $REPO_URL` holding `rest:http://…` is a URL, not a local directory named after it.
+ */
+export function expandVariables(
   raw: string,
-  dir: string,
   env: NodeJS.ProcessEnv,
 ): { value: string } | { missing: string } {
   let missing: string | null = null;
@@ -36,7 +39,42 @@ export function expandPath(
   });
   if (missing) return { missing };
   if (text === "~" || text.startsWith("~/")) text = path.join(env.HOME ?? os.homedir(), text.slice(1));
-  return { value: path.resolve(dir, text) };
+  return { value: text };
+}
+
+/** Expands ~ and $VAR/${VAR}; returns the unset variable's name instead when one is missing. */
+export function expandPath(
+  raw: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): { value: string } | { missing: string } {
+  const expanded = expandVariables(raw, env);
+  if ("missing" in expanded) return expanded;
+  return { value: path.resolve(dir, expanded.value) };
+}
+
+/** The value with its variables expanded, or an issue added (unset variable); raw outside a file load. */
+function expandOrIssue(raw: string, ctx: z.RefinementCtx): string | null {
+  if (raw.includes("\0")) {
+    ctx.addIssue({ code: "custom", message: "a path cannot contain a NUL byte" });
+    return null;
+  }
+  if (!pathBase) return raw;
+  const result = expandVariables(raw, pathBase.env);
+  if ("missing" in result) {
+    ctx.addIssue({
+      code: "custom",
+      message: `environment variable $${result.missing} is not set`,
+      params: { hint: `set ${result.missing} in the environment of holdfast, or write the value out` },
+    });
+    return null;
+  }
+  return result.value;
+}
+
+/** An expanded value made absolute against the config file's directory. */
+function resolveAgainstBase(expanded: string): string {
+  return pathBase ? path.resolve(pathBase.dir, expanded) : expanded;
 }
 
 export const nameSchema = z
@@ -50,36 +88,85 @@ export const pathSchema = z
   .string()
   .min(1, "must not be empty")
   .transform((raw, ctx) => {
-    if (raw.includes("\0")) {
-      ctx.addIssue({ code: "custom", message: "a path cannot contain a NUL byte" });
-      return z.NEVER;
-    }
-    if (!pathBase) return raw;
-    const result = expandPath(raw, pathBase.dir, pathBase.env);
-    if ("missing" in result) {
-      ctx.addIssue({
-        code: "custom",
-        message: `environment variable $${result.missing} is not set`,
-        params: { hint: `set ${result.missing} in the environment of holdfast, or write the path out` },
-      });
-      return z.NEVER;
-    }
-    return result.value;
+    const expanded = expandOrIssue(raw, ctx);
+    if (expanded === null) return z.NEVER;
+    return resolveAgainstBase(expanded);
   });
 
-/** A path or an rsync-style `host:path` / `user@host:path` remote (kept literal when remote). */
+/** rsync's `host:path` / `user@host:path` (no "/" before the first ":"). */
+export const REMOTE_SPEC = /^[^/~$][^/:]*:/;
+
+/**
+ * A path or an rsync-style `host:path` / `user@host:path` remote (kept literal when remote). Expanded
+ * first, then decided: `from: $SRC` holding `nas:/data` is a remote, not a local directory.
+ */
 export const pathOrRemoteSchema = z
   .string()
   .min(1)
   .transform((raw, ctx) => {
-    if (/^[^/~$][^/:]*:/.test(raw)) return raw;
-    const parsed = pathSchema.safeParse(raw);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message });
+    // A remote written out is kept as written (a `$` there is the remote shell's business).
+    if (REMOTE_SPEC.test(raw)) return raw;
+    const expanded = expandOrIssue(raw, ctx);
+    if (expanded === null) return z.NEVER;
+    if (REMOTE_SPEC.test(expanded)) return expanded;
+    const resolved = resolveAgainstBase(expanded);
+    // Keep a trailing slash: for rsync it means "the contents of".
+    return expanded.endsWith("/") && !resolved.endsWith("/") ? `${resolved}/` : resolved;
+  });
+
+/** restic's backends (restic 0.14 … 0.19, internal/backend/location); anything else is a local path to restic. */
+export const RESTIC_BACKENDS = ["sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone"] as const;
+
+const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** A URL whose userinfo carries a password: scheme://user:pass@host or rest:http://user:pass@host. */
+export function urlHasCredentials(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:(?:[a-z][a-z0-9+.-]*:)?\/\/[^/@\s]*:[^/@\s]*@/i.test(url);
+}
+
+/**
+ * A repository: a path (~, $VAR and relative paths resolve like every other path) or a backend URL
+ * (rest:, s3:, sftp:, b2:, rclone:, …) kept as written. The order matters: expand first, then decide
+ * URL or path from the result, then refuse credentials in the result — `url: $REPO_URL` holding
+ * `rest:http://user:pass@host/` is a REST URL with inline credentials, whatever the file shows.
+ */
+export const repositoryUrlSchema = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    // A URL written out is kept as written, `$` included (config.md: variables expand in paths);
+    // a value that only becomes a URL through a variable is judged by what it becomes.
+    const expanded = URL_SCHEME.test(raw) ? raw : expandOrIssue(raw, ctx);
+    if (expanded === null) return z.NEVER;
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(expanded);
+    if (!scheme) return resolveAgainstBase(expanded);
+    const [, name, rest] = scheme as unknown as [string, string, string];
+    if (name === "local") {
+      // `local:PATH` is a path like any other (restic would take a relative one from its own cwd).
+      const local = expandOrIssue(rest, ctx);
+      return local === null ? z.NEVER : resolveAgainstBase(local);
+    }
+    if (!(RESTIC_BACKENDS as readonly string[]).includes(name)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${name}:" is not a restic backend${raw !== expanded ? ` (${raw} expands to it)` : ""}`,
+        params: {
+          hint: `write a local repository as a path (/data/restic, ./restic), or use one of ${RESTIC_BACKENDS.map((b) => `${b}:`).join(", ")}`,
+        },
+      });
       return z.NEVER;
     }
-    // Keep a trailing slash: for rsync it means "the contents of".
-    return raw.endsWith("/") && !parsed.data.endsWith("/") ? `${parsed.data}/` : parsed.data;
+    if (urlHasCredentials(expanded)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `this URL carries credentials inline${raw !== expanded ? ` (after expanding ${raw})` : ""}`,
+        params: {
+          hint: "put the URL in a file (mode 0600) and use url_file: PATH instead of url:, or give the backend its credentials through the repository's env_file",
+        },
+      });
+      return z.NEVER;
+    }
+    return expanded;
   });
 
 export const durationSchema = z.union([z.string(), z.number()]).transform((raw, ctx) => {
