@@ -129,6 +129,7 @@ describe("bundles", () => {
     const header = parseBundleHeader(head);
     expect(header).toEqual({
       version: 2,
+      objectFormat: "sha1",
       prerequisites: [],
       refs: [
         { oid: A, ref: "refs/heads/feature" },
@@ -148,9 +149,9 @@ describe("bundles", () => {
       ]),
     ).toBe(false);
     const thin = parseBundleHeader(
-      Buffer.from(`# v3 git bundle\n@object-format=sha1\n-${C} base\n${A} refs/heads/x\n\n`),
+      Buffer.from(`# v3 git bundle\n@object-format=sha256\n-${C} base\n${A} refs/heads/x\n\n`),
     );
-    expect(thin).toMatchObject({ version: 3, prerequisites: [C] });
+    expect(thin).toMatchObject({ version: 3, objectFormat: "sha256", prerequisites: [C] });
     expect(bundleMatches(thin, [{ oid: A, ref: "refs/heads/x" }])).toBe(false);
     expect(parseBundleHeader(Buffer.from("not a bundle\n\n"))).toBeNull();
   });

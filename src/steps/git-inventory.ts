@@ -188,6 +188,8 @@ export function bundleFileName(repoPath: string): string {
 
 export interface BundleHeader {
   version: number;
+  /** From a v3 bundle's `@object-format=` capability; v2 bundles are sha1. */
+  objectFormat: string;
   prerequisites: string[];
   refs: Array<{ oid: string; ref: string }>;
 }
@@ -199,8 +201,9 @@ export function parseBundleHeader(head: Buffer): BundleHeader | null {
   const lines = head.subarray(0, end).toString("utf8").split("\n");
   const m = /^# v(\d) git bundle$/.exec(lines[0] ?? "");
   if (!m) return null;
-  const header: BundleHeader = { version: Number(m[1]), prerequisites: [], refs: [] };
+  const header: BundleHeader = { version: Number(m[1]), objectFormat: "sha1", prerequisites: [], refs: [] };
   for (const line of lines.slice(1)) {
+    if (line.startsWith("@object-format=")) header.objectFormat = line.slice("@object-format=".length);
     if (line.startsWith("@")) continue;
     if (line.startsWith("-")) header.prerequisites.push(line.slice(1).split(" ")[0] as string);
     else {

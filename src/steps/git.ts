@@ -26,6 +26,18 @@ import {
   type RepositoryRecord,
 } from "./git-inventory.js";
 import { findRepositories, type FoundRepository } from "./repo-finder.js";
+import {
+  BASE_GIT_CONFIG,
+  chooseGitIdentity,
+  createUserLookup,
+  foreignProgramKeys,
+  neutralisingEnv,
+  repositoryOwners,
+  type ForeignKey,
+  type GitIdentity,
+  type UserEntry,
+  userCanReach,
+} from "./git-trust.js";
 
 const gitOptions = {
   roots: z.array(pathSchema).min(1),
@@ -55,23 +67,84 @@ export const gitStep = defineStepKind({
   run: (ctx) => runGit(ctx),
 });
 
-/** Runs git for one repository: never prompts, never takes optional locks, and trusts repositories
- * owned by other users (holdfast often runs as root over users' trees) without running their hooks. */
-function createGit(ctx: StepContext<GitOptions>) {
-  const env = { ...ctx.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" };
-  // core.fsmonitor would run a program named in the repository's own config: not as root, not here.
-  const base = ["-c", "safe.directory=*", "-c", "core.fsmonitor=false"];
-  return (repo: string, args: string[], collect = true): Promise<ProcessResult> =>
-    ctx.exec("git", [...base, "-C", repo, ...args], {
+/** git in one repository, run the way its ownership allows (git-trust.ts). */
+type Git = (args: string[], options?: { collect?: boolean; stdoutFd?: number }) => Promise<ProcessResult>;
+
+interface PreparedRepository {
+  git: Git;
+  identity: GitIdentity;
+  /** Keys of the repository's config that were switched off (guarded mode). */
+  switchedOff: ForeignKey[];
+  /** Keys that keep git out of the repository altogether (guarded mode). */
+  blocking: ForeignKey[];
+}
+
+/** Never prompts, never takes optional locks, never pages, never starts fsmonitor. */
+const BASE_ARGS = [...BASE_GIT_CONFIG.flatMap(([k, v]) => ["-c", `${k}=${v}`]), "--no-pager"];
+const QUIET_GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" };
+
+function gitRunner(
+  ctx: StepContext<GitOptions>,
+  repo: string,
+  env: Record<string, string>,
+  user?: UserEntry,
+): Git {
+  return (args, options = {}) =>
+    ctx.exec("git", [...BASE_ARGS, "-C", repo, ...args], {
       env,
-      collectStdout: collect,
+      collectStdout: (options.collect ?? true) && options.stdoutFd === undefined,
+      ...(options.stdoutFd === undefined ? {} : { stdoutFd: options.stdoutFd }),
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
       onLine: (line, stream) => {
         if (stream === "stderr") ctx.log.output(`${repo}: ${line}`, "stderr");
       },
     });
 }
 
-type Git = ReturnType<typeof createGit>;
+async function prepareRepository(
+  ctx: StepContext<GitOptions>,
+  repo: FoundRepository,
+  lookup: (uid: number) => Promise<UserEntry | null>,
+): Promise<PreparedRepository> {
+  const euid = process.geteuid?.() ?? -1;
+  const identity = await chooseGitIdentity(await repositoryOwners(repo), euid, lookup, (user) =>
+    userCanReach(repo.path, user),
+  );
+  if (identity.mode === "self")
+    return {
+      git: gitRunner(ctx, repo.path, { ...ctx.env, ...QUIET_GIT_ENV }),
+      identity,
+      switchedOff: [],
+      blocking: [],
+    };
+  if (identity.mode === "owner") {
+    const { user } = identity;
+    // The owner's git sees none of the job's environment: its secrets would be readable in the
+    // owner's /proc/PID/environ, and by the owner's own filters and hooks.
+    const env = {
+      PATH: ctx.env.PATH ?? "/usr/bin:/bin",
+      HOME: user.home,
+      USER: user.name,
+      LOGNAME: user.name,
+      LANG: "C",
+      ...QUIET_GIT_ENV,
+    };
+    return { git: gitRunner(ctx, repo.path, env, user), identity, switchedOff: [], blocking: [] };
+  }
+  const probe = gitRunner(ctx, repo.path, { ...ctx.env, ...QUIET_GIT_ENV, ...neutralisingEnv([]) });
+  const listing = check(
+    await probe(["config", "--list", "-z", "--show-scope", "--no-includes"]),
+    "git config --list",
+  );
+  const keys = foreignProgramKeys(listing);
+  const env = { ...ctx.env, ...QUIET_GIT_ENV, ...neutralisingEnv(keys) };
+  return {
+    git: gitRunner(ctx, repo.path, env),
+    identity,
+    switchedOff: keys.filter((k) => k.neutral !== null),
+    blocking: keys.filter((k) => k.neutral === null),
+  };
+}
 
 class GitFailure extends Error {}
 
@@ -92,9 +165,9 @@ interface Inspected {
 async function inspectRepository(git: Git, repo: FoundRepository): Promise<Inspected> {
   const record = emptyRecord(repo, null);
   const refs = parseRefs(
-    check(await git(repo.path, ["for-each-ref", `--format=${FOR_EACH_REF_FORMAT}`]), "git for-each-ref"),
+    check(await git(["for-each-ref", `--format=${FOR_EACH_REF_FORMAT}`]), "git for-each-ref"),
   );
-  const configResult = await git(repo.path, ["config", "-z", "--get-regexp", "^remote\\..*\\.url$"]);
+  const configResult = await git(["config", "-z", "--get-regexp", "^remote\\..*\\.url$"]);
   // Exit 1: no remote configured.
   if (configResult.exitCode === 1) record.remotes = [];
   else record.remotes = parseRemoteUrls(check(configResult, "git config"));
@@ -106,14 +179,7 @@ async function inspectRepository(git: Git, repo: FoundRepository): Promise<Inspe
   } else {
     const status = parseStatusV2(
       check(
-        await git(repo.path, [
-          "status",
-          "--porcelain=v2",
-          "--branch",
-          "--show-stash",
-          "-z",
-          "--untracked-files=normal",
-        ]),
+        await git(["status", "--porcelain=v2", "--branch", "--show-stash", "-z", "--untracked-files=normal"]),
         "git status",
       ),
     );
@@ -144,14 +210,11 @@ async function inspectRepository(git: Git, repo: FoundRepository): Promise<Inspe
       "--not",
       "--remotes",
     ];
-    const counts = countUnpushed(check(await git(repo.path, args), "git rev-list"), tips);
+    const counts = countUnpushed(check(await git(args), "git rev-list"), tips);
     if (counts.overflow) {
       for (const [ref] of tips) {
         const n = Number(
-          check(
-            await git(repo.path, ["rev-list", "--count", ref, "--not", "--remotes"]),
-            "git rev-list",
-          ).trim(),
+          check(await git(["rev-list", "--count", ref, "--not", "--remotes"]), "git rev-list").trim(),
         );
         if (n > 0) counts.perTip.set(ref, n);
       }
@@ -181,6 +244,7 @@ type BundleResult = { file: string; state: "written" | "unchanged" } | { file: n
  */
 async function bundleRepository(
   git: Git,
+  verify: (file: string) => Promise<ProcessResult>,
   inspected: Inspected,
   mode: "unpushed" | "all",
   bundleDir: string,
@@ -200,20 +264,27 @@ async function bundleRepository(
   const temp = tempPathFor(file);
   try {
     const refArgs = whole ? ["--all"] : [...new Set(wanted.map((r) => r.ref))];
-    check(await git(record.path, ["bundle", "create", "-q", temp, ...refArgs], false), "git bundle create");
-    check(await git(record.path, ["bundle", "verify", "-q", temp], false), "git bundle verify");
-    const handle = await fs.promises.open(temp, "r");
+    // holdfast opens the file and git writes the bundle to its stdout: git may be running as the
+    // repository's owner, who can neither reach the output directory nor should. A bundle holds the
+    // repository's content: readable by holdfast's user only, like the inventory.
+    const handle = await fs.promises.open(
+      temp,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
-      // A bundle holds the repository's content: readable by its owner only, like the inventory.
-      await handle.chmod(0o600);
+      check(
+        await git(["bundle", "create", "-q", "-", ...refArgs], { stdoutFd: handle.fd }),
+        "git bundle create",
+      );
       await handle.sync();
     } finally {
       await handle.close();
     }
+    check(await verify(temp), "git bundle verify");
     await fs.promises.rename(temp, file);
   } finally {
     await fs.promises.rm(temp, { force: true });
-    await fs.promises.rm(`${temp}.lock`, { force: true });
   }
   return { file: name, state: "written" };
 }
@@ -261,7 +332,12 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
   for (const u of found.unreadable) ctx.log.warn(`cannot read ${u.path}: ${u.message}`);
   ctx.log.info(`found ${found.repositories.length} repositories under ${o.roots.join(", ")}`);
 
-  const git = createGit(ctx);
+  const lookup = createUserLookup((args) =>
+    ctx.exec("getent", args, { env: ctx.env, collectStdout: true, onLine: () => {} }),
+  );
+  const verifier = createBundleVerifier(ctx);
+  /** Guarded repositories whose config named programs or files that holdfast switched off. */
+  const switchedOff: string[] = [];
   const records: RepositoryRecord[] = new Array<RepositoryRecord>(found.repositories.length);
   const keptBundles = new Set<string>();
   const bundleFailures: string[] = [];
@@ -274,7 +350,24 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
       const i = next++;
       const repo = found.repositories[i] as FoundRepository;
       let inspected: Inspected;
+      let git: Git;
       try {
+        const prepared = await prepareRepository(ctx, repo, lookup);
+        git = prepared.git;
+        const { identity } = prepared;
+        if (identity.mode === "guarded") {
+          const why = `it is owned by uid ${identity.owners.join(", ")} and ${identity.reason}`;
+          if (prepared.blocking.length > 0) {
+            const names = describeKeys(prepared.blocking);
+            ctx.log.warn(`${repo.path}: not running git in it: its config sets ${names}, and ${why}`);
+            throw new GitFailure(`not inspected: its config sets ${names} (${identity.reason})`);
+          }
+          if (prepared.switchedOff.length > 0) {
+            const names = describeKeys(prepared.switchedOff);
+            ctx.log.warn(`${repo.path}: not running what its config names (${names}): ${why}`);
+            switchedOff.push(`${repo.path} (${names})`);
+          }
+        }
         inspected = await inspectRepository(git, repo);
       } catch (err) {
         if (!(err instanceof GitFailure)) throw err;
@@ -286,7 +379,13 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
       records[i] = inspected.record;
       if (o.bundle !== "none") {
         try {
-          const result = await bundleRepository(git, inspected, o.bundle, bundleDir);
+          const result = await bundleRepository(
+            git,
+            (file) => verifier.verify(file),
+            inspected,
+            o.bundle,
+            bundleDir,
+          );
           if (result.file) {
             inspected.record.bundle = `${BUNDLE_DIR}/${result.file}`;
             keptBundles.add(result.file);
@@ -304,7 +403,11 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
       ctx.progress({ filesDone: done, filesTotal: found.repositories.length, label: "repositories" });
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
+  try {
+    await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
+  } finally {
+    await verifier.dispose();
+  }
   if (ctx.signal.aborted) return { status: "failed", error: stepError("cancelled", "cancelled") };
 
   const inventory: Inventory = {
@@ -376,22 +479,99 @@ async function runGit(ctx: StepContext<GitOptions>): Promise<StepOutcome> {
       ),
     };
   }
+  // Repositories git failed in (or was kept out of), and foreign programs switched off: one warning.
+  const problems: string[] = [];
+  const hints: string[] = [];
   if (failedRepos.length > 0) {
+    problems.push(
+      `git failed in ${failedRepos.length} repositor${failedRepos.length === 1 ? "y" : "ies"}: ` +
+        failedRepos
+          .slice(0, 3)
+          .map((r) => `${r.path} (${r.error})`)
+          .join("; "),
+    );
+    hints.push("run git status in those repositories (as their owner) to see what is wrong with them");
+  }
+  if (switchedOff.length > 0) {
+    problems.push(
+      `ran git with the programs named by ${switchedOff.length} repositor${switchedOff.length === 1 ? "y's" : "ies'"} own config switched off: ` +
+        switchedOff.slice(0, 3).join("; "),
+    );
+  }
+  if (switchedOff.length > 0 || failedRepos.some((r) => r.error?.startsWith("not inspected:"))) {
+    hints.push(
+      "run holdfast as root, so that git runs as each repository's owner, or remove those keys from the repositories' config",
+    );
+  }
+  if (problems.length > 0) {
     return {
       status: "warning",
       summary,
       error: stepError(
-        "partial",
-        `git failed in ${failedRepos.length} repositor${failedRepos.length === 1 ? "y" : "ies"}: ` +
-          failedRepos
-            .slice(0, 3)
-            .map((r) => `${r.path} (${r.error})`)
-            .join("; "),
-        "run git status in those repositories to see what is wrong with them",
+        failedRepos.length > 0 ? "partial" : "permission",
+        problems.join(" — "),
+        hints.join("; "),
       ),
     };
   }
   return { status: "succeeded", summary };
+}
+
+function describeKeys(keys: readonly ForeignKey[]): string {
+  return [...new Set(keys.map((k) => k.key))].join(", ");
+}
+
+/**
+ * `git bundle verify` for bundles holdfast wrote: in an empty repository of holdfast's own (one per
+ * object format), never in the scanned repository. A bundle holdfast writes is self-contained (no
+ * prerequisites), so an empty repository checks it as fully as the source would, and the check
+ * reads no config and runs no program of the repository's owner.
+ */
+function createBundleVerifier(ctx: StepContext<GitOptions>) {
+  let scratch: Promise<string> | undefined;
+  const repos = new Map<string, Promise<string>>();
+  const env = { ...ctx.env, ...QUIET_GIT_ENV };
+  const scratchRepo = (format: string): Promise<string> => {
+    let made = repos.get(format);
+    if (!made) {
+      scratch ??= fs.promises.mkdtemp(path.join(os.tmpdir(), "holdfast-bundle-verify-"));
+      made = scratch.then(async (dir) => {
+        const gitDir = path.join(dir, `${format.replace(/[^a-z0-9]/gi, "_")}.git`);
+        check(
+          await ctx.exec("git", ["init", "-q", "--bare", `--object-format=${format}`, gitDir], {
+            env,
+            collectStdout: true,
+          }),
+          "git init",
+        );
+        return gitDir;
+      });
+      repos.set(format, made);
+    }
+    return made;
+  };
+  return {
+    async verify(file: string): Promise<ProcessResult> {
+      const head = Buffer.alloc(64 * 1024);
+      const handle = await fs.promises.open(file, "r");
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(head, 0, head.length, 0));
+      } finally {
+        await handle.close();
+      }
+      const header = parseBundleHeader(head.subarray(0, bytesRead));
+      const gitDir = await scratchRepo(header?.objectFormat ?? "sha1");
+      return ctx.exec("git", ["--git-dir", gitDir, "bundle", "verify", "-q", file], {
+        env,
+        collectStdout: true,
+        onLine: () => {},
+      });
+    },
+    async dispose(): Promise<void> {
+      if (scratch) await fs.promises.rm(await scratch, { recursive: true, force: true });
+    },
+  };
 }
 
 function failedRecord(repo: FoundRepository, message: string): RepositoryRecord {

@@ -33,6 +33,13 @@ export interface RunProcessOptions {
   input?: string | Buffer;
   /** How many stderr lines to keep for the result's tail. */
   stderrTailLines?: number;
+  /** Run the child as this user and group (holdfast as root, dropping to a repository's owner). The
+   * supplementary groups are dropped with them (libuv calls setgroups(0) before setgid/setuid). */
+  uid?: number;
+  gid?: number;
+  /** A file descriptor the child's stdout goes to directly (no lines, no collecting): for large
+   * binary output written into a file holdfast opened itself. */
+  stdoutFd?: number;
   /** Lines longer than this are cut (with a marker) before onLine, so one runaway line cannot exhaust memory. */
   maxLineLength?: number;
   /**
@@ -155,7 +162,7 @@ export function runProcess(
       resolve({
         command,
         args,
-        pid: child.pid ?? null,
+        pid: child?.pid ?? null,
         exitCode: null,
         signal: null,
         durationMs: Math.round(performance.now() - started),
@@ -169,14 +176,27 @@ export function runProcess(
       });
     };
 
-    const child = spawn(command, args, {
-      env: options.env,
-      cwd: options.cwd,
-      // Own process group: SIGINT/SIGKILL reach the whole tree (sh -c, restic's rclone/ssh children).
-      detached: true,
-      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      windowsHide: true,
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawnChild();
+    } catch (err) {
+      // Errors such as EPERM (a uid the caller may not switch to) are thrown, not emitted.
+      const e = err as NodeJS.ErrnoException;
+      finish({ spawnError: { code: e.code ?? "EUNKNOWN", message: e.message } });
+      return;
+    }
+    function spawnChild() {
+      return spawn(command, args, {
+        env: options.env,
+        cwd: options.cwd,
+        // Own process group: SIGINT/SIGKILL reach the whole tree (sh -c, restic's rclone/ssh children).
+        detached: true,
+        stdio: [options.input === undefined ? "ignore" : "pipe", options.stdoutFd ?? "pipe", "pipe"],
+        windowsHide: true,
+        ...(options.uid === undefined ? {} : { uid: options.uid }),
+        ...(options.gid === undefined ? {} : { gid: options.gid }),
+      });
+    }
 
     // What the child's stdout/stderr are (socket:[inode]), read now — spawn returns after the exec, so these
     // are the child's own — to find later who still holds them, even a process that left the group (setsid).
