@@ -19,6 +19,7 @@ export const ERROR_KINDS = [
   "permission",
   "disk_full",
   "leftover_process",
+  "password_command",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

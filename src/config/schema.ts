@@ -28,6 +28,9 @@ export const repositorySchema = z.strictObject({
     .min(1)
     .optional()
     .describe("argv of a command that prints the password"),
+  password_command_timeout: durationSchema
+    .optional()
+    .describe("how long password_command may take before restic is told it failed (default 30s)"),
   env_file: pathSchema
     .optional()
     .describe("KEY=VALUE backend credentials (AWS_ACCESS_KEY_ID, B2_ACCOUNT_KEY, …)"),

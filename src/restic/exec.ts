@@ -21,6 +21,7 @@ import { formatDuration } from "../util/units.js";
 import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
 import { stripAnsi } from "./outputs.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
+import { passwordCommandFailure } from "./password-command.js";
 import { parseResticVersion, type ResticVersion } from "./version.js";
 
 export type ResticExecOptions = Omit<RunProcessOptions, "signal"> & { env: Record<string, string> };
@@ -589,7 +590,9 @@ async function runOnce(
     }
     return outcome;
   }
-  outcome.error = classifyResticFailure(base);
+  // A password_command that hung or failed is named as such, whatever else restic said after it.
+  outcome.error =
+    passwordCommandFailure(config, call.repo, call.extraEnv, stderrLines) ?? classifyResticFailure(base);
   return outcome;
 }
 

@@ -104,7 +104,16 @@ describe("repositoryAccess", () => {
     );
     expect(access.env.RESTIC_REPOSITORY_FILE).toBe("/s/url");
     expect(access.env.RESTIC_REPOSITORY).toBeUndefined();
-    expect(splitLikeRestic(access.env.RESTIC_PASSWORD_COMMAND ?? "")).toEqual(["pass", "show", "x y"]);
+    // Under coreutils timeout, with the repository's limit (default 30 s): see password-command.ts.
+    expect(splitLikeRestic(access.env.RESTIC_PASSWORD_COMMAND ?? "")).toEqual([
+      "/usr/bin/timeout",
+      "-k",
+      "5s",
+      "30s",
+      "pass",
+      "show",
+      "x y",
+    ]);
     expect(access.env.RESTIC_CACHE_DIR).toBe("/cache");
     expect(access.location).toBe("url_file /s/url");
   });

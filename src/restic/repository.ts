@@ -123,9 +123,64 @@ export function selectorEnv(repo: RepositoryConfig, prefix: "" | "FROM_"): Recor
   else if (repo.url !== undefined) env[`RESTIC_${prefix}REPOSITORY`] = repo.url;
   if (repo.password_file !== undefined) env[`RESTIC_${prefix}PASSWORD_FILE`] = repo.password_file;
   else if (repo.password_command !== undefined) {
-    env[`RESTIC_${prefix}PASSWORD_COMMAND`] = joinPasswordCommand(repo.password_command, repo.name);
+    env[`RESTIC_${prefix}PASSWORD_COMMAND`] = passwordCommandValue(repo);
   }
   return env;
+}
+
+// password_command runs under coreutils `timeout` (see password-command.ts for why and how it is reported).
+/** Default of repositories.NAME.password_command_timeout (also in the schema). */
+export const DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS = 30_000;
+/** After SIGTERM, how long the command may take before `timeout` sends SIGKILL. */
+const KILL_AFTER = "5s";
+
+let timeoutBinary: string | null | undefined;
+
+/** coreutils `timeout`, by absolute path (restic looks the program up on its own PATH otherwise). */
+function findTimeoutBinary(): string | null {
+  if (timeoutBinary === undefined) {
+    timeoutBinary = ["/usr/bin/timeout", "/bin/timeout"].find((f) => isExecutable(f)) ?? null;
+  }
+  return timeoutBinary;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.max(1, Math.round(ms / 100) / 10)}s`;
+}
+
+/** The argv restic runs for the repository's password_command: the command under `timeout`. */
+export function watchedPasswordArgv(repo: RepositoryConfig): string[] {
+  const argv = repo.password_command ?? [];
+  const timeout = findTimeoutBinary();
+  if (!timeout) return [...argv];
+  const limit = repo.password_command_timeout ?? DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS;
+  return [timeout, "-k", KILL_AFTER, seconds(limit), ...argv];
+}
+
+/** RESTIC_PASSWORD_COMMAND's value for the repository (restic splits it with its own splitter). */
+export function passwordCommandValue(repo: RepositoryConfig): string {
+  const watched = watchedPasswordArgv(repo);
+  try {
+    return joinPasswordCommand(watched, repo.name);
+  } catch (err) {
+    // Report the user's argument, not the wrapper's.
+    joinPasswordCommand(repo.password_command ?? [], repo.name);
+    throw err;
+  }
+}
+
+/** Whether password commands run under `timeout` here (coreutils found). */
+export function passwordCommandWatched(): boolean {
+  return findTimeoutBinary() !== null;
 }
 
 /**

@@ -12,6 +12,7 @@ import { runProcess } from "../../util/process.js";
 import { detectRestic, findOnPath } from "../../restic/exec.js";
 import { locks, snapshots } from "../../restic/commands.js";
 import { versionAtLeast } from "../../restic/version.js";
+import { DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS } from "../../restic/repository.js";
 import type { GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
 import { cliResticEnv, createCliRestic, jsonError } from "./restic-shared.js";
@@ -267,7 +268,12 @@ async function repositories(config: Config, add: Add) {
     const results = await Promise.all(
       repos.map(async (repo) => {
         // A cap per repository: a dead backend makes restic 0.14 retry for minutes.
-        const listed = await snapshots(cli.host, repo, {}, { timeoutMs: 60_000 });
+        // Longer than the password_command's own limit, so a hanging command is named as such.
+        const cap = Math.max(
+          60_000,
+          (repo.password_command_timeout ?? DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS) + 15_000,
+        );
+        const listed = await snapshots(cli.host, repo, {}, { timeoutMs: cap });
         const lockInfo = listed.outcome.ok ? await locks(cli.host, repo) : null;
         return { repo, listed, lockInfo };
       }),
