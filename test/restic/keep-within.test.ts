@@ -1,7 +1,7 @@
 // keep.within (and within_hourly … within_yearly) take restic's own duration grammar — y, m (months),
 // d, h — and what restic refuses is refused at config load with its position, not at run time after
 // `config validate` said ok (issue 12 item 6). Driven through the built CLI against real restic 0.14
-// and, where installed, 0.18.
+// and 0.18 (the suite's two restic passes).
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,14 +9,7 @@ import { parseJson } from "../helpers/cli.js";
 import { ISSUE_LINE } from "../helpers/config-corpus.js";
 import { expectExit, writeTestConfig } from "../helpers/holdfast-env.js";
 import { makeSharedDir, removeDir, resticInit, writePassword } from "../helpers/restic-backends.js";
-
-const RESTIC_018 = "/opt/holdfast-tools/restic-0.18/usr/bin";
-const versions = [
-  { name: "0.14", env: {} as Record<string, string> },
-  ...(fs.existsSync(path.join(RESTIC_018, "restic"))
-    ? [{ name: "0.18", env: { PATH: `${RESTIC_018}:${process.env.PATH ?? ""}` } }]
-    : []),
-];
+import { resticUnderTest } from "../helpers/restic-version.js";
 
 let root: string;
 beforeAll(() => {
@@ -48,26 +41,24 @@ function configWith(dir: string, keep: Record<string, unknown>) {
 }
 
 describe("keep.within: restic's duration grammar", () => {
-  for (const v of versions) {
-    it(`accepts 1y6m, 2d3h and the within_* rules, and restic ${v.name} runs them`, async () => {
-      const { cfg, repo } = configWith(path.join(root, `ok-${v.name}`), {
-        within: "1y6m",
-        within_daily: "2d3h",
-        within_monthly: "6m",
-        last: 1,
-      });
-      expectExit(await cfg.run(["config", "validate"]), 0);
-      resticInit({ ...repo, env: v.env });
-      const result = await cfg.run(["run", "--json"], { env: v.env });
-      expectExit(result, 0);
-      const run = parseJson(result);
-      expect(run.steps[1]).toMatchObject({ name: "f", status: "succeeded" });
-      const dry = await cfg.run(["run", "--dry-run"], { env: v.env });
-      expect(dry.stdout).toMatch(/--keep-within 1y6m/);
-      expect(dry.stdout).toMatch(/--keep-within-daily 2d3h/);
-      expect(dry.stdout).toMatch(/--keep-within-monthly 6m/);
+  it(`accepts 1y6m, 2d3h and the within_* rules, and ${resticUnderTest.label} runs them`, async () => {
+    const { cfg, repo } = configWith(path.join(root, "ok"), {
+      within: "1y6m",
+      within_daily: "2d3h",
+      within_monthly: "6m",
+      last: 1,
     });
-  }
+    expectExit(await cfg.run(["config", "validate"]), 0);
+    resticInit(repo);
+    const result = await cfg.run(["run", "--json"]);
+    expectExit(result, 0);
+    const run = parseJson(result);
+    expect(run.steps[1]).toMatchObject({ name: "f", status: "succeeded" });
+    const dry = await cfg.run(["run", "--dry-run"]);
+    expect(dry.stdout).toMatch(/--keep-within 1y6m/);
+    expect(dry.stdout).toMatch(/--keep-within-daily 2d3h/);
+    expect(dry.stdout).toMatch(/--keep-within-monthly 6m/);
+  });
 
   const refused: Array<[string, RegExp]> = [
     ["6M", /"M" is not a restic duration unit.*months/],
