@@ -72,6 +72,28 @@ export function escapeBytes(bytes: Uint8Array): string {
   return out + escapePath(buffer.toString("utf8", start));
 }
 
+/**
+ * Bytes as text the way Go's encoding/json writes them (and so restic's JSON, 0.14 – 0.19): every
+ * byte that is not part of a valid UTF-8 sequence becomes one U+FFFD.
+ */
+export function decodeLikeGo(bytes: Uint8Array): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buffer)) return buffer.toString();
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < buffer.length;) {
+    const length = utf8SequenceLength(buffer, i);
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    out += `${buffer.toString("utf8", start, i)}\uFFFD`;
+    i++;
+    start = i;
+  }
+  return out + buffer.toString("utf8", start);
+}
+
 /** The length of the valid UTF-8 sequence at bytes[i] (as native/read-directory.c judges it), or 0. */
 function utf8SequenceLength(bytes: Uint8Array, i: number): number {
   const c = bytes[i] as number;

@@ -7,10 +7,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { stripAnsi } from "../restic/outputs.js";
 import { compileExcludes } from "../util/glob.js";
+import { decodeLikeGo } from "./manifest-format.js";
 
 /** A regular file of the snapshot, as `restic ls --json` described it. */
 export interface SampledFile {
   path: string;
+  /**
+   * The file's real path bytes, when its name is not UTF-8: restic's JSON gives such a name with U+FFFD
+   * for each bad byte (Go's encoding/json; measured with 0.14.0 and 0.18.0 on a name with byte 0xff),
+   * so the path above names no file; resolveReplacedPath finds the bytes in the source.
+   */
+  raw?: Buffer;
   size: number;
   /** restic's RFC 3339 mtime with up to nanoseconds. */
   mtime: string;
@@ -116,7 +123,7 @@ export type ChangeCheck = { changed: false } | { changed: true; reason: string }
 export async function sourceUnchanged(file: SampledFile): Promise<ChangeCheck> {
   let st: fs.BigIntStats;
   try {
-    st = await fs.promises.lstat(file.path, { bigint: true });
+    st = await fs.promises.lstat(file.raw ?? file.path, { bigint: true });
   } catch (err) {
     return {
       changed: true,
@@ -134,7 +141,7 @@ export async function sourceUnchanged(file: SampledFile): Promise<ChangeCheck> {
 }
 
 /** sha256 of a file, streamed (never the whole file in memory). */
-export function sha256File(file: string): Promise<string> {
+export function sha256File(file: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = crypto.createHash("sha256");
     const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
@@ -149,7 +156,43 @@ export function sha256File(file: string): Promise<string> {
  * component like Go's filepath.Match, where `\` escapes `*`, `?`, `[` and itself.
  */
 export function includePattern(p: string): string {
-  return p.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+  // U+FFFD stands for one byte that is not UTF-8 (see SampledFile.raw): `?` matches exactly one such
+  // byte in Go's filepath.Match, which restic uses (an invalid byte decodes as one rune of width 1).
+  return p.replace(/[\\*?[\]]/g, (c) => `\\${c}`).replaceAll("\uFFFD", "?");
+}
+
+const REPLACEMENT = "\uFFFD";
+
+/**
+ * The real bytes of a path that restic's JSON gave with U+FFFD: each component holding U+FFFD is
+ * looked up among its directory's entries (read as bytes) by decoding them the way restic's JSON
+ * does. An entry that is gone is `removed`; two entries that read the same are `ambiguous` (the drill
+ * cannot tell which one the snapshot holds).
+ */
+export async function resolveReplacedPath(
+  p: string,
+): Promise<{ raw: Buffer } | { problem: "removed" | "ambiguous" }> {
+  const parts = p.split("/");
+  let current = Buffer.from(parts[0] ?? "");
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i] ?? "";
+    const dir = current.length === 0 ? Buffer.from("/") : current;
+    if (!part.includes(REPLACEMENT)) {
+      current = Buffer.concat([current, Buffer.from(`/${part}`)]);
+      continue;
+    }
+    let names: Buffer[];
+    try {
+      names = await fs.promises.readdir(dir, { encoding: "buffer" });
+    } catch {
+      return { problem: "removed" };
+    }
+    const found = names.filter((n) => decodeLikeGo(n) === part);
+    if (found.length === 0) return { problem: "removed" };
+    if (found.length > 1) return { problem: "ambiguous" };
+    current = Buffer.concat([current, Buffer.from("/"), found[0] as Buffer]);
+  }
+  return { raw: current };
 }
 
 /** `ignoring error for /path: message` — restic's per-file restore error (0.14 text; still the same through 0.19). */
@@ -186,22 +229,28 @@ export async function countRegularFiles(source: CountSource, signal?: AbortSigna
       continue;
     }
     if (!rootStat.isDirectory()) continue;
-    const stack = [root];
+    // Directories as bytes: a name that is not UTF-8 must be walked into, not lost to U+FFFD.
+    const stack: Buffer[] = [Buffer.from(root)];
     while (stack.length > 0) {
       if (signal?.aborted) return count;
-      const dir = stack.pop() as string;
+      const dir = stack.pop() as Buffer;
+      const dirText = dir.toString();
       // restic's form is NAME[:HEADER]; the name is enough to decide here.
-      if (source.excludeIfPresent.some((spec) => fs.existsSync(path.join(dir, spec.split(":")[0] ?? spec))))
+      if (
+        source.excludeIfPresent.some((spec) =>
+          fs.existsSync(Buffer.concat([dir, Buffer.from(`/${spec.split(":")[0] ?? spec}`)])),
+        )
+      )
         continue;
-      let handle: fs.Dir;
+      let entries: Array<fs.Dirent<Buffer>>;
       try {
-        handle = await fs.promises.opendir(dir, { bufferSize: 256 });
+        entries = await fs.promises.readdir(dir, { encoding: "buffer", withFileTypes: true });
       } catch {
         continue;
       }
-      for await (const entry of handle) {
-        const full = path.join(dir, entry.name);
-        if (excluded(full)) continue;
+      for (const entry of entries) {
+        const full = Buffer.concat([dir, Buffer.from("/"), entry.name]);
+        if (excluded(path.join(dirText, entry.name.toString()))) continue;
         if (entry.isFile()) count++;
         else if (entry.isDirectory()) {
           if (source.oneFileSystem) {

@@ -40,6 +40,7 @@ import {
   parseRestoreError,
   randomSeed,
   Reservoir,
+  resolveReplacedPath,
   reservoirCapacity,
   sampleSize,
   sha256File,
@@ -214,6 +215,21 @@ async function drill(
   const unchanged: SampledFile[] = [];
   const skippedChanged: FileProblem[] = [];
   for (const file of sample) {
+    // A name that is not UTF-8 came with U+FFFD in restic's JSON: find its real bytes in the source.
+    if (file.path.includes("\uFFFD")) {
+      const resolved = await resolveReplacedPath(file.path);
+      if ("problem" in resolved) {
+        skippedChanged.push({
+          path: file.path,
+          reason:
+            resolved.problem === "removed"
+              ? "removed"
+              : "its name is not UTF-8 and reads the same as another name in its directory",
+        });
+        continue;
+      }
+      file.raw = resolved.raw;
+    }
     const check = await sourceUnchanged(file);
     if (check.changed) skippedChanged.push({ path: file.path, reason: check.reason });
     else unchanged.push(file);
@@ -232,7 +248,7 @@ async function drill(
         return;
       }
       const [original, copy] = await Promise.all([
-        sha256File(file.path).catch(() => null),
+        sha256File(file.raw ?? file.path).catch(() => null),
         sha256File(restored).catch((err: NodeJS.ErrnoException) => err),
       ]);
       if (typeof copy !== "string") {
@@ -309,6 +325,13 @@ async function drill(
     );
   } else if (ctx.signal.aborted) {
     error = stepError("cancelled", "the drill was stopped", null);
+  } else if (sample.length > 0 && matched === 0) {
+    // Nothing was compared: the drill proved nothing about this repository, so it did not pass.
+    error = stepError(
+      "anomaly",
+      `the drill compared none of the ${sample.length} sampled files of snapshot ${latest.shortId}: all changed since the snapshot or could not be found in the source (${listReasons(skippedChanged)})`,
+      "run the drill right after the backup of this source, sample more files (sample: 5%), or drill a source that changes less between backups",
+    );
   } else if (!countOk) {
     error = stepError(
       "anomaly",
@@ -318,6 +341,14 @@ async function drill(
   }
   const status: StepStatus = error ? (error.kind === "cancelled" ? "cancelled" : "failed") : "succeeded";
   return { repo: name, status, duration_ms: null, error, exit_code: error ? (exitCode ?? 1) : 0, ...figures };
+}
+
+function listReasons(problems: FileProblem[]): string {
+  return problems
+    .slice(0, 3)
+    .map((p) => `${p.path}: ${p.reason}`)
+    .concat(problems.length > 3 ? [`… ${problems.length - 3} more`] : [])
+    .join("; ");
 }
 
 function listPaths(problems: FileProblem[]): string {
@@ -352,7 +383,7 @@ async function readBack(
   repo: RepositoryConfig,
   snapshotId: string,
   files: SampledFile[],
-  each: (file: SampledFile, restored: string, error: string | null) => Promise<void>,
+  each: (file: SampledFile, restored: string | Buffer, error: string | null) => Promise<void>,
 ): Promise<{ error: StepError | null; exitCode: number | null }> {
   // mkdtemp makes the directory 0700: restored copies of private files stay private.
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "holdfast-drill-"));
@@ -375,7 +406,7 @@ async function readBack(
       },
     });
     for (const file of files) {
-      const restored = path.join(dir, file.path);
+      const restored = file.raw ? Buffer.concat([Buffer.from(dir), file.raw]) : path.join(dir, file.path);
       const reported = fileErrors.get(file.path);
       if (reported !== undefined) await each(file, restored, `restic: ${reported}`);
       else if (!fs.existsSync(restored))

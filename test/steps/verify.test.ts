@@ -16,6 +16,7 @@ import {
   startRestServer,
   writePassword,
 } from "../helpers/restic-backends.js";
+import { decodeLikeGo } from "../../src/steps/manifest-format.js";
 import {
   includePattern,
   parseNanoTime,
@@ -227,6 +228,101 @@ describe("verify (restore drill)", () => {
   }, 120_000);
 });
 
+describe("verify: names that are not UTF-8, and a drill that compared nothing", () => {
+  // restic's JSON gives a name with byte 0xff as "bad\ufffdname" (0.14.0 and 0.18.0 alike), so the
+  // drill finds the real bytes in the source and restores them with a `?` in the include pattern.
+  const bytesPath = (dir: string, ...parts: Buffer[]) =>
+    Buffer.concat([Buffer.from(dir), ...parts.flatMap((p) => [Buffer.from("/"), p])]);
+
+  function drillConfig(dir: string, source: string, verify: Record<string, unknown> = {}) {
+    const target = {
+      repo: path.join(dir, "repo"),
+      passwordFile: writePassword(path.join(dir, "pw"), "drill-utf8"),
+    };
+    resticInit(target);
+    return writeTestConfig(dir, {
+      repositories: { local: { url: target.repo, password_file: target.passwordFile } },
+      sources: { odd: { paths: [source] } },
+      jobs: {
+        nightly: {
+          steps: [
+            { name: "local", type: "backup", source: "odd", repos: ["local"] },
+            { name: "drill", type: "verify", source: "odd", repos: ["local"], sample: "100%", ...verify },
+          ],
+        },
+      },
+    });
+  }
+
+  it("files whose names (or directories' names) are not UTF-8 are compared by their bytes", async () => {
+    const dir = path.join(root, "not-utf8");
+    const source = path.join(dir, "src");
+    fs.mkdirSync(source, { recursive: true });
+    const badDir = bytesPath(source, Buffer.from([0x64, 0xfe]));
+    fs.mkdirSync(badDir);
+    const files = [
+      bytesPath(source, Buffer.from([0x62, 0x61, 0x64, 0xff, 0x6e])),
+      bytesPath(source, Buffer.from([0x64, 0xfe]), Buffer.from([0x63, 0x61, 0x66, 0xe9])),
+      Buffer.from(path.join(source, "plain.txt")),
+    ];
+    // Whole-second mtimes, so the tampering below can put the exact mtime back.
+    files.forEach((f, i) => {
+      fs.writeFileSync(f, `content ${i}\n`.repeat(50));
+      fs.utimesSync(f, 1_700_000_000, 1_700_000_000);
+    });
+    const cfg = drillConfig(dir, source);
+    const first = await cfg.run(["run", "--json"]);
+    expectExit(first, 0);
+    const t = step(parseJson(first), "drill").targets[0]!;
+    expect(t).toMatchObject({ status: "succeeded", sampled: 3, matched: 3, skipped_changed: 0 });
+
+    // Same size and mtime, other bytes: a real comparison of the non-UTF-8 file finds it.
+    const victim = files[0]!;
+    const st = fs.statSync(victim);
+    expect(st.mtimeMs).toBe(1_700_000_000_000);
+    fs.writeFileSync(victim, "X".repeat(st.size));
+    fs.utimesSync(victim, 1_700_000_000, 1_700_000_000);
+    const second = await cfg.run(["run", "--json", "--step", "drill"]);
+    expectExit(second, 1);
+    const d = step(parseJson(second), "drill");
+    expect(d.targets[0]).toMatchObject({ status: "failed", matched: 2, mismatched: 1 });
+    expect(d.error?.kind).toBe("anomaly");
+  }, 120_000);
+
+  it("a drill that compared none of its sampled files fails (anomaly), it is no pass", async () => {
+    const dir = path.join(root, "compared-nothing");
+    const source = path.join(dir, "src");
+    fs.mkdirSync(source, { recursive: true });
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(source, `f${i}.txt`), `v1 ${i}\n`);
+    const cfg = drillConfig(dir, source);
+    expectExit(await cfg.run(["run", "--step", "local"]), 0);
+    // Every file changed after the snapshot: nothing can be compared.
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(source, `f${i}.txt`), `v2 ${i} longer\n`);
+    const drilled = await cfg.run(["run", "--json", "--step", "drill"]);
+    expectExit(drilled, 1);
+    const d = step(parseJson(drilled), "drill");
+    expect(d.status).toBe("failed");
+    expect(d.error?.kind).toBe("anomaly");
+    expect(d.error?.message).toMatch(/compared none of the 5 sampled files/);
+    expect(d.targets[0]).toMatchObject({ sampled: 5, matched: 0, skipped_changed: 5 });
+    expect(d.summary).toMatchObject({ passed: [] });
+  }, 120_000);
+
+  it("two names that read the same after restic's replacement are skipped, not guessed", async () => {
+    const dir = path.join(root, "ambiguous");
+    const source = path.join(dir, "src");
+    fs.mkdirSync(source, { recursive: true });
+    fs.writeFileSync(bytesPath(source, Buffer.from([0x78, 0xff])), "one\n");
+    fs.writeFileSync(bytesPath(source, Buffer.from([0x78, 0xfe])), "two\n");
+    fs.writeFileSync(path.join(source, "plain.txt"), "three\n");
+    const cfg = drillConfig(dir, source);
+    const run = await cfg.run(["run", "--json"]);
+    expectExit(run, 0);
+    const t = step(parseJson(run), "drill").targets[0]!;
+    expect(t).toMatchObject({ status: "succeeded", sampled: 3, matched: 1, skipped_changed: 2 });
+  }, 120_000);
+});
+
 describe("verify against a REST repository", () => {
   it("passes, then fails with restic's own classified kind (network) when the server is gone", async () => {
     const dir = path.join(root, "rest");
@@ -336,6 +432,11 @@ describe("verify helpers", () => {
     expect(parseNanoTime("2026-11-26T10:42:28Z")).toBe(1795689748000000000n);
     expect(parseNanoTime("yesterday")).toBeNull();
     expect(includePattern("/a/b [1]*?.txt")).toBe("/a/b \\[1\\]\\*\\?.txt");
+    // U+FFFD (one byte that is not UTF-8, in restic's JSON) matches one byte: `?`.
+    expect(includePattern("/a/bad\uFFFDname?")).toBe("/a/bad?name\\?");
+    expect(decodeLikeGo(Buffer.from([0x61, 0xff, 0xfe, 0xc3, 0xa9, 0xe2, 0x82]))).toBe(
+      "a\uFFFD\uFFFDé\uFFFD\uFFFD",
+    );
     expect(parseRestoreError("ignoring error for /src/f20.bin: ciphertext verification failed")).toEqual({
       path: "/src/f20.bin",
       message: "ciphertext verification failed",
