@@ -209,6 +209,7 @@ describe("manifest diff", () => {
       bytes_changed: 30,
       dirs_added: 0,
       dirs_removed: 0,
+      files_unreadable: 0,
     });
     expect(marks.sort()).toEqual([
       ["A", "/r/a-new"],

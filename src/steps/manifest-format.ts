@@ -24,6 +24,8 @@ export interface ManifestHeader {
   created: string;
   hash: "sha256" | null;
   roots: string[];
+  /** Entries the walk could not read (absent when none): such a manifest is no good baseline. */
+  unreadable?: number;
 }
 
 export type EntryType = "f" | "d" | "l" | "p" | "s" | "c" | "b" | "?";
@@ -129,7 +131,14 @@ export function parseHeader(line: string): ManifestHeader | null {
   if (!line.startsWith(`${MANIFEST_MAGIC}\t`)) return null;
   try {
     const parsed = JSON.parse(line.slice(MANIFEST_MAGIC.length + 1)) as Partial<ManifestHeader>;
-    return { created: parsed.created ?? "", hash: parsed.hash ?? null, roots: parsed.roots ?? [] };
+    return {
+      created: parsed.created ?? "",
+      hash: parsed.hash ?? null,
+      roots: parsed.roots ?? [],
+      ...(typeof parsed.unreadable === "number" && parsed.unreadable > 0
+        ? { unreadable: parsed.unreadable }
+        : {}),
+    };
   } catch {
     return null;
   }
@@ -328,6 +337,11 @@ export interface ManifestDiff {
   bytes_changed: number;
   dirs_added: number;
   dirs_removed: number;
+  /**
+   * Files of the previous manifest that this walk could not read (inside a directory it could not
+   * open, or a file it could not hash): not counted as removed or changed — unreadable is not gone.
+   */
+  files_unreadable: number;
 }
 
 export type DiffMark = "A" | "R" | "C";
@@ -340,7 +354,12 @@ export type DiffMark = "A" | "R" | "C";
  */
 export function createManifestDiffer(
   next: LineCursor,
-  options: { ignoreExtra?: boolean; onDifference?: (mark: DiffMark, line: string) => void } = {},
+  options: {
+    ignoreExtra?: boolean;
+    onDifference?: (mark: DiffMark, line: string) => void;
+    /** Escaped paths of directories the walk could not open: what was below them is unreadable, not removed. */
+    unreadableDirs?: ReadonlySet<string>;
+  } = {},
 ) {
   const diff: ManifestDiff = {
     previous_files: 0,
@@ -352,8 +371,17 @@ export function createManifestDiffer(
     bytes_changed: 0,
     dirs_added: 0,
     dirs_removed: 0,
+    files_unreadable: 0,
   };
   const dirs = new Map<string, DirCount>();
+  const unreadableDirs = options.unreadableDirs ?? new Set<string>();
+  const belowUnreadable = (p: string): boolean => {
+    if (unreadableDirs.size === 0) return false;
+    for (let i = p.indexOf("/", 1); i !== -1; i = p.indexOf("/", i + 1)) {
+      if (unreadableDirs.has(p.slice(0, i))) return true;
+    }
+    return false;
+  };
   let headerSeen = false;
   const ignoreExtra = options.ignoreExtra ?? false;
 
@@ -373,6 +401,10 @@ export function createManifestDiffer(
     options.onDifference?.("A", line);
   };
   const removed = (line: string) => {
+    if (belowUnreadable(pathField(line))) {
+      if (typeField(line) !== "d") diff.files_unreadable++;
+      return;
+    }
     if (typeField(line) === "d") diff.dirs_removed++;
     else {
       diff.files_removed++;
@@ -425,6 +457,11 @@ export function createManifestDiffer(
         return;
       }
       if (ignoreExtra && withoutExtra(oldLine) === withoutExtra(newLine)) return;
+      // "!EACCES" in the hash column: the file is there but could not be read this time.
+      if (newLine.charCodeAt(newLine.lastIndexOf("\t") + 1) === 33 /* ! */) {
+        diff.files_unreadable++;
+        return;
+      }
       diff.files_changed++;
       diff.bytes_changed += sizeField(newLine);
       bump(newLine, "changed");

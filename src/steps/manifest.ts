@@ -20,6 +20,7 @@ import {
 import {
   createChunkLineSplitter,
   createManifestDiffer,
+  escapePath,
   formatHeader,
   LineCursor,
   parseHeader,
@@ -175,20 +176,29 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
     created: started.toISOString(),
     hash: o.hash === "sha256" ? "sha256" : null,
     roots: roots.map((r) => r.path),
+    ...(walk.problemCount > 0 ? { unreadable: walk.problemCount } : {}),
   };
+  // What was below a directory the walk could not open is unreadable, not removed.
+  const unreadableDirs = new Set(
+    walk.problems.filter((p) => p.message.startsWith("cannot read directory")).map((p) => escapePath(p.path)),
+  );
   const name = uniqueName(output, manifestName(started));
   const file = path.join(output, name);
   const previousFile = previousName ? path.join(output, previousName) : null;
   const diffLines: string[] = [];
-  let compared: { diff: ManifestDiff; dirs: DirCount[] } | null = null;
+  let compared: { diff: ManifestDiff; dirs: DirCount[]; previousHeader: ManifestHeader | null } | null = null;
   let unreadablePrevious = null as string | null;
   try {
     // Writing (gzip in the thread pool) and reading the previous manifest overlap.
     const [, result] = await Promise.all([
       writeStreamAtomic(file, gzipMembers(manifestChunks(header, walk.blocks)), { mode: 0o600 }),
       previousFile
-        ? diffWithPrevious(previousFile, walk.blocks, header, (mark, line) =>
-            diffLines.push(`${mark}\t${line}`),
+        ? diffWithPrevious(
+            previousFile,
+            walk.blocks,
+            header,
+            (mark, line) => diffLines.push(`${mark}\t${line}`),
+            unreadableDirs,
           ).catch((err: unknown) => {
             // Atomic writes make this unlikely (disk corruption, a hand edit); failing every run
             // from now on would help no one, so this run says so and starts a new baseline.
@@ -240,6 +250,10 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
   if (compared) {
     const { diff, dirs } = compared;
     Object.assign(summary, diff, { diff: path.join(output, diffNameFor(name)) });
+    if (diff.files_unreadable > 0)
+      ctx.log.warn(
+        `${diff.files_unreadable} files of ${previousName} could not be read this time; they are counted as unreadable, not removed`,
+      );
     const base = diff.previous_files;
     const removedShare = base > 0 ? diff.files_removed / base : 0;
     const changedShare = base > 0 ? diff.files_changed / base : 0;
@@ -269,10 +283,15 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
   // On an anomaly the new manifest is kept for inspection but `latest` keeps pointing at the last
   // good one: the next run compares with that again, so one bad run cannot make the damage the new
   // normal (a second run after a mass deletion would otherwise see no change and pass).
-  summary.promoted = anomaly === null;
+  // A walk with unreadable parts never replaces a good baseline (one read whole): the next run compares
+  // with the good one again. It does replace a baseline that had unreadable parts itself (or none).
+  const baselineKept =
+    walk.problemCount > 0 && compared !== null && compared.previousHeader?.unreadable === undefined;
+  const promote = anomaly === null && !baselineKept;
+  summary.promoted = promote;
   try {
-    if (anomaly === null) await writeFileAtomic(path.join(output, LATEST_FILE), `${name}\n`, { mode: 0o600 });
-    await pruneGenerations(output, o.keep, anomaly === null ? name : previousName);
+    if (promote) await writeFileAtomic(path.join(output, LATEST_FILE), `${name}\n`, { mode: 0o600 });
+    await pruneGenerations(output, o.keep, promote ? name : previousName);
   } catch (err) {
     if (isDiskFullError(err)) {
       return {
@@ -313,13 +332,16 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
   }
   if (walk.problemCount > 0) {
     const first = walk.problems.slice(0, 3).map((p) => `${p.path} (${p.message})`);
+    const kept = baselineKept
+      ? `; this manifest is kept as ${name}, but the baseline stays ${previousName ?? ""} (a walk with unreadable parts never replaces a good one)`
+      : "";
     return {
       status: "warning",
       summary,
       error: stepError(
         "partial",
-        `${walk.problemCount} entries could not be read: ${first.join(", ")}${walk.problemCount > 3 ? ", …" : ""}`,
-        "check permissions; holdfast needs to read every file it lists",
+        `${walk.problemCount} entries could not be read: ${first.join(", ")}${walk.problemCount > 3 ? ", …" : ""}${kept}`,
+        "check permissions (holdfast needs to read every file it lists, so run it as a user who can, or exclude what it must not read)",
       ),
     };
   }
@@ -389,16 +411,19 @@ async function diffWithPrevious(
   blocks: readonly string[],
   header: ManifestHeader,
   onDifference: (mark: "A" | "R" | "C", line: string) => void,
-): Promise<{ diff: ManifestDiff; dirs: DirCount[] }> {
+  unreadableDirs: ReadonlySet<string>,
+): Promise<{ diff: ManifestDiff; dirs: DirCount[]; previousHeader: ManifestHeader | null }> {
   let differ: ReturnType<typeof createManifestDiffer> | null = null;
+  let previousHeader: ManifestHeader | null = null;
   const splitter = createChunkLineSplitter((text, start, end) => {
     if (differ === null) {
       const headerEnd = text.indexOf("\n", start);
-      const previousHeader = parseHeader(text.slice(start, headerEnd));
+      previousHeader = parseHeader(text.slice(start, headerEnd));
       // A manifest with hashes compared with one without: compare everything but the hash column.
       differ = createManifestDiffer(new LineCursor(blocks), {
         ignoreExtra: (previousHeader?.hash ?? null) !== header.hash,
         onDifference,
+        unreadableDirs,
       });
       if (previousHeader) start = headerEnd + 1;
     }
@@ -411,8 +436,8 @@ async function diffWithPrevious(
   input.setEncoding("utf8");
   for await (const chunk of input) splitter.push(chunk as string);
   splitter.end();
-  differ ??= createManifestDiffer(new LineCursor(blocks), { onDifference });
-  return differ.finish();
+  differ ??= createManifestDiffer(new LineCursor(blocks), { onDifference, unreadableDirs });
+  return { ...differ.finish(), previousHeader };
 }
 
 /** Keeps the newest `keep` manifests (and their diffs), and always the one `latest` names. */
