@@ -18,6 +18,7 @@ export const ERROR_KINDS = [
   "not_found",
   "permission",
   "disk_full",
+  "repository_damaged",
   "leftover_process",
   "password_command",
 ] as const;

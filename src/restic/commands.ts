@@ -218,6 +218,8 @@ export async function ls(
   const outcome = await runRestic(host, {
     repo,
     args: ["ls", "--json", ...filterArgs(options.filter ?? {}), snapshot, ...(options.paths ?? [])],
+    // A tree in a missing pack makes restic 0.14 retry for minutes: stop in time to say why.
+    stopBeforeDeadline: true,
     onStdout: (line) => {
       const parsed = parseLsLine(line);
       if (parsed.type === "node") onNode(parsed.node);

@@ -82,7 +82,7 @@ const EXPECTED: Record<string, Expectation> = {
   },
   "0.14.0/check-corrupt": {
     command: "check",
-    kind: "exit_code",
+    kind: "repository_damaged",
     message:
       "repository contains errors: Pack ID does not match, want 3cfe76f183dbddc1cb25c8616b1f019e57834c03a2be2090bfb3fd3d85fa9ee3, got f2c35ab431ff1572a8dcd6407a7ffa9a0a244abd3091845d6f427d96dc5f2b68",
     hint: /Do not prune until this is fixed/,
@@ -231,7 +231,7 @@ const EXPECTED: Record<string, Expectation> = {
   },
   "0.18.1/check-json-corrupt": {
     command: "check",
-    kind: "exit_code",
+    kind: "repository_damaged",
     message: expect.stringMatching(/^repository contains errors: pack [0-9a-f]{8}: Pack ID does not match/),
     hint: /repair/,
   },

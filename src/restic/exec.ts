@@ -559,6 +559,13 @@ async function runOnce(
     const cut = stderrLines.findIndex((l) => l.includes("signal interrupt received"));
     const beforeStop = cut === -1 ? stderrLines : stderrLines.slice(0, cut);
     const asIfFailed = classifyResticFailure({ ...base, stderrLines: beforeStop, exitCode: 1, signal: null });
+    if (asIfFailed.kind === "repository_damaged") {
+      // restic 0.14 retries a missing pack ~10 times per blob before it gives up: the time ran out
+      // on damage, and saying "timeout" would hide it.
+      await cleanupAfterStop(host, call, access, detected);
+      outcome.error = asIfFailed;
+      return outcome;
+    }
     if (asIfFailed.kind === "network") {
       // The backend is gone, so restic's lock there cannot be removed now; say how, for later.
       if (result.signal === "SIGKILL" || call.exclusive) {

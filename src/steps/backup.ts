@@ -282,7 +282,8 @@ function targetFor(
   const base = { repo, duration_ms: durationMs, exit_code: outcome.exitCode, ...figures };
   if (outcome.ok) return { ...base, status: "succeeded", error: null };
   // Exit 3: some files could not be read; the snapshot exists (restic-notes.md §2).
-  if (outcome.exitCode === 3 && summary?.snapshotId) {
+  // A damaged repository also answers 3 (its parent tree unreadable), but that is no unreadable file.
+  if (outcome.exitCode === 3 && summary?.snapshotId && outcome.error?.kind !== "repository_damaged") {
     const listed = summarizeBackupErrors(result.errors);
     const error = outcome.error ?? stepError("partial", `snapshot saved, but restic ${listed.message}`, null);
     return {

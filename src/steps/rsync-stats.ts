@@ -25,7 +25,12 @@ export interface RsyncOutputCollector {
   vanished(): string[];
   /** stderr lines that are errors rsync reported ("rsync: …", "ssh: …"), last 20. */
   errors(): string[];
+  /** The first line that says the destination is full, over quota or read-only, and how many said so. */
+  diskFull(): { line: string; count: number } | null;
 }
+
+// rsync prints the errno text of the receiver's failed write/mkdir/rename (strerror, all versions).
+const DISK_FULL = /No space left on device|Disk quota exceeded|Read-only file system|\(28\)|\(122\)|\(30\)/;
 
 const LABELS: Record<string, keyof RsyncStats> = {
   "Number of files": "files_total",
@@ -45,6 +50,7 @@ export function createRsyncCollector(): RsyncOutputCollector {
   let sawDeletedStat = false;
   const vanished: string[] = [];
   const errors: string[] = [];
+  let diskFull: { line: string; count: number } | null = null;
   return {
     push(line, stream) {
       if (stream === "stdout") {
@@ -61,6 +67,10 @@ export function createRsyncCollector(): RsyncOutputCollector {
         if (vanished.length < 20) vanished.push(gone[1] as string);
         return;
       }
+      if (stream === "stderr" && DISK_FULL.test(line)) {
+        if (diskFull) diskFull.count++;
+        else diskFull = { line, count: 1 };
+      }
       if (/^(rsync|ssh|rsync error|rsync warning)[:( ]/.test(line) || line.startsWith("ssh:")) {
         errors.push(line);
         if (errors.length > 20) errors.shift();
@@ -71,6 +81,7 @@ export function createRsyncCollector(): RsyncOutputCollector {
     },
     vanished: () => [...vanished],
     errors: () => [...errors],
+    diskFull: () => (diskFull ? { ...diskFull } : null),
   };
 }
 
@@ -180,7 +191,7 @@ export function hintForRsyncExit(code: number): string {
 
 export interface RsyncVerdict {
   status: "succeeded" | "warning" | "failed";
-  kind: "partial" | "network" | "exit_code" | null;
+  kind: "partial" | "network" | "exit_code" | "disk_full" | null;
   message: string | null;
   hint: string | null;
 }
@@ -188,10 +199,27 @@ export interface RsyncVerdict {
 /** Turns rsync's exit code and what it printed into a step status with rsync's own reason. */
 export function judgeRsyncExit(
   code: number,
-  collector: Pick<RsyncOutputCollector, "stats" | "vanished" | "errors">,
+  collector: Pick<RsyncOutputCollector, "stats" | "vanished" | "errors"> &
+    Partial<Pick<RsyncOutputCollector, "diskFull">>,
   remoteHost: string | null,
 ): RsyncVerdict {
   if (code === 0) return { status: "succeeded", kind: null, message: null, hint: null };
+  // A full, over-quota or read-only destination is no partial transfer (code 23 or 11/12 alike): the
+  // mirror is missing whatever did not fit, so the step fails and says so.
+  const full = collector.diskFull?.() ?? null;
+  if (full) {
+    const what = /quota|\(122\)/i.test(full.line)
+      ? "over its quota"
+      : /read-only|\(30\)/i.test(full.line)
+        ? "read-only"
+        : "out of space (or inodes)";
+    return {
+      status: "failed",
+      kind: "disk_full",
+      message: `the destination is ${what}: ${full.line}${full.count > 1 ? ` (and ${full.count - 1} more such errors)` : ""} (rsync code ${code})`,
+      hint: "free space or inodes on the destination (df -h; df -i), raise its quota or remount it read-write, then run the mirror again: files that did not fit are missing from the mirror",
+    };
+  }
   const errors = collector.errors().filter((l) => !/^rsync (error|warning):/.test(l));
   const meaning = describeRsyncExit(code);
   const firstErrors = errors.slice(0, 3).join("; ");
