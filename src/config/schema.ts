@@ -43,6 +43,9 @@ export const repositorySchema = z.strictObject({
   offsite: z.boolean().default(false),
   limit_upload: boundedInt(10_000_000).optional().describe("KiB/s"),
   limit_download: boundedInt(10_000_000).optional().describe("KiB/s"),
+  open_timeout: durationSchema
+    .optional()
+    .describe("this repository's restic.open_timeout (a backend that is slow to come up)"),
 });
 
 export const guardSchema = z.strictObject({
@@ -162,7 +165,26 @@ export const resticSettingsSchema = z.strictObject({
   ionice: z.enum(["idle", "best-effort", "none"]).default("idle"),
   progress_fps: z.number().positive().max(60).default(2),
   cache_dir: pathSchema.optional(),
+  open_timeout: durationSchema
+    .default(60_000)
+    .describe(
+      "how long restic may keep retrying to open a repository whose backend does not answer before holdfast stops it and reports `network` (restic 0.17+ retries for 15 minutes)",
+    ),
+  lock_wait: durationSchema
+    .default(30 * 60_000)
+    .describe(
+      "how long a step's restic command waits for a lock another restic holds (never past the step's timeout); restic 0.16+ waits itself (--retry-lock)",
+    ),
 });
+
+export const RESTIC_SETTINGS_DEFAULTS = {
+  binary: "restic",
+  nice: 10,
+  ionice: "idle",
+  progress_fps: 2,
+  open_timeout: 60_000,
+  lock_wait: 30 * 60_000,
+} as const;
 
 export const configSchema = z.strictObject({
   version: z.literal(1, { message: "only version: 1 is supported" }),
@@ -177,7 +199,7 @@ export const configSchema = z.strictObject({
   kill_grace: durationSchema
     .default(15_000)
     .describe("time between SIGINT and SIGKILL when a step is stopped"),
-  restic: resticSettingsSchema.default({ binary: "restic", nice: 10, ionice: "idle", progress_fps: 2 }),
+  restic: resticSettingsSchema.default(RESTIC_SETTINGS_DEFAULTS),
   repositories: z.record(nameSchema, repositorySchema).default({}),
   sources: z.record(nameSchema, sourceSchema).default({}),
   jobs: z.record(nameSchema, jobSchema),

@@ -15,6 +15,7 @@ import {
   parseSnapshotsJson,
   parseStatsJson,
   ResticParseError,
+  stripAnsi,
   type BackupError,
   type BackupStatus,
   type BackupSummary,
@@ -34,7 +35,7 @@ import {
 } from "./args.js";
 
 import { repositoryAccess, selectorEnv } from "./repository.js";
-import { runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
+import { openTimeoutFor, runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
 
 export { detectRestic } from "./exec.js";
 
@@ -126,7 +127,7 @@ export async function backup(
     onStderr: (line) => {
       // Backup's JSON error lines go to stderr (restic-notes.md §1).
       if (line.charCodeAt(0) !== 0x7b) {
-        host.log.output(`[${repo.name}] ${line}`, "stderr");
+        host.log.output(`[${repo.name}] ${stripAnsi(line)}`, "stderr");
         return true;
       }
       const parsed = parseBackupLine(line);
@@ -188,6 +189,7 @@ export async function stats(
   snapshotIds: readonly string[],
   mode: "restore-size" | "raw-data" | "files-by-contents" | "blobs-per-file" = "restore-size",
   filter: SnapshotFilter = {},
+  extra: Partial<ResticCall> = {},
 ): Promise<{ outcome: ResticOutcome; stats: ResticStats | null }> {
   // With a filter, "latest" means the latest matching snapshot; none matching → snapshots_count 0
   // (0.14 prints `Ignoring "latest", no snapshot matched` on stderr and exits 0).
@@ -197,6 +199,7 @@ export async function stats(
     collectStdout: true,
     onStdout: () => undefined,
     echo: false,
+    ...extra,
   });
   if (!outcome.ok) return { outcome, stats: null };
   try {
@@ -374,6 +377,7 @@ function notRun(error: StepError): ResticOutcome {
     durationMs: 0,
     cancelled: false,
     stoppedEarly: false,
+    notOpened: false,
     stdout: null,
     stderrLines: [],
     error,
@@ -435,6 +439,8 @@ export async function copy(
     args: ["copy", ...filterArgs(options.filter ?? {}), ...(options.snapshotIds ?? [])],
     extraEnv,
     stopBeforeDeadline: true,
+    // copy opens both repositories: either may be the one that does not answer.
+    openTimeoutMs: Math.max(openTimeoutFor(host.config, to), openTimeoutFor(host.config, from)),
     onStdout: (line) => {
       const parsed = parseCopyLine(line);
       if (parsed.type === "snapshot") pending = parsed.shortId;

@@ -9,17 +9,21 @@
 //     "already locked" until the step's deadline (restic 0.14 has no --retry-lock),
 //   - removes restic's own stale locks (restic's definition: dead PID on this host, or older than
 //     30 minutes) when they are in the way, and after a cancel or a stop that may have left one,
-//   - stops restic a little before the step's deadline when its backend stopped answering, so the
-//     failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
+//   - stops restic when it is still retrying to open the repository after restic.open_timeout (a
+//     backend that refuses connections: restic 0.17+ retries for 15 minutes) and reports `network`
+//     with restic's own cause — for every command, steps and CLI alike (open-watch.ts),
+//   - stops restic a little before the step's deadline when its backend stopped answering mid-run, so
+//     the failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
 import fs from "node:fs";
 import path from "node:path";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import type { StepContext, StepLogger } from "../engine/step-kind.js";
 import { stepError, type StepError } from "../errors.js";
 import { runProcess, type ProcessResult, type RunProcessOptions } from "../util/process.js";
-import { formatDuration } from "../util/units.js";
+import { formatDuration, timerDelay } from "../util/units.js";
 import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
 import { stripAnsi } from "./outputs.js";
+import { createOpenWatch, lastRetryCause } from "./open-watch.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
 import { passwordCommandFailure } from "./password-command.js";
 import { parseResticVersion, type ResticVersion } from "./version.js";
@@ -335,6 +339,17 @@ export interface ResticCall {
   normalPriority?: boolean;
   /** Do not take this process's per-repository mutex (the caller already holds it). */
   insideMutex?: boolean;
+  /** The open timeout when the command opens more than one repository (copy); default: the repository's. */
+  openTimeoutMs?: number;
+  /** Called once, at restic's first retry to open the repository (its backend does not answer yet). */
+  onOpenRetry?: () => void;
+}
+
+const DEFAULT_OPEN_TIMEOUT_MS = 60_000;
+
+/** restic.open_timeout, or the repository's own open_timeout. */
+export function openTimeoutFor(config: Config, repo: RepositoryConfig): number {
+  return repo.open_timeout ?? config.restic.open_timeout ?? DEFAULT_OPEN_TIMEOUT_MS;
 }
 
 export interface ResticOutcome {
@@ -344,8 +359,10 @@ export interface ResticOutcome {
   durationMs: number;
   /** Our caller's signal fired (cancel or the step timeout). */
   cancelled: boolean;
-  /** We stopped restic before the deadline (see stopBeforeDeadline). */
+  /** We stopped restic before the deadline (see stopBeforeDeadline) or at the open timeout. */
   stoppedEarly: boolean;
+  /** restic never opened the repository: it was still retrying at restic.open_timeout and was stopped. */
+  notOpened: boolean;
   stdout: string | null;
   stderrLines: string[];
   /** Set when !ok: the classified failure with its hint. */
@@ -389,6 +406,7 @@ function failed(error: StepError, version: ResticVersion | null = null): ResticO
     durationMs: 0,
     cancelled: error.kind === "cancelled",
     stoppedEarly: false,
+    notOpened: false,
     stdout: null,
     stderrLines: [],
     error,
@@ -485,14 +503,34 @@ async function runOnce(
     }
   }
 
+  // The open watch: stop restic when, open_timeout after its start, it is still retrying to open
+  // the repository (and at any later retry line while it still is).
+  const openTimeoutMs = call.openTimeoutMs ?? openTimeoutFor(config, call.repo);
+  const openWatch = createOpenWatch();
+  const openStop = new AbortController();
+  const startedAt = Date.now();
+  const checkOpen = () => {
+    const now = Date.now();
+    if (!openStop.signal.aborted && now - startedAt >= openTimeoutMs && openWatch.stillOpening(now))
+      openStop.abort();
+  };
+  const openTimer = setTimeout(checkOpen, timerDelay(openTimeoutMs));
+
   const result = await host.exec(program as string, args, {
     env: { ...access.env, ...(call.extraEnv ?? {}) },
+    stopSignal: openStop.signal,
     collectStdout: call.collectStdout ?? false,
     stderrTailLines: 50,
     // snapshots/forget print one JSON array on one line, which grows with the snapshot count.
     maxLineLength: 512 * 1024 * 1024,
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     onLine: (line, stream) => {
+      if (!openWatch.opened()) {
+        const before = openWatch.retries();
+        openWatch.line(line, stream, Date.now());
+        if (before === 0 && openWatch.retries() > 0) call.onOpenRetry?.();
+        if (stream === "stderr") checkOpen();
+      }
       if (stream === "stdout") {
         if (call.onStdout) call.onStdout(line);
         else if (echo) host.log.output(line, "stdout");
@@ -508,6 +546,7 @@ async function runOnce(
       if (!handled && echo) host.log.output(stripAnsi(line), "stderr");
     },
   });
+  clearTimeout(openTimer);
 
   const outcome: ResticOutcome = {
     ok: result.exitCode === 0 && !result.spawnError,
@@ -516,6 +555,7 @@ async function runOnce(
     durationMs: result.durationMs,
     cancelled: result.cancelled,
     stoppedEarly: false,
+    notOpened: false,
     stdout: result.stdout,
     stderrLines,
     error: null,
@@ -530,7 +570,7 @@ async function runOnce(
     );
     return outcome;
   }
-  if (outcome.ok && !result.cancelled) return outcome;
+  if (outcome.ok && !result.cancelled && !result.stopped) return outcome;
   outcome.ok = false;
 
   const base = {
@@ -550,6 +590,13 @@ async function runOnce(
         ? classifyResticFailure({ ...base, timedOut: true })
         : classifyResticFailure({ ...base, cancelled: true });
     await cleanupAfterStop(host, call, access, detected);
+    return outcome;
+  }
+  if (result.stopped) {
+    // restic never opened the repository, so it holds no lock there: nothing to clean up.
+    outcome.stoppedEarly = true;
+    outcome.notOpened = true;
+    outcome.error = notOpenedError(call.repo.name, openTimeoutMs, openWatch.cause(), base);
     return outcome;
   }
   if (result.timedOut) {
@@ -574,10 +621,7 @@ async function runOnce(
         );
       }
       // restic's retry lines carry the cause ("… returned error, retrying after 1.9s: client.Post: … connection refused").
-      const retry = beforeStop.filter((l) => l.includes("returned error, retrying after")).at(-1);
-      const cause = retry
-        ? stripAnsi(retry).replace(/^.*?returned error, retrying after [^:]*: /, "")
-        : asIfFailed.message;
+      const cause = lastRetryCause(beforeStop) ?? asIfFailed.message;
       outcome.error = stepError(
         "network",
         `the repository backend stopped answering and restic was still retrying when the step's time ran out: ${cause}`,
@@ -601,6 +645,28 @@ async function runOnce(
   outcome.error =
     passwordCommandFailure(config, call.repo, call.extraEnv, stderrLines) ?? classifyResticFailure(base);
   return outcome;
+}
+
+/**
+ * restic was stopped by the open watch: it was still retrying to open the repository. The kind and
+ * hint come from restic's own cause (connection refused, unknown TLS CA, …), classified like any
+ * failure; the message says how long holdfast let it try and what restic last said.
+ */
+function notOpenedError(
+  repoName: string,
+  openTimeoutMs: number,
+  cause: string | null,
+  base: Parameters<typeof classifyResticFailure>[0],
+): StepError {
+  const said = cause ?? "the backend did not answer";
+  const classified = classifyResticFailure({ ...base, stderrLines: [said], exitCode: 1, signal: null });
+  const kind = classified.kind === "permission" ? "permission" : "network";
+  const hint = kind === classified.kind && classified.hint ? `${classified.hint} ` : "";
+  return stepError(
+    kind,
+    `restic could not open repository ${repoName}: its backend did not answer within ${formatDuration(openTimeoutMs)} (${said})`,
+    `${hint}holdfast stops restic once it has retried opening a repository for restic.open_timeout (${formatDuration(openTimeoutMs)}); raise it (restic.open_timeout, or open_timeout on the repository) for a backend that is slow to come up.`,
+  );
 }
 
 /**

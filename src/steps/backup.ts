@@ -135,9 +135,10 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
     `restic ${restic.version?.text ?? "(unknown version)"} (${restic.binary}); source ${source.name}; host ${hostName}`,
   );
 
-  const guardError = await runGuard(ctx, host, source, hostName, stats);
-  if (guardError) {
+  const guard = await startGuard(ctx, host, source, hostName, stats);
+  if ("error" in guard) {
     // No snapshot anywhere, and forget leaves this source alone in this run (behavior.md).
+    const guardError = guard.error;
     block(ctx, source.name, "*");
     ctx.log.warn(`guard: ${guardError.message}`);
     return {
@@ -156,6 +157,24 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
         repoName,
         stepError("config", `unknown repository "${repoName}"`, "define it under repositories:"),
       );
+    }
+    // This repository's own max_shrink verdict (it may still be coming when its backend was slow).
+    const verdict = await guard.verdict(repoName);
+    if (verdict.shrink) {
+      block(ctx, source.name, "*");
+      ctx.log.warn(`guard: ${verdict.shrink.message}`);
+      return { ...skippedTarget(repoName, verdict.shrink), status: "failed" };
+    }
+    if (verdict.unreachable) {
+      // The guard's restic already spent restic.open_timeout on this backend: a backup would too.
+      block(ctx, source.name, repoName);
+      return {
+        repo: repoName,
+        status: "failed",
+        duration_ms: verdict.durationMs,
+        error: verdict.unreachable,
+        snapshot_id: null,
+      };
     }
     const started = Date.now();
     const result = await backup(host, repo, {
@@ -204,52 +223,103 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
   };
 }
 
-/** Paths, sentinels, min_files; then max_shrink against each repository's last snapshot of the source. */
-async function runGuard(
+interface RepoVerdict {
+  /** The source shrank by more than max_shrink since this repository's last snapshot of it. */
+  shrink: StepError | null;
+  /** restic could not open the repository within restic.open_timeout (kind network). */
+  unreachable: StepError | null;
+  durationMs: number | null;
+}
+
+type Guard = { error: StepError } | { verdict(repo: string): Promise<RepoVerdict> };
+
+const PASS: RepoVerdict = { shrink: null, unreachable: null, durationMs: null };
+
+/**
+ * Paths, sentinels, min_files; then max_shrink against each repository's last snapshot of the
+ * source (behavior.md: "in that repository"). The repositories' `restic stats` run in parallel, and
+ * the backups start once every repository has either answered or is still retrying to reach its
+ * backend: a shrink any answering repository sees stops the backup everywhere, while a dead
+ * backend (restic 0.17+ retries it for up to restic.open_timeout) never delays the healthy ones —
+ * its own backup waits for its own verdict.
+ */
+async function startGuard(
   ctx: StepContext<BackupOptions>,
   host: ResticHost,
   source: SourceConfig,
   hostName: string,
   stats: typeof statsCommand,
-): Promise<StepError | null> {
+): Promise<Guard> {
   const presence = await checkSourcePresence(source, ctx.signal);
-  if (presence) return presence;
+  if (presence) return { error: presence };
   const maxShrink = parseMaxShrink(source);
-  if (maxShrink === null) return null;
-  if (typeof maxShrink === "object") return maxShrink;
+  if (maxShrink === null) return { verdict: () => Promise.resolve(PASS) };
+  if (typeof maxShrink === "object") return { error: maxShrink };
   const current = await countEntries(source.paths, {
     oneFileSystem: source.one_file_system,
     signal: ctx.signal,
   });
-  for (const repoName of ctx.options.repos) {
+
+  const checkOne = (repoName: string, onOpenRetry: () => void): Promise<RepoVerdict> => {
     const repo = ctx.config.repositories[repoName];
-    if (!repo) continue;
+    if (!repo) return Promise.resolve(PASS);
+    const started = Date.now();
     // `stats --mode restore-size latest` with the source's tags counts the same entries as countEntries.
-    const result = await stats(host, repo, ["latest"], "restore-size", {
-      tags: [[HOLDFAST_TAG, sourceTag(source.name)]],
-      hosts: [hostName],
+    return stats(
+      host,
+      repo,
+      ["latest"],
+      "restore-size",
+      { tags: [[HOLDFAST_TAG, sourceTag(source.name)]], hosts: [hostName] },
+      { onOpenRetry },
+    ).then((result): RepoVerdict => {
+      const durationMs = Date.now() - started;
+      if (!result.stats) {
+        const error = result.outcome.error;
+        if (result.outcome.notOpened && error) {
+          ctx.log.warn(`guard: ${repoName}: ${error.message}; no backup there in this run`);
+          return { shrink: null, unreachable: error, durationMs };
+        }
+        // The backup itself will fail and say why (missing repository, wrong password, …).
+        ctx.log.warn(
+          `guard: cannot read the last snapshot of ${source.name} in ${repoName} (${error?.message ?? "no answer"}); max_shrink not checked there`,
+        );
+        return PASS;
+      }
+      if (result.stats.snapshotsCount === 0) {
+        ctx.log.info(
+          `guard: no earlier snapshot of ${source.name} in ${repoName}; max_shrink has nothing to compare with`,
+        );
+        return PASS;
+      }
+      const previous = Math.max(0, result.stats.totalFileCount - ancestorCount(source.paths));
+      const failure = shrinkFailure(source, repoName, maxShrink, previous, current);
+      if (!failure)
+        ctx.log.info(
+          `guard: ${source.name} has ${current} entries; the last snapshot in ${repoName} had ${previous}`,
+        );
+      return { shrink: failure, unreachable: null, durationMs };
     });
-    if (!result.stats) {
-      // The backup itself will fail and say why (missing repository, wrong password, …).
-      ctx.log.warn(
-        `guard: cannot read the last snapshot of ${source.name} in ${repoName} (${result.outcome.error?.message ?? "no answer"}); max_shrink not checked there`,
-      );
-      continue;
-    }
-    if (result.stats.snapshotsCount === 0) {
-      ctx.log.info(
-        `guard: no earlier snapshot of ${source.name} in ${repoName}; max_shrink has nothing to compare with`,
-      );
-      continue;
-    }
-    const previous = Math.max(0, result.stats.totalFileCount - ancestorCount(source.paths));
-    const failure = shrinkFailure(source, repoName, maxShrink, previous, current);
-    if (failure) return failure;
-    ctx.log.info(
-      `guard: ${source.name} has ${current} entries; the last snapshot in ${repoName} had ${previous}`,
-    );
+  };
+
+  const verdicts = new Map<string, Promise<RepoVerdict>>();
+  const answered: RepoVerdict[] = [];
+  const answeredOrRetrying: Array<Promise<unknown>> = [];
+  for (const repoName of new Set(ctx.options.repos)) {
+    let retrying!: () => void;
+    const firstRetry = new Promise<void>((resolve) => (retrying = resolve));
+    const verdict = checkOne(repoName, () => retrying()).then((v) => {
+      answered.push(v);
+      return v;
+    });
+    verdicts.set(repoName, verdict);
+    answeredOrRetrying.push(Promise.race([verdict, firstRetry]));
   }
-  return null;
+  await Promise.all(answeredOrRetrying);
+  // A shrink seen by any repository that answered stops the backup to every repository.
+  const shrink = answered.find((v) => v.shrink !== null)?.shrink;
+  if (shrink) return { error: shrink };
+  return { verdict: (repo) => verdicts.get(repo) ?? Promise.resolve(PASS) };
 }
 
 function skippedTarget(repo: string, error: StepError | null): TargetRecord {

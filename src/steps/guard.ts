@@ -2,7 +2,9 @@
 // every path exists, every `exists` sentinel exists, the source holds at least `min_files` entries,
 // and it has not shrunk by more than `max_shrink` since the last snapshot of this source in each
 // repository. Any failure stops the backup to every repository: a source that looks wrong is wrong
-// everywhere, and no snapshot of it is better than an empty one that retention then keeps.
+// everywhere, and no snapshot of it is better than an empty one that retention then keeps. The one
+// exception is time: a repository whose backend does not answer yet is not waited for (backup.ts,
+// startGuard), so a shrink it reports later stops only its own backup (and retention everywhere).
 import fs from "node:fs";
 import path from "node:path";
 import type { SourceConfig } from "../config/schema.js";

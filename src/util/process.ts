@@ -21,6 +21,11 @@ export interface RunProcessOptions {
   cwd?: string;
   /** Cancellation from outside (user signal, run cancel). */
   signal?: AbortSignal;
+  /**
+   * A stop decided by the caller while watching the output (restic's open watch): ends the process
+   * like the timeout does (SIGINT → grace → SIGKILL) and sets `stopped` instead of `cancelled`.
+   */
+  stopSignal?: AbortSignal;
   /** Wall-clock limit; on expiry the group gets SIGINT, then SIGKILL after graceMs. */
   timeoutMs?: number;
   /** Time between SIGINT and SIGKILL. */
@@ -67,6 +72,8 @@ export interface ProcessResult {
   timedOut: boolean;
   /** The AbortSignal fired before the process ended. */
   cancelled: boolean;
+  /** The stopSignal fired before the process ended. */
+  stopped: boolean;
   /** Set when the program could not be started at all (ENOENT, EACCES). */
   spawnError: { code: string; message: string } | null;
   stderrTail: string[];
@@ -145,6 +152,7 @@ export function runProcess(
   return new Promise((resolve) => {
     let timedOut = false;
     let cancelled = false;
+    let stopped = false;
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
     let timeoutTimer: NodeJS.Timeout | undefined;
@@ -159,6 +167,7 @@ export function runProcess(
       if (killTimer) clearTimeout(killTimer);
       if (leftoverTimer) clearTimeout(leftoverTimer);
       options.signal?.removeEventListener("abort", onAbort);
+      options.stopSignal?.removeEventListener("abort", onStop);
       resolve({
         command,
         args,
@@ -168,6 +177,7 @@ export function runProcess(
         durationMs: Math.round(performance.now() - started),
         timedOut,
         cancelled,
+        stopped,
         spawnError: null,
         stderrTail,
         stdout: stdoutChunks ? Buffer.concat(stdoutChunks).toString("utf8") : null,
@@ -229,9 +239,19 @@ export function runProcess(
       else stop();
     };
 
+    const onStop = () => {
+      if (settled || cancelled || timedOut) return;
+      stopped = true;
+      stop();
+    };
+
     if (options.signal) {
       if (options.signal.aborted) queueMicrotask(onAbort);
       else options.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    if (options.stopSignal) {
+      if (options.stopSignal.aborted) queueMicrotask(onStop);
+      else options.stopSignal.addEventListener("abort", onStop, { once: true });
     }
     if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
       timeoutTimer = setTimeout(() => {
@@ -332,7 +352,7 @@ export function runProcess(
       stdoutSplitter?.end();
       stderrSplitter.end();
       // The leader is gone; make sure nothing it started lingers in the group after a stop.
-      if (timedOut || cancelled) signalGroup("SIGKILL");
+      if (timedOut || cancelled || stopped) signalGroup("SIGKILL");
       finish({ exitCode: code, signal: sig });
     });
   });

@@ -371,12 +371,13 @@ export function restic(target: DirectRestic, args: string[], options: { timeoutM
 
 export function resticSnapshots(
   target: DirectRestic,
-): Array<{ id: string; short_id: string; tags?: string[]; hostname: string; paths: string[] }> {
+): Array<{ id: string; short_id: string; time: string; tags?: string[]; hostname: string; paths: string[] }> {
   const r = restic(target, ["snapshots", "--json"]);
   if (r.code !== 0) throw new Error(`restic snapshots failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Array<{
     id: string;
     short_id: string;
+    time: string;
     tags?: string[];
     hostname: string;
     paths: string[];

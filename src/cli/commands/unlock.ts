@@ -31,33 +31,31 @@ export default async function unlockCommand(
   const repos = pickRepositories(config, repoName);
   const cli = createCliRestic(config);
   try {
-    const results = [];
-    for (const repo of repos) {
-      const before = await locks(cli.host, repo);
-      if (!before.outcome.ok) {
-        results.push({
-          repo,
-          error: before.outcome.error,
-          removed: [] as LockInfo[],
-          remaining: [] as LockInfo[],
-        });
-        continue;
-      }
-      let removed: LockInfo[] = [];
-      let remaining = before.locks;
-      if (before.locks.length > 0) {
-        const outcome = await unlock(cli.host, repo);
-        if (!outcome.ok) {
-          results.push({ repo, error: outcome.error, removed, remaining });
-          continue;
+    // Each repository on its own: a backend that does not answer (restic.open_timeout) never delays the others.
+    const results = await Promise.all(
+      repos.map(async (repo) => {
+        const before = await locks(cli.host, repo);
+        if (!before.outcome.ok) {
+          return {
+            repo,
+            error: before.outcome.error,
+            removed: [] as LockInfo[],
+            remaining: [] as LockInfo[],
+          };
         }
-        const after = await locks(cli.host, repo);
-        const left = new Set(after.locks.map((l) => l.id));
-        removed = before.locks.filter((l) => !left.has(l.id));
-        remaining = after.locks;
-      }
-      results.push({ repo, error: null, removed, remaining });
-    }
+        let removed: LockInfo[] = [];
+        let remaining = before.locks;
+        if (before.locks.length > 0) {
+          const outcome = await unlock(cli.host, repo);
+          if (!outcome.ok) return { repo, error: outcome.error, removed, remaining };
+          const after = await locks(cli.host, repo);
+          const left = new Set(after.locks.map((l) => l.id));
+          removed = before.locks.filter((l) => !left.has(l.id));
+          remaining = after.locks;
+        }
+        return { repo, error: null, removed, remaining };
+      }),
+    );
     const cancelled = signalExitCode(cli.host);
     if (cancelled !== null) return cancelled;
     const failedAny = results.some((r) => r.error);

@@ -37,12 +37,14 @@ export function registerSnapshotRoutes(
       );
     }
     const repos = repo ? [repo] : names;
-    const results = [];
-    // One after the other: restic on one repository at a time keeps a slow backend from piling up.
-    for (const name of repos) {
-      const { snapshots, error } = await list(name, { source });
-      results.push({ name, snapshots, error });
-    }
+    // Side by side: a backend that does not answer (restic.open_timeout) never delays the others'
+    // listings; restic still runs one command per repository at a time (exec.ts's mutex).
+    const results = await Promise.all(
+      repos.map(async (name) => {
+        const { snapshots, error } = await list(name, { source });
+        return { name, snapshots, error };
+      }),
+    );
     return sendJson(c, ctx.redactor, { repositories: results });
   });
 }
