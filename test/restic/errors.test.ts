@@ -80,7 +80,12 @@ describe("repository errors", () => {
         wrongpw: { url: good.repo, password_file: wrongPw },
         missing: { url: path.join(root, "does-not-exist"), password_file: good.passwordFile },
         locked: { url: locked.repo, password_file: locked.passwordFile },
-        down: { url: `rest:http://127.0.0.1:${downPort}/repo`, password_file: good.passwordFile },
+        // restic 0.17+ retries a refused connection; holdfast stops it after open_timeout (open-timeout.test.ts).
+        down: {
+          url: `rest:http://127.0.0.1:${downPort}/repo`,
+          password_file: good.passwordFile,
+          open_timeout: "5s",
+        },
       },
       sources: { s: { paths: [src] } },
       jobs: {
