@@ -21,6 +21,8 @@ export const ERROR_KINDS = [
   "repository_damaged",
   "leftover_process",
   "password_command",
+  /** The run's record could not be written to the history database (the steps ran as recorded). */
+  "history",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -102,7 +102,7 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
       clearStatus();
       const duration = run.duration_ms !== null ? formatDuration(run.duration_ms) : "-";
       out.write(
-        `${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})\n`,
+        `${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})${run.error ? `: ${run.error.message}` : ""}\n`,
       );
     },
     dispose() {

@@ -2,7 +2,9 @@
 // transaction on a tiny SQLite file: SQLite holds it with an fcntl(2) record lock, which the kernel
 // releases when the process dies, however it dies (SIGKILL, OOM, power loss), so a lock is never stale.
 // The holder's pid and start time sit in a sidecar file, for the "already running" message.
+import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { JobBusyError } from "../errors.js";
@@ -23,9 +25,30 @@ export function lockPaths(stateDir: string, job: string) {
   return { dir, lock: path.join(dir, `${job}.lock`), holder: path.join(dir, `${job}.holder.json`) };
 }
 
+/**
+ * Where the lock goes when the state dir cannot be written (a read-only file system, issue 12 item 7):
+ * a directory per state dir under the system temp dir, so the backup still runs one at a time.
+ */
+export function fallbackLockPaths(stateDir: string, job: string) {
+  const tag = crypto.createHash("sha256").update(path.resolve(stateDir)).digest("hex").slice(0, 16);
+  const dir = path.join(os.tmpdir(), `holdfast-${process.getuid?.() ?? "user"}-locks-${tag}`);
+  return { dir, lock: path.join(dir, `${job}.lock`), holder: path.join(dir, `${job}.holder.json`) };
+}
+
+const UNWRITABLE = /^(EROFS|EACCES|EPERM|ENOSPC|SQLITE_READONLY|SQLITE_CANTOPEN|SQLITE_IOERR)/;
+
 /** Tries once; returns null when another process holds the lock. */
 export function tryLockJob(stateDir: string, job: string): JobLock | null {
-  const paths = lockPaths(stateDir, job);
+  try {
+    return tryLockAt(lockPaths(stateDir, job), job);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== "string" || !UNWRITABLE.test(code)) throw err;
+    return tryLockAt(fallbackLockPaths(stateDir, job), job);
+  }
+}
+
+function tryLockAt(paths: ReturnType<typeof lockPaths>, job: string): JobLock | null {
   fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let db: Database.Database | null = null;
   try {
@@ -40,8 +63,13 @@ export function tryLockJob(stateDir: string, job: string): JobLock | null {
   const holder: Holder = { pid: process.pid, since: new Date().toISOString() };
   // Written whole and renamed into place, so a waiting process never reads half of it.
   const temp = `${paths.holder}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
-  fs.renameSync(temp, paths.holder);
+  try {
+    fs.writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
+    fs.renameSync(temp, paths.holder);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const handle = db;
   let released = false;
   return {
@@ -60,11 +88,14 @@ export function tryLockJob(stateDir: string, job: string): JobLock | null {
 }
 
 export function readLockHolder(stateDir: string, job: string): Holder | null {
-  try {
-    return JSON.parse(fs.readFileSync(lockPaths(stateDir, job).holder, "utf8")) as Holder;
-  } catch {
-    return null;
+  for (const paths of [lockPaths(stateDir, job), fallbackLockPaths(stateDir, job)]) {
+    try {
+      return JSON.parse(fs.readFileSync(paths.holder, "utf8")) as Holder;
+    } catch {
+      /* not there */
+    }
   }
+  return null;
 }
 
 /** Takes the job's lock, or throws JobBusyError naming the holder; with waitMs, polls until then. */

@@ -53,6 +53,11 @@ export interface RunJobDeps {
   reporter?: RunReporter;
   hooks?: RunHooks;
   now?: () => Date;
+  /**
+   * Waits until the history holds the run's record so far; returns the problem when it cannot (an
+   * unusable database). The run then ends `failed` with that error, so the failure is notified.
+   */
+  settleHistory?: () => Promise<StepError | null>;
 }
 
 const newRunId = monotonicFactory();
@@ -158,6 +163,7 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
     }
 
     const finishedAt = now();
+    const historyError = (await deps.settleHistory?.()) ?? null;
     const cancelReason = options.signal?.aborted ? String(options.signal.reason) : null;
     const worst = run.steps.reduce<StepStatus>(
       (acc, s) => (STATUS_RANK[s.status] > STATUS_RANK[acc] ? s.status : acc),
@@ -166,19 +172,23 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
     const cancelled = run.steps.some((s) => s.status === "cancelled") || cancelReason !== null;
     run.status = cancelled
       ? "cancelled"
-      : worst === "warning"
-        ? "warning"
-        : STATUS_RANK[worst] >= 3
-          ? "failed"
-          : "succeeded";
+      : historyError !== null
+        ? "failed"
+        : worst === "warning"
+          ? "warning"
+          : STATUS_RANK[worst] >= 3
+            ? "failed"
+            : "succeeded";
     run.exit_code = runExitCode(run.status, job, cancelReason);
     run.finished_at = finishedAt.toISOString();
     run.duration_ms = finishedAt.getTime() - startedAt.getTime();
+    if (historyError !== null) run.error = historyError;
     await deps.store.finishRun(run.id, {
       status: run.status,
       exit_code: run.exit_code,
       finished_at: run.finished_at,
       duration_ms: run.duration_ms,
+      ...(historyError !== null ? { error: historyError } : {}),
     });
     for (const drill of runState.drillsPassed) {
       await deps.store.setState(`drill:${drill.repo}:${drill.source}`, drill.at);

@@ -21,11 +21,17 @@ export function stepLogPath(stateDir: string, runId: string, index: number, name
 const KEEP_ON_FULL_DISK = 64 * 1024;
 
 export function openStepLog(file: string, redact: (text: string) => string): StepLogFile {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const stream = fs.createWriteStream(file, { flags: "a", mode: 0o600 });
   let failed: Error | null = null;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A read-only or full state dir: the step runs all the same (its output still reaches the
+    // terminal or journal); the missing log is reported when the step ends.
+    failed = err as Error;
+  }
+  const stream = failed ? null : fs.createWriteStream(file, { flags: "a", mode: 0o600 });
   // A full disk must not crash the run (R7): stop writing, give the space back, report it at close.
-  stream.on("error", (err) => {
+  stream?.on("error", (err) => {
     if (failed) return;
     failed = err;
     stream.destroy();
@@ -39,11 +45,11 @@ export function openStepLog(file: string, redact: (text: string) => string): Ste
   return {
     path: file,
     write(line: string) {
-      if (failed) return;
+      if (failed || !stream) return;
       stream.write(`${redact(line)}\n`);
     },
     async close() {
-      if (!failed) await new Promise<void>((resolve) => stream.end(resolve));
+      if (!failed && stream) await new Promise<void>((resolve) => stream.end(resolve));
       if (failed) throw new StepLogError(file, failed);
       const gz = `${file}.gz`;
       try {

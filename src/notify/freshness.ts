@@ -35,6 +35,8 @@ export interface FreshnessResult {
   stale_since: string | null;
   notice: StaleNotice | null;
   notifications: NotificationRecord[];
+  /** Set when the history could not be read: the job counts as stale because nothing is known. */
+  history_error?: string;
 }
 
 export async function checkFreshness(

@@ -82,11 +82,20 @@ export function formatTitle(
       const failed = run ? firstFailedStep(run) : undefined;
       const what =
         run?.status === "cancelled" || run?.status === "interrupted" ? run.status.toUpperCase() : "FAILED";
-      return `[holdfast] ${job} ${what} on ${host}${failed ? `: step ${failed.name}${failed.error ? ` (${failed.error.kind})` : ""}` : ""}`;
+      const why = failed
+        ? `: step ${failed.name}${failed.error ? ` (${failed.error.kind})` : ""}`
+        : run?.error
+          ? `: ${run.error.kind}`
+          : "";
+      return `[holdfast] ${job} ${what} on ${host}${why}`;
     }
     case "stale": {
       const staleFor = typeof details.stale_for_ms === "number" ? formatDuration(details.stale_for_ms) : "?";
       const maxAge = typeof details.max_age_ms === "number" ? formatDuration(details.max_age_ms) : "?";
+      if (typeof details.history_error === "string")
+        return `[holdfast] ${job} is STALE on ${host}: the backup history cannot be read (max_age ${maxAge})`;
+      if (typeof details.clock === "string")
+        return `[holdfast] ${job} is STALE on ${host}: its last success is dated in the future (max_age ${maxAge})`;
       return `[holdfast] ${job} is STALE on ${host}: no successful run for ${staleFor} (max_age ${maxAge})`;
     }
     case "recovered": {
@@ -116,7 +125,13 @@ function formatText(
   } else {
     lines.push(`job ${job} on ${host}, at ${at.toISOString()}`);
   }
-  if (event === "stale") {
+  if (event === "stale" && typeof details.history_error === "string") {
+    lines.push(
+      `the history cannot be read: ${details.history_error}`,
+      "",
+      "Whether the job ran cannot be known, so it counts as stale: run `holdfast doctor`, which says what is wrong with the history database and how to fix it.",
+    );
+  } else if (event === "stale") {
     const last = typeof details.last_success_at === "string" ? details.last_success_at : "never";
     lines.push(`last success: ${last}`);
     if (typeof details.last_run_status === "string")

@@ -17,6 +17,12 @@ const PATCHABLE_FIELDS = [
   "log_path",
 ] as const satisfies ReadonlyArray<keyof StepPatch>;
 
+/**
+ * How far ahead of this host's clock a recorded time may be before it is suspect (issue 12 item 9):
+ * a success dated in the future never counts as fresh, and status/doctor report it as a clock problem.
+ */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
 /** Statuses whose run or step record counts as a success (a snapshot exists). */
 export const SUCCESS_STATUSES = ["succeeded", "warning"] as const;
 

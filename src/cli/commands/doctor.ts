@@ -14,6 +14,8 @@ import { locks, snapshots } from "../../restic/commands.js";
 import { versionAtLeast } from "../../restic/version.js";
 import { DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS } from "../../restic/repository.js";
 import type { GlobalOptions } from "../context.js";
+import { inspectHistory } from "../../store/sqlite/health.js";
+import { listPendingRecords } from "../../store/resilient-store.js";
 import { color, printJson } from "../output.js";
 import { cliResticEnv, createCliRestic, jsonError } from "./restic-shared.js";
 
@@ -120,6 +122,7 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
   } else if (config) {
     secretModes(config, add);
     stateDir(config, add);
+    historyDatabase(config, add);
     await repositories(config, add);
   }
 
@@ -258,6 +261,13 @@ function stateDir(config: Config, add: Add) {
       "create it for the user holdfast runs as, or set state_dir in the config",
     );
   }
+}
+
+function historyDatabase(config: Config, add: Add) {
+  const file = path.join(config.state_dir, "history.db");
+  const pending = listPendingRecords(config.state_dir).length;
+  for (const finding of inspectHistory(file, pending, new Date()))
+    add("history", finding.status, finding.message, finding.hint);
 }
 
 async function repositories(config: Config, add: Add) {

@@ -1,7 +1,7 @@
 import { UsageError } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
-import { openStore } from "../open-store.js";
+import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { formatTable, printJson, statusColor } from "../output.js";
 
@@ -21,6 +21,7 @@ export default async function history(
       `jobs in the config: ${Object.keys(config.jobs).join(", ")}`,
     );
   }
+  await addPendingRecordsQuietly(config);
   const store = openStore(config);
   try {
     await recoverInterruptedRunsQuietly(store, { host: config.host });

@@ -4,7 +4,7 @@ import { createGunzip } from "node:zlib";
 import { UsageError } from "../../errors.js";
 import { findStepLog } from "../../engine/step-log.js";
 import type { StepRecord } from "../../store/types.js";
-import { openStore } from "../open-store.js";
+import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { color, stdoutClosed } from "../output.js";
 import { resolveRun } from "./resolve-run.js";
@@ -15,6 +15,7 @@ export default async function logs(
   flags: { step?: string; follow?: boolean },
 ): Promise<number> {
   const { config } = await loadConfigForReading(global, { allowEmbedded: true });
+  await addPendingRecordsQuietly(config);
   const store = openStore(config);
   try {
     let run = await resolveRun(store, ref);

@@ -2,7 +2,7 @@ import { UsageError } from "../../errors.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
 import { writeTextfileAtomically } from "../../metrics/textfile.js";
-import { openStore } from "../open-store.js";
+import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 
 interface MetricsFlags {
@@ -11,6 +11,7 @@ interface MetricsFlags {
 
 export default async function metrics(global: GlobalOptions, flags: MetricsFlags): Promise<number> {
   const { config } = await loadConfigForReading(global, { allowEmbedded: true });
+  await addPendingRecordsQuietly(config);
   const store = openStore(config);
   try {
     await recoverInterruptedRuns(store, { host: config.host });

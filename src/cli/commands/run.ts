@@ -3,9 +3,10 @@ import { runJob } from "../../engine/run-job.js";
 import { parseDuration } from "../../util/units.js";
 import { findStepKind } from "../../steps/index.js";
 import type { Config, JobConfig } from "../../config/schema.js";
-import { createRunHooks, ensureStateDir, loadCliConfig, openStore, type GlobalOptions } from "../context.js";
+import { createRunHooks, ensureStateDir, loadCliConfig, type GlobalOptions } from "../context.js";
+import { openRunHistory } from "../open-store.js";
 import { lockJob } from "../../engine/job-lock.js";
-import type { RunStore } from "../../store/types.js";
+import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
 import { color, printJson } from "../output.js";
 
@@ -96,11 +97,16 @@ export default async function run(
       : "manual";
 
   // The lock first: a second run of a busy job exits 4 before it touches the history.
-  ensureStateDir(config.state_dir);
-  const lock = await lockJob(config.state_dir, job.name, waitMs);
-  let store: RunStore;
   try {
-    store = openStore(config);
+    ensureStateDir(config.state_dir);
+  } catch {
+    // A state dir that cannot be created (read-only file system): the lock and the run's record
+    // find another place; the backup still runs.
+  }
+  const lock = await lockJob(config.state_dir, job.name, waitMs);
+  let store: ResilientStore;
+  try {
+    store = await openRunHistory(config);
   } catch (err) {
     lock.release();
     throw err;
@@ -130,7 +136,7 @@ export default async function run(
       await prepareQuickstart(config, (line) => out.write(`holdfast: ${line}\n`));
     }
     const record = await runJob(
-      { store, reporter, hooks: createRunHooks(config, store) },
+      { store, reporter, hooks: createRunHooks(config, store), settleHistory: () => store.settle() },
       {
         config,
         job: job.name,

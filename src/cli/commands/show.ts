@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration } from "../../util/units.js";
-import { openStore } from "../open-store.js";
+import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { color, formatTable, printJson, statusColor } from "../output.js";
 import { resolveRun } from "./resolve-run.js";
@@ -10,6 +10,7 @@ export default async function show(
   flags: { json?: boolean },
 ): Promise<number> {
   const { config } = await loadConfigForReading(global, { allowEmbedded: true });
+  await addPendingRecordsQuietly(config);
   const store = openStore(config);
   try {
     const run = await resolveRun(store, ref);

@@ -1,5 +1,5 @@
 import { StoreError } from "../../errors.js";
-import { openStore } from "../open-store.js";
+import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { age, formatTable, printJson, statusColor } from "../output.js";
 import { formatDuration } from "../../util/units.js";
@@ -17,6 +17,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
   let statuses: JobStatus[];
   try {
     const { config } = await loadConfigForReading(global, { allowEmbedded: true });
+    await addPendingRecordsQuietly(config);
     const store = openStore(config);
     try {
       await recoverInterruptedRunsQuietly(store, { host: config.host });

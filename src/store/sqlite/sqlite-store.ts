@@ -43,6 +43,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Open for reading only: no schema upgrade, every write fails with a StoreError. */
   readonly?: boolean;
+  /** How long a write waits for another process' lock (default 5 s); SQLITE_BUSY after it. */
+  busyTimeoutMs?: number;
   /** Caps the database size in pages (SQLite's max_page_count); tests use it to simulate a full disk. */
   maxPageCount?: number;
 }
@@ -393,8 +395,9 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   if (!readonly && !inMemory) prepareFiles(path);
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const busyTimeout = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeout });
+    db.pragma(`busy_timeout = ${busyTimeout}`);
     // Reading the header first turns "not a database" into an open error rather than a later query's.
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version > LATEST_SCHEMA_VERSION) {
