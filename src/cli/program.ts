@@ -194,6 +194,8 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .option("--verify", "read the restored files back and compare (restic --verify)")
     .option("--force", "restore into a directory that is not empty")
     .option("--json", "print the result as JSON")
+    // `serve` passes the identity of the directory it made for the restore (S7); not for people.
+    .addOption(new Option("--target-identity <dev:ino>").hideHelp())
     .addHelpText(
       "after",
       examples([

@@ -11,7 +11,7 @@ import { redactorForConfig } from "../engine/secrets.js";
 import type { Redactor } from "../util/redact.js";
 import { accessControl } from "./auth.js";
 import { ApiError, sendError } from "./http.js";
-import type { LaunchResult, RestoreRequest } from "./launcher.js";
+import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerInfoRoutes } from "./routes/info.js";
@@ -33,7 +33,7 @@ export interface ServerDeps {
   /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
   runJob?: (job: string) => Promise<LaunchResult>;
   /** Starts `holdfast restore …`; absent (no restore command in this build) → 501. */
-  restore?: (request: RestoreRequest) => Promise<LaunchResult>;
+  restore?: (request: RestoreRequest) => Promise<RestoreLaunch>;
   /** Prometheus text exposition; absent → /metrics is 404. */
   renderMetrics?: () => Promise<string>;
   /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */

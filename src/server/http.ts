@@ -10,6 +10,7 @@ export type ApiErrorKind =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "busy"
   | "not_implemented"
   | "unavailable"
   | "internal";
@@ -20,12 +21,15 @@ export class ApiError extends Error {
   readonly kind: ApiErrorKind;
   readonly hint: string | null;
   readonly extra: Record<string, unknown>;
+  /** Response headers that go with the error (Retry-After of a 429). */
+  readonly headers: Record<string, string>;
   constructor(
     status: ContentfulStatusCode,
     kind: ApiErrorKind,
     message: string,
     hint: string | null = null,
     extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -33,6 +37,7 @@ export class ApiError extends Error {
     this.kind = kind;
     this.hint = hint;
     this.extra = extra;
+    this.headers = headers;
   }
 }
 
@@ -84,6 +89,7 @@ export function sendJson(
 
 export function sendError(c: Context, redactor: Redactor, error: ApiError): Response {
   if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="holdfast"');
+  for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
   return sendJson(
     c,
     redactor,

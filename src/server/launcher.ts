@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { RunStore } from "../store/types.js";
+import { formatIdentity, type DirIdentity } from "../util/safe-dir.js";
 
 export interface LaunchResult {
   pid: number;
@@ -17,13 +18,20 @@ export interface LaunchResult {
   output_tail: string;
 }
 
+export interface RestoreLaunch extends LaunchResult {
+  /** Settles when the restore's process has ended, however it ends (the API's slot is held till then). */
+  finished: Promise<void>;
+}
+
 export interface RestoreRequest {
   repo: string;
   snapshot: string | null;
   /** Whose latest snapshot (when snapshot is null and the config has several sources). */
   source: string | null;
-  /** Already checked to be inside the restore root (real path). */
+  /** The directory the server made for this restore, inside the restore root (real path). */
   target: string;
+  /** Its device and inode: the restore command checks them just before restic starts. */
+  identity: DirIdentity;
   include: string[];
 }
 
@@ -40,7 +48,7 @@ export interface CliLauncherOptions {
 
 export interface CliLauncher {
   readonly runJob: (job: string) => Promise<LaunchResult>;
-  readonly restore: (request: RestoreRequest) => Promise<LaunchResult>;
+  readonly restore: (request: RestoreRequest) => Promise<RestoreLaunch>;
 }
 
 const KEEP_LAUNCH_LOGS = 50;
@@ -49,7 +57,7 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
   const logDir = path.join(options.stateDir, "server");
   const waitMs = options.waitMs ?? 5_000;
 
-  const launch = async (label: string, args: string[], job: string | null): Promise<LaunchResult> => {
+  const launch = async (label: string, args: string[], job: string | null): Promise<RestoreLaunch> => {
     fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
     pruneLaunchLogs(logDir);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -102,6 +110,7 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
       run_id: runId,
       exit_code: exited ? exitCode : null,
       output_tail: exited ? readTail(logFile) : "",
+      finished: exit,
     };
   };
 
@@ -116,6 +125,8 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
           ...(request.snapshot !== null ? [request.snapshot] : []),
           "--target",
           request.target,
+          "--target-identity",
+          formatIdentity(request.identity),
           ...(request.source !== null ? ["--source", request.source] : []),
           ...request.include.flatMap((p) => ["--include", p]),
         ],

@@ -1,16 +1,26 @@
-// Where a restore may write (S4): only inside the restore root. The check runs on the real path —
+// Where a restore may write (S4, S7): only inside the restore root, and only into a directory that
+// the server makes itself for that restore. resolveRestoreTarget checks a request on the real path —
 // the nearest existing ancestor through realpath, plus the normalised rest — so neither `..` nor a
-// symlink inside the root that points outside can lead a restore elsewhere.
+// symlink inside the root that points outside can lead a restore elsewhere. createRestoreTarget then
+// makes the directory: exclusively (an existing target is refused), 0700, walking from the root with
+// no symlink followed in any component (makeDirBelow), and returns its identity so the restore
+// command can check, just before restic starts, that the path still names that directory. A check
+// alone is not enough: between the check and restic's first write, another restore running into the
+// same tree could put a symlink where the checked path goes.
 import fs from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
+import { makeDirBelow, UnsafeDirError, type DirIdentity } from "../util/safe-dir.js";
 
 export class RestoreTargetError extends Error {
   readonly hint: string;
-  constructor(message: string, hint: string) {
+  /** exists: the target is there already (409); invalid: anything else about the request (400). */
+  readonly reason: "invalid" | "exists";
+  constructor(message: string, hint: string, reason: "invalid" | "exists" = "invalid") {
     super(message);
     this.name = "RestoreTargetError";
     this.hint = hint;
+    this.reason = reason;
   }
 }
 
@@ -81,5 +91,42 @@ function isPresent(file: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Makes the directory a restore writes into (after resolveRestoreTarget accepted the request): a new
+ * directory below the restore root, every missing component made by holdfast (0700), no symlink
+ * followed, no existing directory on the way that another user may write in. Throws
+ * RestoreTargetError ("exists" when the target is there already).
+ */
+export function createRestoreTarget(
+  root: string,
+  requested: string,
+): { path: string; identity: DirIdentity } {
+  const hint = `restore into a new directory under ${root}`;
+  const realRoot = fs.realpathSync(root);
+  // The request as written (not through realpath): a symlink on the way is refused, not followed.
+  const wanted = path.resolve(root, requested);
+  const base = isInside(wanted, root) ? root : isInside(wanted, realRoot) ? realRoot : null;
+  if (base === null)
+    throw new RestoreTargetError(`the restore target ${requested} is outside the restore root`, hint);
+  const parts = path
+    .relative(base, wanted)
+    .split(path.sep)
+    .filter((p) => p !== "");
+  if (parts.length === 0) {
+    throw new RestoreTargetError(
+      "the restore target is the restore root itself",
+      `name a new directory inside it, e.g. ${path.join(root, "restore-1")}`,
+    );
+  }
+  try {
+    return makeDirBelow(realRoot, parts, { hint });
+  } catch (err) {
+    if (err instanceof UnsafeDirError) {
+      throw new RestoreTargetError(err.message, err.hint, err.reason === "exists" ? "exists" : "invalid");
+    }
+    throw err;
   }
 }

@@ -153,7 +153,14 @@ describe("S4: the dashboard", () => {
 
   it("with a token, every route the app registers is 401 without it; POST needs the header", async () => {
     // The routes, from the app itself, with every optional capability switched on.
-    const stub = () => Promise.resolve({ pid: 1, run_id: null, exit_code: null, output_tail: "" });
+    const stub = () =>
+      Promise.resolve({
+        pid: 1,
+        run_id: null,
+        exit_code: null,
+        output_tail: "",
+        finished: Promise.resolve(),
+      });
     const app = createApp({
       config: loadConfigFile(tokenConfigFile),
       store: createMemoryStore(),

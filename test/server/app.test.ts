@@ -465,7 +465,13 @@ describe("POST /api/restore", () => {
   const restoreCalls: RestoreRequest[] = [];
   const restoreDep = (req: RestoreRequest) => {
     restoreCalls.push(req);
-    return Promise.resolve({ pid: 999, run_id: null, exit_code: null, output_tail: "" });
+    return Promise.resolve({
+      pid: 999,
+      run_id: null,
+      exit_code: null,
+      output_tail: "",
+      finished: Promise.resolve(),
+    });
   };
   const post = (a: ReturnType<typeof app>, body: unknown) =>
     a.request("/api/restore", {
@@ -473,6 +479,11 @@ describe("POST /api/restore", () => {
       headers: { "X-Holdfast-Request": "1", "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
+
+  const identity = (dir: string) => {
+    const st = fs.lstatSync(dir);
+    return { dev: st.dev, ino: st.ino };
+  };
 
   beforeEach(() => {
     restoreCalls.length = 0;
@@ -513,6 +524,7 @@ describe("POST /api/restore", () => {
         snapshot: null,
         source: null,
         target: path.join(realRoot, "home-2026-11-26"),
+        identity: identity(path.join(realRoot, "home-2026-11-26")),
         include: ["/home/sig/notes"],
       },
       {
@@ -520,9 +532,16 @@ describe("POST /api/restore", () => {
         snapshot: "c6075084",
         source: "home",
         target: path.join(realRoot, "a", "b"),
+        identity: identity(path.join(realRoot, "a", "b")),
         include: [],
       },
     ]);
+    // The server made each target itself: new, private, empty.
+    for (const made of ["home-2026-11-26", "a", "a/b"]) {
+      const st = fs.lstatSync(path.join(realRoot, made));
+      expect(st.isDirectory() && st.mode & 0o777, made).toBe(0o700);
+    }
+    expect(fs.readdirSync(path.join(realRoot, "a", "b"))).toEqual([]);
   });
 
   it("is 501 when this build cannot restore, after checking the target", async () => {
@@ -614,6 +633,7 @@ describe("POST /api/restore", () => {
             run_id: null,
             exit_code: 2,
             output_tail: "error: --target /x is not empty\nhint: …",
+            finished: Promise.resolve(),
           }),
       }),
       { repo: "local", target: "r" },
@@ -622,7 +642,14 @@ describe("POST /api/restore", () => {
     expect((await json(refused)).error.message).toContain("is not empty");
     const ended = await post(
       app({
-        restore: () => Promise.resolve({ pid: 5, run_id: null, exit_code: 1, output_tail: "wrong password" }),
+        restore: () =>
+          Promise.resolve({
+            pid: 5,
+            run_id: null,
+            exit_code: 1,
+            output_tail: "wrong password",
+            finished: Promise.resolve(),
+          }),
       }),
       {
         repo: "local",

@@ -130,7 +130,13 @@ describe("the dashboard (web/app.js)", () => {
         token: null,
         restore: (r) => (
           restores.push(r),
-          Promise.resolve({ pid: 7, run_id: null, exit_code: null, output_tail: "" })
+          Promise.resolve({
+            pid: 7,
+            run_id: null,
+            exit_code: null,
+            output_tail: "",
+            finished: Promise.resolve(),
+          })
         ),
         snapshots: () =>
           Promise.resolve({

@@ -87,13 +87,13 @@ server:
     expect(fs.readFileSync(path.join(restored, "a.txt"), "utf8")).toBe("hello restore\n");
     expect(fs.readFileSync(path.join(restored, "sub", "b.txt"), "utf8")).toBe("second file\n");
 
-    // The restore command refuses a non-empty target: 400 with its reason.
+    // A target that exists already is refused: the server restores only into a directory it makes.
     const again = await fetch(`${s.base}/api/restore`, {
       ...POST,
       body: JSON.stringify({ repo: "local", target: "r1" }),
     });
-    expect(again.status).toBe(400);
-    expect((await json(again)).error.message).toContain("not empty");
+    expect(again.status).toBe(409);
+    expect((await json(again)).error.message).toContain("exists already");
 
     // The whole answer never shows the repository password.
     expect(JSON.stringify(listed) + JSON.stringify(matrix) + JSON.stringify(started)).not.toContain(

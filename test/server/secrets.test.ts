@@ -55,6 +55,7 @@ describe("S1: no API response holds a secret", () => {
           run_id: null,
           exit_code: 1,
           output_tail: `restic: ${fx.secrets.join(" ")}`,
+          finished: Promise.resolve(),
         }),
     });
 

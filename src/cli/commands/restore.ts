@@ -8,6 +8,14 @@ import { HOLDFAST_TAG, restore, sourceTag } from "../../restic/commands.js";
 import { parseRestoreLine } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
 import {
+  checkDirIdentity,
+  identityOf,
+  parseIdentity,
+  UnsafeDirError,
+  untrustedBecause,
+  type DirIdentity,
+} from "../../util/safe-dir.js";
+import {
   createCliRestic,
   describeError,
   jsonError,
@@ -23,6 +31,8 @@ interface RestoreFlags {
   verify?: boolean;
   force?: boolean;
   json?: boolean;
+  /** Hidden: DEV:INO of the directory `serve` made for this restore (S7). */
+  targetIdentity?: string;
 }
 
 export default async function restoreCommand(
@@ -40,16 +50,6 @@ export default async function restoreCommand(
       "restore into an empty directory: holdfast restore REPO --target /tmp/restore",
     );
   const target = path.resolve(flags.target);
-  if (fs.existsSync(target)) {
-    if (!fs.statSync(target).isDirectory()) throw new UsageError(`--target ${target} is not a directory`);
-    if (fs.readdirSync(target).length > 0 && !flags.force) {
-      throw new UsageError(
-        `--target ${target} is not empty`,
-        "restore into an empty directory (restic overwrites files of the same name), or pass --force",
-      );
-    }
-  }
-
   let source = flags.source;
   if (snapshot === undefined || snapshot === "latest") {
     const names = Object.keys(config.sources);
@@ -72,6 +72,9 @@ export default async function restoreCommand(
     }
   }
   const id = snapshot ?? "latest";
+  // The directory restic is given (a real path) and its identity, checked again just before restic
+  // starts: whatever is swapped in between (a symlink where the directory was) is refused.
+  const prepared = prepareTarget(target, flags);
   const cli = createCliRestic(config);
   // Filled in by restic's text output (0.14 restore prints no JSON).
   const seen: { restored: string | null; verified: number | null } = { restored: null, verified: null };
@@ -93,8 +96,9 @@ export default async function restoreCommand(
         `restoring ${id === "latest" ? `the latest snapshot of ${source ?? "?"}` : `snapshot ${id}`} from ${repo.name} into ${target} …\n`,
       );
     }
+    recheckTarget(prepared, flags);
     const outcome = await restore(wrapped, repo, id, {
-      target,
+      target: prepared.dir,
       ...(flags.include?.length ? { include: flags.include } : {}),
       filter: {
         ...(id === "latest" && source !== undefined ? { tags: [[HOLDFAST_TAG, sourceTag(source)]] } : {}),
@@ -127,5 +131,73 @@ export default async function restoreCommand(
     return outcome.ok ? 0 : 1;
   } finally {
     cli.dispose();
+  }
+}
+
+interface PreparedTarget {
+  dir: string;
+  identity: DirIdentity;
+}
+
+/**
+ * The restore target, made or checked. From `serve` (--target-identity): the directory it made, still
+ * the same, empty, no symlink on the way. From a shell: a missing target is made here (0700, the
+ * last component exclusively, so nothing planted at that name is followed); an existing one must be
+ * a directory that no other user may write in — as root, restic would otherwise write wherever a
+ * symlink that user puts into it during the restore points — and empty unless --force.
+ */
+function prepareTarget(target: string, flags: RestoreFlags): PreparedTarget {
+  if (flags.targetIdentity !== undefined) {
+    const identity = parseIdentity(flags.targetIdentity);
+    if (!identity) throw new UsageError(`--target-identity ${flags.targetIdentity} is not DEV:INO`);
+    const prepared = { dir: target, identity };
+    recheckTarget(prepared, flags);
+    return prepared;
+  }
+  let stat: fs.Stats | null = null;
+  try {
+    stat = fs.statSync(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new UsageError(`--target ${target} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+  if (stat === null) {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    try {
+      fs.mkdirSync(target, { mode: 0o700 });
+    } catch (err) {
+      throw new UsageError(
+        `--target ${target} cannot be made (${(err as NodeJS.ErrnoException).code})`,
+        "restore into a new directory",
+      );
+    }
+    fs.chmodSync(target, 0o700);
+  } else {
+    if (!stat.isDirectory()) throw new UsageError(`--target ${target} is not a directory`);
+    const untrusted = untrustedBecause(stat);
+    if (untrusted) {
+      throw new UsageError(
+        `--target ${target}: ${untrusted}`,
+        "another user could put a symlink into it while restic writes; restore into a new directory (holdfast makes it 0700)",
+      );
+    }
+    if (fs.readdirSync(target).length > 0 && !flags.force) {
+      throw new UsageError(
+        `--target ${target} is not empty`,
+        "restore into an empty directory (restic overwrites files of the same name), or pass --force",
+      );
+    }
+  }
+  const dir = fs.realpathSync(target);
+  return { dir, identity: identityOf(fs.lstatSync(dir)) };
+}
+
+function recheckTarget(prepared: PreparedTarget, flags: RestoreFlags): void {
+  try {
+    checkDirIdentity(prepared.dir, prepared.identity, { empty: !flags.force });
+  } catch (err) {
+    if (err instanceof UnsafeDirError) throw new UsageError(`--target ${err.message}`, err.hint);
+    throw err;
   }
 }

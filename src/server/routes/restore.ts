@@ -1,11 +1,21 @@
 // POST /api/restore {repo, snapshot?, target, include?[]}: starts `holdfast restore …` as a detached
 // child. The target must resolve inside the restore root (S4); that is checked whether or not this
-// build can restore, so a probe learns nothing from the difference.
+// build can restore, so a probe learns nothing from the difference. Then (S7) the request takes one
+// of the few restore slots (429 when all are taken, 409 while a restore into the same tree runs), the
+// server makes the target directory itself — new, 0700, no symlink followed; an existing target is
+// 409 — and the restore command gets that directory with its identity, which it checks again just
+// before restic starts.
 import fs from "node:fs";
 import type { Hono } from "hono";
 import type { ServerContext } from "../app.js";
 import { ApiError, sendJson } from "../http.js";
-import { RestoreTargetError, resolveRestoreTarget, restoreRootOf } from "../restore-target.js";
+import {
+  RestoreTargetError,
+  createRestoreTarget,
+  resolveRestoreTarget,
+  restoreRootOf,
+} from "../restore-target.js";
+import { RestoreSlots } from "../restore-slots.js";
 
 interface RestoreBody {
   repo: string;
@@ -85,7 +95,15 @@ export function parseRestoreBody(
   return { repo: b.repo, snapshot, source, target: b.target, include };
 }
 
+function targetError(err: unknown): unknown {
+  if (!(err instanceof RestoreTargetError)) return err;
+  return err.reason === "exists"
+    ? new ApiError(409, "conflict", err.message, err.hint)
+    : new ApiError(400, "bad_request", err.message, err.hint);
+}
+
 export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
+  const slots = new RestoreSlots();
   app.post("/api/restore", async (c) => {
     let raw: unknown;
     try {
@@ -100,8 +118,7 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
     try {
       target = resolveRestoreTarget(root, body.target);
     } catch (err) {
-      if (err instanceof RestoreTargetError) throw new ApiError(400, "bad_request", err.message, err.hint);
-      throw err;
+      throw targetError(err);
     }
     const restore = ctx.deps.restore;
     if (!restore) {
@@ -112,15 +129,32 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
         "restore from the command line with restic meanwhile",
       );
     }
-    const started = await restore({
-      repo: body.repo,
-      snapshot: body.snapshot,
-      source: body.source,
-      target,
-      include: body.include,
-    });
+    // From here to the launch nothing is awaited: the slot is taken and the directory made before any
+    // other request can look.
+    const release = slots.reserve(target);
+    let started;
+    let made: ReturnType<typeof createRestoreTarget> | null = null;
+    try {
+      made = createRestoreTarget(root, body.target);
+      started = await restore({
+        repo: body.repo,
+        snapshot: body.snapshot,
+        source: body.source,
+        target: made.path,
+        identity: made.identity,
+        include: body.include,
+      });
+    } catch (err) {
+      release();
+      if (made) removeIfEmpty(made.path);
+      throw targetError(err);
+    }
+    void started.finished.then(release, release);
+    if (started.exit_code !== null) release();
     if (started.exit_code === EXIT_USAGE) {
-      // The restore command refused the request (target not empty, which source's latest, …).
+      // The restore command refused the request (which source's latest, …): nothing was restored, so
+      // the directory made for it goes, and the same request can be made again once corrected.
+      removeIfEmpty(made.path);
       throw new ApiError(
         400,
         "bad_request",
@@ -135,7 +169,7 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
         repo: body.repo,
         snapshot: body.snapshot ?? "latest",
         source: body.source,
-        target,
+        target: made.path,
         pid: started.pid,
         // null while the restore goes on; set when it already ended within the wait.
         exit_code: started.exit_code,
@@ -145,4 +179,12 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
       202,
     );
   });
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    /* not empty, or gone: either way nothing of a restore is removed */
+  }
 }
