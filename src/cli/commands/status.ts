@@ -74,10 +74,16 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
 }
 
 function printCheck(statuses: JobStatus[]): number {
-  const critical = statuses.filter((s) => s.state === "failed" || s.state === "stale");
-  const warning = statuses.filter((s) => s.state === "warning" || s.state === "never");
+  // Staleness drives the check whatever the state (issue 12 item 10): a run that hangs past max_age
+  // is `running`, and still no backup has succeeded within max_age.
+  const critical = statuses.filter(
+    (s) => s.state === "failed" || s.state === "stale" || s.stale_for_ms !== null,
+  );
+  const warning = statuses.filter(
+    (s) => (s.state === "warning" || s.state === "never") && s.stale_for_ms === null,
+  );
   const describe = (s: JobStatus) =>
-    `${s.name} ${s.state}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
+    `${s.name} ${s.state}${s.state !== "stale" && s.stale_for_ms !== null ? " and stale" : ""}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
   if (critical.length > 0) {
     process.stdout.write(`HOLDFAST CRITICAL - ${[...critical, ...warning].map(describe).join(", ")}\n`);
     return NAGIOS.critical;
