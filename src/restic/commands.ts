@@ -323,7 +323,16 @@ export async function forget(
       else host.log.logOnly(`[${repo.name}] ${line.length > 4000 ? `${line.slice(0, 4000)}…` : line}`);
     },
   });
-  if (!outcome.ok) return { outcome, output: null };
+  if (!outcome.ok) {
+    // What restic planned, when it printed it before failing (0.18 refused deletes: exit 0 with JSON).
+    let planned: ForgetOutput | null = null;
+    try {
+      if (/^\[/m.test(outcome.stdout ?? "")) planned = parseForgetOutput(outcome.stdout ?? "");
+    } catch {
+      planned = null;
+    }
+    return { outcome, output: planned };
+  }
   try {
     return { outcome, output: parseForgetOutput(outcome.stdout ?? "") };
   } catch (err) {

@@ -24,6 +24,7 @@ import { formatDuration, timerDelay } from "../util/units.js";
 import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
 import { stripAnsi } from "./outputs.js";
 import { createOpenWatch, lastRetryCause } from "./open-watch.js";
+import { refusedRemovals } from "./removals.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
 import { passwordCommandFailure } from "./password-command.js";
 import { parseResticVersion, type ResticVersion } from "./version.js";
@@ -363,6 +364,8 @@ export interface ResticOutcome {
   stoppedEarly: boolean;
   /** restic never opened the repository: it was still retrying at restic.open_timeout and was stopped. */
   notOpened: boolean;
+  /** Files restic said it could not remove ("snapshot/…", "data/…"): the backend refused the delete. */
+  refusedFiles?: string[];
   stdout: string | null;
   stderrLines: string[];
   /** Set when !ok: the classified failure with its hint. */
@@ -570,7 +573,12 @@ async function runOnce(
     );
     return outcome;
   }
-  if (outcome.ok && !result.cancelled && !result.stopped) return outcome;
+  // restic 0.18.0 exits 0 when the backend refused its deletes (0.19: exit 3): not a success.
+  const refused =
+    (result.exitCode === 0 || result.exitCode === 3) && !result.cancelled && !result.stopped
+      ? refusedRemovals(stderrLines)
+      : null;
+  if (outcome.ok && !result.cancelled && !result.stopped && !refused) return outcome;
   outcome.ok = false;
 
   const base = {
@@ -582,6 +590,11 @@ async function runOnce(
     repo: call.repo.name,
     lockProbe: localLockProbe(),
   };
+  if (refused) {
+    outcome.refusedFiles = refused.files;
+    outcome.error = refusedError(command, refused.files, refused.cause, base);
+    return outcome;
+  }
   if (result.cancelled) {
     // Accept 130 or 1 after a cancel we started (restic 0.14 answers SIGINT with 130, 0.19 notes it "used to return 1").
     const reason = host.signal?.reason === "timeout" ? "timeout" : "cancelled";
@@ -666,6 +679,28 @@ function notOpenedError(
     kind,
     `restic could not open repository ${repoName}: its backend did not answer within ${formatDuration(openTimeoutMs)} (${said})`,
     `${hint}holdfast stops restic once it has retried opening a repository for restic.open_timeout (${formatDuration(openTimeoutMs)}); raise it (restic.open_timeout, or open_timeout on the repository) for a backend that is slow to come up.`,
+  );
+}
+
+/**
+ * The backend refused deletes that restic reported as done (0.18.0 exits 0, 0.19 exits 3): kind and
+ * hint from restic's cause (403 → `permission`, the append-only hint), the files in the message.
+ */
+function refusedError(
+  command: string,
+  files: readonly string[],
+  cause: string | null,
+  base: Parameters<typeof classifyResticFailure>[0],
+): StepError {
+  const said = cause ?? "the backend refused the delete";
+  const classified = classifyResticFailure({ ...base, stderrLines: [said], exitCode: 1, signal: null });
+  const kind = classified.kind === "exit_code" ? "permission" : classified.kind;
+  const shown = files.slice(0, 3).map((f) => f.replace(/^(\w+\/[0-9a-f]{10})[0-9a-f]*$/, "$1"));
+  const more = files.length > shown.length ? ` and ${files.length - shown.length} more` : "";
+  return stepError(
+    kind,
+    `restic ${command} could not remove ${files.length} file${files.length === 1 ? "" : "s"} from the repository (${shown.join(", ")}${more}): ${said}`,
+    classified.hint,
   );
 }
 

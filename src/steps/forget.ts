@@ -6,6 +6,10 @@ import type { TargetRecord } from "../store/types.js";
 import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes, type SourceScope } from "./scope.js";
+import type { ResticHost } from "../restic/exec.js";
+import type { RepositoryConfig } from "../config/schema.js";
+import type { snapshots as snapshotsCommand } from "../restic/commands.js";
+import type { ForgetOutput } from "../restic/outputs.js";
 import { combineTargets } from "./targets.js";
 
 export const keepSchema = z
@@ -39,14 +43,16 @@ type ForgetStepOptions = z.output<z.ZodObject<typeof options>>;
 // host keeps its own `last N` — restic's default (host,paths) would mix sources with equal paths.
 const GROUP_BY = "host,tags";
 
-function forgetOptionsFor(opts: ForgetStepOptions, scopes: SourceScope[]) {
+/** holdfast's own snapshots of these sources, as restic --tag/--host filters. */
+function scopeFilter(scopes: SourceScope[]) {
   return {
-    keep: opts.keep,
     tags: scopes.map((s) => [HOLDFAST_TAG, sourceTag(s.source)]),
     hosts: [...new Set(scopes.flatMap((s) => s.hosts))],
-    groupBy: GROUP_BY,
-    prune: opts.prune,
   };
+}
+
+function forgetOptionsFor(opts: ForgetStepOptions, scopes: SourceScope[]) {
+  return { keep: opts.keep, ...scopeFilter(scopes), groupBy: GROUP_BY, prune: opts.prune };
 }
 
 export const forgetStep = defineStepKind({
@@ -69,9 +75,33 @@ export const forgetStep = defineStepKind({
   run: runForget,
 });
 
+/**
+ * After a forget that could not delete everything: the snapshots of the step's scope that are still
+ * there (snapshots_kept), which of restic's planned removals really went (snapshots_removed; unknown
+ * when restic printed no plan, as 0.14 does when it fails) and which were refused.
+ */
+async function countAfterRefusal(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  scopes: SourceScope[],
+  planned: ForgetOutput | null,
+  list: typeof snapshotsCommand,
+): Promise<Record<string, number | null>> {
+  const after = await list(host, repo, scopeFilter(scopes));
+  if (!after.outcome.ok) return { snapshots_removed: null };
+  const present = new Set(after.snapshots.map((s) => s.id));
+  const plannedRemovals = planned?.groups.flatMap((g) => g.remove) ?? null;
+  const refused = plannedRemovals?.filter((s) => present.has(s.id)).length ?? null;
+  return {
+    snapshots_kept: after.snapshots.length,
+    snapshots_removed: plannedRemovals === null ? null : plannedRemovals.length - (refused ?? 0),
+    snapshots_refused: refused,
+  };
+}
+
 async function runForget(ctx: StepContext<ForgetStepOptions>) {
   const { resticHostFromStep } = await import("../restic/exec.js");
-  const { detectRestic, forget } = await import("../restic/commands.js");
+  const { detectRestic, forget, snapshots } = await import("../restic/commands.js");
   const opts = ctx.options;
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);
@@ -115,12 +145,19 @@ async function runForget(ctx: StepContext<ForgetStepOptions>) {
       const error = outcome.error ?? stepError("exit_code", "restic forget failed", null);
       const status =
         error.kind === "cancelled" ? "cancelled" : error.kind === "timeout" ? "timed_out" : "failed";
+      // A refused delete (an append-only server: 0.18.0 exits 0 and lists the snapshot as removed, 0.14
+      // exits 1): what is really gone is what the repository no longer lists.
+      const truth =
+        error.kind === "permission" || outcome.refusedFiles !== undefined
+          ? await countAfterRefusal(host, repo, allowed, output, snapshots)
+          : {};
       return {
         repo: repoName,
         status,
-        duration_ms: durationMs,
+        duration_ms: Date.now() - started,
         error,
         exit_code: outcome.exitCode,
+        ...truth,
         ...skippedNote,
       };
     }
