@@ -1,8 +1,9 @@
-// `npm run bench`: runs every benchmark of targets.md (P1–P7) and writes bench/RESULTS.md.
+// `npm run bench`: runs every benchmark of targets.md (P1–P7, P1′, P2′) and writes bench/RESULTS.md.
 // Each bench/pN-*.mjs prints one JSON object on stdout; this script runs them one after the other
 // (never in parallel: they measure ratios against baselines on a shared 2-core machine), keeps the
 // raw JSON in bench/results/, and renders a table: what, baseline, figure, target, met.
-//   HOLDFAST_BENCH_ONLY=P2,P7 npm run bench     (a subset)
+//   HOLDFAST_BENCH_ONLY=P2,P7,P2prime npm run bench     (a subset; P2′ may be written P2prime)
+// A primed id (P1′) lives in bench/p1prime-*.mjs and bench/results/P1prime.json, and sorts after P1.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -13,18 +14,24 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(benchDir, "results");
 mkdirSync(resultsDir, { recursive: true });
 
-const only = process.env.HOLDFAST_BENCH_ONLY?.split(",").map((s) => s.trim().toUpperCase());
+/** "p1prime-own-cost.mjs" → "P1′"; "P2PRIME" or "P2'" → "P2′". */
+const idOf = (name) => name.toUpperCase().replace(/(PRIME|'|′)$/, "′");
+const scriptId = (file) => idOf(file.slice(0, file.indexOf("-")));
+/** P1, P1′, P2, P2′, … */
+const order = (id) => Number(id.match(/\d+/)[0]) + (id.endsWith("′") ? 0.5 : 0);
+const resultsFile = (id) => `${id.replace("′", "prime")}.json`;
+const only = process.env.HOLDFAST_BENCH_ONLY?.split(",").map((s) => idOf(s.trim()));
 const scripts = readdirSync(benchDir)
-  .filter((f) => /^p\d+-.*\.mjs$/.test(f))
-  .sort((a, b) => Number(a.slice(1, a.indexOf("-"))) - Number(b.slice(1, b.indexOf("-"))))
-  .filter((f) => !only || only.includes(f.slice(0, f.indexOf("-")).toUpperCase()));
+  .filter((f) => /^p\d+(prime)?-.*\.mjs$/.test(f))
+  .sort((a, b) => order(scriptId(a)) - order(scriptId(b)))
+  .filter((f) => !only || only.includes(scriptId(f)));
 
 const started = Date.now();
 const results = [];
 // HOLDFAST_BENCH_RENDER_ONLY=1 rewrites RESULTS.md from bench/results/ without running anything.
 const renderOnly = process.env.HOLDFAST_BENCH_RENDER_ONLY === "1";
 for (const script of renderOnly ? [] : scripts) {
-  const id = script.slice(0, script.indexOf("-")).toUpperCase();
+  const id = scriptId(script);
   process.stderr.write(`bench: ${script} …\n`);
   const t0 = Date.now();
   const child = spawnSync(process.execPath, [join(benchDir, script)], {
@@ -44,19 +51,19 @@ for (const script of renderOnly ? [] : scripts) {
     process.stderr.write(`bench: ${script} failed (exit ${child.status})\n`);
     continue;
   }
-  writeFileSync(join(resultsDir, `${id}.json`), `${JSON.stringify(parsed, null, 2)}\n`);
+  writeFileSync(join(resultsDir, resultsFile(id)), `${JSON.stringify(parsed, null, 2)}\n`);
   results.push({ id, script, seconds, data: parsed });
   process.stderr.write(`bench: ${script} done in ${seconds}s\n`);
 }
 
 // Keep earlier results for benchmarks not run this time (HOLDFAST_BENCH_ONLY), so the table stays whole.
-for (const file of readdirSync(resultsDir).filter((f) => /^P\d+\.json$/.test(f))) {
-  const id = file.replace(".json", "");
+for (const file of readdirSync(resultsDir).filter((f) => /^P\d+(prime)?\.json$/.test(f))) {
+  const id = idOf(file.replace(".json", ""));
   if (results.some((r) => r.id === id)) continue;
   const data = JSON.parse(readFileSync(join(resultsDir, file), "utf8"));
   results.push({ id, script: "(earlier run)", seconds: null, data, earlier: !renderOnly });
 }
-results.sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1)));
+results.sort((a, b) => order(a.id) - order(b.id));
 
 const restic = spawnSync("restic", ["version"], { encoding: "utf8" }).stdout?.trim() ?? "restic not found";
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
@@ -68,7 +75,7 @@ const lines = [
   `Node ${process.version}; ${restic}. Total time: ${Math.round((Date.now() - started) / 1000)} s.`,
   "",
   "Every timing is a ratio or difference against a baseline measured in the same run (medians; min–max in",
-  "brackets), because this machine is shared and noisy. Raw figures: `bench/results/PN.json`.",
+  "brackets), because this machine is shared and noisy. Raw figures: `bench/results/PN.json` (P1′: `P1prime.json`).",
   "",
   "| id | what | baseline (same run) | figure | target | met |",
   "|---|---|---|---|---|---|",

@@ -9,6 +9,14 @@ import { fileURLToPath } from "node:url";
  * and checked the units, or that runs the daemon.
  */
 export function resolveHoldfastCommand(): string[] {
-  const main = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+  const main = holdfastMainPath();
   return [fs.realpathSync(process.execPath), fs.existsSync(main) ? fs.realpathSync(main) : main];
+}
+
+/**
+ * This holdfast's dist/cli/main.js. Relative to this module's place two levels below the package root
+ * (dist/scheduler/, or dist/chunks/ in the bundled CLI: scripts/bundle.mjs), so it is right in both.
+ */
+export function holdfastMainPath(): string {
+  return fileURLToPath(new URL("../cli/main.js", import.meta.url));
 }

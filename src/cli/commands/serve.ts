@@ -4,7 +4,6 @@
 import fs from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { createAdaptorServer } from "@hono/node-server";
 import { UsageError } from "../../errors.js";
 import type { Config } from "../../config/schema.js";
@@ -18,6 +17,7 @@ import { resticHostForCli } from "../../restic/exec.js";
 import type { SnapshotList } from "../../server/routes/snapshots.js";
 import { redactorForConfig } from "../../engine/secrets.js";
 import { buildProgram } from "../program.js";
+import { holdfastMainPath } from "../../scheduler/holdfast-command.js";
 import { cliResticEnv, jsonError } from "./restic-shared.js";
 import { snapshotJson } from "./snapshots.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
@@ -125,7 +125,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
   const store = openStore(config);
   const stopping = new AbortController();
   const launcher = createCliLauncher({
-    cliPath: fileURLToPath(new URL("../main.js", import.meta.url)),
+    cliPath: holdfastMainPath(),
     configFile: config.file,
     stateDir: config.state_dir,
     store,
