@@ -37,7 +37,10 @@ import {
 import { repositoryAccess, selectorEnv } from "./repository.js";
 import { openTimeoutFor, runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
 
-export { detectRestic } from "./exec.js";
+import { detectRestic } from "./exec.js";
+import { resticFeatures } from "./version.js";
+
+export { detectRestic };
 
 export {
   backupArgs,
@@ -143,6 +146,17 @@ export async function backup(
       return false;
     },
   });
+  // 0.14 prints the 8-character id: resolve it, so the record names the snapshot like 0.15+ does.
+  const saved = summary as BackupSummary | null;
+  if (saved?.snapshotId && !saved.dryRun && !FULL_SNAPSHOT_ID.test(saved.snapshotId)) {
+    const full = await resolveSnapshotId(host, repo, saved.snapshotId);
+    if (full) summary = { ...saved, snapshotId: full };
+    else
+      host.log.output(
+        `[${repo.name}] could not resolve snapshot ${saved.snapshotId} to its full id`,
+        "stderr",
+      );
+  }
   return { outcome, summary, errors };
 }
 
@@ -155,6 +169,89 @@ export interface SnapshotFilter {
   paths?: readonly string[];
   /** Only the latest N per host/path group (restic --latest N). */
   latest?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot ids: one full id everywhere
+
+const FULL_SNAPSHOT_ID = /^[0-9a-f]{64}$/;
+
+/** The 8-character form people read (restic's own `short_id`). */
+export function shortSnapshotId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/**
+ * The full 64-hex id of the snapshot restic named by a prefix: backup (0.14), copy and restore print
+ * 8 characters, and records must name one snapshot one way whatever the version. Null when it cannot
+ * be resolved (the caller keeps the prefix and says so).
+ */
+export async function resolveSnapshotId(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  prefix: string,
+): Promise<string | null> {
+  return (await resolveSnapshotIds(host, repo, [prefix])).get(prefix) ?? null;
+}
+
+/**
+ * Full ids for several prefixes at once. A local repository answers from its `snapshots/` directory
+ * (the file name is the id: no restic start, no KDF); other backends with one `restic snapshots
+ * --json` (of the prefix when there is one, else of the filter's snapshots). Unresolved prefixes are
+ * missing from the map.
+ */
+export async function resolveSnapshotIds(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  prefixes: readonly string[],
+  filter: SnapshotFilter = {},
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const wanted = [...new Set(prefixes)].filter((p) => {
+    if (FULL_SNAPSHOT_ID.test(p)) out.set(p, p);
+    return !FULL_SNAPSHOT_ID.test(p) && /^[0-9a-f]{4,63}$/.test(p);
+  });
+  if (wanted.length === 0) return out;
+  const pick = (prefix: string, ids: readonly string[]) => {
+    const matches = ids.filter((id) => id.startsWith(prefix) && FULL_SNAPSHOT_ID.test(id));
+    if (matches.length === 1 && matches[0]) out.set(prefix, matches[0]);
+  };
+  const local = localRepositoryPath(repo);
+  if (local !== null) {
+    try {
+      const names = fs.readdirSync(path.join(local, "snapshots"));
+      for (const prefix of wanted) pick(prefix, names);
+      if (wanted.every((p) => out.has(p))) return out;
+    } catch {
+      /* not readable here (another user's repository): ask restic */
+    }
+  }
+  const rest = wanted.filter((p) => !out.has(p));
+  const outcome = await runRestic(host, {
+    repo,
+    args: ["snapshots", "--json", ...(rest.length === 1 ? rest : filterArgs(filter))],
+    noLock: true,
+    collectStdout: true,
+    onStdout: () => undefined,
+    normalPriority: true,
+  });
+  if (!outcome.ok) return out;
+  try {
+    const ids = parseSnapshotsJson(outcome.stdout ?? "").map((snap) => snap.id);
+    for (const prefix of rest) pick(prefix, ids);
+  } catch {
+    /* unparsable: the prefixes stay unresolved */
+  }
+  return out;
+}
+
+/** The directory of a local repository (a plain path or `local:PATH`); null for every backend. */
+function localRepositoryPath(repo: RepositoryConfig): string | null {
+  const url = repo.url;
+  if (url === undefined) return null;
+  if (url.startsWith("/")) return url;
+  if (url.startsWith("local:/")) return url.slice("local:".length);
+  return null;
 }
 
 export async function snapshots(
@@ -442,10 +539,14 @@ export async function copy(
   if ("error" in fromEnv) return { outcome: notRun(fromEnv.error), copied, skipped };
   const extraEnv = fromEnv.env;
   let pending: string | null = null;
+  // 0.15+ says "skipping source snapshot …, was already copied" only with -v (it prints nothing
+  // else more with -v), and the skip count is a figure of the record.
+  const { version } = await detectRestic(host.config, host.env);
+  const verbose = resticFeatures(version).copySkipNeedsVerbose ? ["-v"] : [];
   const outcome = await runRestic(host, {
     repo: to,
     command: "copy",
-    args: ["copy", ...filterArgs(options.filter ?? {}), ...(options.snapshotIds ?? [])],
+    args: ["copy", ...verbose, ...filterArgs(options.filter ?? {}), ...(options.snapshotIds ?? [])],
     extraEnv,
     stopBeforeDeadline: true,
     // copy opens both repositories: either may be the one that does not answer.
@@ -456,9 +557,13 @@ export async function copy(
       else if (parsed.type === "saved") {
         copied.push({ sourceId: pending ?? "?", newId: parsed.shortId });
         pending = null;
-      } else if (parsed.type === "skipped")
+      } else if (parsed.type === "skipped") {
         skipped.push({ sourceId: parsed.sourceId, copiedTo: parsed.copiedTo });
-      if (parsed.type !== "text" || !/^\[\d+:\d+\]/.test(parsed.text))
+        pending = null;
+      }
+      // Progress lines and the per-snapshot lines of -v go to the step log only, not the terminal.
+      if (parsed.type === "snapshot" || parsed.type === "skipped") host.log.logOnly(`[${to.name}] ${line}`);
+      else if (parsed.type !== "text" || !/^\[\d+:\d+\]/.test(parsed.text))
         host.log.output(`[${to.name}] ${line}`, "stdout");
     },
   });

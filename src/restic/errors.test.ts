@@ -98,7 +98,8 @@ const EXPECTED: Record<string, Expectation> = {
     kind: "repo_locked",
     message:
       "repository is already locked exclusively by PID 8276 on vm (user root), since 2026-11-26 09:51:43 (788ms ago)",
-    hint: /^Another restic \(PID 8276 on vm\) is using the repository; holdfast waits and retries/,
+    // A backup: holdfast does not wait for a lock there, and the hint says so.
+    hint: /^Another restic \(PID 8276 on vm\) is using the repository; holdfast does not wait for it here: run this again/,
     extra: { lockProbe: { hostname: "vm", isProcessAlive: () => true } },
   },
   "0.14.0/locked-live": {
@@ -120,8 +121,8 @@ const EXPECTED: Record<string, Expectation> = {
   "0.14.0/no-password": {
     command: "snapshots",
     kind: "wrong_password",
-    message: "an empty password is not a password",
-    hint: /restic got no password: set password_file or password_command/,
+    message: "restic got an empty password",
+    hint: /^The repository's password reached restic empty: set password_file or password_command.*does not run restic with --insecure-no-password\.$/,
   },
   "0.14.0/repo-not-found": {
     command: "snapshots",

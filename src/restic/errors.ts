@@ -241,7 +241,15 @@ function subcommand(command: string): string {
 
 const LOCKED_TEXT = "repository is already locked";
 const WRONG_PASSWORD_TEXT = "wrong password or no key found";
-const EMPTY_PASSWORD_TEXT = "an empty password is not a password";
+// 0.14: "an empty password is not a password"; 0.17+: "an empty password is not allowed by default.
+// Pass the flag `--insecure-no-password` …".
+const EMPTY_PASSWORD = /an empty password is not (?:a password|allowed)/;
+// 0.14: "all target directories/files do not exist"; 0.18: "all source directories/files do not exist".
+const ALL_SOURCES_MISSING = /all (?:target|source) directories\/files do not exist/;
+// `ls`/`restore`/`snapshots` of an id that matches nothing: 0.14 "Ignoring "x": no matching ID found",
+// 0.15+ "no matching ID found for prefix "x"" (exit 1).
+const NO_MATCHING_ID =
+  /no matching id found(?: for prefix)?[^"]*"([^"]*)"|ignoring "([^"]*)": no matching id found/;
 
 const HTTP_STATUS = /(?:unexpected http response \((\d{3})\)|server response: \d{3} [^\n(]*\((\d{3})\))/;
 const AUTH_FAILURE =
@@ -342,7 +350,7 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
   if (code === 3 && /^backup\b/.test(cmd)) return classifyPartial(err);
 
   if ((code === 11 && codes10and11) || h.includes(LOCKED_TEXT))
-    return classifyLocked(err, repo, input.lockProbe, best);
+    return classifyLocked(err, repo, input.lockProbe, best, holdfastWaitsForLock(cmd));
 
   if ((code === 12 && code12) || h.includes(WRONG_PASSWORD_TEXT)) {
     return stepError(
@@ -351,11 +359,13 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
       "The password holdfast passed (the repository's password_file or password_command) opens no key of this repository: check that it is the password this repository was created with.",
     );
   }
-  if (h.includes(EMPTY_PASSWORD_TEXT)) {
+  if (EMPTY_PASSWORD.test(h)) {
+    // restic 0.17+ advises --insecure-no-password; holdfast never passes it (a repository without a
+    // password is not something a backup should create or open by accident).
     return stepError(
       "wrong_password",
-      withBest("an empty password is not a password"),
-      "restic got no password: set password_file or password_command for this repository (and check that the file is readable and not empty).",
+      "restic got an empty password",
+      "The repository's password reached restic empty: set password_file or password_command for this repository, and check that the file is readable and not empty (or that the command prints the password). holdfast does not run restic with --insecure-no-password.",
     );
   }
 
@@ -393,7 +403,7 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
     );
   }
 
-  if (h.includes("all target directories/files do not exist")) {
+  if (ALL_SOURCES_MISSING.test(h)) {
     const missing = err.texts
       .filter((l) => l.endsWith("does not exist, skipping"))
       .map((l) => l.replace(/ does not exist, skipping$/, ""));
@@ -405,14 +415,28 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
     );
   }
 
-  if (h.includes("repository contains errors")) {
-    const first = err.texts.find(
-      (l) => l.trim() !== "" && !l.startsWith("Fatal:") && !l.includes(RETRY_MARK),
+  const noMatch = NO_MATCHING_ID.exec(h);
+  if (noMatch) {
+    const id = noMatch[1] ?? noMatch[2] ?? "";
+    return stepError(
+      "not_found",
+      `no snapshot matches ID ${id}`,
+      `The repository has no snapshot whose ID starts with ${id}: list them with \`holdfast snapshots ${repo}\`.`,
     );
+  }
+
+  if (h.includes("repository contains errors")) {
+    // 0.18's JSON error messages span lines (its advice paragraph is one message): look per line.
+    const lines = err.texts.flatMap((l) => l.split("\n")).map((l) => l.trim());
+    const first = lines.find((l) => l !== "" && !l.startsWith("Fatal:") && !l.includes(RETRY_MARK));
+    // 0.16.1+ names the exact repair commands ("restic repair packs ID…", "restic repair snapshots --forget").
+    const repair = [...new Set(lines.filter((l) => /^restic repair \S/.test(l)))];
     return stepError(
       "repository_damaged",
-      first ? `repository contains errors: ${first.trim()}` : "repository contains errors",
-      "Do not prune until this is fixed. Run `restic check --read-data` to see every problem, then follow restic's repair guide (`repair index`, `repair packs`, `repair snapshots`).",
+      first ? `repository contains errors: ${first}` : "repository contains errors",
+      repair.length > 0
+        ? `Do not prune until this is fixed. restic's repair for this damage (read https://restic.readthedocs.io/en/stable/077_troubleshooting.html first): ${repair.map((c) => `\`${c}\``).join(", then ")}.`
+        : "Do not prune until this is fixed. Run `restic check --read-data` to see every problem, then follow restic's repair guide (`repair index`, `repair packs`, `repair snapshots`).",
     );
   }
 
@@ -523,18 +547,34 @@ function classifyPartial(err: Stderr): StepError {
   );
 }
 
+/**
+ * Whether holdfast waits for a lock held by another restic before it gives up on this command:
+ * it does for the exclusive commands (forget, prune, check, tag; exec.ts retries until the step's
+ * timeout). Every other command fails at once, and its hint must say so.
+ */
+function holdfastWaitsForLock(cmd: string): boolean {
+  return /^(forget|prune|check|tag)\b/.test(cmd);
+}
+
+function lockWaitText(waits: boolean): string {
+  return waits
+    ? "holdfast waits and retries until the step's timeout"
+    : "holdfast does not wait for it here: run this again once that restic has finished (a backup meets this when a check, prune or forget holds the lock exclusively — schedule them apart)";
+}
+
 function classifyLocked(
   err: Stderr,
   repo: string,
   probe: LockProbe | undefined,
   best: string | null,
+  waits: boolean,
 ): StepError {
   const holder = parseLockHolder(err.texts);
   if (!holder) {
     return stepError(
       "repo_locked",
       best ?? "repository is already locked",
-      "Another restic process is using the repository; holdfast waits and retries until the step's timeout.",
+      `Another restic process is using the repository; ${lockWaitText(waits)}.`,
     );
   }
   const how = holder.exclusive ? "locked exclusively" : "locked";
@@ -557,7 +597,7 @@ function classifyLocked(
   return stepError(
     "repo_locked",
     message,
-    `Another restic (PID ${holder.pid} on ${holder.hostname}) is using the repository; holdfast waits and retries until the step's timeout. If that process is gone, the lock becomes removable once restic considers it stale.`,
+    `Another restic (PID ${holder.pid} on ${holder.hostname}) is using the repository; ${lockWaitText(waits)}. If that process is gone, the lock becomes removable once restic considers it stale.`,
   );
 }
 

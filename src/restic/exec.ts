@@ -22,7 +22,7 @@ import { stepError, type StepError } from "../errors.js";
 import { runProcess, type ProcessResult, type RunProcessOptions } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
 import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
-import { stripAnsi } from "./outputs.js";
+import { readableStderrLine, stripAnsi } from "./outputs.js";
 import { createOpenWatch, lastRetryCause } from "./open-watch.js";
 import { refusedRemovals } from "./removals.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
@@ -546,7 +546,8 @@ async function runOnce(
         stderrLines.push(line);
       }
       const handled = call.onStderr?.(line) === true;
-      if (!handled && echo) host.log.output(stripAnsi(line), "stderr");
+      // 0.18's JSON exit_error/error lines are logged as their text, never raw.
+      if (!handled && echo) host.log.output(readableStderrLine(line), "stderr");
     },
   });
   clearTimeout(openTimer);

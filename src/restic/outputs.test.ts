@@ -794,6 +794,7 @@ describe("parseCheckOutput", () => {
       ],
       fatal: "repository contains errors",
       suggestRepairIndex: false,
+      repairCommands: [],
     });
   });
 
@@ -813,6 +814,7 @@ describe("parseCheckOutput", () => {
       lines: [],
       brokenPacks: [],
       suggestRepairIndex: false,
+      repairCommands: [],
       suggestPrune: false,
     });
     const f = fx("0.18.1/check-json-corrupt");

@@ -388,6 +388,22 @@ function toBackupError(o: Raw): BackupError {
   };
 }
 
+/**
+ * A stderr line as a person should read it in a log: 0.18's JSON `exit_error` and check `error`
+ * lines become their message text (never the raw JSON), ANSI escapes are removed, anything else is
+ * kept as it is.
+ */
+export function readableStderrLine(line: string): string {
+  const clean = line.charCodeAt(0) === 0x1b ? stripAnsi(line) : line;
+  if (clean.charCodeAt(0) !== 0x7b) return line.indexOf(ESC) === -1 ? line : stripAnsi(line);
+  const o = parseObjectLine(clean);
+  if (!o) return clean;
+  if (o.message_type === "exit_error") return str(o.message);
+  if (o.message_type === "error" && o.error === undefined && typeof o.message === "string")
+    return o.message.replace(/\n+$/, "");
+  return clean;
+}
+
 /** Parses a 0.18+ `{"message_type":"exit_error","code":N,"message":"…"}` line; null for anything else. */
 export function parseExitErrorLine(line: string): { code: number; message: string } | null {
   const o = parseObjectLine(line.charCodeAt(0) === 0x1b ? stripAnsi(line) : line);
@@ -713,7 +729,14 @@ export interface CheckOutput {
   brokenPacks: string[];
   suggestRepairIndex: boolean;
   suggestPrune: boolean;
+  /** restic's own repair commands from its advice ("restic repair packs ID…"; 0.16.1+), in order. */
+  repairCommands: string[];
 }
+
+// restic's advice after damaged packs (0.16.1+): a paragraph, the repair commands and a closing
+// note. None of these lines is an error of its own.
+const CHECK_ADVICE =
+  /^(?:The repository contains damaged pack files|Damaged pack files can be caused|restic repair \S|Please read the troubleshooting guide)/;
 
 const RETRY_MARK = "returned error, retrying after";
 
@@ -743,21 +766,34 @@ export function parseCheckOutput(stdout: string, stderr: string): CheckOutput {
   }
   const all = `${lines.join("\n")}\n${stderr}`;
   const reportsErrors = fatal !== null && fatal.includes("repository contains errors");
+  const messageLines = (messages: readonly string[]) =>
+    messages.flatMap((m) => m.split("\n")).map((l) => l.trimEnd());
+  const repairCommands = [
+    ...new Set(
+      messageLines([...jsonErrors, ...textErrors]).filter((l) => /^restic repair \S/.test(l.trim())),
+    ),
+  ].map((l) => l.trim());
+  const isAdvice = (l: string) => l.trim() === "" || CHECK_ADVICE.test(l.trim());
   let errors: number | null;
   let errorLines: string[];
-  if (summary) {
+  if (fatal !== null && !reportsErrors) {
+    // The check did not get to the data (lock, password, backend): 0.18 still prints a summary
+    // with num_errors 1 for that, which is not a repository error.
+    errors = null;
+    errorLines = [];
+  } else if (summary) {
     errors = num(summary.num_errors);
-    errorLines = jsonErrors;
+    errorLines = messageLines(jsonErrors).filter((l) => !isAdvice(l));
   } else if (jsonErrors.length > 0) {
-    errors = jsonErrors.length;
-    errorLines = jsonErrors;
+    errorLines = messageLines(jsonErrors).filter((l) => !isAdvice(l));
+    errors = Math.max(1, errorLines.length);
   } else if (lines.some((l) => l.includes("no errors were found"))) {
     errors = 0;
     errorLines = [];
   } else if (reportsErrors) {
-    errorLines = textErrors;
+    errorLines = textErrors.filter((l) => !isAdvice(l));
     // Continuation lines of one error are indented; count the others.
-    errors = Math.max(1, textErrors.filter((l) => !/^\s/.test(l)).length);
+    errors = Math.max(1, errorLines.filter((l) => !/^\s/.test(l)).length);
   } else {
     errors = null;
     errorLines = [];
@@ -772,6 +808,7 @@ export function parseCheckOutput(stdout: string, stderr: string): CheckOutput {
       ? summary.suggest_repair_index === true
       : /repair index|rebuild-index/.test(all),
     suggestPrune: summary ? summary.suggest_prune === true : /restic prune/.test(all),
+    repairCommands,
   };
 }
 

@@ -154,6 +154,7 @@ describe("resticFeatures", () => {
 
   it("0.16.0 and 0.16.1", () => {
     expect(on(features("0.16.0"))).toEqual([
+      "copySkipNeedsVerbose",
       "fullSnapshotIds",
       "initJson",
       "lsUnknownIdFails",

@@ -114,6 +114,8 @@ export interface ResticFeatures {
   fullSnapshotIds: boolean;
   /** 0.15: `init --json` prints `{"message_type":"initialized",…}` (0.14: text). */
   initJson: boolean;
+  /** 0.15: copy prints "skipping source snapshot …, was already copied …" only with -v (0.14: always). */
+  copySkipNeedsVerbose: boolean;
   /** 0.15: `ls <unknown id>` exits 1 (0.14: prints "Ignoring …" and exits 0). */
   lsUnknownIdFails: boolean;
   /** 0.16: `--retry-lock <duration>` exists (0.14 has no lock retry: the wrapper retries). */
@@ -164,6 +166,7 @@ export function resticFeatures(v: ResticVersion | null): ResticFeatures {
   return {
     fullSnapshotIds: at("0.15.0"),
     initJson: at("0.15.0"),
+    copySkipNeedsVerbose: at("0.15.0"),
     lsUnknownIdFails: at("0.15.0"),
     retryLock: at("0.16.0"),
     restoreJson: at("0.16.0"),

@@ -191,7 +191,7 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
         step: ctx.step.name,
       });
       ctx.log.info(
-        `${repoName}: snapshot ${target.snapshot_id} saved (${String(target.files_new)} new, ${String(target.files_changed)} changed files, ${String(target.data_added)} bytes added)`,
+        `${repoName}: snapshot ${target.snapshot_id.slice(0, 8)} saved (${String(target.files_new)} new, ${String(target.files_changed)} changed files, ${String(target.data_added)} bytes added)`,
       );
     } else {
       block(ctx, source.name, repoName);
@@ -336,6 +336,7 @@ function targetFor(
   const figures = summary
     ? {
         snapshot_id: summary.snapshotId,
+        short_id: summary.snapshotId === null ? null : summary.snapshotId.slice(0, 8),
         files_new: summary.filesNew,
         files_changed: summary.filesChanged,
         files_unmodified: summary.filesUnmodified,

@@ -61,7 +61,12 @@ export const copyStep = defineStepKind({
 
 async function runCopy(ctx: StepContext<CopyOptions>) {
   const { resticHostFromStep } = await import("../restic/exec.js");
-  const { copy, detectRestic, snapshots: listSnapshots } = await import("../restic/commands.js");
+  const {
+    copy,
+    detectRestic,
+    resolveSnapshotIds,
+    snapshots: listSnapshots,
+  } = await import("../restic/commands.js");
   const opts = ctx.options;
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);
@@ -130,11 +135,23 @@ async function runCopy(ctx: StepContext<CopyOptions>) {
       };
     const started = Date.now();
     const result = await copy(host, to, from, ids ? { snapshotIds: ids } : { filter: { tags } });
+    // restic names the source snapshots by 8 characters: record them by their full ids, like the
+    // backup that made them (the ids we asked for, or the source repository's own answer).
+    const shorts = [...result.copied, ...result.skipped].map((c) => c.sourceId).filter((id) => id !== "?");
+    const full = ids
+      ? new Map(shorts.map((short) => [short, ids.find((id) => id.startsWith(short)) ?? short]))
+      : await resolveSnapshotIds(host, from, shorts, { tags });
+    const fullIds = [...new Set(shorts.map((short) => full.get(short) ?? short))];
     const durationMs = Date.now() - started;
     const figures = {
       exit_code: result.outcome.exitCode,
       snapshots_copied: result.copied.length,
       snapshots_skipped: result.skipped.length,
+      // The source snapshots now in this repository (copied by this run or before it).
+      snapshot_ids: fullIds,
+      ...(fullIds.length === 1 && fullIds[0]
+        ? { snapshot_id: fullIds[0], short_id: fullIds[0].slice(0, 8) }
+        : {}),
     };
     if (result.outcome.ok)
       return { repo: repoName, status: "succeeded", duration_ms: durationMs, error: null, ...figures };

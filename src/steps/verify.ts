@@ -207,8 +207,7 @@ async function drill(
   const listing = await ls(host, repo, latest.id, (node) => {
     if (node.type === "file") reservoir.offer({ path: node.path, size: node.size, mtime: node.mtime });
   });
-  if (!listing.outcome.ok)
-    return failed(name, listing.outcome.error, listing.outcome.exitCode, latest.shortId);
+  if (!listing.outcome.ok) return failed(name, listing.outcome.error, listing.outcome.exitCode, latest.id);
   const snapshotFiles = reservoir.seen;
   const sample = reservoir.take(sampleSize(opts.sample, snapshotFiles));
 
@@ -282,7 +281,8 @@ async function drill(
   const current = await sourceCount;
   const countOk = withinTolerance(opts.count_tolerance, snapshotFiles, current);
   const figures = {
-    snapshot_id: latest.shortId,
+    snapshot_id: latest.id,
+    short_id: latest.shortId,
     snapshot_time: latest.time,
     sampled: sample.length,
     matched,
@@ -451,5 +451,6 @@ function failed(
     error: e,
     exit_code: exitCode,
     snapshot_id: snapshotId,
+    short_id: snapshotId === null ? null : snapshotId.slice(0, 8),
   };
 }

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
-import { HOLDFAST_TAG, restore, sourceTag } from "../../restic/commands.js";
+import { HOLDFAST_TAG, resolveSnapshotId, restore, sourceTag } from "../../restic/commands.js";
 import { parseRestoreLine } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
 import {
@@ -108,9 +108,16 @@ export default async function restoreCommand(
     });
     const cancelled = signalExitCode(cli.host);
     if (cancelled !== null) return cancelled;
+    // restic says which snapshot it restored by 8 characters: name it by its full id, like the
+    // backup that made it.
+    const restoredId =
+      seen.restored === null
+        ? null
+        : ((await resolveSnapshotId(cli.host, repo, seen.restored)) ?? seen.restored);
     const result = {
       repo: repo.name,
-      snapshot_id: seen.restored,
+      snapshot_id: restoredId,
+      short_id: restoredId === null ? null : restoredId.slice(0, 8),
       source: source ?? null,
       target,
       include: flags.include ?? [],
