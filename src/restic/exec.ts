@@ -328,7 +328,7 @@ export interface ResticCall {
   extraEnv?: Record<string, string>;
   /** Needs restic's exclusive lock: wait and retry while another process holds one. */
   exclusive?: boolean;
-  /** Stop restic before the step's deadline so a dead backend is reported as `network`. */
+  /** Stop restic before the step's deadline so a dead backend is reported as `network` (default: true). */
   stopBeforeDeadline?: boolean;
   /** A cap of its own (doctor's reachability probe); the step deadline applies as well. */
   timeoutMs?: number;
@@ -378,6 +378,9 @@ export interface ResticOutcome {
 const LOCK_WAIT_FIRST_MS = 2_000;
 const LOCK_WAIT_MAX_MS = 30_000;
 const CLEANUP_TIMEOUT_MS = 10_000;
+/** The open watch's last look comes this long before restic's own stop (timeoutMs), so it wins the race. */
+const OPEN_CHECK_MARGIN_MS = 1_000;
+
 // restic is stopped this long (plus the kill grace) before the step's deadline, to report and clean up.
 const EARLY_STOP_MARGIN_MS = 5_000;
 
@@ -496,7 +499,9 @@ async function runOnce(
 
   let timeoutMs = call.timeoutMs;
   let earlyStopAt: number | null = null;
-  if (call.stopBeforeDeadline && host.deadline !== null) {
+  // Every call by default: a listing (snapshots, ls, stats) meeting a dead backend at the step's end
+  // is then reported from restic's own words (`network`), not as a bare timeout.
+  if ((call.stopBeforeDeadline ?? true) && host.deadline !== null) {
     // Leave restic the kill grace (SIGINT → SIGKILL) plus a margin to end before the engine's timer.
     const remaining = host.deadline - Date.now();
     const budget = Math.max(1_000, remaining - stopMargin(host, remaining));
@@ -508,7 +513,13 @@ async function runOnce(
 
   // The open watch: stop restic when, open_timeout after its start, it is still retrying to open
   // the repository (and at any later retry line while it still is).
-  const openTimeoutMs = call.openTimeoutMs ?? openTimeoutFor(config, call.repo);
+  const configuredOpenTimeoutMs = call.openTimeoutMs ?? openTimeoutFor(config, call.repo);
+  // A step whose own time ends before open_timeout: look once more just before that stop, so a
+  // backend that never answered is reported as `network` with restic's cause, not as a bare timeout.
+  const openTimeoutMs =
+    timeoutMs !== undefined && timeoutMs - OPEN_CHECK_MARGIN_MS < configuredOpenTimeoutMs
+      ? Math.max(500, timeoutMs - OPEN_CHECK_MARGIN_MS)
+      : configuredOpenTimeoutMs;
   const openWatch = createOpenWatch();
   const openStop = new AbortController();
   const startedAt = Date.now();
@@ -610,7 +621,13 @@ async function runOnce(
     // restic never opened the repository, so it holds no lock there: nothing to clean up.
     outcome.stoppedEarly = true;
     outcome.notOpened = true;
-    outcome.error = notOpenedError(call.repo.name, openTimeoutMs, openWatch.cause(), base);
+    outcome.error = notOpenedError(
+      call.repo.name,
+      openTimeoutMs,
+      configuredOpenTimeoutMs,
+      openWatch.cause(),
+      base,
+    );
     return outcome;
   }
   if (result.timedOut) {
@@ -669,6 +686,7 @@ async function runOnce(
 function notOpenedError(
   repoName: string,
   openTimeoutMs: number,
+  configuredOpenTimeoutMs: number,
   cause: string | null,
   base: Parameters<typeof classifyResticFailure>[0],
 ): StepError {
@@ -679,7 +697,9 @@ function notOpenedError(
   return stepError(
     kind,
     `restic could not open repository ${repoName}: its backend did not answer within ${formatDuration(openTimeoutMs)} (${said})`,
-    `${hint}holdfast stops restic once it has retried opening a repository for restic.open_timeout (${formatDuration(openTimeoutMs)}); raise it (restic.open_timeout, or open_timeout on the repository) for a backend that is slow to come up.`,
+    openTimeoutMs < configuredOpenTimeoutMs
+      ? `${hint}The step's time ran out while restic still retried to open the repository; raise the step's timeout for a backend that is slow to come up.`
+      : `${hint}holdfast stops restic once it has retried opening a repository for restic.open_timeout (${formatDuration(openTimeoutMs)}); raise it (restic.open_timeout, or open_timeout on the repository) for a backend that is slow to come up.`,
   );
 }
 
