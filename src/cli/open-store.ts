@@ -1,5 +1,5 @@
 // The history store as commands open it: the state dir created 0700, history.db inside it.
-import fs from "node:fs";
+import { ensureTrustedStateDir } from "../util/trusted-dir.js";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import type { RunStore } from "../store/types.js";
@@ -11,9 +11,12 @@ import {
   type ResilientStore,
 } from "../store/resilient-store.js";
 
-/** Creates the state dir 0700 (and tightens it if it exists with looser modes we created). */
+/**
+ * Creates the state dir 0700 with its locks/ and logs/, and refuses one that another user could
+ * write (exit 2): holdfast chmods, opens and prints what it finds there (targets.md S8).
+ */
 export function ensureStateDir(stateDir: string): void {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensureTrustedStateDir(stateDir);
 }
 
 export function historyPath(config: Config): string {

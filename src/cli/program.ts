@@ -1,6 +1,7 @@
 // The command tree. Each command lives in commands/ (parsing and printing only) and is imported
 // when it runs, so `holdfast status` does not pay for the dashboard's dependencies.
 import fs from "node:fs";
+import { openFlags } from "../util/trusted-dir.js";
 import os from "node:os";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -442,7 +443,13 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
   const trace = err instanceof Error ? (err.stack ?? err.message) : String(err);
   const file = path.join(os.tmpdir(), `holdfast-crash-${process.pid}-${Date.now()}.log`);
   try {
-    fs.writeFileSync(file, `${new Date().toISOString()}\n${trace}\n`, { mode: 0o600 });
+    // A fresh file only: /tmp is everyone's, and a link planted under this name must not be followed.
+    fs.writeFileSync(file, `${new Date().toISOString()}\n${trace}\n`, {
+      mode: 0o600,
+      flag: openFlags(
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      ),
+    });
     process.stderr.write(
       `${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
     );

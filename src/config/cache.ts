@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "./schema.js";
+import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 
 const FORMAT = 1;
 
@@ -35,7 +36,16 @@ export function configCachePath(configFile: string, env: NodeJS.ProcessEnv = pro
 /** The cached config when every input of loading is as it was, else null (and the caller loads). */
 export function readCachedConfig(configFile: string, env: NodeJS.ProcessEnv = process.env): Config | null {
   try {
-    const entry = JSON.parse(fs.readFileSync(configCachePath(configFile, env), "utf8")) as CacheEntry;
+    const cacheFile = configCachePath(configFile, env);
+    // A cache another user could have written would hand this process a config of their making.
+    if (dirDistrust(path.dirname(cacheFile)) !== null || fileDistrust(cacheFile) !== null) return null;
+    const fd = fs.openSync(cacheFile, READ_NO_FOLLOW);
+    let entry: CacheEntry;
+    try {
+      entry = JSON.parse(fs.readFileSync(fd, "utf8")) as CacheEntry;
+    } finally {
+      fs.closeSync(fd);
+    }
     if (entry.format !== FORMAT || entry.build !== buildId()) return null;
     const text = fs.readFileSync(configFile);
     return entry.key === inputKey(configFile, text, entry.env_names, env) ? entry.config : null;
@@ -87,9 +97,16 @@ export function loadAndCacheConfig(
   try {
     const file = configCachePath(configFile, env);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
-    fs.renameSync(temp, file);
+    // Written only into a directory of this user's that no one else can write, never through a link.
+    if (dirDistrust(path.dirname(file)) === null) {
+      const temp = `${file}.${process.pid}.tmp`;
+      fs.rmSync(temp, { force: true });
+      fs.writeFileSync(temp, JSON.stringify(entry), {
+        mode: 0o600,
+        flag: openFlags(fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NO_FOLLOW),
+      });
+      fs.renameSync(temp, file);
+    }
   } catch {
     // Only speed is lost.
   }

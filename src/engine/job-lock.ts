@@ -7,7 +7,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { JobBusyError } from "../errors.js";
+import { JobBusyError, UsageError } from "../errors.js";
+import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 
 export interface JobLock {
   readonly job: string;
@@ -50,10 +51,32 @@ export function tryLockJob(stateDir: string, job: string): JobLock | null {
 
 function tryLockAt(paths: ReturnType<typeof lockPaths>, job: string): JobLock | null {
   fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  // locks/ (or the fallback under the shared temp dir) must be ours alone, and the lock file is
+  // opened without following a symlink, its mode set through that descriptor: a link planted as
+  // JOB.lock would otherwise have root chmod whatever it points to.
+  const dirProblem = dirDistrust(paths.dir);
+  if (dirProblem) {
+    throw new UsageError(
+      `refusing the lock directory ${paths.dir}: it ${dirProblem}, so another user could make holdfast act on any file`,
+      `it must be a directory of the user holdfast runs as that no one else can write: chown $(id -un) ${paths.dir} && chmod 700 ${paths.dir}`,
+    );
+  }
+  const problem = fileDistrust(paths.lock);
+  if (problem) {
+    throw new UsageError(
+      `refusing the lock file ${paths.lock}: it ${problem}`,
+      `remove it (holdfast makes a new one) and check who else can write ${paths.dir}`,
+    );
+  }
+  const fd = fs.openSync(paths.lock, fs.constants.O_RDWR | fs.constants.O_CREAT | NO_FOLLOW, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
   let db: Database.Database | null = null;
   try {
     db = new Database(paths.lock, { timeout: 0 });
-    fs.chmodSync(paths.lock, 0o600);
     db.exec("BEGIN EXCLUSIVE");
   } catch (err) {
     db?.close();
@@ -64,7 +87,11 @@ function tryLockAt(paths: ReturnType<typeof lockPaths>, job: string): JobLock | 
   // Written whole and renamed into place, so a waiting process never reads half of it.
   const temp = `${paths.holder}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
+    fs.rmSync(temp, { force: true });
+    fs.writeFileSync(temp, JSON.stringify(holder), {
+      mode: 0o600,
+      flag: openFlags(fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NO_FOLLOW),
+    });
     fs.renameSync(temp, paths.holder);
   } catch (err) {
     db.close();
@@ -90,7 +117,12 @@ function tryLockAt(paths: ReturnType<typeof lockPaths>, job: string): JobLock | 
 export function readLockHolder(stateDir: string, job: string): Holder | null {
   for (const paths of [lockPaths(stateDir, job), fallbackLockPaths(stateDir, job)]) {
     try {
-      return JSON.parse(fs.readFileSync(paths.holder, "utf8")) as Holder;
+      const fd = fs.openSync(paths.holder, READ_NO_FOLLOW);
+      try {
+        return JSON.parse(fs.readFileSync(fd, "utf8")) as Holder;
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch {
       /* not there */
     }

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { NO_FOLLOW, openFlags } from "../util/trusted-dir.js";
 
 export interface StepLogFile {
   readonly path: string;
@@ -29,7 +30,13 @@ export function openStepLog(file: string, redact: (text: string) => string): Ste
     // terminal or journal); the missing log is reported when the step ends.
     failed = err as Error;
   }
-  const stream = failed ? null : fs.createWriteStream(file, { flags: "a", mode: 0o600 });
+  // Never through a symlink planted where the log goes (the state dir is checked; this is the last line).
+  const stream = failed
+    ? null
+    : fs.createWriteStream(file, {
+        flags: openFlags(fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | NO_FOLLOW),
+        mode: 0o600,
+      });
   // A full disk must not crash the run (R7): stop writing, give the space back, report it at close.
   stream?.on("error", (err) => {
     if (failed) return;
@@ -53,7 +60,14 @@ export function openStepLog(file: string, redact: (text: string) => string): Ste
       if (failed) throw new StepLogError(file, failed);
       const gz = `${file}.gz`;
       try {
-        await pipeline(fs.createReadStream(file), createGzip(), fs.createWriteStream(gz, { mode: 0o600 }));
+        await pipeline(
+          fs.createReadStream(file, { flags: openFlags(fs.constants.O_RDONLY | NO_FOLLOW) }),
+          createGzip(),
+          fs.createWriteStream(gz, {
+            flags: openFlags(fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | NO_FOLLOW),
+            mode: 0o600,
+          }),
+        );
       } catch (err) {
         // Compression needs space too; the plain log is still there and complete.
         await fs.promises.rm(gz, { force: true });
@@ -75,8 +89,47 @@ export class StepLogError extends Error {
   }
 }
 
-/** Reads a step log whether it is still plain (running) or already compressed. */
-export function findStepLog(logPath: string): string | null {
+/**
+ * Why a recorded log path must not be read, or null. Log paths come from the history database, and
+ * only files holdfast wrote are read back: STATE/logs/RUN/NN-step.log[.gz], with no symlink for
+ * logs/ or RUN/ (the file itself is opened with O_NOFOLLOW by the readers).
+ */
+export function stepLogRefusal(stateDir: string, logPath: string): string | null {
+  const logsDir = path.resolve(stateDir, "logs");
+  const rel = path.relative(logsDir, path.resolve(logPath));
+  const parts = rel.split(path.sep);
+  if (
+    rel.startsWith("..") ||
+    path.isAbsolute(rel) ||
+    parts.length !== 2 ||
+    !/^\d{2}-[^/]+\.log(\.gz)?$/.test(parts[1] as string)
+  )
+    return `the recorded log path ${logPath} is not a step log under ${logsDir}: not read`;
+  for (const dir of [logsDir, path.join(logsDir, parts[0] as string)]) {
+    try {
+      if (!fs.lstatSync(dir).isDirectory())
+        return `${dir} is not a directory: the log ${logPath} is not read`;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/**
+ * The file to read for a step log, whether it is still plain (running) or already compressed; null
+ * when there is none, or when the recorded path is not one holdfast reads (stepLogRefusal).
+ */
+export function findStepLog(stateDir: string, logPath: string): string | null {
+  if (stepLogRefusal(stateDir, logPath) !== null) return null;
   const candidates = logPath.endsWith(".gz") ? [logPath, logPath.slice(0, -3)] : [logPath, `${logPath}.gz`];
-  return candidates.find((p) => fs.existsSync(p)) ?? null;
+  return (
+    candidates.find((p) => {
+      try {
+        return fs.lstatSync(p).isFile();
+      } catch {
+        return false;
+      }
+    }) ?? null
+  );
 }

@@ -9,6 +9,7 @@ import type { RunRecord, StepRecord } from "../store/types.js";
 import { createLineSplitter } from "../util/process.js";
 import type { Redactor } from "../util/redact.js";
 import { formatBytes, formatDuration } from "../util/units.js";
+import { openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 import { findStepLog } from "../engine/step-log.js";
 import type { NotifyMessage } from "./notifier-kind.js";
 import { truncateStart } from "./truncate.js";
@@ -217,13 +218,14 @@ export function formatStepTable(run: RunRecord): string {
  * Logs are streamed, so a 20 MB restic -v log costs one line buffer, not 20 MB.
  */
 export async function readRunLogTail(
+  stateDir: string,
   run: RunRecord,
   { linesPerStep = 60, maxBytes = 64 * 1024 } = {},
 ): Promise<string> {
   const parts: string[] = [];
   for (const step of run.steps) {
     if (!step.log_path) continue;
-    const file = findStepLog(step.log_path);
+    const file = findStepLog(stateDir, step.log_path);
     if (!file) continue;
     try {
       const lines = await readTailLines(file, linesPerStep);
@@ -252,7 +254,8 @@ async function readTailLines(file: string, count: number): Promise<string[]> {
       done();
     },
   });
-  if (file.endsWith(".gz")) await pipeline(fs.createReadStream(file), createGunzip(), sink);
-  else await pipeline(fs.createReadStream(file), sink);
+  const input = fs.createReadStream(file, { flags: openFlags(READ_NO_FOLLOW) });
+  if (file.endsWith(".gz")) await pipeline(input, createGunzip(), sink);
+  else await pipeline(input, sink);
   return ring;
 }

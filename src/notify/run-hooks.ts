@@ -99,7 +99,7 @@ async function notifyFinished(
 
   const anomalies = succeeded ? await collectRunAnomalies(store, full, anomalyOptions).catch(() => []) : [];
   const wantsTail = notifiersFor(deps.config, job, event).length > 0;
-  const logTail = wantsTail ? await readRunLogTail(full).catch(() => "") : "";
+  const logTail = wantsTail ? await readRunLogTail(deps.config.state_dir, full).catch(() => "") : "";
   await dispatchEvent(deps, {
     event,
     job,

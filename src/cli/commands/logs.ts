@@ -2,7 +2,8 @@ import fs from "node:fs";
 import readline from "node:readline";
 import { createGunzip } from "node:zlib";
 import { UsageError } from "../../errors.js";
-import { findStepLog } from "../../engine/step-log.js";
+import { findStepLog, stepLogRefusal } from "../../engine/step-log.js";
+import { openFlags, READ_NO_FOLLOW } from "../../util/trusted-dir.js";
 import type { StepRecord } from "../../store/types.js";
 import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
@@ -34,18 +35,18 @@ export default async function logs(
         const done = step.status !== "running" && step.status !== "pending";
         if (step.status === "pending") break;
         if (!done && !flags.follow) {
-          await printLog(step, multi);
+          await printLog(config.state_dir, step, multi);
           printed.add(step.index);
           continue;
         }
         if (!done) {
-          await followLog(step, multi, async () => {
+          await followLog(config.state_dir, step, multi, async () => {
             const fresh = await store.getRun(run.id);
             const s = fresh?.steps[step.index];
             return !s || (s.status !== "running" && s.status !== "pending");
           });
         } else {
-          await printLog(step, multi);
+          await printLog(config.state_dir, step, multi);
         }
         printed.add(step.index);
       }
@@ -62,14 +63,19 @@ export default async function logs(
   }
 }
 
-async function printLog(step: StepRecord, header: boolean): Promise<void> {
+async function printLog(stateDir: string, step: StepRecord, header: boolean): Promise<void> {
   if (header) process.stdout.write(`${color.bold(`==> ${step.name} (${step.status})`)}\n`);
-  const file = step.log_path ? findStepLog(step.log_path) : null;
+  const refusal = step.log_path ? stepLogRefusal(stateDir, step.log_path) : null;
+  if (refusal) {
+    process.stdout.write(color.dim(`(${refusal})\n`));
+    return;
+  }
+  const file = step.log_path ? findStepLog(stateDir, step.log_path) : null;
   if (!file) {
     if (step.status !== "skipped") process.stdout.write(color.dim("(no output captured)\n"));
     return;
   }
-  const input = fs.createReadStream(file);
+  const input = fs.createReadStream(file, { flags: openFlags(READ_NO_FOLLOW) });
   const stream = file.endsWith(".gz") ? input.pipe(createGunzip()) : input;
   for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
     process.stdout.write(`${line}\n`);
@@ -77,17 +83,22 @@ async function printLog(step: StepRecord, header: boolean): Promise<void> {
 }
 
 /** Prints a growing plain log until isDone(), then whatever is left (possibly from the .gz). */
-async function followLog(step: StepRecord, header: boolean, isDone: () => Promise<boolean>): Promise<void> {
+async function followLog(
+  stateDir: string,
+  step: StepRecord,
+  header: boolean,
+  isDone: () => Promise<boolean>,
+): Promise<void> {
   if (header) process.stdout.write(`${color.bold(`==> ${step.name} (running)`)}\n`);
   const plain = step.log_path?.endsWith(".gz") ? step.log_path.slice(0, -3) : step.log_path;
-  if (!plain) return;
+  if (!plain || stepLogRefusal(stateDir, plain) !== null) return;
   let offset = 0;
   for (;;) {
     const finished = await isDone();
     try {
       const size = fs.statSync(plain).size;
       if (size > offset) {
-        const fd = fs.openSync(plain, "r");
+        const fd = fs.openSync(plain, READ_NO_FOLLOW);
         const buffer = Buffer.alloc(size - offset);
         fs.readSync(fd, buffer, 0, buffer.length, offset);
         fs.closeSync(fd);
@@ -97,11 +108,11 @@ async function followLog(step: StepRecord, header: boolean, isDone: () => Promis
     } catch {
       // The plain file was compressed away: print the part we have not seen from the .gz.
       if (finished && step.log_path) {
-        const gz = findStepLog(`${plain}.gz`);
+        const gz = findStepLog(stateDir, `${plain}.gz`);
         if (gz) {
           const all = await new Promise<Buffer>((resolve, reject) => {
             const chunks: Buffer[] = [];
-            fs.createReadStream(gz)
+            fs.createReadStream(gz, { flags: openFlags(READ_NO_FOLLOW) })
               .pipe(createGunzip())
               .on("data", (c: Buffer) => chunks.push(c))
               .on("end", () => resolve(Buffer.concat(chunks)))

@@ -7,7 +7,8 @@ import { stream } from "hono/streaming";
 import type { ServerContext } from "../app.js";
 import { ApiError, sendJson } from "../http.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
-import { findStepLog } from "../../engine/step-log.js";
+import { findStepLog, stepLogRefusal } from "../../engine/step-log.js";
+import { READ_NO_FOLLOW } from "../../util/trusted-dir.js";
 import type { RunRecord, RunStore, StepRecord } from "../../store/types.js";
 
 const DEFAULT_LIMIT = 20;
@@ -113,21 +114,30 @@ export function registerRunRoutes(app: Hono, ctx: ServerContext): void {
     return stream(c, async (out) => {
       for (const step of steps) {
         if (withHeaders) await out.write(`==> ${step.name} (${step.status})\n`);
-        await writeStepLog(step, (line) => out.write(`${ctx.redactor.redact(line)}\n`));
+        await writeStepLog(ctx.config.state_dir, step, (line) => out.write(`${ctx.redactor.redact(line)}\n`));
       }
     });
   });
 }
 
-async function writeStepLog(step: StepRecord, write: (line: string) => Promise<unknown>): Promise<void> {
-  const file = step.log_path ? findStepLog(step.log_path) : null;
+async function writeStepLog(
+  stateDir: string,
+  step: StepRecord,
+  write: (line: string) => Promise<unknown>,
+): Promise<void> {
+  const refusal = step.log_path ? stepLogRefusal(stateDir, step.log_path) : null;
+  if (refusal) {
+    await write(`(${refusal})`);
+    return;
+  }
+  const file = step.log_path ? findStepLog(stateDir, step.log_path) : null;
   if (!file) {
     if (step.status !== "skipped" && step.status !== "pending") await write("(no output captured)");
     return;
   }
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(file, "r");
+    handle = await fs.promises.open(file, READ_NO_FOLLOW);
   } catch (err) {
     await write(`(the log could not be read: ${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     return;
