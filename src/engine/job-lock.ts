@@ -8,7 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { JobBusyError, UsageError } from "../errors.js";
-import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
+import {
+  dirDistrust,
+  ensureTrustedStateDir,
+  fileDistrust,
+  NO_FOLLOW,
+  openFlags,
+  READ_NO_FOLLOW,
+} from "../util/trusted-dir.js";
 
 export interface JobLock {
   readonly job: string;
@@ -41,6 +48,8 @@ const UNWRITABLE = /^(EROFS|EACCES|EPERM|ENOSPC|SQLITE_READONLY|SQLITE_CANTOPEN|
 /** Tries once; returns null when another process holds the lock. */
 export function tryLockJob(stateDir: string, job: string): JobLock | null {
   try {
+    // The whole state dir first: a lock in a state dir others can write would be theirs to aim.
+    ensureTrustedStateDir(stateDir);
     return tryLockAt(lockPaths(stateDir, job), job);
   } catch (err) {
     const code = (err as { code?: unknown }).code;

@@ -85,9 +85,12 @@ export function ensureTrustedStateDir(stateDir: string): void {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   refuseUntrusted(stateDir, dirDistrust(stateDir, { followLink: true }), stateDir);
   for (const sub of ["locks", "logs"]) ensureTrustedSubdir(stateDir, sub);
+  // A damaged history (a directory where history.db should be, say) is the store's to report and the
+  // run goes on (R10); a link or someone else's file is refused.
   for (const name of ["history.db", "history.db-wal", "history.db-shm"]) {
     const file = path.join(stateDir, name);
-    refuseUntrusted(file, fileDistrust(file), stateDir);
+    const problem = fileDistrust(file);
+    if (problem !== null && problem !== "is not a regular file") refuseUntrusted(file, problem, stateDir);
   }
 }
 
