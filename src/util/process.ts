@@ -210,6 +210,8 @@ export function runProcess(
 
     // What the child's stdout/stderr are (socket:[inode]), read now — spawn returns after the exec, so these
     // are the child's own — to find later who still holds them, even a process that left the group (setsid).
+    // A leader that has already exited by now cannot be read: its setsid children then go unnamed (its
+    // group is still found by pgid, and the pipes are still closed after the grace).
     const outputLinks = child.pid === undefined ? [] : readOutputLinks(child.pid);
 
     const signalGroup = (sig: NodeJS.Signals) => {
