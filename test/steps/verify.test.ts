@@ -117,7 +117,8 @@ describe("verify (restore drill)", () => {
       skipped_changed: 0,
       snapshot_files: 41,
       source_files: 41,
-      snapshot_id: snap.short_id,
+      snapshot_id: snap.id,
+      short_id: snap.short_id,
     });
     expect(drill.summary).toMatchObject({ sampled: 41, matched: 41, mismatched: 0, passed: ["local"] });
     expect(fs.readdirSync(tmp)).toEqual([]);
