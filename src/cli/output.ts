@@ -1,5 +1,7 @@
 // Output conventions: human lines on stdout (colour only on a TTY and without NO_COLOR), JSON with
 // --json, diagnostics on stderr. Plain lines without a TTY, so journald logs read well.
+import fs from "node:fs";
+
 export const isTTY = Boolean(process.stdout.isTTY);
 
 // Output is best effort (issue 12, targets.md R9): a reader that goes away — `holdfast run | head`,
@@ -82,4 +84,36 @@ export function age(fromIso: string | null, now = Date.now()): string {
   if (s < 86_400)
     return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m ago`;
   return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h ago`;
+}
+
+// journald priorities (issue 17 item 8): under systemd, stdout and stderr are a stream into the
+// journal, and a line starting with an sd-daemon(3) prefix such as "<3>" is stored with that
+// priority — so `journalctl -p warning` finds failed steps and warnings. systemd says which stream is
+// the journal in JOURNAL_STREAM ("DEVICE:INODE", systemd.exec(5)); anywhere else (a TTY, a pipe, a
+// file, cron) the prefix would be noise and is never written.
+export const SD_PREFIX = { err: "<3>", warning: "<4>", notice: "<5>" } as const;
+export type JournalLevel = keyof typeof SD_PREFIX;
+const journalFds = new Map<number, boolean>();
+
+/** This file descriptor is the journal stream systemd connected (JOURNAL_STREAM matches its fstat). */
+export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const known = journalFds.get(fd);
+  if (known !== undefined && env === process.env) return known;
+  const match = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? "");
+  let result = false;
+  if (match) {
+    try {
+      const stat = fs.fstatSync(fd, { bigint: true });
+      result = stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!);
+    } catch {
+      result = false;
+    }
+  }
+  if (env === process.env) journalFds.set(fd, result);
+  return result;
+}
+
+/** The sd-daemon prefix for a line of this level on this stream: "<3>" on the journal, "" elsewhere. */
+export function journalPrefix(level: JournalLevel, stream: { fd?: number } = process.stdout): string {
+  return typeof stream.fd === "number" && isJournalStream(stream.fd) ? SD_PREFIX[level] : "";
 }

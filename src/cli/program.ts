@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, JobBusyError, StoreError, UsageError, formatConfigIssue } from "../errors.js";
-import { color } from "./output.js";
+import { color, journalPrefix } from "./output.js";
 import type { GlobalOptions } from "./context.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, warning: 3, busy: 4 } as const;
@@ -418,25 +418,29 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function reportError(err: unknown, _global: GlobalOptions | undefined): number {
+  // Under systemd, the error line is stored at priority err (`journalctl -p err` finds it).
+  const err3 = journalPrefix("err", process.stderr);
   if (err instanceof ConfigError) {
     for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
     process.stderr.write(
-      `${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`,
+      `${err3}${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`,
     );
     return EXIT.usage;
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`${color.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);
+    process.stderr.write(
+      `${err3}${color.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`,
+    );
     return EXIT.usage;
   }
   if (err instanceof JobBusyError) {
     process.stderr.write(
-      `${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`,
+      `${err3}${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`,
     );
     return EXIT.busy;
   }
   if (err instanceof StoreError) {
-    process.stderr.write(`${color.red("error")}: ${err.message}\n`);
+    process.stderr.write(`${err3}${color.red("error")}: ${err.message}\n`);
     return EXIT.failed;
   }
   // A bug: a short message, and the full trace in a file rather than on the user's screen.
@@ -451,10 +455,10 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
       ),
     });
     process.stderr.write(
-      `${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
+      `${err3}${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
     );
   } catch {
-    process.stderr.write(`${color.red("internal error")}: ${trace}\n`);
+    process.stderr.write(`${err3}${color.red("internal error")}: ${trace}\n`);
   }
   return EXIT.failed;
 }

@@ -6,13 +6,15 @@ import type { RunReporter } from "../engine/run-job.js";
 import type { StepProgress } from "../engine/step-kind.js";
 import type { RunRecord, StepRecord } from "../store/types.js";
 import { formatBytes, formatDuration } from "../util/units.js";
-import { color, statusColor } from "./output.js";
+import { color, SD_PREFIX, statusColor, type JournalLevel } from "./output.js";
 
 export interface ReporterOptions {
   out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   tty: boolean;
   /** Print child output lines (off with --quiet). */
   showOutput: boolean;
+  /** `out` is the journal: failure and warning lines get their sd-daemon priority prefix. */
+  journal?: boolean;
 }
 
 const PLAIN_PROGRESS_INTERVAL_MS = 30_000;
@@ -21,6 +23,8 @@ const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", 
 
 export function createConsoleReporter(options: ReporterOptions): RunReporter & { dispose(): void } {
   const { out, tty } = options;
+  // journald reads the priority from the start of each line; a TTY never gets it.
+  const level = (l: JournalLevel | null) => (options.journal && !tty && l ? SD_PREFIX[l] : "");
   let current: StepRecord | null = null;
   let currentStart = 0;
   let progress: StepProgress | null = null;
@@ -45,9 +49,9 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
     out.write(`\r\x1b[2K${truncate(line, width - 1)}`);
     statusShown = true;
   };
-  const println = (text: string) => {
+  const println = (text: string, priority: JournalLevel | null = null) => {
     clearStatus();
-    out.write(`${text}\n`);
+    out.write(`${level(priority)}${text}\n`);
     drawStatus();
   };
 
@@ -69,7 +73,12 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
       if (stream !== "holdfast" && !options.showOutput) return;
       if (stream === "holdfast" && /^(started step|run .* finished with exit code)/.test(line)) return;
       const text = stream === "stderr" ? color.yellow(line) : stream === "holdfast" ? color.dim(line) : line;
-      println(`  [${step.name}] ${text}`);
+      // holdfast's own warnings about a step (leftover processes, refused deletes…) are warnings in the
+      // journal too; a child's stderr is not: restic and rsync print progress and notices there.
+      println(
+        `  [${step.name}] ${text}`,
+        stream === "holdfast" && line.startsWith("warning:") ? "warning" : null,
+      );
     },
     stepProgress(step, update) {
       progress = update;
@@ -95,6 +104,7 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
       const summary = describeSummary(step);
       println(
         `${mark} [${step.name}] ${statusColor(step.status)}${duration}${summary ? ` — ${summary}` : ""}${detail}`,
+        stepPriority(step.status),
       );
     },
     runFinished(run) {
@@ -102,7 +112,7 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
       clearStatus();
       const duration = run.duration_ms !== null ? formatDuration(run.duration_ms) : "-";
       out.write(
-        `${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})${run.error ? `: ${run.error.message}` : ""}\n`,
+        `${level(stepPriority(run.status))}${color.bold("holdfast")}: run ${run.id} ${statusColor(run.status)} in ${duration} (exit ${run.exit_code ?? "-"})${run.error ? `: ${run.error.message}` : ""}\n`,
       );
     },
     dispose() {
@@ -110,6 +120,12 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
       clearStatus();
     },
   };
+}
+
+/** The journal priority of a finished step or run: err for anything that did not succeed. */
+function stepPriority(status: string): JournalLevel | null {
+  if (status === "succeeded" || status === "skipped") return null;
+  return status === "warning" ? "warning" : "err";
 }
 
 function renderBar(p: StepProgress, width: number): string {

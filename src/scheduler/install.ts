@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { runProcess } from "../util/process.js";
+import { commandPrograms, minimalPath } from "./install-checks.js";
 import {
   renderEnvironmentFile,
   renderUnitFiles,
@@ -133,13 +134,18 @@ export function planInstall(config: Config, options: PlanOptions): InstallPlan {
     mode: UNIT_FILE_MODE,
     kind: "unit",
   }));
-  // The unit's own PATH is systemd's minimal one; the installer's PATH is where restic, rsync and
-  // git were found when the user set this up (nix profiles, /opt, ~/.local/bin) — the seed's nix-wrapper.
+  // The unit's own PATH is systemd's minimal one; restic, rsync and git may live elsewhere for the
+  // user who set this up (nix profiles, /opt, ~/.local/bin — the seed's nix-wrapper). Keep only the
+  // installer's entries where a program the job runs was found, not the whole shell's PATH.
+  const unitPath = minimalPath(env.PATH, [config.restic.binary, ...commandPrograms(config)]);
+  const pathNote = unitPath.dropped.length
+    ? `\nLeft out of the installer's PATH (no program this config runs was found there): ${unitPath.dropped.join(":")}`
+    : "";
   files.push({
     path: environmentFile,
     content: renderEnvironmentFile(
-      { PATH: env.PATH || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
-      "Environment of holdfast's systemd services (0600: add proxy or backend variables here, never in a unit).\nholdfast schedule install wrote it and leaves your edits alone; schedule remove deletes it only if unchanged.",
+      { PATH: unitPath.path },
+      `Environment of holdfast's systemd services (0600: add proxy or backend variables here, never in a unit).\nholdfast schedule install wrote it and leaves your edits alone; schedule remove deletes it only if unchanged.${pathNote}`,
     ),
     mode: ENV_FILE_MODE,
     kind: "env",

@@ -8,7 +8,7 @@ import { openRunHistory } from "../open-store.js";
 import { lockJob } from "../../engine/job-lock.js";
 import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
-import { color, printJson } from "../output.js";
+import { color, isJournalStream, printJson } from "../output.js";
 
 interface RunFlags {
   step?: string[];
@@ -124,7 +124,12 @@ export default async function run(
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
   const out = flags.json ? process.stderr : process.stdout;
-  const reporter = createConsoleReporter({ out, tty: Boolean(out.isTTY), showOutput: !flags.quiet });
+  const reporter = createConsoleReporter({
+    out,
+    tty: Boolean(out.isTTY),
+    showOutput: !flags.quiet,
+    journal: isJournalStream(out.fd),
+  });
   try {
     if (embedded)
       out.write(

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { UsageError } from "../../errors.js";
 import {
   applyInstall,
@@ -11,6 +12,7 @@ import {
   InstallConflictError,
 } from "../../scheduler/install.js";
 import { resolveHoldfastCommand } from "../../scheduler/holdfast-command.js";
+import { installWarnings, lingerEnabled } from "../../scheduler/install-checks.js";
 import { quoteArgv } from "../../util/shell-quote.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
@@ -32,6 +34,14 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
     command: resolveHoldfastCommand(),
     watchArgs: await resolveWatchArgs(),
     installEnv: { env: process.env, stateDir: config.state_dir },
+  });
+  const user = os.userInfo().username;
+  // With --root the units are for another system, whose lingering this one cannot see.
+  const warnings = installWarnings({
+    mode,
+    config,
+    user,
+    lingerEnabled: root !== null || lingerEnabled(user),
   });
   const notes: string[] = [];
   if (mode === "user") {
@@ -62,6 +72,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
         timers: plan.timers,
         commands: installCommands(mode, plan.timers),
         conflicts,
+        warnings,
         notes,
       });
     } else {
@@ -70,6 +81,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
       }
       process.stdout.write(`# then: ${installCommands(mode, plan.timers).map(quoteArgv).join(" && ")}\n`);
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
+      for (const w of warnings) process.stderr.write(`${color.yellow("warning")}: ${w}\n`);
       for (const c of conflicts)
         process.stderr.write(`${color.red("conflict")}: ${c} exists and was not written by holdfast\n`);
       process.stderr.write("dry run: nothing was written\n");
@@ -104,6 +116,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
       commands: result.commands,
       ran_commands: result.ranCommands,
       errors: result.errors,
+      warnings,
       notes,
     });
   } else {
@@ -112,6 +125,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
     for (const f of result.files)
       out.write(`  ${f.action.padEnd(9)} ${f.path}${f.note ? `  (${f.note})` : ""}\n`);
     for (const note of notes) out.write(`note: ${note}\n`);
+    for (const w of warnings) process.stderr.write(`${color.yellow("warning")}: ${w}\n`);
     if (result.ranCommands) {
       for (const argv of result.commands) out.write(`ran: ${quoteArgv(argv)}\n`);
     } else {
