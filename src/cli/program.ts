@@ -229,6 +229,26 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/doctor.js")));
 
+  program
+    .command("restic")
+    .description(
+      "run restic itself against a configured repository (mount, find, diff, stats, key, ls…), its password and environment set up, never printed",
+    )
+    .argument("<repo>", "the repository, by its name in the config")
+    .argument("[args...]", "restic's command and arguments, after --")
+    .allowUnknownOption()
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast restic local -- snapshots --compact",
+        "holdfast restic offsite -- mount /mnt/restic",
+        "holdfast restic local -- diff 1a2b3c4d 5e6f7a8b",
+        "holdfast restic local -- find '*.pdf'",
+        "holdfast restic local -- key list",
+      ]),
+    )
+    .action(on(() => import("./commands/restic.js")));
+
   // <commands:restic> init, snapshots, restore, unlock, doctor
   const schedule = program
     .command("schedule")

@@ -45,6 +45,12 @@ export interface RunProcessOptions {
   /** A file descriptor the child's stdout goes to directly (no lines, no collecting): for large
    * binary output written into a file holdfast opened itself. */
   stdoutFd?: number;
+  /**
+   * The child shares holdfast's terminal (`holdfast restic REPO -- mount …`): stdin, stdout and stderr
+   * are inherited and it stays in holdfast's process group, so a prompt can read the TTY and Ctrl-C
+   * reaches it directly. Nothing is read from its output (no lines, no stderr tail).
+   */
+  terminal?: boolean;
   /** Lines longer than this are cut (with a marker) before onLine, so one runaway line cannot exhaust memory. */
   maxLineLength?: number;
   /**
@@ -200,8 +206,11 @@ export function runProcess(
         env: options.env,
         cwd: options.cwd,
         // Own process group: SIGINT/SIGKILL reach the whole tree (sh -c, restic's rclone/ssh children).
-        detached: true,
-        stdio: [options.input === undefined ? "ignore" : "pipe", options.stdoutFd ?? "pipe", "pipe"],
+        // (Not for a terminal child: a background group cannot read the TTY.)
+        detached: !options.terminal,
+        stdio: options.terminal
+          ? "inherit"
+          : [options.input === undefined ? "ignore" : "pipe", options.stdoutFd ?? "pipe", "pipe"],
         windowsHide: true,
         ...(options.uid === undefined ? {} : { uid: options.uid }),
         ...(options.gid === undefined ? {} : { gid: options.gid }),
