@@ -152,7 +152,9 @@ export function describeSummary(step: StepRecord): string {
   const parts: string[] = [];
   for (const t of step.targets) {
     const added = typeof t.data_added === "number" ? ` +${formatBytes(t.data_added)}` : "";
-    const snap = typeof t.snapshot_id === "string" ? ` ${t.snapshot_id.slice(0, 8)}` : "";
+    const snap =
+      (typeof t.snapshot_id === "string" ? ` ${t.snapshot_id.slice(0, 8)}` : "") +
+      (t.skipped_unchanged === true ? " (unchanged, no new snapshot)" : "");
     parts.push(`${t.repo}: ${t.status}${snap}${added}`);
   }
   return parts.join(", ");

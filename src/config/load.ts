@@ -561,6 +561,30 @@ function keepArgvLiteral(doc: Document): void {
   });
 }
 
+/**
+ * Where each path is in a config file (line and column, 1-based; the nearest existing parent when the
+ * path is not written there), for problems found after loading — an option the installed restic lacks.
+ */
+export function positionsInConfigFile(
+  file: string,
+  paths: ReadonlyArray<ReadonlyArray<PropertyKey>>,
+): Array<{ line: number; col: number }> {
+  let text = "";
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return paths.map(() => ({ line: 0, col: 0 }));
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  return paths.map((p) => {
+    const offset = offsetOf(doc, p, true);
+    if (offset === undefined) return { line: 1, col: 1 };
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, col: pos.col };
+  });
+}
+
 function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean): number | undefined {
   let node: Node | null | undefined = doc.contents;
   let lastGood: Node | null | undefined = node;

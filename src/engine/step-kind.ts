@@ -96,6 +96,17 @@ export interface StepProblem {
   hint?: string;
 }
 
+export interface ResticRequirement {
+  /** Path below the step, e.g. ["skip_if_unchanged"] or ["extra_args", 2]. */
+  path: Array<string | number>;
+  /** The first restic release that has it: "0.17.0". */
+  minVersion: string;
+  /** What needs it, for the message: "skip_if_unchanged (restic --skip-if-unchanged)". */
+  what: string;
+  /** What to do on an older restic besides upgrading. */
+  hint: string;
+}
+
 export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   type: string;
   summary: string;
@@ -103,6 +114,11 @@ export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   options: Shape;
   /** Cross-field checks that zod cannot express simply (exactly one of command/shell, …). */
   check?(options: z.output<z.ZodObject<Shape>>): StepProblem[];
+  /**
+   * Options that need a newer restic than some users run (`skip_if_unchanged`: 0.17). Checked against
+   * the detected restic by `config validate` and before a run (exit 2), and again when the step runs.
+   */
+  resticRequires?(options: z.output<z.ZodObject<Shape>>): ResticRequirement[];
   /** Names of repositories/sources this step uses, so the loader can report unknown ones with positions. */
   references?(options: z.output<z.ZodObject<Shape>>): StepReference[];
   /** `--dry-run`: the exact commands the step would run, secrets masked. */

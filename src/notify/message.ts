@@ -190,6 +190,7 @@ export function formatStepTable(run: RunRecord): string {
       if (typeof t.data_added === "number") figures.push(`+${formatBytes(t.data_added)}`);
       if (typeof t.files_new === "number") figures.push(`${t.files_new} new`);
       if (typeof t.files_changed === "number") figures.push(`${t.files_changed} changed`);
+      if (t.skipped_unchanged === true) figures.push("unchanged, no new snapshot");
       if (typeof t.snapshot_id === "string") figures.push(`snapshot ${t.snapshot_id.slice(0, 8)}`);
       if (t.error) figures.push(`${t.error.kind}: ${t.error.message}`);
       rows.push([

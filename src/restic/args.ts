@@ -29,6 +29,8 @@ export interface BackupArgsOptions {
   excludeIfPresent?: readonly string[];
   excludeFile?: readonly string[];
   oneFileSystem?: boolean;
+  /** restic 0.17+: make no snapshot when nothing changed since the parent snapshot. */
+  skipIfUnchanged?: boolean;
   extraArgs?: readonly string[];
 }
 
@@ -39,6 +41,7 @@ export function backupArgs(options: BackupArgsOptions): string[] {
   for (const e of options.excludeIfPresent ?? []) args.push("--exclude-if-present", e);
   for (const e of options.excludeFile ?? []) args.push("--exclude-file", e);
   if (options.oneFileSystem) args.push("--one-file-system");
+  if (options.skipIfUnchanged) args.push("--skip-if-unchanged");
   args.push(...(options.extraArgs ?? []));
   // `--` so that a path starting with "-" is never read as a flag.
   args.push("--", ...options.paths);

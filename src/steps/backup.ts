@@ -26,6 +26,12 @@ const options = {
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
     .optional(),
   parallel: z.boolean().default(true),
+  skip_if_unchanged: z
+    .boolean()
+    .default(false)
+    .describe(
+      "make no snapshot when nothing changed since the last one (restic 0.17+ --skip-if-unchanged); the step still succeeds, with skipped_unchanged: true",
+    ),
   extra_args: z.array(z.string()).default([]),
 };
 type BackupOptions = z.output<z.ZodObject<typeof options>>;
@@ -41,6 +47,16 @@ export const backupStep = defineStepKind({
     { path: ["source"], kind: "source", name: o.source },
     ...o.repos.map((name, i) => ({ path: ["repos", i], kind: "repository" as const, name })),
   ],
+  resticRequires: (o) =>
+    skipIfUnchangedPaths(o).map((path) => ({
+      path,
+      minVersion: SKIP_IF_UNCHANGED_SINCE,
+      what:
+        path[0] === "extra_args"
+          ? "extra_args --skip-if-unchanged (skip_if_unchanged)"
+          : "skip_if_unchanged (restic --skip-if-unchanged)",
+      hint: "remove skip_if_unchanged from this step (a snapshot is then made every run; unchanged data adds almost nothing to the repository)",
+    })),
   plan: (ctx) => {
     const source = ctx.config.sources[ctx.options.source];
     if (!source) return [`(unknown source ${ctx.options.source})`];
@@ -57,6 +73,22 @@ export const backupStep = defineStepKind({
   },
   run: runBackup,
 });
+
+/** restic 0.17.0 added `backup --skip-if-unchanged`. */
+const SKIP_IF_UNCHANGED_SINCE = "0.17.0";
+
+// `extra_args: [--skip-if-unchanged]` is the option written as a flag: holdfast treats it as
+// skip_if_unchanged (its own flag, its version check, its record), so the two never disagree.
+const isSkipFlag = (arg: string) => arg === "--skip-if-unchanged" || arg === "--skip-if-unchanged=true";
+
+/** Where the step asks for --skip-if-unchanged: ["skip_if_unchanged"] and/or ["extra_args", i]. */
+function skipIfUnchangedPaths(o: BackupOptions): Array<Array<string | number>> {
+  const paths: Array<Array<string | number>> = o.skip_if_unchanged ? [["skip_if_unchanged"]] : [];
+  o.extra_args.forEach((arg, i) => {
+    if (isSkipFlag(arg)) paths.push(["extra_args", i]);
+  });
+  return paths;
+}
 
 function describeGuard(source: SourceConfig): string {
   const parts = [`paths exist (${source.paths.join(", ")})`];
@@ -76,7 +108,8 @@ function backupOptionsFor(opts: BackupOptions, source: SourceConfig, host: strin
     excludeIfPresent: source.exclude_if_present,
     excludeFile: source.exclude_file,
     oneFileSystem: source.one_file_system,
-    extraArgs: opts.extra_args,
+    skipIfUnchanged: skipIfUnchangedPaths(opts).length > 0,
+    extraArgs: opts.extra_args.filter((arg) => !isSkipFlag(arg) && arg !== "--skip-if-unchanged=false"),
   };
 }
 
@@ -108,7 +141,8 @@ function liftOwnBlocks(ctx: StepContext<BackupOptions>): void {
 async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> {
   // The restic runtime (exec, parsers) loads when a backup runs, not with the config.
   const { resticHostFromStep } = await import("../restic/exec.js");
-  const { backup, detectRestic, stats } = await import("../restic/commands.js");
+  const { backup, detectRestic, snapshots, stats } = await import("../restic/commands.js");
+  const { versionAtLeast } = await import("../restic/version.js");
   const { summarizeBackupErrors } = await import("../restic/outputs.js");
   liftOwnBlocks(ctx);
   const opts = ctx.options;
@@ -134,6 +168,17 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
   ctx.log.info(
     `restic ${restic.version?.text ?? "(unknown version)"} (${restic.binary}); source ${source.name}; host ${hostName}`,
   );
+  const skipIfUnchanged = skipIfUnchangedPaths(opts).length > 0;
+  // `config validate` and `run` refuse this up front; a daemon or a restic swapped since lands here.
+  if (skipIfUnchanged && restic.version && !versionAtLeast(restic.version, SKIP_IF_UNCHANGED_SINCE)) {
+    const error = stepError(
+      "config",
+      `skip_if_unchanged needs restic 0.17 or newer; the configured restic is ${restic.version.text}`,
+      "upgrade restic (or set restic.binary to a newer one), or remove skip_if_unchanged from this step",
+    );
+    block(ctx, source.name, "*");
+    return { status: "failed", error, targets: opts.repos.map((repo) => skippedTarget(repo, error)) };
+  }
 
   const guard = await startGuard(ctx, host, source, hostName, stats);
   if ("error" in guard) {
@@ -183,6 +228,33 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
     });
     progress.done(repoName);
     const target = targetFor(repoName, result, Date.now() - started, summarizeBackupErrors);
+    if (skipIfUnchanged && target.status === "succeeded" && result.summary && !target.snapshot_id) {
+      // restic 0.17+ --skip-if-unchanged: nothing changed since the parent snapshot, so none was made
+      // (its summary has no snapshot_id). That is a success, retention may run, and the repository's
+      // current snapshot is the parent: name it, so records and metrics stay at it.
+      const parent = await snapshots(
+        host,
+        repo,
+        { hosts: [hostName], paths: source.paths },
+        { noLock: true },
+      );
+      const latest = parent.snapshots.at(-1);
+      target.skipped_unchanged = true;
+      target.snapshot_new = false;
+      if (latest) {
+        target.snapshot_id = latest.id;
+        target.short_id = latest.shortId;
+        target.snapshot_time = latest.time;
+      } else {
+        ctx.log.warn(
+          `${repoName}: restic made no snapshot (unchanged), and the earlier one could not be listed (${parent.outcome.error?.message ?? "none found"})`,
+        );
+      }
+      ctx.log.info(
+        `${repoName}: nothing changed since snapshot ${latest ? latest.shortId : "(unknown)"}${latest ? ` of ${latest.time}` : ""}; no new snapshot (skip_if_unchanged)`,
+      );
+      return target;
+    }
     if (target.snapshot_id && (target.status === "succeeded" || target.status === "warning")) {
       ctx.runState.snapshots.push({
         repo: repoName,
@@ -217,7 +289,11 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
     summary: {
       source: source.name,
       host: hostName,
-      snapshots: targets.filter((t) => typeof t.snapshot_id === "string").length,
+      snapshots: targets.filter((t) => typeof t.snapshot_id === "string" && t.skipped_unchanged !== true)
+        .length,
+      ...(targets.some((t) => t.skipped_unchanged === true)
+        ? { unchanged: targets.filter((t) => t.skipped_unchanged === true).length }
+        : {}),
       ...(unreadable.length > 0 ? { unreadable_paths: [...new Set(unreadable)].slice(0, 50) } : {}),
     },
   };
@@ -347,7 +423,10 @@ function targetFor(
         ...(summary.dataAddedPacked !== null ? { data_added_packed: summary.dataAddedPacked } : {}),
         total_files_processed: summary.totalFilesProcessed,
         total_bytes_processed: summary.totalBytesProcessed,
-        restic_duration_ms: Math.round(summary.totalDuration * 1000),
+        // restic 0.18.0 reports total_duration -9223372036.85 for a skipped (unchanged) backup: not a fact.
+        ...(Number.isFinite(summary.totalDuration) && summary.totalDuration >= 0
+          ? { restic_duration_ms: Math.round(summary.totalDuration * 1000) }
+          : {}),
       }
     : { snapshot_id: null };
   const base = { repo, duration_ms: durationMs, exit_code: outcome.exitCode, ...figures };

@@ -4,12 +4,15 @@ import type { GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
 import { UsageError } from "../../errors.js";
 
-export default function validate(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
+export default async function validate(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
   const file = findConfigFile({ configPath: global.config });
   if (!file)
     throw new UsageError("no config file found", "create one with `holdfast init`, or pass --config PATH");
   try {
     const config = loadConfigFile(file);
+    // Options the installed restic lacks (skip_if_unchanged needs 0.17) make the config invalid here.
+    const { refuseUnsupportedOptions } = await import("../restic-preflight.js");
+    await refuseUnsupportedOptions(config);
     const jobs = Object.values(config.jobs);
     if (flags.json) printJson({ file, valid: true, problems: [], jobs: jobs.map((j) => j.name) });
     else {
@@ -18,18 +21,18 @@ export default function validate(global: GlobalOptions, flags: { json?: boolean 
           `${Object.keys(config.repositories).length} repositories, ${Object.keys(config.sources).length} sources\n`,
       );
     }
-    return Promise.resolve(0);
+    return 0;
   } catch (err) {
     if (err instanceof ConfigError && flags.json) {
       printJson({ file, valid: false, problems: err.issues });
-      return Promise.resolve(2);
+      return 2;
     }
     if (err instanceof ConfigError) {
       for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
       process.stderr.write(
         `${color.red("error")}: ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} in ${file}\n`,
       );
-      return Promise.resolve(2);
+      return 2;
     }
     throw err;
   }

@@ -49,6 +49,10 @@ export default async function run(
     }
   }
   const selected = flags.step?.length ? job.steps.filter((s) => flags.step?.includes(s.name)) : job.steps;
+  // An option the installed restic lacks (skip_if_unchanged on 0.14) is a config error now, not a
+  // failed step at 03:00.
+  const { refuseUnsupportedOptions } = await import("../restic-preflight.js");
+  await refuseUnsupportedOptions(config, { job: job.name, steps: selected.map((s) => s.name) });
 
   if (flags.dryRun) {
     const plan = selected.map((step) => {
