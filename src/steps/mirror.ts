@@ -6,6 +6,20 @@ import { stepError } from "../errors.js";
 import { defineStepKind, type StepOutcome, type StepProblem } from "../engine/step-kind.js";
 import { pathOrRemoteSchema } from "../config/values.js";
 import { describeExit } from "../util/process.js";
+import { boundedInt, countOrPercentSchema, pathSchema } from "../config/values.js";
+import type { StepContext } from "../engine/step-kind.js";
+import type { StepError } from "../errors.js";
+import {
+  checkMirrorGuard,
+  countSide,
+  describeSide,
+  effectiveTarget,
+  maxDeleteLimit,
+  readRsyncArgs,
+  type MirrorGuardConfig,
+  type Side,
+  type TreeCount,
+} from "./mirror-guard.js";
 import { quoteArgv } from "../util/shell-quote.js";
 import { createRsyncCollector, judgeRsyncExit } from "./rsync-stats.js";
 
@@ -22,6 +36,7 @@ interface MirrorOptions {
   exclude: string[];
   rsync_args: string[];
   ssh_command?: string[] | undefined;
+  guard?: MirrorGuardConfig | undefined;
 }
 
 /** "user@host:path" → { host: "user@host", path }; null for a local path. */
@@ -40,16 +55,29 @@ export function quoteForRsyncRsh(argv: readonly string[]): string {
     .join(" ");
 }
 
-export function buildRsyncArgs(o: MirrorOptions): string[] {
+/** The ssh argv rsync is given (and the guard uses) for a remote side; null for a local copy. */
+export function sshArgvFor(o: Pick<MirrorOptions, "from" | "to" | "ssh_command">): string[] | null {
   const remote = splitRemote(o.from) ?? splitRemote(o.to);
-  const ssh = o.ssh_command ?? (remote ? DEFAULT_SSH : undefined);
+  return o.ssh_command ?? (remote ? DEFAULT_SSH : null);
+}
+
+/** Deleting is what rsync will do: `delete: true`, or a deletion option in rsync_args. */
+export function mirrorDeletes(o: Pick<MirrorOptions, "delete" | "rsync_args">): boolean {
+  return o.delete || readRsyncArgs(o.rsync_args, o.delete).deletion !== null;
+}
+
+/** rsync's argv; `maxDelete` is the guard's limit (a number, or the plan's placeholder text). */
+export function buildRsyncArgs(o: MirrorOptions, maxDelete?: number | string): string[] {
+  const ssh = sshArgvFor(o);
   return [
     "-a",
     ...o.rsync_args,
     // After the user's arguments, so the statistics always come out in a form we can parse.
     "--stats",
     "--no-human-readable",
-    ...(o.delete ? ["--delete", "--info=del1"] : []),
+    ...(o.delete ? ["--delete"] : []),
+    ...(mirrorDeletes(o) ? ["--info=del1"] : []),
+    ...(maxDelete !== undefined ? [`--max-delete=${maxDelete}`] : []),
     ...o.exclude.map((pattern) => `--exclude=${pattern}`),
     ...(ssh ? ["-e", quoteForRsyncRsh(ssh)] : []),
     "--",
@@ -68,6 +96,22 @@ export const mirrorStep = defineStepKind({
     exclude: z.array(z.string()).default([]),
     rsync_args: z.array(z.string()).default([]),
     ssh_command: z.array(z.string()).min(1, "needs at least the program, e.g. [ssh, -p, '2222']").optional(),
+    guard: z
+      .strictObject({
+        exists: z
+          .array(pathSchema)
+          .default([])
+          .describe("files that are only there when the source is really there (a mount's sentinel)"),
+        min_files: boundedInt(1_000_000_000)
+          .optional()
+          .describe("fail when the source holds fewer files than this (directories do not count)"),
+        max_delete: countOrPercentSchema
+          .optional()
+          .describe(
+            "with deletions: at most this many deletions per run, a count (100) or a share of the mirror (10%)",
+          ),
+      })
+      .default({ exists: [] }),
   },
   check: (o) => {
     const problems: StepProblem[] = [];
@@ -93,18 +137,35 @@ export const mirrorStep = defineStepKind({
         });
       }
     }
+    const raw = o as unknown as Record<string, unknown>;
+    const args = Array.isArray(raw.rsync_args) ? (raw.rsync_args as unknown[]) : [];
+    problems.push(...readRsyncArgs(args, raw.delete === true).problems);
+    problems.push(...checkMirrorGuard(raw, typeof raw.from === "string" && splitRemote(raw.from) !== null));
     return problems;
   },
-  plan: (ctx) => [`rsync ${quoteArgv(buildRsyncArgs(ctx.options))}`],
+  plan: (ctx) => {
+    const o = ctx.options;
+    const lines: string[] = [];
+    const deleting = mirrorDeletes(o);
+    const guard = o.guard ?? { exists: [] };
+    if (deleting || guard.exists.length > 0 || guard.min_files !== undefined)
+      lines.push(`mirror guard: ${describeGuardPlan(o, deleting)}`);
+    const maxDelete = guard.max_delete;
+    // A share becomes a count only when the step runs (the mirror is counted first): N in the plan.
+    const placeholder = maxDelete === undefined ? undefined : "count" in maxDelete ? maxDelete.count : "N";
+    lines.push(`rsync ${quoteArgv(buildRsyncArgs(o, placeholder))}`);
+    return lines;
+  },
   async run(ctx): Promise<StepOutcome> {
     const o = ctx.options;
     const fromRemote = splitRemote(o.from);
     const toRemote = splitRemote(o.to);
+    const deleting = mirrorDeletes(o);
 
-    if (!fromRemote) {
-      const problem = await checkLocalSource(o.from, o.delete, toRemote ? null : o.to);
-      if (problem) return { status: "failed", error: problem };
-    }
+    const guarded = await runMirrorGuard(ctx, deleting);
+    if ("error" in guarded) return { status: "failed", error: guarded.error };
+    const limit = guarded.limit;
+
     if (!toRemote) {
       // The seed's `mkdir -pv`: rsync itself creates only the last component of the destination.
       try {
@@ -124,9 +185,13 @@ export const mirrorStep = defineStepKind({
     }
 
     const collector = createRsyncCollector();
-    const result = await ctx.exec("rsync", buildRsyncArgs(o), {
+    let skippedDeletions: number | null = null;
+    const result = await ctx.exec("rsync", buildRsyncArgs(o, limit?.limit), {
       onLine: (line, stream) => {
         collector.push(line, stream);
+        // rsync 3.x: "Deletions stopped due to --max-delete limit (40 skipped)", then exit 25.
+        const stopped = /^Deletions stopped due to --max-delete limit \((\d+) skipped\)/.exec(line);
+        if (stopped) skippedDeletions = Number(stopped[1]);
         ctx.log.output(line, stream);
       },
     });
@@ -142,12 +207,31 @@ export const mirrorStep = defineStepKind({
         ),
       };
     }
-    const summary = { ...collector.stats(), from: o.from, to: o.to, delete: o.delete };
+    const summary = {
+      ...collector.stats(),
+      from: o.from,
+      to: o.to,
+      delete: deleting,
+      ...(limit ? { max_delete: limit.limit } : {}),
+    };
     if (result.exitCode === null) {
       return {
         status: "failed",
         summary,
         error: stepError("exit_code", `rsync ${describeExit(result)}`, null),
+      };
+    }
+    if (result.exitCode === 25 && limit) {
+      const skipped = skippedDeletions as number | null;
+      return {
+        status: "failed",
+        exitCode: 25,
+        summary,
+        error: stepError(
+          "guard",
+          `rsync stopped deleting at ${limit.described}: ${skipped === null ? "further" : `${skipped} more`} ${skipped === 1 ? "deletion" : "deletions"} skipped; the rest of the mirror was updated (rsync code 25)`,
+          "the source lost more than the guard allows: check that it is complete (mounted? synced?) before the next run; if the deletions are wanted, raise guard.max_delete for one run",
+        ),
       };
     }
     const verdict = judgeRsyncExit(result.exitCode, collector, (fromRemote ?? toRemote)?.host ?? null);
@@ -161,43 +245,103 @@ export const mirrorStep = defineStepKind({
   },
 });
 
-/**
- * A missing source would make rsync exit 23 ("partial transfer") — not a warning but a failure. And
- * with `delete`, an empty source (an unmounted mount point) would wipe the mirror: refuse that.
- */
-async function checkLocalSource(from: string, deleting: boolean, localTo: string | null) {
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.stat(from);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return stepError(
-      e.code === "EACCES" ? "permission" : "not_found",
-      `the source ${from} ${e.code === "ENOENT" ? "does not exist" : `cannot be read: ${e.message}`}`,
-      "check the path, and that its disk is mounted",
-    );
-  }
-  if (!deleting || !stat.isDirectory() || localTo === null) return null;
-  const [fromHasEntries, toHasEntries] = await Promise.all([hasEntries(from), hasEntries(localTo)]);
-  if (!fromHasEntries && toHasEntries) {
-    return stepError(
-      "guard",
-      `the source ${from} is empty while the mirror ${localTo} is not; with delete: true rsync would empty the mirror`,
-      "check that the source's disk is mounted; if it really is empty now, empty the mirror by hand",
-    );
-  }
-  return null;
+function sideOf(spec: string): Side {
+  const remote = splitRemote(spec);
+  return remote ? { kind: "remote", host: remote.host, path: remote.path } : { kind: "local", path: spec };
 }
 
-async function hasEntries(dir: string): Promise<boolean> {
-  try {
-    const handle = await fs.promises.opendir(dir);
-    try {
-      return (await handle.read()) !== null;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return false;
+function describeGuardPlan(o: MirrorOptions, deleting: boolean): string {
+  const guard = o.guard ?? { exists: [] };
+  const parts: string[] = [];
+  const where = splitRemote(o.from) ? ` over ${quoteArgv(sshArgvFor(o) ?? [])}` : "";
+  if (guard.exists.length) parts.push(`sentinels ${guard.exists.join(", ")}`);
+  if (guard.min_files !== undefined) parts.push(`at least ${guard.min_files} files`);
+  if (deleting) parts.push("a source with no files never empties a mirror that has some");
+  const share = guard.max_delete && "fraction" in guard.max_delete ? guard.max_delete.fraction : null;
+  if (deleting && share !== null) {
+    const mirror = effectiveTarget(sideOf(o.from).path, sideOf(o.to).path);
+    const over = splitRemote(o.to) ? " (over ssh)" : "";
+    parts.push(`--max-delete=N, N = ${Number((share * 100).toFixed(2))}% of the entries of ${mirror}${over}`);
   }
+  return `count the files of ${o.from}${where}: ${parts.join("; ")}`;
+}
+
+/**
+ * Looks at both sides before rsync runs. Returns the --max-delete limit to give rsync (when the guard
+ * has max_delete), or the StepError that stops the step with nothing transferred.
+ */
+async function runMirrorGuard(
+  ctx: StepContext<MirrorOptions>,
+  deleting: boolean,
+): Promise<{ limit: { limit: number; described: string } | null } | { error: StepError }> {
+  const o = ctx.options;
+  const guard = o.guard ?? { exists: [] };
+  const ssh = sshArgvFor(o) ?? DEFAULT_SSH;
+  const from = sideOf(o.from);
+  const to = sideOf(o.to);
+  const minFiles = guard.min_files ?? 0;
+  // A remote source that nothing asks about is left to rsync (no extra ssh connection per run).
+  if (from.kind === "remote" && !deleting && guard.exists.length === 0 && minFiles === 0)
+    return { limit: null };
+  // Only "are there at least N files" is asked of the source: stop counting there.
+  const source = await countSide(ctx, from, ssh, guard.exists, Math.max(minFiles, 1));
+  if ("kind" in source) return { error: source };
+  const fromText = describeSide(from);
+  if (!source.exists) {
+    // A missing source would make rsync exit 23 ("partial transfer"): not a warning but a failure.
+    return {
+      error: stepError(
+        "not_found",
+        `the source ${fromText} does not exist${from.kind === "remote" ? ` on ${from.host}` : ""}`,
+        "check the path, and that its disk is mounted",
+      ),
+    };
+  }
+  if (source.missingSentinels.length > 0) {
+    const named = source.missingSentinels.map((s) => (from.kind === "remote" ? `${from.host}:${s}` : s));
+    return {
+      error: stepError(
+        "guard",
+        `mirror source ${fromText}: sentinel ${named.join(", ")} ${named.length === 1 ? "is" : "are"} missing`,
+        "the sentinel file is only there when the source is really mounted; mount it (or recreate the sentinel if it was removed on purpose) and run again — holdfast mirrored nothing",
+      ),
+    };
+  }
+  if (minFiles > 0 && source.files < minFiles) {
+    return {
+      error: stepError(
+        "guard",
+        `mirror source ${fromText} holds ${source.files} ${source.files === 1 ? "file" : "files"}, fewer than min_files ${minFiles} (directories do not count)`,
+        "an empty or half-mounted source would be mirrored as it is; check the source (mounted? emptied?), or lower guard.min_files",
+      ),
+    };
+  }
+  if (!deleting || !source.isDirectory) return { limit: null };
+
+  const target: Side =
+    to.kind === "local"
+      ? { kind: "local", path: effectiveTarget(from.path, to.path) }
+      : { kind: "remote", host: to.host, path: effectiveTarget(from.path, to.path) };
+  const share = guard.max_delete !== undefined && "fraction" in guard.max_delete;
+  // The share needs every entry of the mirror; the empty-source rule only whether it holds a file.
+  const needTarget = share || source.files === 0;
+  let mirror: TreeCount | null = null;
+  if (needTarget) {
+    const counted = await countSide(ctx, target, ssh, [], share ? undefined : 1);
+    if ("kind" in counted) return { error: counted };
+    mirror = counted;
+  }
+  if (source.files === 0 && mirror && mirror.files > 0) {
+    return {
+      error: stepError(
+        "guard",
+        `the source ${fromText} holds no files (${source.entries > 0 ? "only empty directories" : "it is empty"}) while the mirror ${describeSide(target)} holds some; with deletions on (${o.delete ? "delete: true" : readRsyncArgs(o.rsync_args, false).deletion}) rsync would empty the mirror`,
+        "check that the source's disk is mounted; if it really is empty now, empty the mirror by hand — holdfast mirrored nothing",
+      ),
+    };
+  }
+  if (guard.max_delete === undefined) return { limit: null };
+  const limit = maxDeleteLimit(guard.max_delete, mirror?.entries ?? 0);
+  ctx.log.info(`mirror guard: rsync may delete at most ${limit.limit} (${limit.described})`);
+  return { limit };
 }

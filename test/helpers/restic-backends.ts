@@ -138,6 +138,10 @@ export interface SshServer {
   sftpCommand: string;
   /** sftp:root@127.0.0.1:/abs/path — the host is unused with sftp.command, the path is used. */
   url(repoPath: string): string;
+  /** The ssh argv without the host (for a mirror step's ssh_command): port, key, known_hosts, BatchMode. */
+  sshCommand: string[];
+  /** user@127.0.0.1, for host:path specs. */
+  login: string;
   stop(): Promise<void>;
 }
 
@@ -180,8 +184,10 @@ export async function startSshd(dir: string): Promise<SshServer> {
   fs.writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
   execFileSync("/usr/sbin/sshd", ["-f", config, "-E", path.join(sshDir, "sshd.log")]);
   await waitForPort(port);
-  const sftpCommand = [
+  const sshCommand = [
     "ssh",
+    "-F",
+    "/dev/null",
     "-p",
     String(port),
     "-i",
@@ -192,13 +198,13 @@ export async function startSshd(dir: string): Promise<SshServer> {
     "StrictHostKeyChecking=yes",
     "-o",
     "BatchMode=yes",
-    `${user}@127.0.0.1`,
-    "-s",
-    "sftp",
-  ].join(" ");
+  ];
+  const sftpCommand = [...sshCommand, `${user}@127.0.0.1`, "-s", "sftp"].join(" ");
   return {
     port,
     sftpCommand,
+    sshCommand,
+    login: `${user}@127.0.0.1`,
     url: (repoPath) => `sftp:${user}@127.0.0.1:${repoPath}`,
     async stop() {
       try {
