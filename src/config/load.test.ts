@@ -44,6 +44,26 @@ describe("parseConfigText", () => {
     expect(config.state_dir).toBe("/var/lib/holdfast");
   });
 
+  test("refuses exclude patterns and exclude_if_present specs that restic would refuse", () => {
+    const issues = issuesOf(`version: 1
+sources:
+  a: { paths: [/data], exclude: ["ok/*.tmp", "[oops"], exclude_if_present: [":header"] }
+jobs:
+  j: { steps: [{ name: s, type: exec, command: [true] }] }
+`);
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: "sources.a.exclude[1]",
+        message: expect.stringMatching(/not a valid restic exclude pattern/),
+        hint: expect.stringMatching(/\\\[/),
+      }),
+      expect.objectContaining({
+        path: "sources.a.exclude_if_present[0]",
+        hint: expect.stringMatching(/NAME:HEADER/),
+      }),
+    ]);
+  });
+
   test("expands ~ and $VAR, and resolves relative paths against the config's directory", () => {
     const config = parseConfigText(
       `version: 1

@@ -10,6 +10,8 @@ import {
   pathSchema,
   boundedInt,
   repositoryUrlSchema,
+  excludePatternSchema,
+  tagFileSpecSchema,
 } from "./values.js";
 
 export const EVENTS = ["start", "success", "warning", "failure", "stale", "recovered"] as const;
@@ -59,8 +61,8 @@ export const guardSchema = z.strictObject({
 
 export const sourceSchema = z.strictObject({
   paths: z.array(pathSchema).min(1, "a source needs at least one path"),
-  exclude: z.array(z.string()).default([]),
-  exclude_if_present: z.array(z.string()).default([]),
+  exclude: z.array(excludePatternSchema).default([]),
+  exclude_if_present: z.array(tagFileSpecSchema).default([]),
   exclude_file: z.array(pathSchema).default([]),
   one_file_system: z.boolean().default(false),
   guard: guardSchema.default({ exists: [] }),

@@ -4,6 +4,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { patternProblem, tagSpecProblem } from "../sources/selection.js";
 import { parseDuration, parsePercent, parseResticDuration, parseSize } from "../util/units.js";
 
 export const MAX_NAME_LENGTH = 64;
@@ -259,3 +260,27 @@ export const envMapSchema = z.record(
 
 /** Large enough for any real use, small enough to stop absurd values (S5: huge numbers). */
 export const boundedInt = (max: number) => z.number().int().nonnegative().max(max);
+
+/** A restic exclude pattern: refused at load when restic would refuse it at backup time. */
+export const excludePatternSchema = z.string().superRefine((pattern, ctx) => {
+  const problem = patternProblem(pattern);
+  if (problem)
+    ctx.addIssue({
+      code: "custom",
+      message: `is not a valid restic exclude pattern: ${problem}`,
+      params: {
+        hint: "a `[` opens a character class that needs its `]` (write \\[ for a literal one); a `\\` escapes the next character",
+      },
+    });
+});
+
+/** exclude_if_present: NAME or NAME:HEADER, as restic's --exclude-if-present. */
+export const tagFileSpecSchema = z.string().superRefine((spec, ctx) => {
+  const problem = tagSpecProblem(spec);
+  if (problem)
+    ctx.addIssue({
+      code: "custom",
+      message: problem,
+      params: { hint: "write NAME or NAME:HEADER, e.g. .nobackup" },
+    });
+});
