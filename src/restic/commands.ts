@@ -118,6 +118,9 @@ export async function backup(
         case "summary":
           summary = parsed;
           host.log.logOnly(`[${repo.name}] ${line}`);
+          // Said once here; the record keeps null for them (outputs.ts, BackupSummary.impossible).
+          for (const value of parsed.impossible)
+            host.log.warn(`[${repo.name}] restic's summary has an impossible ${value}; not recorded`);
           return;
         case "error":
           if (errors.length < MAX_RECORDED_ERRORS) errors.push(parsed);

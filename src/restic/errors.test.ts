@@ -17,6 +17,7 @@ import {
   parseLockHolder,
 } from "./errors.js";
 import type { LockProbe, ResticFailureInput } from "./errors.js";
+import { createOpenWatch } from "./open-watch.js";
 import { parseResticVersion } from "./version.js";
 import type { ResticVersion } from "./version.js";
 
@@ -56,7 +57,17 @@ function v(text: string): ResticVersion {
 }
 
 const REC = "/tmp/holdfast-restic-rec";
+const R18 = "/tmp/holdfast-restic-rec-0.18";
 const DEAD_8189: LockProbe = { hostname: "vm", isProcessAlive: (pid) => pid !== 8189 };
+// The 0.18.0 recording: the backup holding the shared lock (PID 11081) and the stopped check holding
+// the exclusive one (13568) were alive; 13154 had been SIGKILLed.
+const LIVE_0180: LockProbe = { hostname: "vm", isProcessAlive: (pid) => pid === 11081 || pid === 13568 };
+const PACK_ERROR_0180 =
+  "pack d5928456e3d00d8dd647cab70fca6c543dab6a5f520e29e3fa0d69c2d9f2a671 contains 2 errors: [blob ee6f770b8fb8a83cfb1f1bcf3c69b6df8bd7e131ecbeec2815d05227bb3b1c78: decrypting blob <data/ee6f770b> from d5928456 failed: ciphertext verification failed unexpected pack id b9f8c74766d6d305fc1916e369c8378a08f5da280b555040cd62a692aa80bcd2]";
+const REFUSED_0180 =
+  'Head "http://:***@127.0.0.1:18589/repoA/config": dial tcp 127.0.0.1:18589: connect: connection refused';
+const UNKNOWN_CA_0180 =
+  'Head "https://:***@127.0.0.1:18582/repoC/config": tls: failed to verify certificate: x509: certificate signed by unknown authority';
 
 interface Expectation {
   command: string;
@@ -64,6 +75,12 @@ interface Expectation {
   message: string;
   hint: RegExp | null;
   extra?: Partial<ResticFailureInput>;
+  /**
+   * The recorder stopped restic with SIGINT after 20 s (0.17+ retries an unreachable backend for up
+   * to 15 minutes), as holdfast's open watch stops it after restic.open_timeout. What holdfast then
+   * reports is classified from the open watch's cause (exec.ts, notOpenedError), so that is checked.
+   */
+  stoppedWhileOpening?: { cause: string };
 }
 
 // Every failing fixture (exit ≠ 0) must be listed here; the test below checks that.
@@ -196,13 +213,6 @@ const EXPECTED: Record<string, Expectation> = {
     hint: /^Another restic \(PID 31337 on backup-host\)/,
     extra: { lockProbe: DEAD_8189 },
   },
-  "0.17.3/backup-unreadable": {
-    command: "backup",
-    kind: "partial",
-    message:
-      "snapshot saved, but restic could not read 2 paths: /home/rtest/src/locked (open /home/rtest/src/locked: permission denied), /home/rtest/src/secret.txt (open /home/rtest/src/secret.txt: permission denied)",
-    hint: /The snapshot lacks these paths/,
-  },
   "0.17.3/locked": {
     command: "check",
     kind: "repo_locked",
@@ -223,18 +233,221 @@ const EXPECTED: Record<string, Expectation> = {
     message: "wrong password or no key found",
     hint: /opens no key/,
   },
-  "0.18.1/backup-unreadable": {
+  "0.18.0/backup-missing-source": {
+    command: "backup",
+    kind: "not_found",
+    message: `none of the backup paths exist (${R18}/nope)`,
+    hint: /Check the source's paths/,
+  },
+  "0.18.0/backup-missing-sources": {
+    command: "backup",
+    kind: "not_found",
+    message: `none of the backup paths exist (${R18}/nope, ${R18}/nope2)`,
+    hint: /restic made no snapshot/,
+  },
+  "0.18.0/backup-unreadable": {
     command: "backup",
     kind: "partial",
-    message:
-      "snapshot saved, but restic could not read 1 path: /home/rtest/src/secret.txt (open /home/rtest/src/secret.txt: permission denied)",
+    message: `snapshot saved, but restic could not read 2 paths: ${R18}/u/src/locked (openfile for readdirnames failed: open ${R18}/u/src/locked: permission denied), ${R18}/u/src/secret.txt (${R18}/u/src/secret.txt: open src/secret.txt: permission denied)`,
     hint: /The snapshot lacks these paths/,
   },
-  "0.18.1/check-json-corrupt": {
+  "0.18.0/check-corrupt": {
     command: "check",
     kind: "repository_damaged",
-    message: expect.stringMatching(/^repository contains errors: pack [0-9a-f]{8}: Pack ID does not match/),
-    hint: /repair/,
+    message: `repository contains errors: ${PACK_ERROR_0180}`,
+    hint: /^Do not prune until this is fixed\. restic's repair for this damage \(read https:\/\/restic\.readthedocs\.io\/en\/stable\/077_troubleshooting\.html first\): `restic repair packs d5928456e3d00d8dd647cab70fca6c543dab6a5f520e29e3fa0d69c2d9f2a671`, then `restic repair snapshots --forget`\.$/,
+  },
+  "0.18.0/check-json-corrupt": {
+    command: "check",
+    kind: "repository_damaged",
+    message: `repository contains errors: ${PACK_ERROR_0180}`,
+    hint: /: `restic repair packs d5928456e3d00d8dd647cab70fca6c543dab6a5f520e29e3fa0d69c2d9f2a671`, then `restic repair snapshots --forget`\.$/,
+  },
+  "0.18.0/empty-password-file": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "restic got an empty password",
+    hint: /^The repository's password reached restic empty: .*holdfast does not run restic with --insecure-no-password\.$/,
+  },
+  "0.18.0/forget-json-no-policy": {
+    command: "forget",
+    kind: "exit_code",
+    message: "no policy was specified, no snapshots will be removed",
+    hint: null,
+  },
+  "0.18.0/forget-locked-json": {
+    command: "forget",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (8.9s ago)",
+    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast waits and retries until the step's timeout\./,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/init-exists": {
+    command: "init",
+    kind: "exit_code",
+    message: `create repository at ${R18}/repo1 failed: unable to open repository at ${R18}/repo1: config file already exists`,
+    hint: /already exists at this location/,
+  },
+  "0.18.0/locked-exclusive": {
+    command: "backup",
+    kind: "repo_locked",
+    message:
+      "repository is already locked exclusively by PID 13568 on vm (user root), since 2026-12-02 19:39:48 (602ms ago)",
+    hint: /^Another restic \(PID 13568 on vm\) is using the repository; holdfast does not wait for it here: run this again/,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/locked-exclusive-retry-lock": {
+    command: "backup",
+    kind: "repo_locked",
+    message:
+      "repository is already locked exclusively by PID 13568 on vm (user root), since 2026-12-02 19:39:48 (4.2s ago)",
+    hint: /^Another restic \(PID 13568 on vm\)/,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/locked-live": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (3.4s ago)",
+    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast waits/,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/locked-live-json": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (5.0s ago)",
+    hint: /^Another restic \(PID 11081 on vm\)/,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/locked-retry-lock": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (8.0s ago)",
+    hint: /^Another restic \(PID 11081 on vm\)/,
+    extra: { lockProbe: LIVE_0180 },
+  },
+  "0.18.0/locked-stale": {
+    command: "check",
+    kind: "repo_locked",
+    message:
+      "repository is already locked by PID 13154 on vm (user root), since 2026-12-02 19:39:41 (2.8s ago)",
+    hint: /^The lock is stale \(process 13154 no longer runs on vm\), left by a restic that was killed: remove it with `holdfast unlock local`\.$/,
+    extra: { lockProbe: LIVE_0180, repo: "local" },
+  },
+  "0.18.0/ls-unknown-id": {
+    command: "ls",
+    kind: "not_found",
+    message: "no snapshot matches ID deadbeef",
+    hint: /list them with `holdfast snapshots REPO`/,
+  },
+  "0.18.0/no-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "restic got an empty password",
+    hint: /does not run restic with --insecure-no-password\.$/,
+  },
+  "0.18.0/repo-not-found": {
+    command: "snapshots",
+    kind: "repo_not_found",
+    message: `repository does not exist: unable to open config file: stat ${R18}/nope-repo/config: no such file or directory`,
+    hint: /create it with `holdfast init`/,
+  },
+  "0.18.0/repo-not-found-backup": {
+    command: "backup",
+    kind: "repo_not_found",
+    message: `repository does not exist: unable to open config file: stat ${R18}/nope-repo/config: no such file or directory`,
+    hint: /create it with `holdfast init`/,
+  },
+  "0.18.0/repo-not-found-text": {
+    command: "snapshots",
+    kind: "repo_not_found",
+    message: `repository does not exist: unable to open config file: stat ${R18}/nope-repo/config: no such file or directory`,
+    hint: /create it with `holdfast init`/,
+  },
+  "0.18.0/rest-401": {
+    command: "snapshots",
+    kind: "permission",
+    message: "unable to open config file: unexpected HTTP response (401): 401 Unauthorized",
+    hint: /rejected the credentials/,
+  },
+  "0.18.0/rest-401-wrong-credentials": {
+    command: "snapshots",
+    kind: "permission",
+    message: "unable to open config file: unexpected HTTP response (401): 401 Unauthorized",
+    hint: /rejected the credentials/,
+  },
+  "0.18.0/rest-403-prune": {
+    command: "forget",
+    kind: "permission",
+    message: "unexpected HTTP response (403): 403 Forbidden",
+    hint: /append-only REST server refuses deletes/,
+  },
+  "0.18.0/rest-down": {
+    command: "snapshots",
+    kind: "network",
+    message: REFUSED_0180,
+    hint: /^Nothing answered at the repository's address/,
+    stoppedWhileOpening: { cause: REFUSED_0180 },
+  },
+  "0.18.0/rest-down-backup": {
+    command: "backup",
+    kind: "network",
+    message: REFUSED_0180,
+    hint: /^Nothing answered at the repository's address/,
+    stoppedWhileOpening: { cause: REFUSED_0180 },
+  },
+  "0.18.0/rest-tls-unknown-ca": {
+    command: "snapshots",
+    kind: "network",
+    message: UNKNOWN_CA_0180,
+    hint: /TLS certificate is not trusted: give restic its CA with the repository's cacert option/,
+    stoppedWhileOpening: { cause: UNKNOWN_CA_0180 },
+  },
+  "0.18.0/restore-json-unknown-id": {
+    command: "restore",
+    kind: "not_found",
+    message: "no snapshot matches ID deadbeef",
+    hint: /no snapshot whose ID starts with deadbeef/,
+  },
+  "0.18.0/sftp-refused": {
+    command: "snapshots",
+    kind: "network",
+    message:
+      "unable to open repository at sftp:root@127.0.0.1:/srv/repoS: unable to start the sftp session, error: error receiving version packet from server: server unexpectedly closed connection: unexpected EOF (ssh: connect to host 127.0.0.1 port 18589: Connection refused)",
+    hint: /ssh to the repository host failed/,
+  },
+  "0.18.0/sigint-backup": {
+    command: "backup",
+    kind: "cancelled",
+    message: "restic backup was interrupted from outside holdfast",
+    hint: null,
+  },
+  "0.18.0/sigterm-backup": {
+    command: "backup",
+    kind: "cancelled",
+    message: "restic backup was interrupted from outside holdfast",
+    hint: null,
+  },
+  "0.18.0/unknown-flag": {
+    command: "backup",
+    kind: "exit_code",
+    message: "unknown flag: --bogus",
+    hint: /^restic 0\.18\.0 does not know an option holdfast passed/,
+  },
+  "0.18.0/wrong-password": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "wrong password or no key found",
+    hint: /opens no key of this repository/,
+  },
+  "0.18.0/wrong-password-text": {
+    command: "snapshots",
+    kind: "wrong_password",
+    message: "wrong password or no key found",
+    hint: /opens no key of this repository/,
   },
   "0.18.1/locked-stale": {
     command: "forget",
@@ -249,13 +462,6 @@ const EXPECTED: Record<string, Expectation> = {
     message:
       "repository does not exist: unable to open config file: stat /srv/restic-repo/config: no such file or directory",
     hint: /holdfast init/,
-  },
-  "0.18.1/rest-down": {
-    command: "snapshots",
-    kind: "network",
-    message:
-      'unable to open config file: client.Head: Head "http://127.0.0.1:18489/repoA/config": dial tcp 127.0.0.1:18489: connect: connection refused',
-    hint: /Nothing answered/,
   },
   "0.18.1/wrong-password": {
     command: "snapshots",
@@ -279,10 +485,26 @@ describe("classifyResticFailure on every failing fixture", () => {
   it.each(FAILURES.map((f) => [f.key, f] as const))("%s", (key, f) => {
     const exp = EXPECTED[key];
     if (!exp) throw new Error(`no expectation for ${key}`);
+    let stderrLines = f.stderrLines;
+    let exitCode = f.exitCode;
+    if (exp.stoppedWhileOpening) {
+      // Until the stop, restic only retried to open the repository: the open watch says so and
+      // names restic's last cause, which is what holdfast classifies (exec.ts notOpenedError).
+      const watch = createOpenWatch();
+      const stop = f.stderrLines.findIndex((l) => l.includes("signal interrupt received"));
+      expect(stop, key).toBeGreaterThan(0);
+      for (const line of f.stderrLines.slice(0, stop)) watch.line(line, "stderr", 0);
+      expect(watch.opened(), key).toBe(false);
+      expect(watch.retries(), key).toBe(stop);
+      expect(watch.stillOpening(0), key).toBe(true);
+      expect(watch.cause(), key).toBe(exp.stoppedWhileOpening.cause);
+      stderrLines = [watch.cause() ?? ""];
+      exitCode = 1;
+    }
     const result = classifyResticFailure({
-      exitCode: f.exitCode,
+      exitCode,
       signal: null,
-      stderrLines: f.stderrLines,
+      stderrLines,
       version: v(f.version),
       command: exp.command,
       ...exp.extra,
@@ -310,7 +532,7 @@ describe("classifyResticFailure on every failing fixture", () => {
         command: exp.command,
         ...exp.extra,
       });
-      const stale = f.key === "0.14.0/locked-stale" || f.key === "0.18.1/locked-stale";
+      const stale = ["0.14.0/locked-stale", "0.18.0/locked-stale", "0.18.1/locked-stale"].includes(f.key);
       expect(result.hint?.includes("holdfast unlock") ?? false, f.key).toBe(stale);
     }
   });
@@ -367,7 +589,7 @@ describe("exit codes are read per version", () => {
 
   it("text beats a generic exit 1 on every version", () => {
     const lines = ["Fatal: wrong password or no key found"];
-    for (const ver of ["0.14.0", "0.16.4", "0.17.3", "0.18.1"]) {
+    for (const ver of ["0.14.0", "0.16.4", "0.17.3", "0.18.0", "0.18.1"]) {
       expect(classifyResticFailure({ ...base, exitCode: 1, stderrLines: lines, version: v(ver) }).kind).toBe(
         "wrong_password",
       );

@@ -193,7 +193,11 @@ function readStderr(lines: readonly string[]): Stderr {
 const RETRY_MARK = "returned error, retrying after";
 
 function stripFatal(line: string): string {
-  return line.replace(/^Fatal:\s*/, "").trim();
+  // 0.18.0 nests one: "Fatal: create repository at X failed: Fatal: unable to open repository at X: …".
+  return line
+    .replace(/^Fatal:\s*/, "")
+    .replace(/: Fatal: /g, ": ")
+    .trim();
 }
 
 /** A line of a Go stack trace: tab-indented file:line, or a bare function name without spaces. */
@@ -344,7 +348,9 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
     return stepError("cancelled", `restic ${cmd} was interrupted from outside holdfast`, null);
   }
 
-  const damaged = classifyDamage(err, cmd, code, repo);
+  // check reports damage itself (below, with restic's exact repair commands); other commands meet it.
+  const checkFoundErrors = /^check\b/.test(cmd) && h.includes("repository contains errors");
+  const damaged = checkFoundErrors ? null : classifyDamage(err, cmd, code, repo);
   if (damaged) return damaged;
 
   if (code === 3 && /^backup\b/.test(cmd)) return classifyPartial(err);

@@ -252,13 +252,20 @@ export interface BackupSummary {
   dataAddedPacked: number | null;
   totalFilesProcessed: number;
   totalBytesProcessed: number;
-  /** Seconds. */
-  totalDuration: number;
-  /** 0.18+ (RFC 3339); null before. */
+  /** Seconds; null when restic printed an impossible one (see `impossible`). */
+  totalDuration: number | null;
+  /** 0.18+ (RFC 3339); null before, and when restic printed an impossible time (see `impossible`). */
   backupStart: string | null;
   backupEnd: string | null;
   /** 8-char short ID in 0.14, full 64-hex ID since 0.15; null when creation was skipped (0.17 --skip-if-unchanged). */
   snapshotId: string | null;
+  /**
+   * Values restic printed that cannot be true, left out above (null) so they are never recorded as
+   * facts: restic 0.18.0's summary of a backup skipped by --skip-if-unchanged says
+   * `"total_duration":-9223372036.854776` and `"backup_end":"0001-01-01T00:00:00Z"` (Go's zero
+   * time). One line each, for the step log's warning: `total_duration -9223372036.854776 (negative)`.
+   */
+  impossible: string[];
 }
 
 export interface BackupError {
@@ -354,7 +361,37 @@ function toVerboseStatus(o: Raw): BackupVerboseStatus {
   };
 }
 
+// Before this, a time in a backup summary is Go's zero time (year 1) or a clock that was far off.
+const EARLIEST_PLAUSIBLE_MS = Date.UTC(2000, 0, 1);
+
+/** An RFC 3339 time of a backup that can have happened, or null with why not. */
+function plausibleTime(value: unknown): { time: string | null; why: string | null } {
+  if (value === undefined || value === null || value === "") return { time: null, why: null };
+  if (typeof value !== "string") return { time: null, why: "not a time" };
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) return { time: null, why: "not a time" };
+  if (ms < EARLIEST_PLAUSIBLE_MS) return { time: null, why: `year ${Number(value.slice(0, 4))}` };
+  return { time: value, why: null };
+}
+
 function toBackupSummary(o: Raw): BackupSummary {
+  const impossible: string[] = [];
+  const start = plausibleTime(o.backup_start);
+  if (start.why) impossible.push(`backup_start ${JSON.stringify(o.backup_start)} (${start.why})`);
+  const end = plausibleTime(o.backup_end);
+  if (end.why) impossible.push(`backup_end ${JSON.stringify(o.backup_end)} (${end.why})`);
+  let backupEnd = end.time;
+  if (start.time && backupEnd && Date.parse(backupEnd) < Date.parse(start.time)) {
+    impossible.push(`backup_end ${backupEnd} (before backup_start ${start.time})`);
+    backupEnd = null;
+  }
+  let totalDuration = numOrNull(o.total_duration);
+  if (totalDuration !== null && totalDuration < 0) {
+    impossible.push(`total_duration ${totalDuration} (negative)`);
+    totalDuration = null;
+  } else if (o.total_duration !== undefined && totalDuration === null) {
+    impossible.push(`total_duration ${JSON.stringify(o.total_duration)} (not a number)`);
+  }
   return {
     type: "summary",
     dryRun: o.dry_run === true,
@@ -370,10 +407,11 @@ function toBackupSummary(o: Raw): BackupSummary {
     dataAddedPacked: numOrNull(o.data_added_packed),
     totalFilesProcessed: num(o.total_files_processed),
     totalBytesProcessed: num(o.total_bytes_processed),
-    totalDuration: num(o.total_duration),
-    backupStart: strOrNull(o.backup_start),
-    backupEnd: strOrNull(o.backup_end),
+    totalDuration,
+    backupStart: start.time,
+    backupEnd,
     snapshotId: strOrNull(o.snapshot_id),
+    impossible,
   };
 }
 
@@ -1021,6 +1059,8 @@ export type RestoreLine =
       bytesSkipped: number;
     }
   | { type: "error"; item: string; message: string }
+  /** 0.17+ with --verbose=2: one line per restored item ("restored", "updated", "unchanged", "deleted"). */
+  | { type: "verbose_status"; action: string; item: string; size: number }
   | TextLine;
 
 // 0.14: "restoring <Snapshot 7ca36a08 of [/src] at … by root@vm> to /dst"
@@ -1046,6 +1086,8 @@ export function parseRestoreLine(line: string): RestoreLine {
     }
     if (o.message_type === "error")
       return { type: "error", item: str(o.item), message: describeResticError(o.error) };
+    if (o.message_type === "verbose_status")
+      return { type: "verbose_status", action: str(o.action), item: str(o.item), size: num(o.size) };
     return textLine(line);
   }
   const text = stripAnsi(line).trim();
@@ -1065,7 +1107,9 @@ export interface InitOutput {
   location: string | null;
 }
 
-const INIT_CREATED = /^created restic repository ([0-9a-f]+) at (.+)$/;
+// 0.18 adds " with chunker parameters copied from secondary repository" for `init --copy-chunker-params`.
+const INIT_CREATED =
+  /^created restic repository ([0-9a-f]+) at (.+?)(?: with chunker parameters copied from secondary repository)?$/;
 
 export function parseInitOutput(stdout: string): InitOutput {
   for (const line of nonEmptyLines(stdout)) {

@@ -24,6 +24,8 @@ describe("parseResticVersion on every version fixture", () => {
       "0.16.4/version.stdout",
       "0.17.3/version-json.stdout",
       "0.17.3/version.stdout",
+      "0.18.0/version-json.stdout",
+      "0.18.0/version.stdout",
       "0.18.1/version-json.stdout",
       "0.19.1/version.stdout",
     ]);
@@ -46,6 +48,24 @@ describe("parseResticVersion on every version fixture", () => {
       arch: "amd64",
       text: "0.14.0",
     });
+  });
+
+  it("0.18.0 recorded: text, and JSON with --json (0.17+)", () => {
+    const expected = {
+      major: 0,
+      minor: 18,
+      patch: 0,
+      suffix: null,
+      build: null,
+      goVersion: "go1.24.4",
+      os: "linux",
+      arch: "amd64",
+      text: "0.18.0",
+    };
+    expect(parseResticVersion(readFileSync(join(ROOT, "0.18.0/version.stdout"), "utf8"))).toEqual(expected);
+    expect(parseResticVersion(readFileSync(join(ROOT, "0.18.0/version-json.stdout"), "utf8"))).toEqual(
+      expected,
+    );
   });
 
   it("0.17.3 --json", () => {

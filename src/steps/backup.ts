@@ -423,10 +423,14 @@ function targetFor(
         ...(summary.dataAddedPacked !== null ? { data_added_packed: summary.dataAddedPacked } : {}),
         total_files_processed: summary.totalFilesProcessed,
         total_bytes_processed: summary.totalBytesProcessed,
-        // restic 0.18.0 reports total_duration -9223372036.85 for a skipped (unchanged) backup: not a fact.
-        ...(Number.isFinite(summary.totalDuration) && summary.totalDuration >= 0
+        // restic 0.18.0 reports total_duration -9223372036.85 for a skipped (unchanged) backup: the
+        // parser makes an impossible figure null (BackupSummary.impossible), and it is not recorded.
+        ...(summary.totalDuration !== null
           ? { restic_duration_ms: Math.round(summary.totalDuration * 1000) }
           : {}),
+        // 0.18+; restic's own clock for the backup (a year-1 backup_end is dropped by the parser).
+        ...(summary.backupStart !== null ? { backup_start: summary.backupStart } : {}),
+        ...(summary.backupEnd !== null ? { backup_end: summary.backupEnd } : {}),
       }
     : { snapshot_id: null };
   const base = { repo, duration_ms: durationMs, exit_code: outcome.exitCode, ...figures };
