@@ -5,11 +5,11 @@ import { openFlags } from "../util/trusted-dir.js";
 import os from "node:os";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, JobBusyError, StoreError, UsageError, formatConfigIssue } from "../errors.js";
+import { ConfigError, EXIT, HoldfastError, formatConfigIssue } from "../errors.js";
 import { color, journalPrefix } from "./output.js";
 import type { GlobalOptions } from "./context.js";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, warning: 3, busy: 4 } as const;
+export { EXIT };
 
 type Action = (global: GlobalOptions) => Promise<number>;
 
@@ -447,21 +447,12 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
     );
     return EXIT.usage;
   }
-  if (err instanceof UsageError) {
+  // Every error holdfast throws on purpose says what, how to fix it and its exit code: one rule for all.
+  if (err instanceof HoldfastError && err.kind !== "internal") {
     process.stderr.write(
       `${err3}${color.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`,
     );
-    return EXIT.usage;
-  }
-  if (err instanceof JobBusyError) {
-    process.stderr.write(
-      `${err3}${color.red("error")}: ${err.message}\nhint: wait for it, or use --wait [DURATION]\n`,
-    );
-    return EXIT.busy;
-  }
-  if (err instanceof StoreError) {
-    process.stderr.write(`${err3}${color.red("error")}: ${err.message}\n`);
-    return EXIT.failed;
+    return err.exitCode;
   }
   // A bug: a short message, and the full trace in a file rather than on the user's screen.
   const trace = err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { NO_FOLLOW, openFlags } from "../util/trusted-dir.js";
+import { HoldfastError } from "../errors.js";
 
 export interface StepLogFile {
   readonly path: string;
@@ -80,10 +81,10 @@ export function openStepLog(file: string, redact: (text: string) => string): Ste
 }
 
 /** The step's log could not be written in full; `path` holds what was kept. */
-export class StepLogError extends Error {
+export class StepLogError extends HoldfastError {
   readonly path: string;
   constructor(file: string, cause: Error) {
-    super(`cannot write the step log ${file}: ${cause.message}`, { cause });
+    super(`cannot write the step log ${file}: ${cause.message}`, { kind: "permission", cause });
     this.name = "StepLogError";
     this.path = file;
   }

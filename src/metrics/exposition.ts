@@ -3,6 +3,7 @@
 // request; prom-client's process-global, mutable registry is built for long-lived instrumented
 // processes and would only be reset and refilled here. Escaping rules are the format's:
 // label values escape backslash, double quote and newline; HELP text escapes backslash and newline.
+import { HoldfastError } from "../errors.js";
 
 export type MetricType = "gauge" | "counter" | "untyped";
 
@@ -35,10 +36,11 @@ export interface FamilyWriter {
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-export class MetricNameError extends Error {
+/** A metric name holdfast itself got wrong: a bug (kind internal). */
+export class MetricNameError extends HoldfastError {
   readonly metric: string;
   constructor(message: string, metric: string) {
-    super(message);
+    super(message, { kind: "internal" });
     this.name = "MetricNameError";
     this.metric = metric;
   }

@@ -6,11 +6,12 @@ import path from "node:path";
 import type { Config } from "../config/schema.js";
 import type { RunStore } from "../store/types.js";
 import { renderMetrics } from "./render-metrics.js";
+import { HoldfastError } from "../errors.js";
 
-export class TextfileWriteError extends Error {
+export class TextfileWriteError extends HoldfastError {
   readonly file: string;
   constructor(message: string, file: string, options?: { cause: unknown }) {
-    super(message, options);
+    super(message, { kind: "permission", cause: options?.cause });
     this.name = "TextfileWriteError";
     this.file = file;
   }

@@ -4,14 +4,16 @@ import { defineNotifierKind, type NotifyMessage } from "./notifier-kind.js";
 import { argvSchema, pathSchema } from "../config/values.js";
 import { describeExit, runProcess } from "../util/process.js";
 import { webhookBody } from "./webhook.js";
+import { HoldfastError } from "../errors.js";
 
-export class CommandNotifierError extends Error {
-  readonly exitCode: number | null;
+export class CommandNotifierError extends HoldfastError {
+  /** The notifier command's own exit code (null: ended by a signal); `exitCode` is the CLI's. */
+  readonly commandExitCode: number | null;
   readonly stderrTail: string[];
   constructor(message: string, fields: { exitCode: number | null; stderrTail: string[] }) {
-    super(message);
+    super(message, { kind: "exit_code" });
     this.name = "CommandNotifierError";
-    this.exitCode = fields.exitCode;
+    this.commandExitCode = fields.exitCode;
     this.stderrTail = fields.stderrTail;
   }
 }

@@ -8,14 +8,16 @@
 // headers and the HMAC signature on to whatever host the answer names. A redirect within the
 // configured origin is followed by sending the same method, headers and body again (a bounded number
 // of times); a redirect to another origin is a failure that names that host and sends it nothing.
-export class NotifyHttpError extends Error {
+import { HoldfastError } from "../errors.js";
+
+export class NotifyHttpError extends HoldfastError {
   readonly status: number | null;
   readonly code: string | null;
   constructor(
     message: string,
     fields: { status?: number | null; code?: string | null; cause?: unknown } = {},
   ) {
-    super(message, fields.cause !== undefined ? { cause: fields.cause } : undefined);
+    super(message, { kind: "network", cause: fields.cause });
     this.name = "NotifyHttpError";
     this.status = fields.status ?? null;
     this.code = fields.code ?? null;

@@ -3,6 +3,7 @@
 // text, and several commands accept --json but print text. So every line parser accepts any line
 // and hands back non-JSON (or unknown JSON) as `{ type: "text" }` instead of throwing.
 // Field names are normalized to camelCase; restic's `omitempty` fields default to 0 / "" / [].
+import { HoldfastError } from "../errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
@@ -84,11 +85,12 @@ function parseObjectLine(line: string): Raw | null {
 }
 
 /** restic printed something a parser cannot make sense of (a bug or a format change, not a restic failure). */
-export class ResticParseError extends Error {
+/** restic printed what our parser does not understand: a bug on our side (kind internal). */
+export class ResticParseError extends HoldfastError {
   readonly snippet: string;
   constructor(what: string, text: string) {
     const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-    super(`could not parse restic ${what}: ${JSON.stringify(snippet)}`);
+    super(`could not parse restic ${what}: ${JSON.stringify(snippet)}`, { kind: "internal" });
     this.name = "ResticParseError";
     this.snippet = snippet;
   }

@@ -9,14 +9,14 @@ import path from "node:path";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { readEnvFile } from "../util/env-file.js";
 import { maskUrlCredentials } from "../util/redact.js";
+import { EXIT, HoldfastError } from "../errors.js";
 
 /** A repository's config cannot be turned into a restic invocation (unreadable env file, …). */
-export class RepositoryConfigError extends Error {
-  readonly hint: string;
+export class RepositoryConfigError extends HoldfastError {
+  declare readonly hint: string;
   constructor(message: string, hint: string) {
-    super(message);
+    super(message, { kind: "config", hint, exitCode: EXIT.usage });
     this.name = "RepositoryConfigError";
-    this.hint = hint;
   }
 }
 

@@ -3,6 +3,7 @@
 // (systemd 252 on Debian 12), so the parser and the search mirror systemd's calendarspec.c step by
 // step, and local time goes through an emulation of glibc's mktime(), whose handling of DST gaps and
 // overlaps decides which instants systemd picks around a transition.
+import { EXIT, HoldfastError } from "../errors.js";
 
 export interface CalendarSchedule {
   expression: string;
@@ -22,14 +23,13 @@ export interface ParseScheduleOptions {
   localTimeZone?: string;
 }
 
-export class CalendarError extends Error {
+export class CalendarError extends HoldfastError {
   readonly expression: string;
-  readonly hint: string;
+  declare readonly hint: string;
   constructor(expression: string, reason: string, hint: string) {
-    super(`invalid schedule "${expression}": ${reason}`);
+    super(`invalid schedule "${expression}": ${reason}`, { kind: "config", hint, exitCode: EXIT.usage });
     this.name = "CalendarError";
     this.expression = expression;
-    this.hint = hint;
   }
 }
 
@@ -69,11 +69,11 @@ interface Spec {
   timeZone: string | null;
 }
 
-class ParseFailure extends Error {
-  readonly hint: string;
+/** Thrown inside the parser and turned into a CalendarError with the whole expression. */
+class ParseFailure extends HoldfastError {
+  declare readonly hint: string;
   constructor(reason: string, hint: string = GENERIC_HINT) {
-    super(reason);
-    this.hint = hint;
+    super(reason, { kind: "config", hint, exitCode: EXIT.usage });
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type UnitMode,
   type UnitSettings,
 } from "./systemd.js";
+import { HoldfastError } from "../errors.js";
 
 export const UNIT_FILE_MODE = 0o644;
 export const ENV_FILE_MODE = 0o600;
@@ -66,11 +67,12 @@ export interface InstallEnv {
   stateDir: string;
 }
 
-export class InstallConflictError extends Error {
+export class InstallConflictError extends HoldfastError {
   readonly paths: string[];
   constructor(paths: string[]) {
     super(
       `${paths.length === 1 ? "a file" : "files"} holdfast did not write already exist: ${paths.join(", ")}`,
+      { kind: "conflict" },
     );
     this.name = "InstallConflictError";
     this.paths = paths;

@@ -7,6 +7,7 @@
 // shared by every job.
 import type { Config, JobConfig } from "../config/schema.js";
 import { parseSchedule, type CalendarSchedule } from "./calendar.js";
+import { EXIT, HoldfastError } from "../errors.js";
 
 export type UnitMode = "system" | "user";
 
@@ -32,9 +33,9 @@ export interface UnitFile {
   content: string;
 }
 
-export class UnitRenderError extends Error {
+export class UnitRenderError extends HoldfastError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: "config", exitCode: EXIT.usage });
     this.name = "UnitRenderError";
   }
 }

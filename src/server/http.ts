@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Redactor } from "../util/redact.js";
+import { HoldfastError } from "../errors.js";
 
 export type ApiErrorKind =
   | "bad_request"
@@ -16,10 +17,9 @@ export type ApiErrorKind =
   | "internal";
 
 /** Thrown by a route for an expected failure; app.ts turns it into the JSON error body. */
-export class ApiError extends Error {
+export class ApiError extends HoldfastError {
   readonly status: ContentfulStatusCode;
-  readonly kind: ApiErrorKind;
-  readonly hint: string | null;
+  declare readonly kind: ApiErrorKind;
   readonly extra: Record<string, unknown>;
   /** Response headers that go with the error (Retry-After of a 429). */
   readonly headers: Record<string, string>;
@@ -31,11 +31,9 @@ export class ApiError extends Error {
     extra: Record<string, unknown> = {},
     headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(message, { kind, hint });
     this.name = "ApiError";
     this.status = status;
-    this.kind = kind;
-    this.hint = hint;
     this.extra = extra;
     this.headers = headers;
   }

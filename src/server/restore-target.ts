@@ -11,15 +11,15 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { makeDirBelow, UnsafeDirError, type DirIdentity } from "../util/safe-dir.js";
+import { EXIT, HoldfastError } from "../errors.js";
 
-export class RestoreTargetError extends Error {
-  readonly hint: string;
+export class RestoreTargetError extends HoldfastError {
+  declare readonly hint: string;
   /** exists: the target is there already (409); invalid: anything else about the request (400). */
   readonly reason: "invalid" | "exists";
   constructor(message: string, hint: string, reason: "invalid" | "exists" = "invalid") {
-    super(message);
+    super(message, { kind: "usage", hint, exitCode: EXIT.usage });
     this.name = "RestoreTargetError";
-    this.hint = hint;
     this.reason = reason;
   }
 }

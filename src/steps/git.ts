@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { stepError } from "../errors.js";
+import { HoldfastError, stepError } from "../errors.js";
 import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import { boundedInt, pathSchema } from "../config/values.js";
 import { removeStaleTempFiles, syncDirectory, tempPathFor, writeFileAtomic } from "../util/atomic-write.js";
@@ -146,7 +146,11 @@ async function prepareRepository(
   };
 }
 
-class GitFailure extends Error {}
+class GitFailure extends HoldfastError {
+  constructor(message: string) {
+    super(message, { kind: "exit_code" });
+  }
+}
 
 function check(result: ProcessResult, what: string): string {
   if (result.exitCode === 0) return result.stdout ?? "";

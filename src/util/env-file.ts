@@ -1,11 +1,12 @@
 // KEY=VALUE files (the seed's direnv .env, a repository's backend credentials).
 import fs from "node:fs";
+import { EXIT, HoldfastError } from "../errors.js";
 
-export class EnvFileError extends Error {
+export class EnvFileError extends HoldfastError {
   readonly file: string;
   readonly line: number;
   constructor(file: string, line: number, message: string) {
-    super(`${file}:${line}: ${message}`);
+    super(`${file}:${line}: ${message}`, { kind: "config", exitCode: EXIT.usage });
     this.name = "EnvFileError";
     this.file = file;
     this.line = line;

@@ -4,6 +4,7 @@
 // still names the directory that was made.
 import fs from "node:fs";
 import path from "node:path";
+import { HoldfastError } from "../errors.js";
 
 export interface DirIdentity {
   dev: number;
@@ -12,14 +13,13 @@ export interface DirIdentity {
 
 export type UnsafeDirReason = "exists" | "symlink" | "not_directory" | "untrusted" | "changed" | "io";
 
-export class UnsafeDirError extends Error {
+export class UnsafeDirError extends HoldfastError {
   readonly reason: UnsafeDirReason;
-  readonly hint: string;
+  declare readonly hint: string;
   constructor(reason: UnsafeDirReason, message: string, hint: string) {
-    super(message);
+    super(message, { kind: "permission", hint });
     this.name = "UnsafeDirError";
     this.reason = reason;
-    this.hint = hint;
   }
 }
 
