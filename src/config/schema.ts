@@ -36,7 +36,9 @@ export const repositorySchema = z.strictObject({
   env_file: pathSchema
     .optional()
     .describe("KEY=VALUE backend credentials (AWS_ACCESS_KEY_ID, B2_ACCOUNT_KEY, …)"),
-  env: envMapSchema.optional().describe("non-secret backend variables"),
+  env: envMapSchema
+    .optional()
+    .describe("non-secret backend variables (secret names are refused: use env_file; shown masked)"),
   cacert: pathSchema.optional(),
   options: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))

@@ -1,6 +1,7 @@
 // Secrets are never written inline (config.md). This finds the places where one was, so the error
 // can name the safe alternative instead of a bare "unknown key".
 import { urlHasCredentials } from "./values.js";
+import { isSecretName } from "../util/secret-names.js";
 
 export { urlHasCredentials };
 
@@ -13,9 +14,6 @@ export interface SecretProblem {
 }
 
 const SECRET_KEY = /^(password|passphrase|secret|token|api_key|apikey|access_key|secret_key)$/i;
-const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|ACCESS_KEY|PRIVATE_KEY|API_KEY|CREDENTIALS)/i;
-// An env var whose *name* carries a secret-looking word but holds a non-secret (AWS_ACCESS_KEY_ID is an id).
-const NOT_SECRET_ENV = /(_ID|_FILE|_COMMAND|_PATH)$/i;
 
 export function findSecretProblems(data: Record<string, unknown>): SecretProblem[] {
   const problems: SecretProblem[] = [];
@@ -29,11 +27,12 @@ export function findSecretProblems(data: Record<string, unknown>): SecretProblem
       const here = [...p, key];
       const parentKey = String(p.at(-1) ?? "");
       if (parentKey === "env" && typeof v !== "object") {
-        if (SECRET_ENV.test(key) && !NOT_SECRET_ENV.test(key)) {
+        // The one secret-name rule (util/secret-names.ts), the same that masking and redaction use.
+        if (isSecretName(key)) {
           problems.push({
             path: here,
-            message: `"${key}" looks like a secret written inline`,
-            hint: "move it to an env_file (mode 0600) and reference it with env_file: PATH",
+            message: `"${key}" looks like a secret (by its name) and is refused written inline under env:`,
+            hint: inlineEnvHint(key),
             atKey: true,
           });
         }
@@ -65,4 +64,11 @@ export function findSecretProblems(data: Record<string, unknown>): SecretProblem
   };
   visit(data, []);
   return problems;
+}
+
+function inlineEnvHint(name: string): string {
+  const move = `move ${name}=… to an env_file (mode 0600) and reference it with env_file: PATH`;
+  if (/^RESTIC_(FROM_)?PASSWORD$/i.test(name))
+    return "give the repository password_file: PATH (mode 0600) or password_command: [pass, show, NAME]";
+  return `${move}; a repository password belongs in password_file: PATH`;
 }
