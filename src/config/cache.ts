@@ -5,17 +5,21 @@
 // variables it looked up ($VAR, HOME, XDG_*), the user, host and working directory, and this build of
 // holdfast. Commands that act (run, install, restore) always validate afresh.
 //
-// The cache holds what `config show` prints unmasked: paths and names, never secrets (inline secrets
-// are refused when the config loads; secret files are read only when a step runs). 0600 in a 0700 dir.
+// The cache holds what `config show` prints: paths and names, never secrets. Inline secrets are
+// refused when the config loads, secret files are read only when a step runs, and inline `env:`
+// values that are not on the harmless list (and notifier headers) are stored masked, as `config
+// show` prints them (mask.ts). 0600 in a 0700 dir.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "./schema.js";
+import { maskConfigForCache } from "./mask.js";
 import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 
-const FORMAT = 1;
+// 2: inline env values and notifier headers stored masked.
+const FORMAT = 2;
 
 interface CacheEntry {
   format: number;
@@ -92,7 +96,7 @@ export function loadAndCacheConfig(
     build: buildId(),
     key: inputKey(configFile, text, envNames, env),
     env_names: envNames,
-    config,
+    config: maskConfigForCache(config),
   };
   try {
     const file = configCachePath(configFile, env);

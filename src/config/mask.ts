@@ -1,14 +1,16 @@
-// The effective config for `config show` and the API: secrets masked. Inline secrets are refused at
-// load time, so what is left to mask is credentials inside URLs and secret-looking env values.
+// The effective config for `config show`, the API and the config cache: secrets masked. Inline
+// secrets are refused at load time, so what is left to mask is credentials inside URLs, every inline
+// `env:` value whose name is not on the harmless list (util/secret-names.ts), and notifier headers
+// (an Authorization header has nowhere else to live).
 import type { Config } from "./schema.js";
 import { MASK, maskUrlCredentials } from "../util/redact.js";
-
-const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|ACCESS_KEY|PRIVATE_KEY|API_KEY|CREDENTIAL)/i;
+import { isHarmlessEnvName } from "../util/secret-names.js";
 
 export function maskConfig(config: Config): unknown {
   const visit = (value: unknown, key: string, parentKey: string): unknown => {
     if (typeof value === "string") {
-      if (parentKey === "env" && SECRET_ENV.test(key) && !/_ID$/.test(key)) return MASK;
+      if (parentKey === "env" && !isHarmlessEnvName(key)) return MASK;
+      if (parentKey === "headers") return MASK;
       return maskUrlCredentials(value);
     }
     if (Array.isArray(value)) return value.map((v) => visit(v, key, parentKey));
@@ -18,4 +20,13 @@ export function maskConfig(config: Config): unknown {
     return value;
   };
   return visit(config, "", "");
+}
+
+/**
+ * The config with the same values masked, still a Config: what the config cache stores. Only the
+ * read-only commands read the cache (status, history, show, logs, metrics); none of them runs a
+ * program or sends a notification, so none needs the masked values.
+ */
+export function maskConfigForCache(config: Config): Config {
+  return maskConfig(config) as Config;
 }

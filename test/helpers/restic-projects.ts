@@ -77,4 +77,5 @@ export const RELIABILITY_RESTIC_FREE = [
 export const SECURITY_RESTIC_FREE = [
   "test/security/s4-dashboard.test.ts",
   "test/security/s10-notifier-answers.test.ts",
+  "test/security/s9-env-secrets.test.ts",
 ];

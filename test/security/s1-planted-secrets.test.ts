@@ -3,7 +3,10 @@
 // `ps` sampled every ~50 ms; then every output holdfast makes is searched for every secret, raw,
 // URL-encoded and base64: ps, the state dir (logs gunzipped, the history DB and its WAL as bytes),
 // generated units, config show, every --json output, logs, notifications received on 127.0.0.1, the
-// metrics exposition and textfile, and the dashboard API.
+// metrics exposition and textfile, the dashboard API, the config cache and what a command notifier
+// is given. S9: every value of every env file (whatever its name: BORG_PASSPHRASE, MYSQL_PWD, a
+// plain LABEL) and every inline `env:` value whose name is not on the harmless list is planted too,
+// and the exec step prints its whole environment.
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -38,6 +41,19 @@ const SECRETS = {
   smtpPassword: `s1Smtp-${hex()}+i/j`,
   stepToken: `s1StepToken-${hex()}+k/l`,
   serverToken: `s1ServerToken-${hex()}${hex()}`,
+  // S9: env files of the config, the job and the step, under names no pattern used to catch.
+  borgPassphrase: `s1Borg-${hex()}+m/n`,
+  rcloneConfigPass: `s1Rclone-${hex()}+o/p`,
+  mysqlPwd: `s1Mysql-${hex()}+q/r`,
+  envFileLabel: `s1Label-${hex()}+s/t`,
+  repoEnvFileOther: `s1RepoOther-${hex()}+u/v`,
+  // S9: inline `env:` values with names off the harmless list, at every level.
+  inlineConfigEnv: `s1InlineTop-${hex()}`,
+  inlineJobEnv: `s1InlineJob-${hex()}`,
+  inlineStepEnv: `s1InlineStep-${hex()}`,
+  inlineRepoEnv: `s1InlineRepo-${hex()}`,
+  // A webhook's inline Authorization header (it has nowhere else to live).
+  webhookHeader: `s1Header-${hex()}${hex()}`,
 };
 
 let root: string;
@@ -99,10 +115,16 @@ describe("S1: every planted secret, every surface", () => {
     const repoPassFile = write("local.pass", `${SECRETS.repoPassword}\n`);
     const passScript = write("pass.sh", `#!/bin/sh\nprintf '%s\\n' '${SECRETS.commandPassword}'\n`, 0o700);
     const textfile = path.join(dir, "metrics", "holdfast.prom");
+    const notifierDump = path.join(dir, "command-notifier.txt");
+    // The config cache of the read-only commands, where the test can find it.
+    const cacheEnv = { XDG_CACHE_HOME: path.join(dir, "xdg-cache") };
     fs.mkdirSync(path.dirname(textfile));
-    // The step tries to leak: its own *_TOKEN and a repository password file, to stdout and stderr.
+    // The step tries to leak: its own *_TOKEN, its whole environment and a repository password file,
+    // to stdout and stderr.
     const leakScript = [
       "const fs = require('node:fs');",
+      "console.log('env=' + JSON.stringify(process.env));",
+      "console.error('env on stderr: ' + Object.values(process.env).join(' '));",
       "console.log('token=' + process.env.LEAK_TOKEN);",
       "console.error('token on stderr: ' + process.env.LEAK_TOKEN);",
       `console.log('password=' + fs.readFileSync(${JSON.stringify(repoPassFile)}, 'utf8'));`,
@@ -115,8 +137,9 @@ describe("S1: every planted secret, every surface", () => {
           password_file: repoPassFile,
           env_file: write(
             "local.env",
-            `AWS_ACCESS_KEY_ID=${SECRETS.awsKeyId}\nAWS_SECRET_ACCESS_KEY=${SECRETS.awsSecret}\n`,
+            `AWS_ACCESS_KEY_ID=${SECRETS.awsKeyId}\nAWS_SECRET_ACCESS_KEY=${SECRETS.awsSecret}\nS1_REPO_NOTE=${SECRETS.repoEnvFileOther}\n`,
           ),
+          env: { S1_REPO_SETTING: SECRETS.inlineRepoEnv },
         },
         remote: {
           url_file: write("remote.url", `${rest.base}s1repo\n`),
@@ -124,17 +147,25 @@ describe("S1: every planted secret, every surface", () => {
         },
       },
       sources: { data: { paths: [src] } },
+      env_file: write("config.env", `MYSQL_PWD=${SECRETS.mysqlPwd}\n`),
+      env: { DB_HOST: SECRETS.inlineConfigEnv, TZ: "UTC" },
       jobs: {
         nightly: {
+          env_file: write("job.env", `RCLONE_CONFIG_PASS='${SECRETS.rcloneConfigPass}'\n`),
+          env: { NOTE_TEXT: SECRETS.inlineJobEnv },
           schedule: "*-*-* 03:00:00",
           max_age: "26h",
-          notify: ["hook", "hc", "push", "mail"],
+          notify: ["hook", "hc", "push", "mail", "program"],
           steps: [
             {
               name: "leak",
               type: "exec",
               command: [process.execPath, "-e", leakScript],
-              env_file: write("step.env", `LEAK_TOKEN=${SECRETS.stepToken}\n`),
+              env_file: write(
+                "step.env",
+                `LEAK_TOKEN=${SECRETS.stepToken}\nexport BORG_PASSPHRASE="${SECRETS.borgPassphrase}"\nLABEL=${SECRETS.envFileLabel}\n`,
+              ),
+              env: { KEYBOARD_LAYOUT: SECRETS.inlineStepEnv, LC_ALL: "C.UTF-8" },
             },
             { name: "backup", type: "backup", source: "data", repos: ["local", "remote"] },
             { name: "retention", type: "forget", repos: ["local", "remote"], keep: { last: 1 }, prune: true },
@@ -147,6 +178,7 @@ describe("S1: every planted secret, every surface", () => {
           type: "webhook",
           url: `${hook.url}/hook`,
           secret_file: write("hook.secret", `${SECRETS.webhookSecret}\n`),
+          headers: { Authorization: `Bearer ${SECRETS.webhookHeader}` },
           events: ["start", "success", "warning", "failure"],
         },
         hc: {
@@ -173,12 +205,26 @@ describe("S1: every planted secret, every surface", () => {
           to: ["ops@example.org"],
           events: ["success", "warning", "failure"],
         },
+        // What a command notifier is given: its environment, its stdin.
+        program: {
+          type: "command",
+          command: [
+            process.execPath,
+            "-e",
+            `const fs = require('node:fs'); fs.appendFileSync(${JSON.stringify(notifierDump)}, JSON.stringify(process.env) + fs.readFileSync(0, 'utf8') + '\\n');`,
+          ],
+          events: ["start", "success", "warning", "failure"],
+        },
       },
       metrics: { textfile },
       server: { token_file: write("server.token", `${SECRETS.serverToken}\n`) },
     });
     const configText = fs.readFileSync(cfg.file, "utf8");
-    for (const secret of Object.values(SECRETS)) expect(configText).not.toContain(secret);
+    // Only the inline ones are written in the config (they must still go nowhere else).
+    const inline = ["inlineConfigEnv", "inlineJobEnv", "inlineStepEnv", "inlineRepoEnv", "webhookHeader"];
+    for (const [name, secret] of Object.entries(SECRETS))
+      if (inline.includes(name)) expect(configText).toContain(secret);
+      else expect(configText).not.toContain(secret);
 
     const scan = new SecretScanner(SECRETS);
     const init = await cfg.run(["init", "--json"]);
@@ -186,7 +232,7 @@ describe("S1: every planted secret, every surface", () => {
     scan.scan("init --json", init.stdout + init.stderr);
 
     // The run, with the process table sampled every ~50 ms.
-    const child = startCli(["--config", cfg.file, "run", "--json"], { cwd: dir });
+    const child = startCli(["--config", cfg.file, "run", "--json"], { cwd: dir, env: cacheEnv });
     const done = collect(child, { timeoutMs: 180_000 });
     let finished = false;
     void done.then(() => (finished = true));
@@ -234,14 +280,22 @@ describe("S1: every planted secret, every surface", () => {
     ];
     let logsText = "";
     for (const args of commands) {
-      const r = await cfg.run(args);
+      const r = await cfg.run(args, { env: cacheEnv });
       scan.scan(args.join(" "), r.stdout + r.stderr);
       if (args[0] === "logs") logsText = r.stdout;
     }
     // Not vacuous: the step did print, and the log shows the mask where the token was.
     expect(logsText).toContain("token=");
     expect(logsText).toContain("***");
+    // The step did get every variable (masked in its log), and harmless ones stay readable.
+    expect(logsText).toMatch(/"BORG_PASSPHRASE":"\*\*\*"/);
+    expect(logsText).toMatch(/"KEYBOARD_LAYOUT":"\*\*\*"/);
+    expect(logsText).toContain('"LC_ALL":"C.UTF-8"');
 
+    // The config cache the read-only commands wrote.
+    const cacheFiles = walkFiles(cacheEnv.XDG_CACHE_HOME);
+    expect(cacheFiles.length).toBeGreaterThan(0);
+    for (const f of cacheFiles) scan.scan(`config cache ${path.basename(f)}`, fs.readFileSync(f));
     // Generated units, the metrics textfile, every file in the state dir.
     const unitFiles = walkFiles(unitsRoot);
     expect(unitFiles.length).toBeGreaterThan(0);
@@ -301,12 +355,19 @@ describe("S1: every planted secret, every surface", () => {
           expect(headers.authorization).toBe(`Bearer ${SECRETS.ntfyToken}`);
           delete headers.authorization;
         }
+        if (name === "webhook") {
+          expect(headers.authorization).toBe(`Bearer ${SECRETS.webhookHeader}`);
+          delete headers.authorization;
+        }
         if (name === "healthchecks") expect(req.url).toContain(`/ping/${SECRETS.healthchecksToken}`);
         else scan.scan(`${name} request ${i} url`, req.url);
         scan.scan(`${name} request ${i} headers`, JSON.stringify(headers));
         scan.scan(`${name} request ${i} body`, req.body);
       }
     }
+    const dumped = fs.readFileSync(notifierDump, "utf8");
+    expect(dumped).toContain('"HOLDFAST_EVENT":"success"');
+    scan.scan("command notifier env and stdin", dumped);
     expect(mails.length).toBeGreaterThan(0);
     for (const [i, mail] of mails.entries()) {
       expect(mail.password).toBe(SECRETS.smtpPassword);
