@@ -14,7 +14,14 @@ import type { BackupResult, stats as statsCommand } from "../restic/commands.js"
 import type { BackupStatus, summarizeBackupErrors as summarizeErrors } from "../restic/outputs.js";
 import { backupArgs, HOLDFAST_TAG, jobTag, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
-import { ancestorCount, checkSourcePresence, countEntries, parseMaxShrink, shrinkFailure } from "./guard.js";
+import {
+  ancestorCount,
+  checkSourcePresence,
+  countEntries,
+  parseMaxShrink,
+  selectionOrError,
+  shrinkFailure,
+} from "./guard.js";
 import { combineTargets } from "./targets.js";
 
 const options = {
@@ -326,21 +333,24 @@ async function startGuard(
   hostName: string,
   stats: typeof statsCommand,
 ): Promise<Guard> {
-  const presence = await checkSourcePresence(source, ctx.signal);
+  // What restic will back up (the excludes applied), read before anything is counted: a missing
+  // exclude_file fails here, naming the file, instead of in every repository's restic.
+  const { resticCacheDir } = await import("../restic/repository.js");
+  const selected = selectionOrError(source, { env: ctx.env, resticCacheDir: resticCacheDir(ctx.config) });
+  if ("error" in selected) return { error: selected.error };
+  const presence = await checkSourcePresence(source, selected.selection, ctx.signal);
   if (presence) return { error: presence };
   const maxShrink = parseMaxShrink(source);
   if (maxShrink === null) return { verdict: () => Promise.resolve(PASS) };
   if (typeof maxShrink === "object") return { error: maxShrink };
-  const current = await countEntries(source.paths, {
-    oneFileSystem: source.one_file_system,
-    signal: ctx.signal,
-  });
+  const current = await countEntries(source.paths, selected.selection, { signal: ctx.signal });
 
   const checkOne = (repoName: string, onOpenRetry: () => void): Promise<RepoVerdict> => {
     const repo = ctx.config.repositories[repoName];
     if (!repo) return Promise.resolve(PASS);
     const started = Date.now();
-    // `stats --mode restore-size latest` with the source's tags counts the same entries as countEntries.
+    // `stats --mode restore-size latest` with the source's tags counts the same entries as countEntries
+    // (test/restic/selection-conformance.test.ts holds the two together).
     return stats(
       host,
       repo,
@@ -372,7 +382,7 @@ async function startGuard(
       const failure = shrinkFailure(source, repoName, maxShrink, previous, current);
       if (!failure)
         ctx.log.info(
-          `guard: ${source.name} has ${current} entries; the last snapshot in ${repoName} had ${previous}`,
+          `guard: ${source.name} has ${current} entries to back up (excludes left out); the last snapshot in ${repoName} had ${previous}`,
         );
       return { shrink: failure, unreachable: null, durationMs };
     });

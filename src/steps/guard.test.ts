@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SourceConfig } from "../config/schema.js";
 import { ancestorCount, checkSourcePresence, countEntries, parseMaxShrink, shrinkFailure } from "./guard.js";
 import { combineTargets } from "./targets.js";
+import { EMPTY_RULES, sourceSelection } from "../sources/selection.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -37,16 +38,23 @@ describe("countEntries", () => {
   it("counts the path and everything below it, like restic stats --mode restore-size", async () => {
     const dir = tree();
     // dir, a, a/f0..f4, a/b, a/b/g, link
-    expect(await countEntries([dir])).toBe(10);
+    expect(await countEntries([dir], EMPTY_RULES)).toBe(10);
   });
 
   it("stops once stopAt is reached", async () => {
     const dir = tree();
-    expect(await countEntries([dir], { stopAt: 3 })).toBe(3);
+    expect(await countEntries([dir], EMPTY_RULES, { stopAt: 3 })).toBe(3);
   });
 
   it("counts a missing path as nothing", async () => {
-    expect(await countEntries(["/nonexistent/holdfast"])).toBe(0);
+    expect(await countEntries(["/nonexistent/holdfast"], EMPTY_RULES)).toBe(0);
+  });
+
+  it("leaves out what the source excludes", async () => {
+    const dir = tree();
+    const rules = sourceSelection({ ...source([dir]), exclude: ["b", "f[0-2]"] }, { env: {} });
+    // dir, a, a/f3, a/f4, link
+    expect(await countEntries([dir], rules)).toBe(5);
   });
 });
 
@@ -54,20 +62,26 @@ describe("checkSourcePresence", () => {
   it("passes a healthy source", async () => {
     const dir = tree();
     expect(
-      await checkSourcePresence(source([dir], { min_files: 5, exists: [path.join(dir, "a", "f0")] })),
+      await checkSourcePresence(
+        source([dir], { min_files: 5, exists: [path.join(dir, "a", "f0")] }),
+        EMPTY_RULES,
+      ),
     ).toBeNull();
   });
 
   it("fails with kind guard: missing path, missing sentinel, too few files", async () => {
     const dir = tree();
-    const missing = await checkSourcePresence(source([path.join(dir, "gone")]));
+    const missing = await checkSourcePresence(source([path.join(dir, "gone")]), EMPTY_RULES);
     expect(missing).toMatchObject({ kind: "guard" });
     expect(missing?.message).toMatch(/does not exist/);
     expect(missing?.hint).toMatch(/mounted/);
-    const sentinel = await checkSourcePresence(source([dir], { exists: [path.join(dir, ".mounted")] }));
+    const sentinel = await checkSourcePresence(
+      source([dir], { exists: [path.join(dir, ".mounted")] }),
+      EMPTY_RULES,
+    );
     expect(sentinel?.message).toMatch(/sentinel .*\.mounted is missing/);
-    const few = await checkSourcePresence(source([dir], { min_files: 1000 }));
-    expect(few?.message).toMatch(/holds 10 entries, fewer than min_files 1000/);
+    const few = await checkSourcePresence(source([dir], { min_files: 1000 }), EMPTY_RULES);
+    expect(few?.message).toMatch(/holds 10 entries outside its excludes, fewer than min_files 1000/);
   });
 });
 
@@ -84,7 +98,7 @@ describe("max_shrink", () => {
     const failure = shrinkFailure(s, "local", 0.3, 1000, 600);
     expect(failure).toMatchObject({ kind: "guard" });
     expect(failure?.message).toMatch(
-      /shrank by 40\.0% since the last snapshot in local \(1000 → 600 entries\)/,
+      /shrank by 40\.0% since the last snapshot in local \(1000 → 600 entries backed up, excludes left out\)/,
     );
     expect(shrinkFailure(s, "local", 0.3, 0, 0)).toBeNull();
   });

@@ -8,64 +8,43 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SourceConfig } from "../config/schema.js";
+import {
+  compileSelection,
+  countSelection,
+  SelectionError,
+  sourceSelection,
+  type CompiledSelection,
+  type SelectionRules,
+  type SourceSelectionOptions,
+} from "../sources/selection.js";
 import { stepError, type StepError } from "../errors.js";
 import { parsePercent } from "../util/units.js";
 
-export interface CountOptions {
-  /** Stop once this many entries were seen (min_files needs no more). */
-  stopAt?: number;
-  /** Do not descend into other file systems (the source's one_file_system). */
-  oneFileSystem?: boolean;
-  signal?: AbortSignal;
+/**
+ * Counts the entries of what the source backs up (sources/selection.ts: its excludes, exclude_file,
+ * exclude_if_present, one_file_system, as restic applies them) the way `restic stats --mode
+ * restore-size` counts a snapshot's nodes: each path itself and everything below it (files,
+ * directories, symlinks, others). An excluded cache that grows must not hide a source that shrank.
+ */
+export async function countEntries(
+  paths: readonly string[],
+  selection: SelectionRules | CompiledSelection,
+  options: { stopAt?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  return (await countSelection(paths, selection, options)).entries;
 }
 
-/**
- * Counts the entries of the source the way `restic stats --mode restore-size` counts a snapshot's
- * nodes: each path itself and everything below it (files, directories, symlinks, others).
- * Unreadable directories count as one entry and are not entered. Iterative, so deep trees cannot
- * overflow the stack; opendir streams entries, so huge directories are never held whole.
- */
-export async function countEntries(paths: readonly string[], options: CountOptions = {}): Promise<number> {
-  let count = 0;
-  const stop = options.stopAt ?? Number.POSITIVE_INFINITY;
-  for (const root of paths) {
-    let rootStat: fs.Stats;
-    try {
-      rootStat = await fs.promises.lstat(root);
-    } catch {
-      continue;
-    }
-    count++;
-    if (!rootStat.isDirectory()) continue;
-    const stack: string[] = [root];
-    while (stack.length > 0) {
-      if (count >= stop || options.signal?.aborted) return count;
-      const dir = stack.pop() as string;
-      let handle: fs.Dir;
-      try {
-        handle = await fs.promises.opendir(dir, { bufferSize: 256 });
-      } catch {
-        continue;
-      }
-      for await (const entry of handle) {
-        count++;
-        if (entry.isDirectory()) {
-          const child = path.join(dir, entry.name);
-          if (options.oneFileSystem) {
-            try {
-              if ((await fs.promises.lstat(child)).dev !== rootStat.dev) continue;
-            } catch {
-              continue;
-            }
-          }
-          stack.push(child);
-        }
-        // Leaving the for-await loop closes the directory handle.
-        if (count >= stop) return count;
-      }
-    }
+/** The source's selection, or the config failure (a missing exclude_file, a bad pattern) as a StepError. */
+export function selectionOrError(
+  source: SourceConfig,
+  options: SourceSelectionOptions,
+): { selection: CompiledSelection } | { error: StepError } {
+  try {
+    return { selection: compileSelection(sourceSelection(source, options)) };
+  } catch (err) {
+    if (err instanceof SelectionError) return { error: stepError("config", err.message, err.hint) };
+    throw err;
   }
-  return count;
 }
 
 /**
@@ -89,6 +68,7 @@ export function ancestorCount(paths: readonly string[]): number {
 /** The repository-independent checks: paths, sentinels, min_files. Returns null when they pass. */
 export async function checkSourcePresence(
   source: SourceConfig,
+  selection: SelectionRules | CompiledSelection,
   signal?: AbortSignal,
 ): Promise<StepError | null> {
   const missing = source.paths.filter((p) => !fs.existsSync(p));
@@ -109,15 +89,11 @@ export async function checkSourcePresence(
   }
   const min = source.guard.min_files;
   if (min !== undefined && min > 0) {
-    const found = await countEntries(source.paths, {
-      stopAt: min,
-      oneFileSystem: source.one_file_system,
-      ...(signal ? { signal } : {}),
-    });
+    const found = await countEntries(source.paths, selection, { stopAt: min, ...(signal ? { signal } : {}) });
     if (found < min) {
       return stepError(
         "guard",
-        `source ${source.name} holds ${found} ${found === 1 ? "entry" : "entries"}, fewer than min_files ${min}`,
+        `source ${source.name} holds ${found} ${found === 1 ? "entry" : "entries"} outside its excludes, fewer than min_files ${min}`,
         "an empty or half-mounted source would make an empty snapshot; check the source (mounted? emptied?), or lower guard.min_files",
       );
     }
@@ -153,7 +129,7 @@ export function shrinkFailure(
   if (shrink <= maxShrink) return null;
   return stepError(
     "guard",
-    `source ${source.name} shrank by ${(shrink * 100).toFixed(1)}% since the last snapshot in ${repo} (${previous} → ${current} entries), more than max_shrink ${(maxShrink * 100).toFixed(0)}%`,
+    `source ${source.name} shrank by ${(shrink * 100).toFixed(1)}% since the last snapshot in ${repo} (${previous} → ${current} entries backed up, excludes left out), more than max_shrink ${(maxShrink * 100).toFixed(0)}%`,
     "if files really were deleted on purpose, raise guard.max_shrink for one run or back up with the guard adjusted; otherwise find out where they went before the next run",
   );
 }
