@@ -450,7 +450,15 @@ export async function check(
   options: { readDataSubset?: string | undefined } = {},
 ): Promise<{ outcome: ResticOutcome; output: CheckOutput }> {
   const stdoutLines: string[] = [];
-  const args = ["check", ...(options.readDataSubset ? ["--read-data-subset", options.readDataSubset] : [])];
+  // 0.18+: `check --json` gives the exact num_errors and broken_packs (0.14 – 0.17 print text, so
+  // their count is read from the error lines).
+  const { version } = await detectRestic(host.config, host.env);
+  const json = resticFeatures(version).checkJson ? ["--json"] : [];
+  const args = [
+    "check",
+    ...json,
+    ...(options.readDataSubset ? ["--read-data-subset", options.readDataSubset] : []),
+  ];
   const outcome = await runRestic(host, {
     repo,
     args,
@@ -458,10 +466,19 @@ export async function check(
     stopBeforeDeadline: true,
     onStdout: (line) => {
       if (stdoutLines.length < 2_000) stdoutLines.push(line);
-      host.log.output(`[${repo.name}] ${line}`, "stdout");
+      host.log.output(`[${repo.name}] ${readableCheckLine(line)}`, "stdout");
     },
   });
   return { outcome, output: parseCheckOutput(stdoutLines.join("\n"), outcome.stderrLines.join("\n")) };
+}
+
+/** check's JSON summary (0.18+) as a person reads it in the step log; other lines as they are. */
+function readableCheckLine(line: string): string {
+  if (!line.startsWith('{"message_type":"summary"')) return line;
+  const summary = parseCheckOutput(line, "");
+  const errors = summary.errors ?? 0;
+  const packs = summary.brokenPacks.length > 0 ? `; damaged packs: ${summary.brokenPacks.join(", ")}` : "";
+  return `check: ${errors === 0 ? "no errors were found" : `${errors} error${errors === 1 ? "" : "s"}`}${packs}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ async function runCheck(ctx: StepContext<CheckOptions>) {
     const figures = {
       exit_code: outcome.exitCode,
       errors: output.errors,
+      // 0.18+ (`check --json`): the damaged packs by id; `restic repair packs …` is in the error's hint.
+      ...(output.brokenPacks.length > 0 ? { broken_packs: output.brokenPacks } : {}),
       ...(ctx.options.read_data_subset ? { read_data_subset: ctx.options.read_data_subset } : {}),
       ...(output.suggestPrune ? { suggest_prune: true } : {}),
     };
