@@ -123,7 +123,7 @@ async function throughput(dir) {
   const bin = makeFakeRestic(dir, file);
   fs.writeFileSync(path.join(dir, "pw"), "pw\n", { mode: 0o600 });
   const { backup } = await import(dist("restic/commands.js"));
-  const { resticHostForCli } = await import(dist("restic/exec.js"));
+  const { resticHostForCli } = await import(dist("restic/host.js"));
   const { finishConfig } = await import(dist("config/load.js"));
   const { configSchema } = await import(dist("config/schema.js"));
   const cfg = finishConfig(configSchema.parse(config(dir, bin, dir)), null);

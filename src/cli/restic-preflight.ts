@@ -2,7 +2,7 @@
 // (steps/restic-requirements.ts) as a config error (exit 2) with the file position of each.
 import type { Config } from "../config/schema.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { detectRestic } from "../restic/exec.js";
+import { detectRestic } from "../restic/detect.js";
 import {
   describeUnmetRequirement,
   listResticRequirements,

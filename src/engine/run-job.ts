@@ -16,6 +16,7 @@ import { redactorForConfig } from "./secrets.js";
 import { openStepLog, StepLogError, stepLogPath } from "./step-log.js";
 import { recoverInterruptedRuns } from "./recover.js";
 import type { Redactor } from "../util/redact.js";
+import { waitUnlessAborted } from "../util/abort.js";
 
 /** Live view of a run, for the terminal/journal reporter. */
 export interface RunReporter {
@@ -275,7 +276,7 @@ async function executeStep(input: ExecuteStepInput): Promise<void> {
     if (attempts >= maxAttempts || !retryable) break;
     const delay = step.retry_delay * 2 ** (attempts - 1);
     say(`attempt ${attempts} failed (${kindOfError}); retrying in ${formatDuration(delay)}`);
-    const cancelled = await sleep(delay, options.signal);
+    const cancelled = (await waitUnlessAborted(delay, options.signal)) === "aborted";
     if (cancelled) {
       outcome = {
         status: "failed",
@@ -482,20 +483,5 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, afterAbortMs: nu
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(true);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, timerDelay(ms));
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

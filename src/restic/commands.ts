@@ -2,7 +2,6 @@
 // output through the version-aware parsers (outputs.ts) and returns data plus the outcome.
 // Quirks are commented with the restic version they belong to.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { RepositoryConfig } from "../config/schema.js";
 import { stepError, type StepError } from "../errors.js";
@@ -11,6 +10,7 @@ import {
   parseCheckOutput,
   parseCopyLine,
   parseForgetOutput,
+  parseLockFile,
   parseLsLine,
   parseSnapshotsJson,
   parseStatsJson,
@@ -35,9 +35,11 @@ import {
 } from "./args.js";
 
 import { repositoryAccess, selectorEnv } from "./repository.js";
-import { openTimeoutFor, runRestic, type ResticCall, type ResticHost, type ResticOutcome } from "./exec.js";
+import { openTimeoutFor, runRestic, type ResticCall, type ResticOutcome } from "./exec.js";
+import type { ResticHost } from "./host.js";
 
-import { detectRestic } from "./exec.js";
+import { detectRestic } from "./detect.js";
+import { isLockStale, localLockProbe } from "./errors.js";
 import { resticFeatures } from "./version.js";
 
 export { detectRestic };
@@ -692,37 +694,17 @@ export async function locks(
     // The lock may be gone by now (its restic finished): skip it.
     if (!cat.ok) continue;
     try {
-      const raw = JSON.parse(cat.stdout ?? "") as Record<string, unknown>;
-      const time = typeof raw.time === "string" ? raw.time : "";
-      const hostname = typeof raw.hostname === "string" ? raw.hostname : "";
-      const pid = typeof raw.pid === "number" ? raw.pid : 0;
-      const age = Date.now() - Date.parse(time);
-      const sameHost = hostname === os.hostname();
-      const stale = age > 30 * 60_000 || (sameHost && !processAlive(pid));
-      found.push({
-        id,
-        time,
-        exclusive: raw.exclusive === true,
-        hostname,
-        username: typeof raw.username === "string" ? raw.username : "",
-        pid,
-        stale,
-      });
+      const lock = parseLockFile(cat.stdout ?? "");
+      const age = Date.now() - Date.parse(lock.time);
+      const ageMs = Number.isNaN(age) ? null : age;
+      const stale = isLockStale({ ageMs, hostname: lock.hostname, pid: lock.pid }, localLockProbe());
+      const { time, exclusive, hostname, username, pid } = lock;
+      found.push({ id, time, exclusive, hostname, username, pid, stale });
     } catch {
       continue;
     }
   }
   return { outcome: listed, locks: found };
-}
-
-function processAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** `cat config`: the cheapest command that proves the repository exists and the password opens it. */

@@ -127,7 +127,10 @@ export const STALE_LOCK_AGE_MS = 30 * 60 * 1000;
  * restic's rule (Lock.Stale): a lock is stale when older than 30 minutes, or when it was created on
  * this host by a process that no longer exists. Without a probe only the age rule can be applied.
  */
-export function isLockStale(holder: LockHolder, probe?: LockProbe): boolean {
+export function isLockStale(
+  holder: Pick<LockHolder, "ageMs" | "hostname" | "pid">,
+  probe?: LockProbe,
+): boolean {
   if (holder.ageMs !== null && holder.ageMs > STALE_LOCK_AGE_MS) return true;
   if (!probe || holder.hostname !== probe.hostname) return false;
   return !probe.isProcessAlive(holder.pid);
@@ -138,6 +141,8 @@ export function localLockProbe(): LockProbe {
   return {
     hostname: hostname(),
     isProcessAlive(pid: number): boolean {
+      // kill(0 or -n, 0) would probe a process group, not the lock's process: no such restic.
+      if (pid <= 0) return false;
       try {
         process.kill(pid, 0);
         return true;

@@ -6,7 +6,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, RepositoryConfig } from "../config/schema.js";
-import { priorityPrefix, resticHostForCli, runRestic, type ResticHost } from "./exec.js";
+import { runRestic } from "./exec.js";
+import { resticHostForCli, type ResticHost } from "./host.js";
+import { priorityPrefix } from "./priority.js";
 
 const dirs: string[] = [];
 afterEach(() => {

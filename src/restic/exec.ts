@@ -1,312 +1,38 @@
 // The only place that starts restic (architecture.md, convention 3). Every restic command goes
 // through runRestic, which:
 //   - builds restic's environment from the repository's config (secrets only in env/files),
-//   - runs restic at low CPU and I/O priority (`nice -n N`, `ionice -c3`) unless configured off,
+//   - runs restic at low CPU and I/O priority (`nice -n N`, `ionice -c3`) unless configured off
+//     (priority.ts),
 //   - streams stdout/stderr line by line to the caller's handlers and to the step log,
-//   - detects the restic version once per process and classifies failures with it,
-//   - never runs two commands against the same repository at once within this process,
+//   - detects the restic version once per process (detect.ts) and classifies failures with it,
+//   - never runs two commands against the same repository at once within this process (repo-mutex.ts),
 //   - for commands that need restic's exclusive lock (forget, prune, check), waits and retries on
 //     "already locked" until the step's deadline (restic 0.14 has no --retry-lock),
 //   - removes restic's own stale locks (restic's definition: dead PID on this host, or older than
-//     30 minutes) when they are in the way, and after a cancel or a stop that may have left one,
+//     30 minutes) when they are in the way, and after a cancel or a stop that may have left one
+//     (locks.ts),
 //   - stops restic when it is still retrying to open the repository after restic.open_timeout (a
 //     backend that refuses connections: restic 0.17+ retries for 15 minutes) and reports `network`
 //     with restic's own cause — for every command, steps and CLI alike (open-watch.ts),
 //   - stops restic a little before the step's deadline when its backend stopped answering mid-run, so
 //     the failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
-import fs from "node:fs";
-import path from "node:path";
+// Its caller is a ResticHost (host.ts): a step's context or a CLI command.
 import type { Config, RepositoryConfig } from "../config/schema.js";
-import type { StepContext, StepLogger } from "../engine/step-kind.js";
 import { stepError, type StepError } from "../errors.js";
-import { runProcess, type ProcessResult, type RunProcessOptions } from "../util/process.js";
+import { waitUnlessAborted } from "../util/abort.js";
 import { formatDuration, timerDelay } from "../util/units.js";
+import { detectRestic, type DetectedRestic } from "./detect.js";
+import type { ResticHost } from "./host.js";
+import { unlockStale } from "./locks.js";
+import { priorityPrefix } from "./priority.js";
+import { withRepoMutex } from "./repo-mutex.js";
 import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
 import { readableStderrLine, stripAnsi } from "./outputs.js";
 import { createOpenWatch, lastRetryCause } from "./open-watch.js";
 import { refusedRemovals } from "./removals.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
 import { passwordCommandFailure } from "./password-command.js";
-import { parseResticVersion, type ResticVersion } from "./version.js";
-
-export type ResticExecOptions = Omit<RunProcessOptions, "signal"> & { env: Record<string, string> };
-
-/** What runRestic needs from its caller: a step (resticHostFromStep) or a CLI command (resticHostForCli). */
-export interface ResticHost {
-  config: Config;
-  /** The base environment (PATH, HOME, USER, LANG and the config's env layers). */
-  env: Record<string, string>;
-  /** Starts a process through the caller's door (the step's ctx.exec: its log, cancel and timeout). */
-  exec(command: string, args: readonly string[], options: ResticExecOptions): Promise<ProcessResult>;
-  /** Fires when the caller is cancelled or timed out. */
-  signal: AbortSignal | null;
-  /** Epoch ms of the step's timeout, or null for no limit. */
-  deadline: number | null;
-  killGraceMs: number;
-  log: StepLogger;
-}
-
-export function resticHostFromStep(ctx: StepContext<unknown>): ResticHost {
-  return {
-    config: ctx.config,
-    env: ctx.env,
-    exec: (command, args, options) => ctx.exec(command, args, options),
-    signal: ctx.signal,
-    deadline: ctx.deadline,
-    killGraceMs: ctx.killGraceMs,
-    log: ctx.log,
-  };
-}
-
-export interface CliHostOptions {
-  env: Record<string, string>;
-  signal?: AbortSignal;
-  /** Where holdfast's own lines and restic's text output go (default: nowhere). */
-  log?: Partial<StepLogger>;
-  deadline?: number | null;
-}
-
-/** A host for CLI commands (snapshots, restore, unlock, doctor, init): no step log, the CLI's own signal. */
-export function resticHostForCli(config: Config, options: CliHostOptions): ResticHost {
-  const noop = () => undefined;
-  return {
-    config,
-    env: options.env,
-    exec: (command, args, execOptions) =>
-      runProcess(command, args, {
-        graceMs: config.kill_grace,
-        ...execOptions,
-        ...(options.signal ? { signal: options.signal } : {}),
-      }),
-    signal: options.signal ?? null,
-    deadline: options.deadline ?? null,
-    killGraceMs: config.kill_grace,
-    log: {
-      info: options.log?.info ?? noop,
-      warn: options.log?.warn ?? noop,
-      output: options.log?.output ?? noop,
-      logOnly: options.log?.logOnly ?? noop,
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Version detection (once per process and binary)
-
-export interface DetectedRestic {
-  binary: string;
-  version: ResticVersion | null;
-  /** Set when restic could not be run at all. */
-  error: StepError | null;
-  /** The first line of `restic version`. */
-  text: string;
-}
-
-const versionCache = new Map<string, Promise<DetectedRestic>>();
-
-/** Runs `restic version` once per binary and PATH, and remembers the answer for this process. */
-export function detectRestic(config: Config, env: Record<string, string>): Promise<DetectedRestic> {
-  const binary = config.restic.binary;
-  const key = `${binary}\0${env.PATH ?? ""}`;
-  let cached = versionCache.get(key);
-  if (!cached) {
-    const remembered = rememberedVersion(config, env);
-    if (remembered) {
-      cached = Promise.resolve(remembered);
-      versionCache.set(key, cached);
-      return cached;
-    }
-    cached = runProcess(binary, ["version"], { env, timeoutMs: 30_000, collectStdout: true }).then(
-      (result) => {
-        if (result.spawnError) {
-          const missing = result.spawnError.code === "ENOENT";
-          return {
-            binary,
-            version: null,
-            text: "",
-            error: stepError(
-              "not_found",
-              missing
-                ? `restic is not installed (no "${binary}" on PATH)`
-                : `cannot run ${binary}: ${result.spawnError.message}`,
-              missing
-                ? "install restic (Debian/Ubuntu: apt install restic; or a release from https://github.com/restic/restic/releases), or set restic.binary in the config to its path"
-                : `make ${binary} executable by the user holdfast runs as`,
-            ),
-          };
-        }
-        const text = (result.stdout ?? "").split("\n")[0]?.trim() ?? "";
-        const version = parseResticVersion(result.stdout ?? "");
-        if (result.exitCode !== 0 || version === null) {
-          return {
-            binary,
-            version: null,
-            text,
-            error: stepError(
-              "exit_code",
-              `\`${binary} version\` did not print a restic version (exit ${result.exitCode ?? result.signal ?? "?"}): ${text || result.stderrTail.at(-1) || "no output"}`,
-              "check that restic.binary points at restic",
-            ),
-          };
-        }
-        rememberVersion(config, env, text);
-        return { binary, version, text, error: null };
-      },
-    );
-    versionCache.set(key, cached);
-  }
-  return cached;
-}
-
-// The answer is also kept in the state dir, keyed by the binary's path, size and mtime, so a run does
-// not spend a process start on `restic version` while the binary stays the same.
-function versionFile(config: Config): string {
-  return path.join(config.state_dir, "restic-version.json");
-}
-
-function binaryIdentity(config: Config, env: Record<string, string>): string | null {
-  const resolved = findOnPath(config.restic.binary, env.PATH);
-  if (!resolved) return null;
-  try {
-    const st = fs.statSync(resolved);
-    return `${resolved}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return null;
-  }
-}
-
-function rememberedVersion(config: Config, env: Record<string, string>): DetectedRestic | null {
-  const id = binaryIdentity(config, env);
-  if (!id) return null;
-  try {
-    const saved = JSON.parse(fs.readFileSync(versionFile(config), "utf8")) as { id?: string; text?: string };
-    if (saved.id !== id || typeof saved.text !== "string") return null;
-    const version = parseResticVersion(saved.text);
-    return version ? { binary: config.restic.binary, version, text: saved.text, error: null } : null;
-  } catch {
-    return null;
-  }
-}
-
-function rememberVersion(config: Config, env: Record<string, string>, text: string): void {
-  const id = binaryIdentity(config, env);
-  if (!id) return;
-  try {
-    const file = versionFile(config);
-    const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify({ id, text }), { mode: 0o600 });
-    fs.renameSync(temp, file);
-  } catch {
-    // The state dir may not exist yet (or be read-only for this command): detect again next time.
-  }
-}
-
-/** For tests and benchmarks that swap the restic binary within one process. */
-export function forgetDetectedVersions(): void {
-  versionCache.clear();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Low priority
-
-const whichCache = new Map<string, string | null>();
-
-/** The absolute path of a program on PATH, or null. */
-export function findOnPath(program: string, pathVar: string | undefined): string | null {
-  if (program.includes("/")) return isExecutable(program) ? program : null;
-  const key = `${program}\0${pathVar ?? ""}`;
-  if (whichCache.has(key)) return whichCache.get(key) ?? null;
-  let found: string | null = null;
-  for (const dir of (pathVar ?? "").split(":")) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, program);
-    if (isExecutable(candidate)) {
-      found = candidate;
-      break;
-    }
-  }
-  whichCache.set(key, found);
-  return found;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** `nice -n N ionice -c3` (as configured, and only the tools that are installed). */
-export function priorityPrefix(config: Config, env: Record<string, string>): string[] {
-  const prefix: string[] = [];
-  const { nice, ionice } = config.restic;
-  if (nice !== null && nice !== 0) {
-    const bin = findOnPath("nice", env.PATH);
-    if (bin) prefix.push(bin, "-n", String(nice));
-  }
-  if (ionice !== "none") {
-    // ionice is util-linux; minimal images (and non-Linux systems) may lack it: then skip it.
-    const bin = findOnPath("ionice", env.PATH);
-    if (bin) prefix.push(bin, ...(ionice === "idle" ? ["-c", "3"] : ["-c", "2", "-n", "7"]));
-  }
-  return prefix;
-}
-
-// ---------------------------------------------------------------------------------------------
-// One operation per repository at a time (within this process)
-
-const repoQueues = new Map<string, Promise<void>>();
-
-async function withRepoMutex<T>(
-  key: string,
-  signal: AbortSignal | null,
-  fn: () => Promise<T>,
-): Promise<T | "cancelled"> {
-  const previous = repoQueues.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const chained = previous.then(() => mine);
-  repoQueues.set(key, chained);
-  try {
-    const proceed = await raceSignal(previous, signal);
-    if (!proceed) return "cancelled";
-    return await fn();
-  } finally {
-    release();
-    if (repoQueues.get(key) === chained) repoQueues.delete(key);
-  }
-}
-
-/** Resolves true when the promise settles first, false when the signal fires first. */
-function raceSignal(promise: Promise<unknown>, signal: AbortSignal | null): Promise<boolean> {
-  if (!signal) return promise.then(() => true);
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => resolve(false);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void promise.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    });
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | null): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+import type { ResticVersion } from "./version.js";
 
 // ---------------------------------------------------------------------------------------------
 // Running restic
@@ -377,7 +103,6 @@ export interface ResticOutcome {
 
 const LOCK_WAIT_FIRST_MS = 2_000;
 const LOCK_WAIT_MAX_MS = 30_000;
-const CLEANUP_TIMEOUT_MS = 10_000;
 /** The open watch's last look comes this long before restic's own stop (timeoutMs), so it wins the race. */
 const OPEN_CHECK_MARGIN_MS = 1_000;
 
@@ -475,7 +200,7 @@ async function runWithRetries(
     host.log.info(
       `repository ${name} is locked by another restic${holder ? ` (PID ${holder.pid} on ${holder.hostname}${holder.exclusive ? ", exclusive" : ""})` : ""}; waiting ${formatDuration(wait)} and trying again (until the step's timeout)`,
     );
-    if (!(await sleep(wait, host.signal))) return outcome;
+    if ((await waitUnlessAborted(wait, host.signal)) === "aborted") return outcome;
     wait = Math.min(wait * 2, LOCK_WAIT_MAX_MS);
   }
 }
@@ -668,7 +393,7 @@ async function runOnce(
     });
     if (earlyStopAt !== null && host.signal && host.deadline !== null) {
       // Not a backend problem: let the engine's own timeout fire, so the step is recorded `timed_out`.
-      await sleep(Math.max(0, host.deadline - Date.now()) + 2_000, host.signal);
+      await waitUnlessAborted(Math.max(0, host.deadline - Date.now()) + 2_000, host.signal);
     }
     return outcome;
   }
@@ -739,32 +464,4 @@ async function cleanupAfterStop(
   detected: DetectedRestic,
 ): Promise<void> {
   await unlockStale(host, call.repo, access, detected, true);
-}
-
-async function unlockStale(
-  host: ResticHost,
-  repo: RepositoryConfig,
-  access: RepositoryAccess,
-  detected: DetectedRestic,
-  detached: boolean,
-): Promise<void> {
-  const args = [...access.globalArgs, "unlock"];
-  // After a cancel the caller's signal has fired, so this must not go through its door.
-  // Within the step's time: past its deadline the engine stops waiting for the step.
-  const left = host.deadline === null ? CLEANUP_TIMEOUT_MS : host.deadline - Date.now() - 2_000;
-  const timeoutMs = Math.min(CLEANUP_TIMEOUT_MS, left);
-  if (timeoutMs < 1_000) {
-    host.log.warn(
-      `no time left to remove stale restic locks of ${repo.name}; if the next run reports a lock, run \`holdfast unlock ${repo.name}\``,
-    );
-    return;
-  }
-  const result = detached
-    ? await runProcess(detected.binary, args, { env: access.env, timeoutMs, graceMs: 1_000 })
-    : await host.exec(detected.binary, args, { env: access.env, timeoutMs });
-  if (result.exitCode === 0) host.log.info(`removed stale restic locks of ${repo.name} (restic unlock)`);
-  else
-    host.log.warn(
-      `restic unlock of ${repo.name} did not succeed (${result.stderrTail.at(-1) ?? `exit ${result.exitCode}`}); run \`holdfast unlock ${repo.name}\` later`,
-    );
 }

@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import { EMBEDDED_REPOSITORY, quickstartPaths } from "../config/defaults.js";
 import { baseEnv } from "../engine/env.js";
 import { init } from "./commands.js";
-import { resticHostForCli } from "./exec.js";
+import { resticHostForCli } from "./host.js";
 
 const SAMPLE_FILES: Record<string, string> = {
   "README.txt":

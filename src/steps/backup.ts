@@ -9,7 +9,7 @@ import { nameSchema } from "../config/values.js";
 import type { SourceConfig } from "../config/schema.js";
 import { stepError, type StepError } from "../errors.js";
 import type { StepStatus, TargetRecord } from "../store/types.js";
-import type { ResticHost } from "../restic/exec.js";
+import type { ResticHost } from "../restic/host.js";
 import type { BackupResult, stats as statsCommand } from "../restic/commands.js";
 import type { BackupStatus, summarizeBackupErrors as summarizeErrors } from "../restic/outputs.js";
 import { backupArgs, HOLDFAST_TAG, jobTag, sourceTag } from "../restic/args.js";
@@ -147,7 +147,7 @@ function liftOwnBlocks(ctx: StepContext<BackupOptions>): void {
 
 async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> {
   // The restic runtime (exec, parsers) loads when a backup runs, not with the config.
-  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { resticHostFromStep } = await import("./restic-host.js");
   const { backup, detectRestic, snapshots, stats } = await import("../restic/commands.js");
   const { versionAtLeast } = await import("../restic/version.js");
   const { summarizeBackupErrors } = await import("../restic/outputs.js");

@@ -37,7 +37,7 @@ export const checkStep = defineStepKind({
 });
 
 async function runCheck(ctx: StepContext<CheckOptions>) {
-  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { resticHostFromStep } = await import("./restic-host.js");
   const { check, detectRestic } = await import("../restic/commands.js");
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);

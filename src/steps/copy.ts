@@ -60,7 +60,7 @@ export const copyStep = defineStepKind({
 });
 
 async function runCopy(ctx: StepContext<CopyOptions>) {
-  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { resticHostFromStep } = await import("./restic-host.js");
   const {
     copy,
     detectRestic,

@@ -6,7 +6,7 @@ import type { TargetRecord } from "../store/types.js";
 import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes, type SourceScope } from "./scope.js";
-import type { ResticHost } from "../restic/exec.js";
+import type { ResticHost } from "../restic/host.js";
 import type { RepositoryConfig } from "../config/schema.js";
 import type { snapshots as snapshotsCommand } from "../restic/commands.js";
 import type { ForgetOutput } from "../restic/outputs.js";
@@ -100,7 +100,7 @@ async function countAfterRefusal(
 }
 
 async function runForget(ctx: StepContext<ForgetStepOptions>) {
-  const { resticHostFromStep } = await import("../restic/exec.js");
+  const { resticHostFromStep } = await import("./restic-host.js");
   const { detectRestic, forget, snapshots } = await import("../restic/commands.js");
   const opts = ctx.options;
   const host = resticHostFromStep(ctx);

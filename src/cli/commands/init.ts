@@ -11,7 +11,7 @@ import type { Config, RepositoryConfig } from "../../config/schema.js";
 import { defaultStateDir, findConfigFile, loadConfigFile } from "../../config/load.js";
 import { UsageError, type StepError } from "../../errors.js";
 import { init } from "../../restic/commands.js";
-import { detectRestic } from "../../restic/exec.js";
+import { detectRestic } from "../../restic/detect.js";
 import type { GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
 import { createCliRestic, describeError, jsonError, signalExitCode } from "./restic-shared.js";

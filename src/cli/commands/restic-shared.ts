@@ -5,7 +5,7 @@
 import type { Config, RepositoryConfig } from "../../config/schema.js";
 import { baseEnv } from "../../engine/env.js";
 import { UsageError, type StepError } from "../../errors.js";
-import { resticHostForCli, type ResticHost } from "../../restic/exec.js";
+import { resticHostForCli, type ResticHost } from "../../restic/host.js";
 import { readEnvFile } from "../../util/env-file.js";
 import { createRedactor, type Redactor } from "../../util/redact.js";
 import { redactorForConfig } from "../../engine/secrets.js";

@@ -13,7 +13,7 @@ import { formatListenUrl, isLoopbackHost, parseListen } from "../../server/liste
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
 import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
-import { resticHostForCli } from "../../restic/exec.js";
+import { resticHostForCli } from "../../restic/host.js";
 import type { SnapshotList } from "../../server/routes/snapshots.js";
 import { redactorForConfig } from "../../engine/secrets.js";
 import { buildProgram } from "../program.js";
