@@ -84,6 +84,23 @@ export default tseslint.config(
     },
   },
   {
+    // One door to child processes (architecture.md, convention 3): only util/process.ts spawns.
+    files: ["src/**/*.ts"],
+    ignores: ["src/util/process.ts", "src/**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:child_process", "child_process"].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: "start child processes through src/util/process.ts (runProcess, or spawnDetached)",
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**"],
     rules: {
       "@typescript-eslint/no-unsafe-assignment": "off",

@@ -8,10 +8,10 @@
 //     longer than MAX_SLEEP_MS, so a suspend, a clock step or a DST change delays a run by at most that;
 //   - after downtime, at most one catch-up run per job: the last trigger time of each job is kept in
 //     the state store, and on start a job whose next elapse after it has passed runs once.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { Config } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
-import { createLineSplitter } from "../util/process.js";
+import { createLineSplitter, spawnDetached } from "../util/process.js";
 import { formatDuration } from "../util/units.js";
 import { parseSchedule, type CalendarSchedule } from "./calendar.js";
 
@@ -416,7 +416,7 @@ export interface LauncherOptions {
   onLine(job: string | null, line: string): void;
 }
 
-/** Starts the children with node's spawn: long-lived, stopped by SIGTERM to the child alone (see ChildHandle). */
+/** Starts the children through the process door's detached mode: long-lived, stopped by SIGTERM to the child alone (see ChildHandle). */
 export function createChildLauncher(options: LauncherOptions): (job: string | null) => ChildHandle {
   return (job) => {
     const args =
@@ -426,10 +426,9 @@ export function createChildLauncher(options: LauncherOptions): (job: string | nu
     const [program, ...prefix] = options.command;
     if (!program) throw new Error("no holdfast command");
     // Own process group: a Ctrl-C on the daemon's terminal reaches the daemon, which decides (wait or cancel).
-    const child: ChildProcess = spawn(program, [...prefix, ...args], {
+    const child: ChildProcess = spawnDetached(program, [...prefix, ...args], {
       env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
     });
     let stdout = "";
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {

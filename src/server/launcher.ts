@@ -2,11 +2,11 @@
 // so a run outlives the dashboard (stopping `serve` never cancels a backup), takes the job's lock
 // itself, and is recorded exactly like one started from a shell. Output goes to a file per launch
 // under <state_dir>/server/ (the run's own step logs are where they always are).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { RunStore } from "../store/types.js";
 import { formatIdentity, type DirIdentity } from "../util/safe-dir.js";
+import { spawnDetached } from "../util/process.js";
 
 export interface LaunchResult {
   pid: number;
@@ -66,8 +66,7 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
     const configArgs = options.configFile ? ["--config", options.configFile] : [];
     let child;
     try {
-      child = spawn(process.execPath, [options.cliPath, ...configArgs, ...args], {
-        detached: true,
+      child = spawnDetached(process.execPath, [options.cliPath, ...configArgs, ...args], {
         stdio: ["ignore", fd, fd],
         env: { ...(options.env ?? process.env), NO_COLOR: "1" },
       });

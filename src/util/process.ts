@@ -8,7 +8,10 @@
 //   - judged by the leader's exit: a background child that keeps the output pipes open (`sh -c 'tool &'`)
 //     does not hold the caller. After a short grace its process group is ended (SIGTERM, then SIGKILL —
 //     systemd's KillMode=control-group), the pipes are closed, and the result names what was left over.
-import { spawn } from "node:child_process";
+// Children that outlive the call — the daemon's runs, the dashboard's launches — start through
+// spawnDetached, the same door's detached mode: their caller holds the handle and decides their end.
+// Nothing else imports node:child_process (eslint no-restricted-imports).
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import fs from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { timerDelay } from "./units.js";
@@ -95,6 +98,24 @@ export interface ProcessResult {
 const DEFAULT_GRACE_MS = 10_000;
 /** Long enough for a grandchild to flush its last lines after the leader exits; short enough not to linger. */
 export const DEFAULT_LEFTOVER_GRACE_MS = 2_000;
+
+export interface DetachedOptions {
+  /** The complete environment of the child (never process.env by accident). */
+  env: NodeJS.ProcessEnv;
+  stdio: StdioOptions;
+}
+
+/**
+ * Starts a long-lived child in its own process group and hands back its handle: a signal to
+ * holdfast's group (Ctrl-C on a terminal) does not reach it, and the caller stops it when it decides.
+ */
+export function spawnDetached(
+  program: string,
+  args: readonly string[],
+  options: DetachedOptions,
+): ChildProcess {
+  return spawn(program, args, { env: options.env, stdio: options.stdio, detached: true });
+}
 /** After SIGTERM, how long the leftover group may take to go before SIGKILL. */
 const LEFTOVER_TERM_MS = 1_000;
 const DEFAULT_MAX_LINE = 1 << 20;
