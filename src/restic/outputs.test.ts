@@ -166,6 +166,50 @@ describe("fixture set", () => {
   });
 });
 
+describe("exit_error and error lines on every command", () => {
+  const stderrLines = FIXTURES.flatMap((f) => linesOf(f.stderr).map((line) => ({ key: f.key, f, line })));
+
+  it("every exit_error of every failing 0.18.0 command is parsed, and matches the exit code", () => {
+    const failing = FIXTURES.filter((f) => f.version === "0.18.0" && f.meta.exitCode !== 0);
+    const withJson = failing.filter((f) => /--json/.test(f.meta.command));
+    // The JSON form comes with --json only (wrong-password-text, repo-not-found-text print text).
+    for (const f of withJson) {
+      const exitErrors = linesOf(f.stderr)
+        .map(parseExitErrorLine)
+        .filter((e) => e !== null);
+      const stoppedByRecorder = f.meta.command.startsWith("timeout ");
+      expect(exitErrors, f.key).toHaveLength(1);
+      // restic's own code, except where the recorder's SIGINT ended a retrying restic (exit 1).
+      if (!stoppedByRecorder) expect(exitErrors[0]!.code, f.key).toBe(f.meta.exitCode);
+    }
+    expect(withJson.length).toBeGreaterThan(20);
+    for (const f of failing.filter((x) => !/--json/.test(x.meta.command)))
+      expect(
+        linesOf(f.stderr).some((l) => parseExitErrorLine(l) !== null),
+        f.key,
+      ).toBe(false);
+  });
+
+  it("the step log never shows one as JSON: readableStderrLine gives its text", () => {
+    let seen = 0;
+    for (const { key, line } of stderrLines) {
+      const readable = readableStderrLine(line);
+      if (/^\{"message_type":"(exit_error|error)"/.test(stripAnsi(line))) {
+        seen++;
+        expect(readable, key).not.toMatch(/^\{/);
+        expect(readable.trim(), key).not.toBe("");
+      }
+    }
+    expect(seen).toBe(39);
+    expect(readableStderrLine(fx("0.18.0/backup-unreadable").stderr.split("\n")[2]!)).toBe(
+      `${R18}/u/src/secret.txt: ${R18}/u/src/secret.txt: open src/secret.txt: permission denied`,
+    );
+    expect(readableStderrLine(fx("0.14.0/backup-unreadable").stderr.split("\n")[0]!)).toBe(
+      `${REC}/u/src/locked: unknown error`,
+    );
+  });
+});
+
 describe("line parsers on every line of every fixture", () => {
   const allLines = FIXTURES.flatMap((f) =>
     [...linesOf(f.stdout), ...linesOf(f.stderr)].map((line) => ({ key: f.key, line })),

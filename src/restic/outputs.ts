@@ -429,9 +429,9 @@ function toBackupError(o: Raw): BackupError {
 }
 
 /**
- * A stderr line as a person should read it in a log: 0.18's JSON `exit_error` and check `error`
- * lines become their message text (never the raw JSON), ANSI escapes are removed, anything else is
- * kept as it is.
+ * A stderr line as a person should read it in a log: 0.18's JSON `exit_error` lines and every JSON
+ * `error` line (check's, backup's, restore's) become their message text (never the raw JSON), ANSI
+ * escapes are removed, anything else is kept as it is.
  */
 export function readableStderrLine(line: string): string {
   const clean = line.charCodeAt(0) === 0x1b ? stripAnsi(line) : line;
@@ -439,8 +439,12 @@ export function readableStderrLine(line: string): string {
   const o = parseObjectLine(clean);
   if (!o) return clean;
   if (o.message_type === "exit_error") return str(o.message);
-  if (o.message_type === "error" && o.error === undefined && typeof o.message === "string")
-    return o.message.replace(/\n+$/, "");
+  if (o.message_type === "error") {
+    // check (0.18+): a top-level message; backup/restore: `error` ({"message"} since 0.17.1, a Go struct before) and the item.
+    if (o.error === undefined && typeof o.message === "string") return o.message.replace(/\n+$/, "");
+    const item = str(o.item);
+    return `${item === "" ? "" : `${item}: `}${describeResticError(o.error)}`;
+  }
   return clean;
 }
 
