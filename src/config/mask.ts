@@ -1,9 +1,10 @@
 // The effective config for `config show`, the API and the config cache: secrets masked. Inline
 // secrets are refused at load time, so what is left to mask is credentials inside URLs, every inline
-// `env:` value whose name is not on the harmless list (util/secret-names.ts), and notifier headers
-// (an Authorization header has nowhere else to live).
+// `env:` value whose name is not on the harmless list (util/secret-names.ts), notifier headers (an
+// Authorization header has nowhere else to live), and the tokens in a notifier's inline URL (a
+// healthchecks ping UUID lets whoever reads it report a backup as done).
 import type { Config } from "./schema.js";
-import { MASK, maskUrlCredentials } from "../util/redact.js";
+import { MASK, maskUrlCredentials, maskUrlSecrets } from "../util/redact.js";
 import { isHarmlessEnvName } from "../util/secret-names.js";
 
 export function maskConfig(config: Config): unknown {
@@ -19,7 +20,10 @@ export function maskConfig(config: Config): unknown {
     }
     return value;
   };
-  return visit(config, "", "");
+  const masked = visit(config, "", "") as { notifications?: Record<string, Record<string, unknown>> };
+  for (const notifier of Object.values(masked.notifications ?? {}))
+    if (typeof notifier.url === "string") notifier.url = maskUrlSecrets(notifier.url);
+  return masked;
 }
 
 /**

@@ -1,12 +1,15 @@
 // Collects the secret values a config points at, so the redactor can mask them everywhere (S1, S9):
 // password and url files, every value of every env file (BORG_PASSPHRASE, MYSQL_PWD and a variable
 // named FOO alike: holdfast cannot tell what a value is by its name), every inline `env:` value
-// whose name is not on the harmless list (util/secret-names.ts), notifier secrets and secret-named headers (Authorization, X-Api-Key).
+// whose name is not on the harmless list (util/secret-names.ts), notifier secrets, the tokens in a
+// notifier's inline URL, and secret-named headers (Authorization, X-Api-Key).
 import fs from "node:fs";
 import type { Config } from "../config/schema.js";
 import { parseEnvText } from "../util/env-file.js";
-import { createRedactor, type Redactor } from "../util/redact.js";
+import { createRedactor, secretPartsOfUrl, type Redactor } from "../util/redact.js";
 import { isHarmlessEnvName, isSecretName } from "../util/secret-names.js";
+
+export { secretPartsOfUrl };
 
 function readQuietly(file: string | undefined): string | null {
   if (!file) return null;
@@ -53,6 +56,8 @@ export function redactorForConfig(config: Config): Redactor {
     }
   }
   for (const n of Object.values(config.notifications)) {
+    // An inline URL's tokens (a ping UUID, a hook key) work as credentials as much as a url_file's.
+    if (typeof n.url === "string") for (const part of secretPartsOfUrl(n.url).slice(1)) redactor.add(part);
     for (const key of ["url_file", "secret_file", "token_file"]) {
       const value = n[key];
       if (typeof value === "string") addUrl(readQuietly(value));
@@ -68,38 +73,4 @@ export function redactorForConfig(config: Config): Redactor {
     redactor.add(readQuietly(smtp?.password_file)?.trim());
   }
   return redactor;
-}
-
-/**
- * The parts of a URL that work as credentials on their own: the whole URL, the userinfo password,
- * and path segments or query values that look like tokens (a healthchecks ping UUID, an ntfy topic
- * secret, a webhook key) — so a step that prints only the token is masked too.
- */
-export function secretPartsOfUrl(url: string): string[] {
-  const parts = [url];
-  const userinfo = /\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
-  if (userinfo?.[1]) parts.push(userinfo[1]);
-  let parsed: URL | null = null;
-  try {
-    parsed = new URL(url.replace(/^(rest|s3|sftp|rclone|b2|azure|gs):(?=[a-z]+:\/\/)/i, ""));
-  } catch {
-    parsed = null;
-  }
-  if (!parsed) return parts;
-  const looksLikeToken = (text: string) =>
-    text.length >= 12 && /^[A-Za-z0-9_~.=+-]+$/.test(text) && /\d/.test(text) && /[A-Za-z]/.test(text);
-  for (const segment of parsed.pathname.split("/")) {
-    const decoded = safeDecode(segment);
-    if (looksLikeToken(decoded)) parts.push(decoded);
-  }
-  for (const value of parsed.searchParams.values()) if (looksLikeToken(value)) parts.push(value);
-  return parts;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

@@ -52,3 +52,41 @@ function safeDecode(s: string): string {
     return s;
   }
 }
+
+/**
+ * The parts of a URL that work as credentials on their own: the whole URL (always first), the
+ * userinfo password, and path segments or query values that look like tokens (a healthchecks ping UUID, an ntfy topic
+ * secret, a webhook key) — so a step that prints only the token is masked too.
+ */
+export function secretPartsOfUrl(url: string): string[] {
+  const parts = [url];
+  const userinfo = /\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
+  if (userinfo?.[1]) parts.push(userinfo[1]);
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url.replace(/^(rest|s3|sftp|rclone|b2|azure|gs):(?=[a-z]+:\/\/)/i, ""));
+  } catch {
+    parsed = null;
+  }
+  if (!parsed) return parts;
+  const looksLikeToken = (text: string) =>
+    text.length >= 12 && /^[A-Za-z0-9_~.=+-]+$/.test(text) && /\d/.test(text) && /[A-Za-z]/.test(text);
+  for (const segment of parsed.pathname.split("/")) {
+    const decoded = safeDecode(segment);
+    if (looksLikeToken(decoded)) parts.push(decoded);
+  }
+  for (const value of parsed.searchParams.values()) if (looksLikeToken(value)) parts.push(value);
+  return parts;
+}
+
+/**
+ * The URL with every part that works as a credential on its own (secretPartsOfUrl) replaced by
+ * MASK: what `config show` and the API print for a notifier's inline `url:`.
+ */
+export function maskUrlSecrets(url: string): string {
+  let out = maskUrlCredentials(url);
+  for (const part of secretPartsOfUrl(url).slice(1)) {
+    out = out.split(part).join(MASK).split(encodeURIComponent(part)).join(MASK);
+  }
+  return out;
+}

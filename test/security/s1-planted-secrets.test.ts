@@ -54,6 +54,8 @@ const SECRETS = {
   inlineRepoEnv: `s1InlineRepo-${hex()}`,
   // A webhook's inline Authorization header (it has nowhere else to live).
   webhookHeader: `s1Header-${hex()}${hex()}`,
+  // A webhook URL written inline whose path carries the hook's key (Slack, Discord, n8n style).
+  webhookPathToken: `s1HookKey${hex()}`,
 };
 
 let root: string;
@@ -176,7 +178,7 @@ describe("S1: every planted secret, every surface", () => {
       notifications: {
         hook: {
           type: "webhook",
-          url: `${hook.url}/hook`,
+          url: `${hook.url}/hook/${SECRETS.webhookPathToken}`,
           secret_file: write("hook.secret", `${SECRETS.webhookSecret}\n`),
           headers: { Authorization: `Bearer ${SECRETS.webhookHeader}` },
           events: ["start", "success", "warning", "failure"],
@@ -221,7 +223,14 @@ describe("S1: every planted secret, every surface", () => {
     });
     const configText = fs.readFileSync(cfg.file, "utf8");
     // Only the inline ones are written in the config (they must still go nowhere else).
-    const inline = ["inlineConfigEnv", "inlineJobEnv", "inlineStepEnv", "inlineRepoEnv", "webhookHeader"];
+    const inline = [
+      "inlineConfigEnv",
+      "inlineJobEnv",
+      "inlineStepEnv",
+      "inlineRepoEnv",
+      "webhookHeader",
+      "webhookPathToken",
+    ];
     for (const [name, secret] of Object.entries(SECRETS))
       if (inline.includes(name)) expect(configText).toContain(secret);
       else expect(configText).not.toContain(secret);
@@ -360,6 +369,7 @@ describe("S1: every planted secret, every surface", () => {
           delete headers.authorization;
         }
         if (name === "healthchecks") expect(req.url).toContain(`/ping/${SECRETS.healthchecksToken}`);
+        else if (name === "webhook") expect(req.url).toBe(`/hook/${SECRETS.webhookPathToken}`);
         else scan.scan(`${name} request ${i} url`, req.url);
         scan.scan(`${name} request ${i} headers`, JSON.stringify(headers));
         scan.scan(`${name} request ${i} body`, req.body);
