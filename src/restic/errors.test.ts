@@ -565,6 +565,118 @@ describe("classifyResticFailure on every failing fixture", () => {
   });
 });
 
+describe("issue 11's classifications: the same answer from both recorded versions", () => {
+  // [case, 0.14.0 fixture, 0.18.0 fixtures, command, kind, hint]. 0.14's `ls` of an unknown id exits
+  // 0 (commands.ts ls() makes that a failure itself); its text is classified here as if it failed.
+  const PAIRS: Array<[string, string, string[], string, string, RegExp]> = [
+    [
+      "empty password",
+      "no-password",
+      ["no-password", "empty-password-file"],
+      "snapshots",
+      "wrong_password",
+      /holdfast does not run restic with --insecure-no-password/,
+    ],
+    [
+      "all source paths missing",
+      "backup-missing-source",
+      ["backup-missing-source", "backup-missing-sources"],
+      "backup",
+      "not_found",
+      /Check the source's paths/,
+    ],
+    [
+      "no matching ID",
+      "ls-unknown-id",
+      ["ls-unknown-id", "restore-json-unknown-id"],
+      "ls",
+      "not_found",
+      /no snapshot whose ID starts with deadbeef/,
+    ],
+    [
+      "a live lock (check waits)",
+      "locked-live",
+      ["locked-live", "locked-live-json", "locked-retry-lock"],
+      "check",
+      "repo_locked",
+      /holdfast waits and retries until the step's timeout/,
+    ],
+    [
+      "an exclusive lock meets a backup (no wait)",
+      "locked-exclusive",
+      ["locked-exclusive", "locked-exclusive-retry-lock"],
+      "backup",
+      "repo_locked",
+      /holdfast does not wait for it here/,
+    ],
+    [
+      "a stale lock",
+      "locked-stale",
+      ["locked-stale"],
+      "check",
+      "repo_locked",
+      /^The lock is stale \(process \d+ no longer runs on vm\)/,
+    ],
+    [
+      "wrong password",
+      "wrong-password",
+      ["wrong-password", "wrong-password-text"],
+      "snapshots",
+      "wrong_password",
+      /opens no key/,
+    ],
+    [
+      "no repository",
+      "repo-not-found",
+      ["repo-not-found", "repo-not-found-text", "repo-not-found-backup"],
+      "snapshots",
+      "repo_not_found",
+      /holdfast init/,
+    ],
+  ];
+  const byKey = new Map(FAILURES.map((f) => [f.key, f]));
+  const recorded14 = (name: string) => {
+    const file = join(ROOT, "0.14.0", `${name}.stderr`);
+    const lines = readFileSync(file, "utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return lines;
+  };
+  // Both recordings: the lock holders that were alive (0.14: 8119, 8276; 0.18: 11081, 13568).
+  const probe: LockProbe = {
+    hostname: "vm",
+    isProcessAlive: (pid) => [8119, 8276, 11081, 13568].includes(pid),
+  };
+
+  it.each(PAIRS)("%s", (_what, name14, names18, command, kind, hint) => {
+    const results = [
+      classifyResticFailure({
+        exitCode: 1,
+        signal: null,
+        stderrLines: recorded14(name14),
+        version: v("0.14.0"),
+        command,
+        lockProbe: probe,
+      }),
+      ...names18.map((name) => {
+        const f = byKey.get(`0.18.0/${name}`);
+        if (!f) throw new Error(`no 0.18.0/${name}`);
+        return classifyResticFailure({
+          exitCode: f.exitCode,
+          signal: null,
+          stderrLines: f.stderrLines,
+          version: v("0.18.0"),
+          command,
+          lockProbe: probe,
+        });
+      }),
+    ];
+    for (const r of results) {
+      expect(r.kind).toBe(kind);
+      expect(r.hint).toMatch(hint);
+    }
+  });
+});
+
 describe("exit codes are read per version", () => {
   const base = { signal: null, stderrLines: [] as string[], command: "snapshots" };
 
