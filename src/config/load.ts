@@ -10,6 +10,7 @@ import { findStepKind } from "../steps/index.js";
 import { configSchema, type Config, type RawConfig } from "./schema.js";
 import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
+import { findOverlapProblems } from "./overlaps.js";
 import { closestMatch } from "../util/suggest.js";
 import { CalendarError, parseSchedule } from "../scheduler/calendar.js";
 import { defaultStateDir } from "./locate.js";
@@ -117,6 +118,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     issue.hint ??= "see `holdfast config schema` or config.md for what this field accepts";
   for (const ref of findReferenceProblems(data as Record<string, unknown>))
     push(ref.path, ref.message, ref.hint);
+
+  // Only for a config that is otherwise valid: the checks read the parsed (resolved) paths.
+  if (parsed.success && issues.length === 0)
+    for (const o of findOverlapProblems(parsed.data)) push(o.path, o.message, o.hint);
 
   if (issues.length > 0) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
