@@ -2,6 +2,8 @@
 import type { Config, JobConfig } from "../config/schema.js";
 import type { JobSummary, RunRecord, RunStore, StepLatest } from "../store/types.js";
 import { nextRunAt } from "../scheduler/next-run.js";
+import { isFutureDated } from "../store/record-rules.js";
+import { formatDuration } from "../util/units.js";
 
 export type JobState = "ok" | "warning" | "failed" | "stale" | "running" | "never";
 
@@ -17,8 +19,15 @@ export interface JobStatus {
   next_run_at: string | null;
   schedule: string | null;
   max_age_ms: number | null;
-  /** How long since the last success (or since the job was first due), when max_age is exceeded. */
+  /**
+   * No success within max_age: also while a run is going, and when the last success is dated in the
+   * future (a clock was wrong, so nothing shows that a backup succeeded recently).
+   */
+  stale: boolean;
+  /** How long since the last success (or since the job was first due), when stale and known. */
   stale_for_ms: number | null;
+  /** Set when the last success or the last run is dated ahead of this host's clock (issue 12 item 9). */
+  clock_warning: string | null;
   steps: Array<
     Pick<
       StepLatest,
@@ -53,10 +62,17 @@ async function firstSeenAt(store: RunStore, job: JobConfig, now: Date): Promise<
 export function jobStatus(job: JobConfig, summary: JobSummary | null, now: Date, firstSeen: Date): JobStatus {
   const last = summary?.last_run ?? null;
   const maxAge = job.max_age ?? null;
+  const lastSuccessAt = summary?.last_success_at ?? null;
+  // The newest success is the newest recorded (the store orders by recording, not by date). A date
+  // ahead of this host's clock proves nothing about when it happened, so it never counts as fresh.
+  const successInFuture = isFutureDated(lastSuccessAt, now);
   let staleFor: number | null = null;
+  let stale = false;
   if (maxAge !== null) {
-    if (summary?.last_success_at) {
-      const since = now.getTime() - Date.parse(summary.last_success_at);
+    if (lastSuccessAt !== null && successInFuture) {
+      stale = true;
+    } else if (lastSuccessAt !== null) {
+      const since = now.getTime() - Date.parse(lastSuccessAt);
       if (since > maxAge) staleFor = since;
     } else {
       // Never succeeded: stale once the first due time (or first sight) plus max_age has passed.
@@ -66,9 +82,10 @@ export function jobStatus(job: JobConfig, summary: JobSummary | null, now: Date,
       if (since > maxAge) staleFor = since;
     }
   }
+  if (staleFor !== null) stale = true;
   let state: JobState;
   if (last?.status === "running") state = "running";
-  else if (staleFor !== null) state = "stale";
+  else if (stale) state = "stale";
   else if (!last) state = "never";
   else if (last.status === "succeeded") state = "ok";
   else if (last.status === "warning") state = "warning";
@@ -93,7 +110,9 @@ export function jobStatus(job: JobConfig, summary: JobSummary | null, now: Date,
     next_run_at: job.schedule ? (nextRunAt(job, now)?.toISOString() ?? null) : null,
     schedule: job.schedule ?? null,
     max_age_ms: maxAge,
+    stale,
     stale_for_ms: staleFor,
+    clock_warning: clockWarning(last, lastSuccessAt, successInFuture, now),
     steps: (summary?.steps ?? []).map((s) => ({
       name: s.name,
       type: s.type,
@@ -105,4 +124,23 @@ export function jobStatus(job: JobConfig, summary: JobSummary | null, now: Date,
       run_id: s.run_id,
     })),
   };
+}
+
+function clockWarning(
+  last: RunRecord | null,
+  lastSuccessAt: string | null,
+  successInFuture: boolean,
+  now: Date,
+): string | null {
+  const ahead = (iso: string) => formatDuration(Date.parse(iso) - now.getTime());
+  if (lastSuccessAt !== null && successInFuture) {
+    return (
+      `the last success is recorded in the future (${lastSuccessAt}, ${ahead(lastSuccessAt)} ahead of this ` +
+      `host's clock, now ${now.toISOString()}): it does not count as fresh until a run succeeds with a correct clock`
+    );
+  }
+  if (last !== null && isFutureDated(last.started_at, now)) {
+    return `the last run is recorded in the future (${last.started_at}, ${ahead(last.started_at)} ahead of this host's clock, now ${now.toISOString()})`;
+  }
+  return null;
 }

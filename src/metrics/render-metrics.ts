@@ -168,7 +168,7 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
     setIf(lastSuccess, l, seconds(status.last_success_at));
     setIf(lastFailure, l, seconds(status.last_failure_at));
     setIf(maxAge, l, status.max_age_ms !== null ? status.max_age_ms / 1000 : null);
-    stale.set(l, status.stale_for_ms !== null ? 1 : 0);
+    stale.set(l, status.stale ? 1 : 0);
     staleFor.set(l, status.stale_for_ms !== null ? status.stale_for_ms / 1000 : 0);
     running.set(l, last?.status === "running" ? 1 : 0);
     setIf(nextRun, l, seconds(status.next_run_at));

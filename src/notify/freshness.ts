@@ -37,6 +37,8 @@ export interface FreshnessResult {
   notifications: NotificationRecord[];
   /** Set when the history could not be read: the job counts as stale because nothing is known. */
   history_error?: string;
+  /** Set when the last success (or run) is recorded in the future: see JobStatus.clock_warning. */
+  clock_warning?: string;
 }
 
 export async function checkFreshness(
@@ -50,7 +52,7 @@ export async function checkFreshness(
     const job = config.jobs[status.name] as JobConfig;
     if (status.last_run?.status === "interrupted")
       await announceInterruptedRun(deps, job, status.last_run.id);
-    const stale = status.stale_for_ms !== null;
+    const stale = status.stale;
     const episode = await readStaleEpisode(store, job.name);
     const result: FreshnessResult = {
       job: job.name,
@@ -62,6 +64,7 @@ export async function checkFreshness(
       stale_since: stale ? episode : null,
       notice: null,
       notifications: [],
+      ...(status.clock_warning !== null ? { clock_warning: status.clock_warning } : {}),
     };
     if (!stale) {
       if (episode !== null) await closeStaleEpisode(store, job.name);
@@ -75,6 +78,10 @@ export async function checkFreshness(
         last_run_status: status.last_run?.status ?? null,
         last_run_started_at: status.last_run?.started_at ?? null,
         next_run_at: status.next_run_at,
+        // Stale with no measurable age but a last success: that success is dated in the future.
+        ...(status.clock_warning !== null && status.stale_for_ms === null && status.last_success_at !== null
+          ? { clock: status.clock_warning }
+          : {}),
       };
       const listening = notifiersFor(config, job, "stale").length > 0;
       const records = await dispatchEvent(deps, { event: "stale", job, run: null, details });

@@ -96,7 +96,7 @@ export function formatTitle(
       if (typeof details.history_error === "string")
         return `[holdfast] ${job} is STALE on ${host}: the backup history cannot be read (max_age ${maxAge})`;
       if (typeof details.clock === "string")
-        return `[holdfast] ${job} is STALE on ${host}: its last success is dated in the future (max_age ${maxAge})`;
+        return `[holdfast] ${job} is STALE on ${host}: its last success is recorded in the future (max_age ${maxAge})`;
       return `[holdfast] ${job} is STALE on ${host}: no successful run for ${staleFor} (max_age ${maxAge})`;
     }
     case "recovered": {
@@ -139,10 +139,16 @@ function formatText(
       lines.push(`last run: ${details.last_run_status} at ${String(details.last_run_started_at)}`);
     else lines.push("last run: none");
     if (typeof details.next_run_at === "string") lines.push(`next scheduled run: ${details.next_run_at}`);
-    lines.push(
-      "",
-      "The job has had no successful run within its max_age: check its timer (`holdfast schedule list`), its lock and its last log.",
-    );
+    if (typeof details.clock === "string")
+      lines.push(
+        "",
+        `The job counts as stale because ${details.clock}. Check this host's clock (timedatectl status, NTP); the next run with a correct clock ends it.`,
+      );
+    else
+      lines.push(
+        "",
+        "The job has had no successful run within its max_age: check its timer (`holdfast schedule list`), its lock and its last log.",
+      );
   }
   if (event === "recovered" && typeof details.previous === "string") {
     lines.push("", `The job was ${details.previous === "stale" ? "stale" : "failing"} before this run.`);

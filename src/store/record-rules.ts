@@ -1,5 +1,6 @@
 // The record rules both stores share, so that the in-memory store (the reference) and the SQLite store
 // cannot drift apart: patch merging, interruption, which step record counts as "latest", time parsing.
+// Order is the order of recording (each run's `seq`), not wall time: clocks step and drift.
 import { StoreError, stepError, type StepError } from "../errors.js";
 import type { StepPatch, StepRecord, StepStatus, TargetRecord } from "./types.js";
 
@@ -94,25 +95,28 @@ function interruptTarget(target: TargetRecord): TargetRecord {
   return { ...target, status, error };
 }
 
-/** When a step record happened, for "latest" purposes: its start, or its run's start if it never started. */
-export function stepOrderMs(step: StepRecord, runStartedMs: number): number {
-  if (step.started_at === null) return runStartedMs;
-  const ms = Date.parse(step.started_at);
-  return Number.isNaN(ms) ? runStartedMs : ms;
-}
-
 /**
  * Whether a step record replaces the current latest of its name: pending records never do (the step has
- * not produced a result yet), the same record always does, otherwise the later (or equal) start wins.
+ * not produced a result yet), the same record always does, otherwise the record of the later-recorded
+ * run wins. Runs are ordered by `seq`, the order the store recorded them in, never by their clock
+ * times: a run recorded with a clock that was behind must not hide behind an earlier one (issue 12
+ * item 9).
  */
 export function replacesLatest(
-  candidate: { status: StepStatus; run_id: string; index: number; order_ms: number },
-  current: { run_id: string; index: number; order_ms: number } | undefined,
+  candidate: { status: StepStatus; run_id: string; index: number; run_seq: number },
+  current: { run_id: string; index: number; run_seq: number } | undefined,
 ): boolean {
   if (candidate.status === "pending") return false;
   if (current === undefined) return true;
   if (current.run_id === candidate.run_id && current.index === candidate.index) return true;
-  return candidate.order_ms >= current.order_ms;
+  return candidate.run_seq >= current.run_seq;
+}
+
+/** Whether a recorded time lies ahead of `now` by more than the tolerance: a clock was wrong. */
+export function isFutureDated(iso: string | null, now: Date): boolean {
+  if (iso === null) return false;
+  const ms = Date.parse(iso);
+  return !Number.isNaN(ms) && ms > now.getTime() + FUTURE_TOLERANCE_MS;
 }
 
 /** Milliseconds since the epoch of an ISO-8601 time, or a StoreError naming the field. */

@@ -106,8 +106,10 @@ export interface RunFinish {
 export interface ListRunsQuery {
   job?: string;
   limit: number;
-  /** Cursor: only runs that started before this ISO time. */
+  /** Only runs that started before this ISO time (by their clock: a filter, not a reliable cursor). */
   before?: string;
+  /** Cursor: only runs recorded before the run with this id (a StoreError when there is none). */
+  before_run?: string;
   status?: RunStatus;
 }
 
@@ -126,7 +128,7 @@ export interface StepLatest {
 export interface JobSummary {
   job: string;
   last_run: RunRecord | null;
-  /** Last run whose status is succeeded or warning (a snapshot exists). */
+  /** The end (or start) of the newest run whose status is succeeded or warning (a snapshot exists). */
   last_success_at: string | null;
   last_failure_at: string | null;
   steps: StepLatest[];
@@ -143,6 +145,8 @@ export interface RunStore {
   addNotification(runId: string, record: NotificationRecord): Promise<void>;
 
   getRun(id: string): Promise<RunRecord | null>;
+  // "Newest first" everywhere below means in the reverse order of recording (createRun calls), not of
+  // started_at: a run recorded after another is newer even when a wrong clock dated it earlier.
   /** Ids of runs whose id starts with the prefix (for `show 01J8`), newest first, at most `limit`. */
   findRunIds(prefix: string, limit: number): Promise<string[]>;
   /** Newest first. */

@@ -166,10 +166,23 @@ describe("GET /api/runs", () => {
       await app().request(`/api/runs?job=nightly&limit=1&before=${encodeURIComponent(page1.next_before)}`),
     );
     expect(page2.runs.map((r: { id: string }) => r.id)).toEqual([ids.nightly[0]]);
+    // The cursor that follows the order of recording, whatever the clock said.
+    expect(page1.next_before_run).toBe(page1.runs[0].id);
+    const page3 = await json(
+      await app().request(`/api/runs?job=nightly&limit=1&before_run=${page1.next_before_run}`),
+    );
+    expect(page3.runs.map((r: { id: string }) => r.id)).toEqual([ids.nightly[0]]);
   });
 
   it("rejects bad parameters with 400", async () => {
-    for (const q of ["limit=0", "limit=abc", "limit=10001", "job=nosuchjob", "before=yesterday"]) {
+    for (const q of [
+      "limit=0",
+      "limit=abc",
+      "limit=10001",
+      "job=nosuchjob",
+      "before=yesterday",
+      "before_run=nosuchrun",
+    ]) {
       const res = await app().request(`/api/runs?${q}`);
       expect(res.status, q).toBe(400);
       expect((await json(res)).error.kind).toBe("bad_request");

@@ -98,6 +98,7 @@ describe("serve on 127.0.0.1", () => {
     expect(await api("/api/runs?limit=50")).toEqual({
       ...((await cli("history", "--json", "--limit", "50")) as object),
       next_before: null,
+      next_before_run: null,
     });
     expect(await api("/api/runs?job=quick")).toMatchObject(
       (await cli("history", "quick", "--json")) as object,

@@ -355,38 +355,75 @@ export function describeRunStoreContract(name: string, makeStore: () => Promise<
           "r3",
         ]);
 
+        expect(ids(await store.listRuns({ before_run: "r4", limit: 10 }))).toEqual(["r2", "r5", "r1"]);
+        expect(ids(await store.listRuns({ before_run: "r4", job: "a", limit: 10 }))).toEqual(["r2", "r1"]);
+
         const seen: string[] = [];
-        let before: string | undefined;
+        let cursor: string | undefined;
         for (;;) {
-          const page = await store.listRuns(before === undefined ? { limit: 4 } : { limit: 4, before });
+          const page = await store.listRuns(
+            cursor === undefined ? { limit: 4 } : { limit: 4, before_run: cursor },
+          );
           if (page.length === 0) break;
           seen.push(...ids(page));
-          before = page[page.length - 1]?.started_at;
+          cursor = page[page.length - 1]?.id;
         }
         expect(seen).toEqual(["r6", "r3", "r4", "r2", "r5", "r1"]);
       });
 
-      it("refuses a cursor that is not a time", async () => {
+      it("refuses a time filter that is not a time and a cursor that is no run", async () => {
         await expect(store.listRuns({ before: "last week", limit: 1 })).rejects.toBeInstanceOf(StoreError);
+        await expect(store.listRuns({ before_run: "nope", limit: 1 })).rejects.toBeInstanceOf(StoreError);
       });
     });
 
-    describe("ordering by time", () => {
-      it("orders by the instant, not by the text of the timestamp", async () => {
-        // Lexically "…:00.500Z" < "…:00Z", although it is half a second later.
+    // Issue 12 item 9: clocks step and drift, so "newest" is the order of recording (createRun calls),
+    // never the order of started_at. Every driver keeps its own monotonic sequence for it.
+    describe("ordering by recording, not by clock time", () => {
+      it("lists runs in the reverse order they were recorded, whatever their dates", async () => {
         await store.createRun(newRun("x1", "j", "2026-11-26T03:00:00Z"));
-        await store.createRun(newRun("x2", "j", "2026-11-26T03:00:00.500Z"));
-        await store.createRun(newRun("x3", "j", "2026-11-26T04:00:00+02:00"));
-        expect((await store.listRuns({ limit: 10 })).map((r) => r.id)).toEqual(["x2", "x1", "x3"]);
-        expect((await store.jobSummaries(["j"]))[0]?.last_run?.id).toBe("x2");
+        // A clock 400 days ahead, then one an hour behind the first.
+        await store.createRun(newRun("x2", "j", "2027-12-31T03:00:00.500Z"));
+        await store.createRun(newRun("x3", "j", "2026-11-26T04:00:00+03:00"));
+        expect((await store.listRuns({ limit: 10 })).map((r) => r.id)).toEqual(["x3", "x2", "x1"]);
+        expect((await store.listRuns({ job: "j", limit: 1 })).map((r) => r.id)).toEqual(["x3"]);
+        expect((await store.jobSummaries(["j"]))[0]?.last_run?.id).toBe("x3");
+        expect(await store.findRunIds("x", 10)).toEqual(["x3", "x2", "x1"]);
+        expect((await store.runningRuns()).map((r) => r.id)).toEqual(["x3", "x2", "x1"]);
       });
 
-      it("breaks ties of the same start time by id, newest (greatest) first", async () => {
+      it("orders runs with the same start time as recorded", async () => {
         await store.createRun(newRun("01B", "j", at(0)));
         await store.createRun(newRun("01C", "j", at(0)));
         await store.createRun(newRun("01A", "j", at(0)));
-        expect((await store.listRuns({ limit: 10 })).map((r) => r.id)).toEqual(["01C", "01B", "01A"]);
-        expect(await store.findRunIds("01", 10)).toEqual(["01C", "01B", "01A"]);
+        expect((await store.listRuns({ limit: 10 })).map((r) => r.id)).toEqual(["01A", "01C", "01B"]);
+        expect(await store.findRunIds("01", 10)).toEqual(["01A", "01C", "01B"]);
+      });
+
+      it("does not let a failure recorded with a clock behind hide behind the earlier success", async () => {
+        await recordRun("ok", "a", 60, "succeeded");
+        await recordRun("bad", "a", 0, "failed");
+        const [a] = await store.jobSummaries(["a"]);
+        expect(a?.last_run?.id).toBe("bad");
+        expect(a?.last_failure_at).toBe(at(2));
+        expect(a?.last_success_at).toBe(at(62));
+        expect(a?.steps.map((st) => [st.name, st.run_id, st.status])).toEqual([
+          ["hello", "bad", "failed"],
+          ["local", "bad", "failed"],
+        ]);
+        expect((await store.listRuns({ status: "failed", limit: 1 })).map((r) => r.id)).toEqual(["bad"]);
+      });
+
+      it("lets a later success replace one dated 400 days ahead", async () => {
+        await recordRun("ahead", "a", 400 * 24 * 60, "succeeded");
+        await recordRun("now", "a", 10, "warning");
+        const [a] = await store.jobSummaries(["a"]);
+        expect(a?.last_run?.id).toBe("now");
+        expect(a?.last_success_at).toBe(at(12));
+        expect((await store.stepHistory("a", "local", 10)).map((st) => st.started_at)).toEqual([
+          at(11),
+          at(400 * 24 * 60 + 1),
+        ]);
       });
     });
 
@@ -401,8 +438,8 @@ export function describeRunStoreContract(name: string, makeStore: () => Promise<
 
       it("finds ids by prefix, newest first, at most `limit`", async () => {
         expect(await store.findRunIds("01J8A", 10)).toEqual(["01J8AAB", "01J8AAA"]);
-        expect(await store.findRunIds("01J8", 10)).toEqual(["01J8%", "01J8AAB", "01J8B", "01J8AAA"]);
-        expect(await store.findRunIds("01J8", 2)).toEqual(["01J8%", "01J8AAB"]);
+        expect(await store.findRunIds("01J8", 10)).toEqual(["01J8%", "01J8B", "01J8AAB", "01J8AAA"]);
+        expect(await store.findRunIds("01J8", 2)).toEqual(["01J8%", "01J8B"]);
         expect(await store.findRunIds("01J8AAA", 10)).toEqual(["01J8AAA"]);
         expect(await store.findRunIds("02", 10)).toEqual([]);
       });
@@ -464,12 +501,12 @@ export function describeRunStoreContract(name: string, makeStore: () => Promise<
         expect(a?.last_failure_at).toBe(at(22));
       });
 
-      it("breaks a tie of start times between a success and a warning by id, like listRuns", async () => {
+      it("takes the later recorded of a success and a warning with the same start, like listRuns", async () => {
         await recordRun("s2", "a", 0, "warning", ["hello"]);
         await recordRun("s1", "a", 0, "succeeded", ["hello", "local"]);
         const [a] = await store.jobSummaries(["a"]);
-        expect(a?.last_run?.id).toBe("s2");
-        expect(a?.last_success_at).toBe(at(1));
+        expect(a?.last_run?.id).toBe("s1");
+        expect(a?.last_success_at).toBe(at(2));
       });
 
       it("keeps per step name the latest started record across runs; pending never hides a result", async () => {
@@ -526,10 +563,10 @@ export function describeRunStoreContract(name: string, makeStore: () => Promise<
         ]);
       });
 
-      it("does not let a record that started earlier replace a later one", async () => {
-        await recordRun("new", "a", 20, "succeeded", ["hello"]);
+      it("does not let a run recorded earlier replace the step results of a later one", async () => {
         // An older run finishing (or being cleaned up) after a newer one must not become "latest".
         await store.createRun(newRun("old", "a", at(0), ["hello"]));
+        await recordRun("new", "a", 20, "succeeded", ["hello"]);
         await store.updateStep("old", 0, { status: "running", started_at: at(0) });
         await store.updateStep("old", 0, { status: "failed", finished_at: at(1) });
         const [a] = await store.jobSummaries(["a"]);

@@ -157,10 +157,10 @@ describe("SQLite store", () => {
             "notifications",
             "step_latest",
             "state",
-            "runs_by_start",
-            "runs_by_job_start",
-            "runs_by_job_status_start",
-            "runs_by_status_start",
+            "runs_by_seq",
+            "runs_by_job_seq",
+            "runs_by_job_status_seq",
+            "runs_by_status_seq",
             "steps_success_history",
             "notifications_by_run",
           ]) as unknown,
@@ -181,13 +181,15 @@ describe("SQLite store", () => {
             .map((r) => r.detail)
             .join("; ");
         const queries = [
-          "SELECT * FROM runs ORDER BY started_ms DESC, id DESC LIMIT 50",
-          "SELECT * FROM runs WHERE job = 'a' ORDER BY started_ms DESC, id DESC LIMIT 50",
-          "SELECT * FROM runs WHERE job = 'a' AND started_ms < 5 ORDER BY started_ms DESC, id DESC LIMIT 50",
-          "SELECT * FROM runs WHERE status = 'failed' ORDER BY started_ms DESC, id DESC LIMIT 50",
-          "SELECT * FROM runs WHERE job = 'a' AND status = 'failed' ORDER BY started_ms DESC, id DESC LIMIT 50",
-          "SELECT started_at FROM runs WHERE job = 'a' AND status = 'warning' ORDER BY started_ms DESC, id DESC LIMIT 1",
-          "SELECT * FROM steps WHERE job = 'a' AND name = 'b' AND status IN ('succeeded', 'warning') ORDER BY started_ms DESC, run_id DESC LIMIT 5",
+          "SELECT * FROM runs ORDER BY seq DESC LIMIT 50",
+          "SELECT * FROM runs WHERE job = 'a' ORDER BY seq DESC LIMIT 50",
+          "SELECT * FROM runs WHERE job = 'a' AND seq < 5 ORDER BY seq DESC LIMIT 50",
+          "SELECT * FROM runs WHERE job = 'a' AND started_ms < 5 ORDER BY seq DESC LIMIT 50",
+          "SELECT * FROM runs WHERE status = 'failed' ORDER BY seq DESC LIMIT 50",
+          "SELECT * FROM runs WHERE job = 'a' AND status = 'failed' ORDER BY seq DESC LIMIT 50",
+          "SELECT seq, started_at FROM runs WHERE job = 'a' AND status = 'warning' ORDER BY seq DESC LIMIT 1",
+          "SELECT max(seq) AS seq FROM runs",
+          "SELECT * FROM steps WHERE job = 'a' AND name = 'b' AND status IN ('succeeded', 'warning') ORDER BY run_seq DESC LIMIT 5",
           "SELECT * FROM steps WHERE run_id = 'x' ORDER BY idx",
           "SELECT * FROM notifications WHERE run_id = 'x' ORDER BY id",
         ];
@@ -203,6 +205,61 @@ describe("SQLite store", () => {
       } finally {
         db.close();
       }
+    });
+
+    it("upgrades a version 1 history: runs keep the order they were recorded in, not their dates", async () => {
+      // Version 1 ordered by started_at: a failure recorded with a clock behind hid behind the success.
+      await mkdir(join(dir, "state"), { recursive: true });
+      const v1 = new Database(dbPath);
+      v1.exec(MIGRATIONS[0]?.sql ?? "");
+      const insertRun = v1.prepare(
+        `INSERT INTO runs (id, job, host, trigger, status, started_at, started_ms, finished_at, pid)
+         VALUES (?, 'a', 'vm', 'manual', ?, ?, ?, ?, 1)`,
+      );
+      const insertStep = v1.prepare(
+        `INSERT INTO steps (run_id, idx, job, name, type, status, started_at, started_ms)
+         VALUES (?, 0, 'a', 'hello', 'exec', ?, ?, ?)`,
+      );
+      const rows: Array<[string, string, string]> = [
+        ["first", "succeeded", "2026-11-26T03:00:00.000Z"],
+        ["ahead", "succeeded", "2027-12-31T03:00:00.000Z"],
+        ["behind", "failed", "2026-11-26T02:00:00.000Z"],
+      ];
+      for (const [id, status, startedAt] of rows) {
+        insertRun.run(id, status, startedAt, Date.parse(startedAt), startedAt);
+        insertStep.run(id, status, startedAt, Date.parse(startedAt));
+      }
+      v1.prepare(
+        `INSERT INTO step_latest (job, name, type, run_id, idx, status, started_at, order_ms)
+         VALUES ('a', 'hello', 'exec', 'ahead', 0, 'succeeded', ?, ?)`,
+      ).run(rows[1]?.[2], Date.parse(rows[1]?.[2] ?? ""));
+      v1.pragma("user_version = 1");
+      v1.close();
+
+      const store = openStore();
+      expect((await store.listRuns({ limit: 10 })).map((r) => r.id)).toEqual(["behind", "ahead", "first"]);
+      const [a] = await store.jobSummaries(["a"]);
+      expect(a?.last_run?.id).toBe("behind");
+      expect(a?.last_failure_at).toBe(rows[2]?.[2]);
+      expect(a?.steps.map((st) => [st.run_id, st.status])).toEqual([["behind", "failed"]]);
+      // New runs go after the migrated ones, whatever their dates.
+      await store.createRun({
+        id: "next",
+        job: "a",
+        host: "vm",
+        trigger: "manual",
+        pid: 1,
+        started_at: "2020-01-01T00:00:00.000Z",
+        steps: [{ name: "hello", type: "exec" }],
+      });
+      await store.updateStep("next", 0, { status: "succeeded", started_at: "2020-01-01T00:00:00.000Z" });
+      expect((await store.listRuns({ limit: 1 })).map((r) => r.id)).toEqual(["next"]);
+      expect((await store.stepHistory("a", "hello", 10)).map((st) => st.started_at)).toEqual([
+        "2020-01-01T00:00:00.000Z",
+        rows[1]?.[2],
+        rows[0]?.[2],
+      ]);
+      await store.close();
     });
 
     it("refuses a database written by a newer holdfast, and leaves it as it is", async () => {

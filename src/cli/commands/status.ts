@@ -59,6 +59,9 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
   }
   process.stdout.write(`${formatTable(rows)}\n`);
   for (const s of statuses) {
+    if (s.clock_warning !== null) process.stdout.write(`\n${s.name}: clock: ${s.clock_warning}\n`);
+  }
+  for (const s of statuses) {
     if (s.steps.length === 0) continue;
     process.stdout.write(`\n${s.name}:\n`);
     const stepRows = s.steps.map((st) => [
@@ -76,14 +79,19 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
 function printCheck(statuses: JobStatus[]): number {
   // Staleness drives the check whatever the state (issue 12 item 10): a run that hangs past max_age
   // is `running`, and still no backup has succeeded within max_age.
-  const critical = statuses.filter(
-    (s) => s.state === "failed" || s.state === "stale" || s.stale_for_ms !== null,
-  );
+  const critical = statuses.filter((s) => s.state === "failed" || s.stale);
+  // A run recorded in the future is a clock problem even when the job is otherwise fine.
   const warning = statuses.filter(
-    (s) => (s.state === "warning" || s.state === "never") && s.stale_for_ms === null,
+    (s) =>
+      (s.state === "warning" || s.state === "never" || s.clock_warning !== null) && !critical.includes(s),
   );
   const describe = (s: JobStatus) =>
-    `${s.name} ${s.state}${s.state !== "stale" && s.stale_for_ms !== null ? " and stale" : ""}${s.last_success_at ? ` (last success ${age(s.last_success_at)})` : ""}`;
+    `${s.name} ${s.state}${s.state !== "stale" && s.stale ? " and stale" : ""}` +
+    (s.clock_warning !== null
+      ? ` (${s.clock_warning})`
+      : s.last_success_at
+        ? ` (last success ${age(s.last_success_at)})`
+        : "");
   if (critical.length > 0) {
     process.stdout.write(`HOLDFAST CRITICAL - ${[...critical, ...warning].map(describe).join(", ")}\n`);
     return NAGIOS.critical;

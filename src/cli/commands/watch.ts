@@ -59,6 +59,9 @@ export default async function watch(global: GlobalOptions, flags: { json?: boole
       ]);
     }
     process.stdout.write(`${formatTable(rows)}\n`);
+    for (const r of results) {
+      if (r.clock_warning !== undefined) process.stdout.write(`${r.job}: clock: ${r.clock_warning}\n`);
+    }
   }
   return anyStale ? WATCH_EXIT.stale : WATCH_EXIT.fresh;
 }

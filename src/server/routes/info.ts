@@ -23,7 +23,7 @@ export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
         "GET /metrics",
         "GET /api/info",
         "GET /api/status",
-        "GET /api/runs?job=&limit=&before=",
+        "GET /api/runs?job=&limit=&before=&before_run=",
         "GET /api/runs/:id",
         "GET /api/runs/:id/logs?step=",
         "GET /api/config",

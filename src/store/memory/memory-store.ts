@@ -11,17 +11,18 @@ import {
   normalizeLimit,
   parseTime,
   replacesLatest,
-  stepOrderMs,
 } from "../record-rules.js";
 
 interface StoredRun {
   record: RunRecord;
   startedMs: number;
+  /** The order of recording: runs are ordered by it, never by their (clock) times. */
+  seq: number;
 }
 
 interface LatestEntry extends StepLatest {
   index: number;
-  order_ms: number;
+  run_seq: number;
 }
 
 export function createMemoryStore(): RunStore {
@@ -29,6 +30,7 @@ export function createMemoryStore(): RunStore {
   const latest = new Map<string, Map<string, LatestEntry>>();
   const state = new Map<string, string>();
   let closed = false;
+  let lastSeq = 0;
 
   const ensureOpen = (): void => {
     if (closed) throw new StoreError("the history store (memory) is closed");
@@ -40,8 +42,7 @@ export function createMemoryStore(): RunStore {
     return stored;
   };
 
-  const newestFirst = (a: StoredRun, b: StoredRun): number =>
-    b.startedMs - a.startedMs || (a.record.id < b.record.id ? 1 : a.record.id > b.record.id ? -1 : 0);
+  const newestFirst = (a: StoredRun, b: StoredRun): number => b.seq - a.seq;
 
   const sortedRuns = (filter: (run: StoredRun) => boolean): StoredRun[] =>
     [...runs.values()].filter(filter).sort(newestFirst);
@@ -56,7 +57,7 @@ export function createMemoryStore(): RunStore {
       status: step.status,
       run_id: stored.record.id,
       index: step.index,
-      order_ms: stepOrderMs(step, stored.startedMs),
+      run_seq: stored.seq,
     };
     if (!replacesLatest(candidate, ofJob.get(step.name))) return;
     ofJob.set(step.name, {
@@ -69,7 +70,7 @@ export function createMemoryStore(): RunStore {
       duration_ms: step.duration_ms,
       error: structuredClone(step.error),
       index: step.index,
-      order_ms: candidate.order_ms,
+      run_seq: stored.seq,
     });
   };
 
@@ -97,6 +98,7 @@ export function createMemoryStore(): RunStore {
       const startedMs = parseTime(input.started_at, "run started_at");
       runs.set(input.id, {
         startedMs,
+        seq: ++lastSeq,
         record: {
           id: input.id,
           job: input.job,
@@ -162,11 +164,13 @@ export function createMemoryStore(): RunStore {
 
     listRuns: op((query) => {
       const beforeMs = query.before === undefined ? null : parseTime(query.before, "before");
+      const beforeSeq = query.before_run === undefined ? null : requireRun(query.before_run).seq;
       return sortedRuns(
         (r) =>
           (query.job === undefined || r.record.job === query.job) &&
           (query.status === undefined || r.record.status === query.status) &&
-          (beforeMs === null || r.startedMs < beforeMs),
+          (beforeMs === null || r.startedMs < beforeMs) &&
+          (beforeSeq === null || r.seq < beforeSeq),
       )
         .slice(0, normalizeLimit(query.limit))
         .map((r) => r.record);
@@ -178,7 +182,7 @@ export function createMemoryStore(): RunStore {
       jobs.map((job): JobSummary => {
         const steps = [...(latest.get(job)?.values() ?? [])]
           .sort((a, b) => a.index - b.index || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-          .map(({ index: _index, order_ms: _order, ...step }) => step);
+          .map(({ index: _index, run_seq: _seq, ...step }) => step);
         return {
           job,
           last_run: sortedRuns((r) => r.record.job === job)[0]?.record ?? null,
@@ -200,24 +204,13 @@ export function createMemoryStore(): RunStore {
     ),
 
     stepHistory: op((job, name, limit) =>
-      [...runs.values()]
-        .filter((r) => r.record.job === job)
+      sortedRuns((r) => r.record.job === job)
         .flatMap((r) =>
-          r.record.steps
-            .filter((s) => s.name === name && (SUCCESS_STATUSES as readonly string[]).includes(s.status))
-            .map((s) => ({
-              step: s,
-              ms: s.started_at === null ? null : Date.parse(s.started_at),
-              runId: r.record.id,
-            })),
+          r.record.steps.filter(
+            (s) => s.name === name && (SUCCESS_STATUSES as readonly string[]).includes(s.status),
+          ),
         )
-        // Same order as SQLite's `ORDER BY started_ms DESC, run_id DESC`: a step without a start sorts last.
-        .sort(
-          (a, b) =>
-            (b.ms ?? -Infinity) - (a.ms ?? -Infinity) || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0),
-        )
-        .slice(0, normalizeLimit(limit))
-        .map((e) => e.step),
+        .slice(0, normalizeLimit(limit)),
     ),
 
     getState: op((key) => state.get(key) ?? null),

@@ -1,6 +1,6 @@
 // What `holdfast doctor` says about the history database (issue 12 items 7 and 9): is it there, is
 // it a database, does it pass PRAGMA quick_check, can this user write it, does another process hold
-// its write lock, are runs waiting to be added (pending-history/), and are runs dated in the future.
+// its write lock, are runs waiting to be added (pending-history/), and are runs recorded in the future.
 import fs from "node:fs";
 import Database from "better-sqlite3";
 import { FUTURE_TOLERANCE_MS } from "../record-rules.js";
@@ -151,7 +151,7 @@ function clockFindings(db: Database.Database, now: Date): HistoryFinding[] {
   return [
     {
       status: "warning",
-      message: `clock: ${row.n} run${row.n === 1 ? " is" : "s are"} dated in the future (latest ${row.latest}, now ${now.toISOString()}); they are not counted as fresh`,
+      message: `clock: ${row.n} run${row.n === 1 ? " is" : "s are"} recorded in the future (latest ${row.latest}, now ${now.toISOString()}); a success recorded in the future does not count as fresh`,
       hint: "the clock was (or is) wrong: check NTP (timedatectl status); these runs are ordered by when they were recorded, not by their dates",
     },
   ];

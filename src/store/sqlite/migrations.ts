@@ -94,6 +94,58 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // Issue 12 item 9: runs are ordered by `seq`, the order they were recorded in, not by their clock
+    // times — a failure recorded while the clock was behind must not hide behind an earlier success.
+    // Existing runs take their rowid: the order SQLite inserted them in (VACUUM may renumber rowids,
+    // which is why the order gets a column of its own from here on).
+    version: 2,
+    sql: `
+      ALTER TABLE runs ADD COLUMN seq INTEGER;
+      UPDATE runs SET seq = rowid;
+      DROP INDEX runs_by_start;
+      DROP INDEX runs_by_job_start;
+      DROP INDEX runs_by_job_status_start;
+      DROP INDEX runs_by_status_start;
+      -- history pages (all jobs) and the next seq: newest first without a sort.
+      CREATE UNIQUE INDEX runs_by_seq ON runs (seq);
+      -- history of one job, and a job's last run.
+      CREATE INDEX runs_by_job_seq ON runs (job, seq);
+      -- a job's last success/failure in one seek each, and history filtered by job and status.
+      CREATE INDEX runs_by_job_status_seq ON runs (job, status, seq);
+      -- runningRuns() and history filtered by status across jobs.
+      CREATE INDEX runs_by_status_seq ON runs (status, seq);
+
+      ALTER TABLE steps ADD COLUMN run_seq INTEGER;
+      UPDATE steps SET run_seq = (SELECT seq FROM runs WHERE runs.id = steps.run_id);
+      DROP INDEX steps_success_history;
+      CREATE INDEX steps_success_history ON steps (job, name, run_seq)
+        WHERE status IN ('succeeded', 'warning');
+
+      -- step_latest: the latest record of each step name by the seq of its run (was: by start time).
+      CREATE TABLE step_latest_v2 (
+        job         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  TEXT,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        error       TEXT,
+        run_seq     INTEGER NOT NULL,
+        PRIMARY KEY (job, name)
+      ) WITHOUT ROWID;
+      INSERT INTO step_latest_v2
+        SELECT job, name, type, run_id, idx, status, started_at, finished_at, duration_ms, error, run_seq
+        FROM (SELECT s.*, row_number() OVER (PARTITION BY s.job, s.name ORDER BY s.run_seq DESC) AS rn
+              FROM steps s WHERE s.status <> 'pending')
+        WHERE rn = 1;
+      DROP TABLE step_latest;
+      ALTER TABLE step_latest_v2 RENAME TO step_latest;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -34,7 +34,6 @@ import {
   normalizeLimit,
   parseTime,
   replacesLatest,
-  stepOrderMs,
 } from "../record-rules.js";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from "./migrations.js";
 
@@ -64,6 +63,8 @@ interface RunRow {
   duration_ms: number | null;
   pid: number;
   error: string | null;
+  /** The order of recording; runs are ordered by it, never by their (clock) times. */
+  seq: number;
 }
 
 interface StepRow {
@@ -83,6 +84,7 @@ interface StepRow {
   summary: string | null;
   targets: string;
   log_path: string | null;
+  run_seq: number;
 }
 
 interface NotificationRow {
@@ -105,10 +107,10 @@ interface LatestRow {
   finished_at: string | null;
   duration_ms: number | null;
   error: string | null;
-  order_ms: number;
+  run_seq: number;
 }
 
-type StepWrite = Omit<StepRow, "job" | "name" | "type">;
+type StepWrite = Omit<StepRow, "job" | "name" | "type" | "run_seq">;
 
 export function createSqliteStore(options: SqliteStoreOptions): RunStore {
   const { path } = options;
@@ -152,10 +154,10 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
       status: record.status,
       run_id: run.id,
       index: record.index,
-      order_ms: stepOrderMs(record, run.started_ms),
+      run_seq: run.seq,
     };
     const current = stmts.latestOf.get(run.job, record.name);
-    const currentKey = current && { run_id: current.run_id, index: current.idx, order_ms: current.order_ms };
+    const currentKey = current && { run_id: current.run_id, index: current.idx, run_seq: current.run_seq };
     if (!replacesLatest(candidate, currentKey)) return;
     stmts.upsertLatest.run({
       job: run.job,
@@ -168,7 +170,7 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
       finished_at: record.finished_at,
       duration_ms: record.duration_ms,
       error: toJson(record.error),
-      order_ms: candidate.order_ms,
+      run_seq: run.seq,
     });
   };
 
@@ -188,12 +190,15 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
       duration_ms: null,
       pid: run.pid,
       error: null,
+      // Inside the IMMEDIATE transaction: no other process can take the same number.
+      seq: (stmts.lastSeq.get()?.seq ?? 0) + 1,
     };
     stmts.insertRun.run(row);
     run.steps.forEach((step, index) => {
       const record = newStepRecord(index, step.name, step.type);
       stmts.insertStep.run({
         run_id: run.id,
+        run_seq: row.seq,
         idx: index,
         job: run.job,
         name: record.name,
@@ -288,17 +293,20 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
   };
 
   const listStatement = (query: ListRunsQuery) => {
-    const key = `${query.job !== undefined}:${query.status !== undefined}:${query.before !== undefined}`;
+    const key = [query.job, query.status, query.before, query.before_run]
+      .map((v) => v !== undefined)
+      .join(":");
     let stmt = listStatements.get(key);
     if (stmt === undefined) {
       const where = [
         query.job !== undefined ? "job = @job" : null,
         query.status !== undefined ? "status = @status" : null,
         query.before !== undefined ? "started_ms < @before" : null,
+        query.before_run !== undefined ? "seq < @before_seq" : null,
       ].filter((c) => c !== null);
       stmt = db.prepare<Record<string, string | number>, RunRow>(
         `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-         ORDER BY started_ms DESC, id DESC LIMIT @limit`,
+         ORDER BY seq DESC LIMIT @limit`,
       );
       listStatements.set(key, stmt);
     }
@@ -307,15 +315,10 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
 
   const lastAtOf = (job: string, statuses: readonly RunStatus[]): string | null => {
     // One index seek per status beats `status IN (…)`, which would sort every matching run.
-    let best: { id: string; started_ms: number; finished_at: string | null; started_at: string } | undefined;
+    let best: { seq: number; finished_at: string | null; started_at: string } | undefined;
     for (const status of statuses) {
       const row = stmts.lastRunOfJobWithStatus.get(job, status);
-      const newer =
-        row !== undefined &&
-        (best === undefined ||
-          row.started_ms > best.started_ms ||
-          (row.started_ms === best.started_ms && row.id > best.id));
-      if (newer) best = row;
+      if (row !== undefined && (best === undefined || row.seq > best.seq)) best = row;
     }
     return best === undefined ? null : (best.finished_at ?? best.started_at);
   };
@@ -349,6 +352,7 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
         if (query.job !== undefined) params.job = query.job;
         if (query.status !== undefined) params.status = query.status;
         if (query.before !== undefined) params.before = parseTime(query.before, "before");
+        if (query.before_run !== undefined) params.before_seq = requireRun(query.before_run).seq;
         return listStatement(query).all(params).map(loadRun);
       }),
 
@@ -513,12 +517,14 @@ function prepareStatements(db: Database.Database) {
     runById: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE id = ?"),
     insertRun: db.prepare<RunRow>(
       `INSERT INTO runs (id, job, host, trigger, status, exit_code, started_at, started_ms, finished_at,
-                         duration_ms, pid, error)
+                         duration_ms, pid, error, seq)
        VALUES (@id, @job, @host, @trigger, @status, @exit_code, @started_at, @started_ms, @finished_at,
-               @duration_ms, @pid, @error)`,
+               @duration_ms, @pid, @error, @seq)`,
     ),
+    lastSeq: db.prepare<[], { seq: number | null }>("SELECT max(seq) AS seq FROM runs"),
     insertStep: db.prepare<{
       run_id: string;
+      run_seq: number;
       idx: number;
       job: string;
       name: string;
@@ -526,8 +532,8 @@ function prepareStatements(db: Database.Database) {
       attempts: number;
       targets: string;
     }>(
-      `INSERT INTO steps (run_id, idx, job, name, type, status, attempts, targets)
-       VALUES (@run_id, @idx, @job, @name, @type, 'pending', @attempts, @targets)`,
+      `INSERT INTO steps (run_id, run_seq, idx, job, name, type, status, attempts, targets)
+       VALUES (@run_id, @run_seq, @idx, @job, @name, @type, 'pending', @attempts, @targets)`,
     ),
     stepsOfRun: db.prepare<[string], StepRow>("SELECT * FROM steps WHERE run_id = ? ORDER BY idx"),
     unfinishedStepsOfRun: db.prepare<[string], StepRow>(
@@ -546,12 +552,12 @@ function prepareStatements(db: Database.Database) {
     ),
     upsertLatest: db.prepare<LatestRow>(
       `INSERT INTO step_latest (job, name, type, run_id, idx, status, started_at, finished_at, duration_ms, error,
-                                order_ms)
+                                run_seq)
        VALUES (@job, @name, @type, @run_id, @idx, @status, @started_at, @finished_at, @duration_ms, @error,
-               @order_ms)
+               @run_seq)
        ON CONFLICT (job, name) DO UPDATE SET type = excluded.type, run_id = excluded.run_id, idx = excluded.idx,
          status = excluded.status, started_at = excluded.started_at, finished_at = excluded.finished_at,
-         duration_ms = excluded.duration_ms, error = excluded.error, order_ms = excluded.order_ms`,
+         duration_ms = excluded.duration_ms, error = excluded.error, run_seq = excluded.run_seq`,
     ),
     finishRun: db.prepare<{
       id: string;
@@ -582,27 +588,25 @@ function prepareStatements(db: Database.Database) {
       "SELECT notifier, event, ok, at, attempts, error FROM notifications WHERE run_id = ? ORDER BY id",
     ),
     runIdsWithPrefix: db.prepare<[string, string, number], { id: string }>(
-      "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY started_ms DESC, id DESC LIMIT ?",
+      "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY seq DESC LIMIT ?",
     ),
     countAll: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM runs"),
     countOfJob: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM runs WHERE job = ?"),
-    lastRunOfJob: db.prepare<[string], RunRow>(
-      "SELECT * FROM runs WHERE job = ? ORDER BY started_ms DESC, id DESC LIMIT 1",
-    ),
+    lastRunOfJob: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE job = ? ORDER BY seq DESC LIMIT 1"),
     lastRunOfJobWithStatus: db.prepare<
       [string, string],
-      { id: string; started_ms: number; started_at: string; finished_at: string | null }
+      { seq: number; started_at: string; finished_at: string | null }
     >(
-      `SELECT id, started_ms, started_at, finished_at FROM runs WHERE job = ? AND status = ?
-       ORDER BY started_ms DESC, id DESC LIMIT 1`,
+      `SELECT seq, started_at, finished_at FROM runs WHERE job = ? AND status = ?
+       ORDER BY seq DESC LIMIT 1`,
     ),
     runningRuns: db.prepare<[], { id: string; job: string; host: string; pid: number; started_at: string }>(
       `SELECT id, job, host, pid, started_at FROM runs WHERE status = 'running'
-       ORDER BY started_ms DESC, id DESC`,
+       ORDER BY seq DESC`,
     ),
     stepHistory: db.prepare<[string, string, number], StepRow>(
       `SELECT * FROM steps WHERE job = ? AND name = ? AND status IN ('succeeded', 'warning')
-       ORDER BY started_ms DESC, run_id DESC LIMIT ?`,
+       ORDER BY run_seq DESC LIMIT ?`,
     ),
     getState: db.prepare<[string], { value: string }>("SELECT value FROM state WHERE key = ?"),
     upsertState: db.prepare<[string, string]>(
