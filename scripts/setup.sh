@@ -17,7 +17,8 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # python3, make and g++ build better-sqlite3 and native/ (no prebuilt binaries are fetched).
-packages=(python3 make g++ restic rsync rclone openssh-server openssh-client git prometheus util-linux procps openssl ca-certificates systemd gzip time)
+# faketime: the reliability suite steps the wall clock of a running daemon with libfaketime (R11).
+packages=(python3 make g++ restic rsync rclone openssh-server openssh-client git prometheus util-linux procps openssl ca-certificates systemd gzip time faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

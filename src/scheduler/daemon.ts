@@ -4,8 +4,12 @@
 //     scheduler down, and the run takes the job's lock and writes history exactly like a manual run;
 //   - never two runs of a job at once: an elapse while the job still runs is skipped (systemd does
 //     the same: starting an active unit is a no-op);
-//   - wall-clock time: the next elapse is recomputed from the clock on every wake-up, and no sleep is
-//     longer than MAX_SLEEP_MS, so a suspend, a clock step or a DST change delays a run by at most that;
+//   - wall-clock time: every wake-up (no sleep is longer than MAX_SLEEP_MS) compares how far the wall
+//     clock moved with how far the monotonic clock did. A wall clock that stepped back (NTP correcting
+//     a clock that ran ahead, someone setting the date) would otherwise leave every next run where the
+//     old clock put it — an every-minute job silent for the size of the step (issue 12 item 16) — so
+//     the next runs are recomputed from the new time. A step forward (or a suspend, which the
+//     monotonic clock does not count) fires what fell due once, then goes on from the new time;
 //   - after downtime, at most one catch-up run per job: the last trigger time of each job is kept in
 //     the state store, and on start a job whose next elapse after it has passed runs once.
 import type { ChildProcess } from "node:child_process";
@@ -16,6 +20,8 @@ import { formatDuration } from "../util/units.js";
 import { parseSchedule, type CalendarSchedule } from "./calendar.js";
 
 export const MAX_SLEEP_MS = 15_000;
+/** How far the wall clock may move apart from the monotonic clock between two wake-ups (NTP slews far less). */
+export const CLOCK_STEP_TOLERANCE_MS = 2_000;
 const WATCH_KEY = "(freshness check)";
 const STATE_PREFIX = "daemon:last_trigger:";
 const MAX_CHILD_STDOUT = 8 << 20;
@@ -66,6 +72,8 @@ export interface DaemonDeps {
   state: StateStore;
   log(line: string): void;
   now?: () => Date;
+  /** Milliseconds of a clock that never steps (default performance.now); tests pass their own. */
+  monotonic?: () => number;
   timers?: DaemonTimers;
   /** For randomized_delay; Math.random when omitted. */
   random?: () => number;
@@ -119,7 +127,10 @@ const realTimers: DaemonTimers = {
 
 export function createDaemon(deps: DaemonDeps): Daemon {
   const now = deps.now ?? (() => new Date());
+  const monotonic = deps.monotonic ?? (() => performance.now());
   const timers = deps.timers ?? realTimers;
+  /** Both clocks when the daemon last looked: a step shows as the two moving by different amounts. */
+  let lastLook: { wall: number; mono: number } | null = null;
   const slots = new Map<string, JobSlot>();
   const watch: JobSlot = {
     name: WATCH_KEY,
@@ -191,9 +202,37 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     launch(slot, `due at ${due.toISOString()}`);
   };
 
+  /** Recomputes the next runs after the wall clock stepped back; logs any step. */
+  const followClockStep = (at: Date) => {
+    const mono = monotonic();
+    const previous = lastLook;
+    lastLook = { wall: at.getTime(), mono };
+    if (previous === null) return;
+    const wallMoved = at.getTime() - previous.wall;
+    const monoMoved = mono - previous.mono;
+    const step = wallMoved - monoMoved;
+    if (Math.abs(step) <= CLOCK_STEP_TOLERANCE_MS) return;
+    const direction = step < 0 ? "back" : "forward";
+    deps.log(
+      `clock: the wall clock moved ${direction} by ${formatDuration(Math.abs(step))} ` +
+        `(${formatDuration(Math.max(0, monoMoved))} passed on the monotonic clock); now ${at.toISOString()}`,
+    );
+    if (step > 0) return; // what fell due fires once below, and the next runs follow from the new time
+    const moved: string[] = [];
+    for (const slot of [...slots.values(), watch]) {
+      if (!slot.schedule || !slot.nextDue) continue;
+      const before = slot.nextDue;
+      slot.nextDue = nextStart(slot, at);
+      if (slot !== watch && slot.nextDue?.getTime() !== before.getTime())
+        moved.push(`${slot.name} ${before.toISOString()} -> ${slot.nextDue?.toISOString() ?? "never"}`);
+    }
+    if (moved.length > 0) deps.log(`clock: next runs recomputed from the new time: ${moved.join(", ")}`);
+  };
+
   const tick = () => {
     if (stopping) return;
     const at = now();
+    followClockStep(at);
     for (const slot of [...slots.values(), watch]) {
       if (!slot.schedule || !slot.nextDue) continue;
       if (slot.nextDue.getTime() <= at.getTime()) {
@@ -312,6 +351,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       const first = deps.loadPlan();
       await applyPlan(first, true);
       watch.nextDue = watch.schedule?.next(now()) ?? null;
+      lastLook = { wall: now().getTime(), mono: monotonic() };
       deps.log(`started: ${describePlan()}`);
       if (!deps.watch)
         deps.log("freshness check: this holdfast has no `watch` command; the hourly check is skipped");

@@ -1,5 +1,6 @@
-// Shared by the reliability suite (test/reliability, targets.md R1–R8): finding the processes a test
-// started (by a marker in their argv or environment), waiting, a seeded random source, small trees.
+// Shared by the reliability suite (test/reliability, targets.md R1–R13): finding the processes a test
+// started (by a marker in their argv or environment), waiting, a seeded random source, small trees,
+// a wall clock that can be stepped under a running process (R11).
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -98,4 +99,33 @@ export const STACK_TRACE = /^\s+at .+:\d+:\d+\)?$/m;
 
 export function expectNoStack(text: string): void {
   expect(text).not.toMatch(STACK_TRACE);
+}
+
+/** Debian's libfaketime (package `faketime`, installed by scripts/setup.sh). */
+export const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/**
+ * A wall clock a test can step while the process runs (R11): the environment that makes a process
+ * (and its children) read CLOCK_REALTIME through libfaketime, offset by what the returned `set` last
+ * wrote ("+0", "-1h", "+400d"), re-read at every call. The monotonic clock stays real, as it does
+ * when NTP or a person steps the system clock. Static binaries (restic) keep the real time.
+ */
+export function steppableClock(file: string): { env: Record<string, string>; set(offset: string): void } {
+  if (!fs.existsSync(LIBFAKETIME)) {
+    throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (scripts/setup.sh does)`);
+  }
+  fs.writeFileSync(file, "+0\n");
+  return {
+    env: {
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME_TIMESTAMP_FILE: file,
+      FAKETIME_NO_CACHE: "1",
+      FAKETIME_DONT_FAKE_MONOTONIC: "1",
+    },
+    // Written whole in one rename, so a process never reads a half-written offset.
+    set(offset: string) {
+      fs.writeFileSync(`${file}.new`, `${offset}\n`);
+      fs.renameSync(`${file}.new`, file);
+    },
+  };
 }

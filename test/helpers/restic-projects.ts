@@ -73,6 +73,7 @@ export const RELIABILITY_RESTIC_FREE = [
   "test/reliability/r5-malformed-configs.test.ts",
   "test/reliability/r7-disk-full.test.ts",
   "test/reliability/r8-soak.test.ts",
+  "test/reliability/r11-clock-steps.test.ts",
 ];
 export const SECURITY_RESTIC_FREE = [
   "test/security/s4-dashboard.test.ts",

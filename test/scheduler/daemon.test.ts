@@ -26,6 +26,8 @@ function createHarness(options: {
   random?: () => number;
 }) {
   let clock = new Date(options.start);
+  // The monotonic clock: moves with the wall clock, except across a step (h.step).
+  let mono = 1_000_000;
   const state = new Map(Object.entries(options.state ?? {}));
   const logs: string[] = [];
   const children: FakeChild[] = [];
@@ -62,6 +64,7 @@ function createHarness(options: {
     },
     log: (line) => logs.push(line),
     now: () => clock,
+    monotonic: () => mono,
     timers: {
       set: (fn, ms) => {
         const timer = { fn, ms, cleared: false };
@@ -85,6 +88,14 @@ function createHarness(options: {
     setPlan: (next: DaemonPlan | Error) => (plan = next),
     /** Moves the clock and lets the daemon act, as its timer would. */
     async at(iso: string) {
+      mono += Date.parse(iso) - clock.getTime();
+      clock = new Date(iso);
+      daemon.tick();
+      await flush();
+    },
+    /** The wall clock is set to `iso` while `elapsedMs` pass on the monotonic clock; then a wake-up. */
+    async step(iso: string, elapsedMs: number) {
+      mono += elapsedMs;
       clock = new Date(iso);
       daemon.tick();
       await flush();
@@ -166,6 +177,56 @@ describe("daemon scheduling", () => {
     await h.flush();
     await h.at("2026-03-01T15:45:00Z");
     expect(h.runsOf("job")).toHaveLength(2);
+  });
+});
+
+describe("clock steps (issue 12 item 16)", () => {
+  it("a step back of an hour: an every-minute job goes on every minute, not an hour later", async () => {
+    const h = createHarness({ start: "2026-03-01T10:00:30Z", plan: plan({ job: "*:*:00" }) });
+    await h.daemon.start();
+    await h.at("2026-03-01T10:01:00Z");
+    expect(h.runsOf("job")).toHaveLength(1);
+    h.children[0]!.finish();
+    await h.flush();
+    // 10 s later the clock is set back an hour (the daemon wakes at most MAX_SLEEP_MS apart).
+    await h.step("2026-03-01T09:01:10Z", 10_000);
+    expect(h.logs.some((l) => /^clock: the wall clock moved back by 1h/.test(l))).toBe(true);
+    expect(
+      h.logs.some((l) =>
+        /next runs recomputed.*job 2026-03-01T10:02:00.000Z -> 2026-03-01T09:02:00.000Z/.test(l),
+      ),
+    ).toBe(true);
+    await h.at("2026-03-01T09:02:00Z");
+    expect(h.runsOf("job").map((c) => c.at)).toEqual([
+      "2026-03-01T10:01:00.000Z",
+      "2026-03-01T09:02:00.000Z",
+    ]);
+    h.children[1]!.finish();
+    await h.flush();
+    await h.at("2026-03-01T09:03:00Z");
+    expect(h.runsOf("job")).toHaveLength(3);
+  });
+
+  it("a step forward: what fell due runs once, then the schedule goes on from the new time", async () => {
+    const h = createHarness({ start: "2026-03-01T10:00:30Z", plan: plan({ job: "*:0/5" }) });
+    await h.daemon.start();
+    await h.step("2027-04-05T10:00:40Z", 10_000);
+    expect(h.logs.some((l) => /^clock: the wall clock moved forward by 400d/.test(l))).toBe(true);
+    expect(h.runsOf("job")).toHaveLength(1);
+    h.children[0]!.finish();
+    await h.flush();
+    await h.at("2027-04-05T10:04:59Z");
+    expect(h.runsOf("job")).toHaveLength(1);
+    await h.at("2027-04-05T10:05:00Z");
+    expect(h.runsOf("job")).toHaveLength(2);
+  });
+
+  it("timers that fire late move both clocks alike: no step is seen", async () => {
+    const h = createHarness({ start: "2026-03-01T10:00:30Z", plan: plan({ job: "*:*:00" }) });
+    await h.daemon.start();
+    await h.step("2026-03-01T10:00:31.500Z", 0);
+    await h.at("2026-03-01T10:02:00Z");
+    expect(h.logs.filter((l) => l.startsWith("clock:"))).toEqual([]);
   });
 });
 
