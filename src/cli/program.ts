@@ -52,8 +52,11 @@ export function buildProgram(setAction: (action: Action) => void): Command {
 
   program
     .command("run")
-    .description("run a job (JOB may be left out when there is one job)")
-    .argument("[job]", "the job to run")
+    .description(
+      "run a job (JOB may be left out when there is one job), several in order, or all of them (--all)",
+    )
+    .argument("[jobs...]", "the jobs to run, in this order (each under its own lock)")
+    .option("-a, --all", "run every job of the config, in the config's order")
     .option("-s, --step <name...>", "run only these steps (repeatable)")
     .option(
       "--dry-run",
@@ -71,6 +74,8 @@ export function buildProgram(setAction: (action: Action) => void): Command {
         "holdfast run backup-job --dry-run",
         "holdfast run backup-job --json > run.json",
         "holdfast run backup-job --wait 30m",
+        "holdfast run databases offsite   # in order; exit code: the worst",
+        "holdfast run --all --json",
       ]),
     )
     .action(on(() => import("./commands/run.js")));

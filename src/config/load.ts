@@ -3,10 +3,21 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { findStepKind } from "../steps/index.js";
+import { findStepKind, stepKinds } from "../steps/index.js";
+import { originOf, resolveReuse } from "./reuse.js";
 import { configSchema, type Config, type RawConfig } from "./schema.js";
 import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
@@ -47,7 +58,14 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 /** Validates config text; `file` names it in errors and anchors relative paths. */
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // merge: YAML merge keys (`<<: *common`), the usual way to reuse a block (issue 17 item 3).
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    merge: true,
+  });
   const at = (offset: number | undefined) => {
     if (offset === undefined) return { line: 1, col: 1 };
     const pos = lineCounter.linePos(offset);
@@ -93,10 +111,27 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     ]);
   }
 
+  // x- keys and defaults: resolved on the plain data; a value a default filled in is reported where
+  // the default is written.
+  const reuse = resolveReuse(
+    data as Record<string, unknown>,
+    stepKinds.map((k) => k.type),
+    formatPath,
+  );
+  data = reuse.data;
   const locate = (p: ReadonlyArray<PropertyKey>, wantKey = false) => at(offsetOf(doc, p, wantKey));
   const issues: ConfigIssue[] = [];
-  const push = (p: ReadonlyArray<PropertyKey>, message: string, hint: string | null, wantKey = false) =>
-    issues.push({ file, ...locate(p, wantKey), path: formatPath(p), message, hint });
+  const push = (p: ReadonlyArray<PropertyKey>, message: string, hint: string | null, wantKey = false) => {
+    const origin = originOf(p, reuse.origins, formatPath);
+    issues.push({
+      file,
+      ...locate(origin ?? p, wantKey),
+      path: formatPath(p),
+      message: origin ? `${message} (set by ${formatPath(origin)})` : message,
+      hint,
+    });
+  };
+  for (const problem of reuse.problems) push(problem.path, problem.message, problem.hint, problem.atKey);
 
   // Inline secrets first: their message ("use password_file") is better than "unknown key password".
   const secretProblems = findSecretProblems(data as Record<string, unknown>);
@@ -595,8 +630,9 @@ function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean
   let lastGood: Node | null | undefined = node;
   let keyNode: Node | null = null;
   for (const seg of p) {
+    if (isAlias(node)) node = node.resolve(doc) as Node | undefined;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(seg));
+      const pair = findPair(doc, node, String(seg));
       if (!pair) break;
       keyNode = pair.key as Node;
       node = pair.value as Node | null;
@@ -612,6 +648,32 @@ function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean
   }
   const target = wantKey && keyNode ? keyNode : (lastGood ?? keyNode);
   return target?.range?.[0];
+}
+
+type MapNode = Extract<Node, { items: unknown[] }> & { items: { key: unknown; value: unknown }[] };
+
+/** The pair for `key` in a map: its own, or one a merge key (`<<: *a` or `<<: [*a, *b]`) brings in. */
+function findPair(
+  doc: Document,
+  map: Node,
+  key: string,
+  depth = 0,
+): { key: unknown; value: unknown } | undefined {
+  if (!isMap(map) || depth > 20) return undefined;
+  const items = (map as MapNode).items;
+  const own = items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+  if (own) return own;
+  for (const item of items) {
+    // With merge: true the parser gives a merge key the value Symbol(<<).
+    if (!isScalar(item.key) || !["<<", "Symbol(<<)"].includes(String(item.key.value))) continue;
+    const sources = isSeq(item.value) ? item.value.items : [item.value];
+    for (const source of sources) {
+      const target = isAlias(source) ? source.resolve(doc) : source;
+      const found = target ? findPair(doc, target as Node, key, depth + 1) : undefined;
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 export function formatPath(p: ReadonlyArray<PropertyKey>): string {

@@ -1,6 +1,6 @@
-import { UsageError } from "../../errors.js";
+import { JobBusyError, UsageError } from "../../errors.js";
 import { runJob } from "../../engine/run-job.js";
-import { parseDuration } from "../../util/units.js";
+import { formatDuration, parseDuration } from "../../util/units.js";
 import { findStepKind } from "../../steps/index.js";
 import type { Config, JobConfig } from "../../config/schema.js";
 import { createRunHooks, ensureStateDir, loadCliConfig, type GlobalOptions } from "../context.js";
@@ -8,7 +8,7 @@ import { openRunHistory } from "../open-store.js";
 import { lockJob } from "../../engine/job-lock.js";
 import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
-import { color, isJournalStream, printJson } from "../output.js";
+import { color, formatTable, isJournalStream, printJson, statusColor } from "../output.js";
 
 interface RunFlags {
   step?: string[];
@@ -33,13 +33,124 @@ export function pickJob(config: Config, name: string | undefined): JobConfig {
   return job;
 }
 
+/** Which jobs `run` runs: the named ones in the order given, every job with --all, or the only one. */
+export function pickJobs(config: Config, names: readonly string[], all: boolean): JobConfig[] {
+  if (all) {
+    if (names.length > 0)
+      throw new UsageError(
+        "--all runs every job; it takes no job names",
+        "holdfast run --all, or holdfast run JOB…",
+      );
+    return Object.values(config.jobs);
+  }
+  if (names.length === 0) return [pickJob(config, undefined)];
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name))
+      throw new UsageError(`job "${name}" is named twice`, "name each job once; they run in the order given");
+    seen.add(name);
+  }
+  return names.map((name) => pickJob(config, name));
+}
+
+/**
+ * How bad an exit code is, for the exit code of several runs (the worst wins): a cancelled run, then
+ * a failure, then a job that was busy, then warnings, then success.
+ */
+export function exitSeverity(code: number): number {
+  if (code === 0) return 0;
+  if (code === EXIT_WARNING) return 1;
+  if (code === EXIT_BUSY) return 2;
+  if (code === 130 || code === 143) return 4;
+  return 3;
+}
+const EXIT_WARNING = 3;
+const EXIT_BUSY = 4;
+
+interface RunAllFlags extends RunFlags {
+  all?: boolean;
+}
+
 export default async function run(
   global: GlobalOptions,
-  jobName: string | undefined,
-  flags: RunFlags,
+  jobNames: string[] | undefined,
+  flags: RunAllFlags,
 ): Promise<number> {
   const { config, embedded } = loadCliConfig(global, { allowEmbedded: true });
-  const job = pickJob(config, jobName);
+  const jobs = pickJobs(config, jobNames ?? [], Boolean(flags.all));
+  if (jobs.length === 1 && !flags.all) return runOne(config, embedded, jobs[0]!, flags);
+  if (flags.step?.length)
+    throw new UsageError(
+      "--step picks steps of one job",
+      "run one job with --step, e.g. holdfast run JOB --step NAME",
+    );
+  // In order, each under its own lock; a busy job is reported and the next one runs. A cancelled run
+  // (SIGINT/SIGTERM) ends the sequence: the user asked everything to stop.
+  const results: { job: string; exitCode: number; record: RunRecordSummary | null; error: string | null }[] =
+    [];
+  const dryRuns: unknown[] = [];
+  for (const job of jobs) {
+    try {
+      const code = await runOne(config, embedded, job, {
+        ...flags,
+        onRecord: (record) => {
+          results.push({ job: job.name, exitCode: record.exit_code ?? 1, record, error: null });
+        },
+        // Several plans with --json: one document at the end.
+        ...(flags.json ? { onPlan: (plan: unknown) => dryRuns.push(plan) } : {}),
+      });
+      if (!results.some((r) => r.job === job.name))
+        results.push({ job: job.name, exitCode: code, record: null, error: null });
+    } catch (err) {
+      if (!(err instanceof JobBusyError)) throw err;
+      process.stderr.write(`${color.yellow("busy")}: ${err.message}\n`);
+      results.push({ job: job.name, exitCode: EXIT_BUSY, record: null, error: err.message });
+    }
+    const last = results.at(-1);
+    if (last && (last.exitCode === 130 || last.exitCode === 143)) break;
+  }
+  const exitCode = results.reduce(
+    (worst, r) => (exitSeverity(r.exitCode) > exitSeverity(worst) ? r.exitCode : worst),
+    0,
+  );
+  if (flags.dryRun) {
+    if (flags.json) printJson({ dry_run: true, jobs: dryRuns });
+    return 0;
+  }
+  if (flags.json) {
+    printJson({
+      exit_code: exitCode,
+      runs: results.map((r) => ({ job: r.job, exit_code: r.exitCode, error: r.error, run: r.record })),
+    });
+  } else {
+    const rows = [["JOB", "STATUS", "DURATION", "EXIT"]];
+    for (const r of results) {
+      const status = r.record?.status ?? (r.exitCode === EXIT_BUSY ? "busy" : "-");
+      const duration = typeof r.record?.duration_ms === "number" ? formatDuration(r.record.duration_ms) : "-";
+      rows.push([r.job, statusColor(status), duration, String(r.exitCode)]);
+    }
+    const skipped = jobs.slice(results.length).map((j) => j.name);
+    process.stdout.write(`\n${formatTable(rows)}\n`);
+    if (skipped.length) process.stdout.write(`not run (cancelled before them): ${skipped.join(", ")}\n`);
+    process.stdout.write(`holdfast: ${results.length} of ${jobs.length} jobs run, exit ${exitCode}\n`);
+  }
+  return exitCode;
+}
+
+type RunRecordSummary = Awaited<ReturnType<typeof runJob>>;
+
+interface RunOneFlags extends RunFlags {
+  /** Several jobs: the finished record goes to the caller (for the summary) instead of --json. */
+  onRecord?: (record: RunRecordSummary) => void;
+  onPlan?: (plan: unknown) => void;
+}
+
+async function runOne(
+  config: Config,
+  embedded: boolean,
+  job: JobConfig,
+  flags: RunOneFlags,
+): Promise<number> {
   for (const name of flags.step ?? []) {
     if (!job.steps.some((s) => s.name === name)) {
       throw new UsageError(
@@ -75,7 +186,8 @@ export default async function run(
         commands,
       };
     });
-    if (flags.json) printJson({ job: job.name, dry_run: true, steps: plan });
+    if (flags.onPlan) flags.onPlan({ job: job.name, dry_run: true, steps: plan });
+    else if (flags.json) printJson({ job: job.name, dry_run: true, steps: plan });
     else {
       process.stdout.write(
         `plan for job ${job.name}${embedded ? " (embedded quickstart config)" : ""}: ${plan.length} steps, nothing will run\n`,
@@ -155,7 +267,8 @@ export default async function run(
         ...(flags.step?.length ? { onlySteps: flags.step } : {}),
       },
     );
-    if (flags.json) printJson(record);
+    if (flags.onRecord) flags.onRecord(record);
+    else if (flags.json) printJson(record);
     return record.exit_code ?? 1;
   } finally {
     lock.release();
