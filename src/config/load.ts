@@ -630,7 +630,7 @@ function offsetOf(doc: Document, p: ReadonlyArray<PropertyKey>, wantKey: boolean
   let lastGood: Node | null | undefined = node;
   let keyNode: Node | null = null;
   for (const seg of p) {
-    if (isAlias(node)) node = node.resolve(doc) as Node | undefined;
+    if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
       const pair = findPair(doc, node, String(seg));
       if (!pair) break;
