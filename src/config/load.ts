@@ -16,7 +16,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { findStepKind, stepKinds } from "../steps/index.js";
+import { allStepKinds, findStepKind } from "../registry.js";
 import { originOf, resolveReuse } from "./reuse.js";
 import { configSchema, type Config, type RawConfig } from "./schema.js";
 import { withPathBase } from "./values.js";
@@ -115,7 +115,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   // the default is written.
   const reuse = resolveReuse(
     data as Record<string, unknown>,
-    stepKinds.map((k) => k.type),
+    allStepKinds().map((k) => k.type),
     formatPath,
   );
   data = reuse.data;

@@ -1,7 +1,7 @@
 // One zod schema for the whole config file (config.md). Step and notifier option schemas come from
 // their own files through the registries, so adding a step type never touches this file.
 import { z } from "zod";
-import { stepKinds } from "../steps/index.js";
+import { allStepKinds } from "../registry.js";
 import { notifierKinds } from "../notify/index.js";
 import {
   durationSchema,
@@ -96,7 +96,7 @@ export interface StepConfig {
 }
 
 function buildStepSchema() {
-  const members = stepKinds.map((kind) =>
+  const members = allStepKinds().map((kind) =>
     z
       .strictObject({ ...commonStepShape, type: z.literal(kind.type), ...kind.options })
       .describe(kind.summary),

@@ -8,7 +8,7 @@ import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus
 import { newStepRecord } from "../store/record-rules.js";
 import { describeLeftovers, runProcess, type LeftoverProcess } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
-import { findStepKind } from "../steps/index.js";
+import { dataFlowOf, findStepKind } from "../registry.js";
 import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } from "./step-kind.js";
 import { stepEnv } from "./env.js";
 import { lockJob, type JobLock } from "./job-lock.js";
@@ -405,6 +405,7 @@ async function runAttempt(
     runState,
     redact: (t) => redactor.redact(t),
     previousRecords: (limit) => deps.store.stepHistory(job.name, step.name, limit),
+    dataFlowOf,
   };
 
   let outcome: StepOutcome;

@@ -81,6 +81,8 @@ export interface StepContext<Opts = unknown> {
   redact(text: string): string;
   /** Earlier records of this step in this job (newest first), for steps that compare with history. */
   previousRecords(limit: number): Promise<StepRecord[]>;
+  /** The declared data flow of any step of the config (a retention step scopes itself by its job's backups). */
+  dataFlowOf(step: StepConfig): DataFlow | null;
 }
 
 export interface StepReference {
@@ -107,11 +109,46 @@ export interface ResticRequirement {
   hint: string;
 }
 
+/**
+ * How a step moves backup data. The modules that reason about where data is — the redundancy matrix,
+ * the metrics, anomaly warnings, `init`'s order of creation, the scope of retention steps — read this
+ * declaration instead of knowing step types and their option names.
+ * - `backup`, `dump`: reads `source` and writes a snapshot of it into each of `repos` (under `host`).
+ * - `copy`: reads the snapshots of `sources` (absent: every source `from` holds) from the repository
+ *   `from` and writes them into each of `repos`.
+ * - `mirror`: reads a directory and writes a copy of it elsewhere; no repository is involved.
+ * - `verify`: reads `source`'s snapshots back from each of `repos` and compares them with the source
+ *   (a restore drill); it writes no data.
+ */
+export type DataFlowHow = "backup" | "dump" | "copy" | "mirror" | "verify";
+
+export interface DataFlow {
+  how: DataFlowHow;
+  /** The config source read (backup, dump) or compared with (verify). */
+  source?: string;
+  /** copy: the sources carried over; absent means every source the from-repository holds. */
+  sources?: readonly string[];
+  /** copy: the repository read. */
+  from?: string;
+  /** The repositories written (backup, dump, copy) or read back (verify). */
+  repos: readonly string[];
+  /** The host name snapshots are made under, when the step sets its own. */
+  host?: string;
+}
+
+export interface DataFlowDeclaration<Opts> {
+  how: DataFlowHow;
+  /** The flow of one configured step, from its validated options. */
+  of(options: Opts): Omit<DataFlow, "how">;
+}
+
 export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   type: string;
   summary: string;
   /** Type-specific fields; the common ones (name, timeout, retries, …) are added by the config schema. */
   options: Shape;
+  /** What the step reads and writes; absent for steps that move no backup data (exec, forget, check…). */
+  dataFlow?: DataFlowDeclaration<z.output<z.ZodObject<Shape>>>;
   /** Cross-field checks that zod cannot express simply (exactly one of command/shell, …). */
   check?(options: z.output<z.ZodObject<Shape>>): StepProblem[];
   /**
@@ -133,6 +170,8 @@ export interface PlanContext<Opts> {
   options: Opts;
   host: string;
   stateDir: string;
+  /** As in StepContext. */
+  dataFlowOf(step: StepConfig): DataFlow | null;
 }
 
 /** Typed helper: infers the options type from the schema shape. */

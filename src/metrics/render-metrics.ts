@@ -13,6 +13,7 @@ import {
   type TargetRecord,
 } from "../store/types.js";
 import { createExposition } from "./exposition.js";
+import { dataFlowOf } from "../registry.js";
 
 const JOB_STATES: readonly JobState[] = ["ok", "warning", "failed", "stale", "running", "never"];
 const SUCCESS_TARGET = new Set(["succeeded", "warning"]);
@@ -183,10 +184,11 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
         setIf(stepDuration, sl, latest.duration_ms !== null ? latest.duration_ms / 1000 : null);
         setIf(stepEnd, sl, seconds(latest.finished_at));
       }
-      if (step.type !== "backup") continue;
+      const flow = dataFlowOf(step);
+      if (flow?.how !== "backup" && flow?.how !== "dump") continue;
       const lastRunStep = summary?.last_run?.steps.find((s) => s.name === step.name) ?? null;
       const figures = await backupTargetFigures(store, job.name, step, lastRunStep);
-      const source = typeof step.source === "string" ? step.source : null;
+      const source = flow.source ?? null;
       for (const [repo, { target, snapshotAt }] of figures) {
         const tl = { ...sl, repo };
         setIf(tAdded, tl, numberField(target, "data_added"));
@@ -209,13 +211,9 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
   // as a missing drill series next to a present snapshot series.
   for (const job of jobs) {
     for (const step of job.steps) {
-      if (
-        (step.type === "backup" || step.type === "verify") &&
-        typeof step.source === "string" &&
-        Array.isArray(step.repos)
-      ) {
-        for (const repo of step.repos) if (typeof repo === "string") pair(repo, step.source);
-      }
+      const flow = dataFlowOf(step);
+      if (flow?.how !== "backup" && flow?.how !== "dump" && flow?.how !== "verify") continue;
+      if (flow.source !== undefined) for (const repo of flow.repos) pair(repo, flow.source);
     }
   }
   for (const entry of repoSource.values()) {

@@ -3,6 +3,8 @@
 // statistics (median and MAD), so one odd run in the history does not move the baseline, with floors
 // so a short or perfectly regular history does not turn noise into alarms. The result is a `warning`
 // notification only: the run's status and exit code stay what the steps made them.
+import type { DataFlowHow } from "../engine/step-kind.js";
+import { dataFlowHow } from "../registry.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 
 export type AnomalyFigure = "duration_ms" | "data_added" | "bytes_transferred";
@@ -105,13 +107,28 @@ function targetAdded(record: StepRecord, repo: string): number | null {
 
 const isSuccess = (status: string) => status === "succeeded" || status === "warning";
 
+/**
+ * The figure judged per data flow: what a snapshot step adds to each repository, what a mirror
+ * transfers. Steps that move no data of their own (copies, drills, exec…) are not judged.
+ */
+const JUDGED: Partial<Record<DataFlowHow, "per_repository_added" | "bytes_transferred">> = {
+  backup: "per_repository_added",
+  dump: "per_repository_added",
+  mirror: "bytes_transferred",
+};
+const judgedFigure = (type: string) => {
+  const how = dataFlowHow(type);
+  return how === null ? undefined : JUDGED[how];
+};
+
 /** Anomalies of one step record against earlier successful records of the same step (pure). */
 export function findStepAnomalies(
   step: StepRecord,
   history: readonly StepRecord[],
   options: AnomalyOptions = DEFAULT_ANOMALY_OPTIONS,
 ): Anomaly[] {
-  if ((step.type !== "backup" && step.type !== "mirror") || !isSuccess(step.status)) return [];
+  const judged = judgedFigure(step.type);
+  if (judged === undefined || !isSuccess(step.status)) return [];
   const past = history.filter((h) => isSuccess(h.status)).slice(0, options.maxHistory);
   const found: Anomaly[] = [];
   const add = (figure: AnomalyFigure, verdict: Verdict | null, baseline: number, repo?: string) => {
@@ -133,7 +150,7 @@ export function findStepAnomalies(
       Math.min(durations.length, options.maxHistory),
     );
   }
-  if (step.type === "backup") {
+  if (judged === "per_repository_added") {
     for (const target of step.targets) {
       const value = targetAdded(step, target.repo);
       if (value === null) continue;
@@ -167,7 +184,7 @@ export async function collectRunAnomalies(
 ): Promise<Anomaly[]> {
   const found: Anomaly[] = [];
   for (const step of run.steps) {
-    if ((step.type !== "backup" && step.type !== "mirror") || !isSuccess(step.status)) continue;
+    if (judgedFigure(step.type) === undefined || !isSuccess(step.status)) continue;
     // The history includes this run's own record (it is finished); it is not its own baseline.
     const history = (await store.stepHistory(run.job, step.name, options.maxHistory + 1)).filter(
       (h) => !(h.started_at === step.started_at && h.finished_at === step.finished_at),

@@ -3,6 +3,7 @@
 // source itself, on at least 2 media (distinct repositories), at least 1 of them offsite.
 // It reads only the config and the history: no repository is contacted.
 import type { Config } from "../config/schema.js";
+import { dataFlowOf } from "../registry.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 
 export interface RedundancyCell {
@@ -74,13 +75,15 @@ export async function computeRedundancy(
     writers.set(key(source, repo), list);
   };
 
+  // Steps that snapshot a source (backup, dump) count as backups here: their records carry one target
+  // per repository with its snapshot.
   for (const job of Object.values(config.jobs)) {
     const maxAgeMs = job.max_age ?? null;
     for (const step of job.steps) {
-      if (step.type === "backup" && typeof step.source === "string" && Array.isArray(step.repos)) {
-        for (const repo of step.repos as string[]) {
-          addWriter(step.source, repo, { job: job.name, step: step.name, kind: "backup", maxAgeMs });
-        }
+      const flow = dataFlowOf(step);
+      if ((flow?.how !== "backup" && flow?.how !== "dump") || flow.source === undefined) continue;
+      for (const repo of flow.repos) {
+        addWriter(flow.source, repo, { job: job.name, step: step.name, kind: "backup", maxAgeMs });
       }
     }
   }
@@ -88,13 +91,12 @@ export async function computeRedundancy(
   for (const job of Object.values(config.jobs)) {
     const maxAgeMs = job.max_age ?? null;
     for (const step of job.steps) {
-      if (step.type !== "copy" || typeof step.from !== "string" || !Array.isArray(step.to)) continue;
-      const from = step.from;
-      const copied = Array.isArray(step.sources)
-        ? (step.sources as string[])
-        : sources.map((s) => s.name).filter((s) => writers.has(key(s, from)));
+      const flow = dataFlowOf(step);
+      if (flow?.how !== "copy" || flow.from === undefined) continue;
+      const from = flow.from;
+      const copied = flow.sources ?? sources.map((s) => s.name).filter((s) => writers.has(key(s, from)));
       for (const source of copied) {
-        for (const to of step.to as string[]) {
+        for (const to of flow.repos) {
           addWriter(source, to, { job: job.name, step: step.name, kind: "copy", from, maxAgeMs });
         }
       }

@@ -64,6 +64,10 @@ export const backupStep = defineStepKind({
           : "skip_if_unchanged (restic --skip-if-unchanged)",
       hint: "remove skip_if_unchanged from this step (a snapshot is then made every run; unchanged data adds almost nothing to the repository)",
     })),
+  dataFlow: {
+    how: "backup",
+    of: (o) => ({ source: o.source, repos: o.repos, ...(o.host !== undefined ? { host: o.host } : {}) }),
+  },
   plan: (ctx) => {
     const source = ctx.config.sources[ctx.options.source];
     if (!source) return [`(unknown source ${ctx.options.source})`];

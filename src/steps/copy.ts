@@ -26,6 +26,10 @@ export const copyStep = defineStepKind({
     ...o.to.map((name, i) => ({ path: ["to", i], kind: "repository" as const, name })),
     ...(o.sources ?? []).map((name, i) => ({ path: ["sources", i], kind: "source" as const, name })),
   ],
+  dataFlow: {
+    how: "copy",
+    of: (o) => ({ from: o.from, repos: o.to, ...(o.sources !== undefined ? { sources: o.sources } : {}) }),
+  },
   check: (o) =>
     o.to.includes(o.from)
       ? [{ path: ["to"], message: `cannot copy "${o.from}" into itself`, hint: "remove it from `to`" }]
@@ -33,7 +37,7 @@ export const copyStep = defineStepKind({
   plan: (ctx) => {
     const from = ctx.config.repositories[ctx.options.from];
     if (!from) return [];
-    const scopes = sourceScopes(ctx.config, ctx.job, ctx.options.sources, ctx.host);
+    const scopes = sourceScopes(ctx, ctx.options.sources);
     const tagArgs = scopes.flatMap((s) => ["--tag", `${HOLDFAST_TAG},${sourceTag(s.source)}`]);
     const lines: string[] = [];
     if (ctx.options.snapshots === "latest") {
@@ -77,7 +81,7 @@ async function runCopy(ctx: StepContext<CopyOptions>) {
       status: "failed" as const,
       error: stepError("config", `unknown repository "${opts.from}"`, null),
     };
-  const scopes = sourceScopes(ctx.config, ctx.job, opts.sources, ctx.host);
+  const scopes = sourceScopes(ctx, opts.sources);
   const tags = scopes.map((s) => [HOLDFAST_TAG, sourceTag(s.source)]);
 
   let ids: string[] | null = null;

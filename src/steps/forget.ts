@@ -64,7 +64,7 @@ export const forgetStep = defineStepKind({
     ...(o.sources ?? []).map((name, i) => ({ path: ["sources", i], kind: "source" as const, name })),
   ],
   plan: (ctx) => {
-    const scopes = sourceScopes(ctx.config, ctx.job, ctx.options.sources, ctx.host);
+    const scopes = sourceScopes(ctx, ctx.options.sources);
     return ctx.options.repos.flatMap((name) => {
       const repo = ctx.config.repositories[name];
       return repo
@@ -106,7 +106,7 @@ async function runForget(ctx: StepContext<ForgetStepOptions>) {
   const host = resticHostFromStep(ctx);
   const restic = await detectRestic(ctx.config, ctx.env);
   if (restic.error) return { status: "failed" as const, error: restic.error };
-  const scopes = sourceScopes(ctx.config, ctx.job, opts.sources, ctx.host);
+  const scopes = sourceScopes(ctx, opts.sources);
 
   const runOne = async (repoName: string): Promise<TargetRecord> => {
     const repo = ctx.config.repositories[repoName];

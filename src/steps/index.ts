@@ -1,4 +1,5 @@
-// The step types of config.md. A new type is one file in this folder plus one line here.
+// The step types of config.md. A new type is one file in this folder plus one line here; the
+// composition root (src/registry.ts) serves them to the rest of holdfast.
 import type { StepKind } from "../engine/step-kind.js";
 import { backupStep } from "./backup.js";
 import { checkStep } from "./check.js";
@@ -12,7 +13,7 @@ import { verifyStep } from "./verify.js";
 
 // Each kind has its own options type; the registry holds them side by side.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const stepKinds: readonly StepKind<any>[] = [
+export const builtinStepKinds: readonly StepKind<any>[] = [
   execStep,
   backupStep,
   copyStep,
@@ -23,8 +24,3 @@ export const stepKinds: readonly StepKind<any>[] = [
   manifestStep,
   verifyStep,
 ];
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function findStepKind(type: string): StepKind<any> | undefined {
-  return stepKinds.find((kind) => kind.type === type);
-}

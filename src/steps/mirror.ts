@@ -113,6 +113,8 @@ export const mirrorStep = defineStepKind({
       })
       .default({ exists: [] }),
   },
+  // From a path to a path: no config source, no repository.
+  dataFlow: { how: "mirror", of: () => ({ repos: [] }) },
   check: (o) => {
     const problems: StepProblem[] = [];
     const from = splitRemote(o.from);

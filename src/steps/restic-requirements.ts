@@ -5,7 +5,7 @@
 import type { Config } from "../config/schema.js";
 import type { ResticRequirement } from "../engine/step-kind.js";
 import { versionAtLeast, type ResticVersion } from "../restic/version.js";
-import { findStepKind } from "./index.js";
+import { findStepKind } from "../registry.js";
 
 export interface UnmetRequirement extends ResticRequirement {
   job: string;

@@ -1,7 +1,7 @@
 // Which of holdfast's snapshots a retention or copy step is about: the sources of its job (or the
 // ones it names) and the hosts their backups are made under. Snapshots are found by holdfast's tags
 // (`holdfast`, `source:NAME`), so snapshots made by anything else are never touched.
-import type { Config, JobConfig } from "../config/schema.js";
+import type { PlanContext } from "../engine/step-kind.js";
 
 export interface SourceScope {
   source: string;
@@ -9,16 +9,15 @@ export interface SourceScope {
 }
 
 /**
- * The step's `sources` when given; else the sources the job's backup and copy steps handle; else
- * (a retention-only job) every source in the config. Hosts: the `host` of each backup step of that
- * source in the job, else the config's host.
+ * The step's `sources` when given; else the sources the job's backup and copy steps handle (read from
+ * their declared data flow); else (a retention-only job) every source in the config. Hosts: the
+ * `host` of each backup step of that source in the job, else the config's host.
  */
 export function sourceScopes(
-  config: Config,
-  job: JobConfig,
+  ctx: Pick<PlanContext<unknown>, "config" | "job" | "host" | "dataFlowOf">,
   named: readonly string[] | undefined,
-  defaultHost: string,
 ): SourceScope[] {
+  const { config, job, host: defaultHost } = ctx;
   const hostsBySource = new Map<string, Set<string>>();
   const add = (source: string, host: string | null) => {
     const set = hostsBySource.get(source) ?? new Set<string>();
@@ -26,10 +25,11 @@ export function sourceScopes(
     hostsBySource.set(source, set);
   };
   for (const step of job.steps) {
-    if (step.type === "backup" && typeof step.source === "string") {
-      add(step.source, typeof step.host === "string" ? step.host : defaultHost);
-    } else if (step.type === "copy" && Array.isArray(step.sources)) {
-      for (const s of step.sources) if (typeof s === "string") add(s, null);
+    const flow = ctx.dataFlowOf(step);
+    if ((flow?.how === "backup" || flow?.how === "dump") && flow.source !== undefined) {
+      add(flow.source, flow.host ?? defaultHost);
+    } else if (flow?.how === "copy" && flow.sources !== undefined) {
+      for (const s of flow.sources) add(s, null);
     }
   }
   let names: string[];

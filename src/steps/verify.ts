@@ -74,11 +74,12 @@ export const verifyStep = defineStepKind({
     { path: ["source"], kind: "source", name: o.source },
     ...o.repos.map((name, i) => ({ path: ["repos", i], kind: "repository" as const, name })),
   ],
+  dataFlow: { how: "verify", of: (o) => ({ source: o.source, repos: o.repos }) },
   plan: (ctx) =>
     ctx.options.repos.flatMap((name) => {
       const repo = ctx.config.repositories[name];
       if (!repo) return [];
-      const hosts = sourceScopes(ctx.config, ctx.job, [ctx.options.source], ctx.host)[0]?.hosts ?? [ctx.host];
+      const hosts = sourceScopes(ctx, [ctx.options.source])[0]?.hosts ?? [ctx.host];
       const filter = ["--tag", `${HOLDFAST_TAG},${sourceTag(ctx.options.source)}`];
       for (const h of hosts) filter.push("--host", h);
       return [
@@ -112,7 +113,7 @@ async function runVerify(ctx: StepContext<VerifyOptions>): Promise<StepOutcome> 
     };
   }
   const host = resticHostFromStep(ctx);
-  const hosts = sourceScopes(ctx.config, ctx.job, [source.name], ctx.host)[0]?.hosts ?? [ctx.host];
+  const hosts = sourceScopes(ctx, [source.name])[0]?.hosts ?? [ctx.host];
   const seed = opts.seed ?? randomSeed();
   ctx.log.info(
     `restore drill of ${source.name} (hosts ${hosts.join(", ")}); sample ${describeSample(opts.sample)}, seed ${seed}`,

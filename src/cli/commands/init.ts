@@ -10,6 +10,8 @@ import { createInterface } from "node:readline/promises";
 import type { Config, RepositoryConfig } from "../../config/schema.js";
 import { defaultStateDir, findConfigFile, loadConfigFile } from "../../config/load.js";
 import { UsageError, type StepError } from "../../errors.js";
+import type { DataFlow } from "../../engine/step-kind.js";
+import { dataFlowOf } from "../../registry.js";
 import { init } from "../../restic/commands.js";
 import { detectRestic } from "../../restic/detect.js";
 import type { GlobalOptions } from "../context.js";
@@ -108,28 +110,23 @@ export default async function initCommand(global: GlobalOptions, flags: InitFlag
 /** Copy targets last, so their source exists and lends them its chunker parameters. */
 function orderForCopies(config: Config): RepositoryConfig[] {
   const targets = new Set<string>();
-  for (const job of Object.values(config.jobs)) {
-    for (const step of job.steps)
-      if (step.type === "copy" && Array.isArray(step.to)) for (const t of step.to) targets.add(String(t));
-  }
+  for (const flow of copyFlows(config)) for (const t of flow.repos) targets.add(t);
   const all = Object.values(config.repositories);
   return [...all.filter((r) => !targets.has(r.name)), ...all.filter((r) => targets.has(r.name))];
 }
 
 function copySourceOf(config: Config, name: string): RepositoryConfig | undefined {
-  for (const job of Object.values(config.jobs)) {
-    for (const step of job.steps) {
-      if (
-        step.type === "copy" &&
-        Array.isArray(step.to) &&
-        step.to.includes(name) &&
-        typeof step.from === "string"
-      ) {
-        return config.repositories[step.from];
-      }
-    }
+  for (const flow of copyFlows(config)) {
+    if (flow.from !== undefined && flow.repos.includes(name)) return config.repositories[flow.from];
   }
   return undefined;
+}
+
+/** Every step that copies snapshots from one repository into others, in config order. */
+function copyFlows(config: Config): DataFlow[] {
+  return Object.values(config.jobs)
+    .flatMap((job) => job.steps.map(dataFlowOf))
+    .filter((flow): flow is DataFlow => flow?.how === "copy");
 }
 
 async function initRepository(

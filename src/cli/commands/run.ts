@@ -1,7 +1,7 @@
 import { JobBusyError, UsageError } from "../../errors.js";
 import { runJob } from "../../engine/run-job.js";
 import { formatDuration, parseDuration } from "../../util/units.js";
-import { findStepKind } from "../../steps/index.js";
+import { dataFlowOf, findStepKind } from "../../registry.js";
 import type { Config, JobConfig } from "../../config/schema.js";
 import { createRunHooks, ensureStateDir, loadCliConfig, type GlobalOptions } from "../context.js";
 import { openRunHistory } from "../open-store.js";
@@ -176,6 +176,7 @@ async function runOne(
             options: step,
             host: config.host,
             stateDir: config.state_dir,
+            dataFlowOf,
           })
         : [];
       return {
