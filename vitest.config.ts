@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 import { MAIN_SUITE_RUNS_RESTIC, resticProjects } from "./test/helpers/restic-projects.js";
 
@@ -10,6 +11,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // vitest's default is one worker per CPU minus one: a single worker on a 2-core CI machine, and
+    // most of these files wait on restic, rsync, servers and timeouts rather than compute. Two
+    // workers overlap those waits.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: resticProjects({
       include: ["src/**/*.test.ts", "test/**/*.test.ts"],
       exclude: ["test/reliability/**", "test/security/**"],

@@ -13,7 +13,7 @@ repositories:
   local: { url: /tmp/holdfast-metrics-test/repo, password_file: /tmp/holdfast-metrics-test/pass }
   b2: { url: /tmp/holdfast-metrics-test/repo2, password_file: /tmp/holdfast-metrics-test/pass, offsite: true }
 sources:
-  home: { paths: [/tmp] }
+  home: { paths: [/srv/home] }
 jobs:
   nightly:
     max_age: 26h
