@@ -74,6 +74,8 @@ export interface SourceSelectionOptions {
   resticCacheDir?: string;
   /** Patterns of the step's own, added as a list of their own (a manifest's `exclude`). */
   extraExcludes?: readonly string[];
+  /** Directories of the step's own to leave out (a manifest's output), taken literally. */
+  extraExcludedDirs?: readonly string[];
 }
 
 /** The source's rules: reads its exclude files, so a missing or unreadable one throws SelectionError. */
@@ -104,13 +106,23 @@ export function sourceSelection(
     patternLists: lists.filter((l) => l.some((p) => p !== "")),
     tagFiles: [...source.exclude_if_present],
     oneFileSystem: source.one_file_system,
-    excludedDirs: options.resticCacheDir ? [path.resolve(options.resticCacheDir)] : [],
+    excludedDirs: [
+      ...(options.resticCacheDir ? [path.resolve(options.resticCacheDir)] : []),
+      ...(options.extraExcludedDirs ?? []).map((d) => path.resolve(d)),
+    ],
   };
 }
 
 /** Rules from patterns alone (a manifest's `paths`, the git step's roots). */
-export function patternSelection(patterns: readonly string[]): SelectionRules {
-  return { ...EMPTY_RULES, patternLists: patterns.some((p) => p !== "") ? [[...patterns]] : [] };
+export function patternSelection(
+  patterns: readonly string[],
+  excludedDirs: readonly string[] = [],
+): SelectionRules {
+  return {
+    ...EMPTY_RULES,
+    patternLists: patterns.some((p) => p !== "") ? [[...patterns]] : [],
+    excludedDirs: excludedDirs.map((d) => path.resolve(d)),
+  };
 }
 
 /**

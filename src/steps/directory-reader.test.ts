@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { EMPTY_RULES } from "../sources/selection.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -94,14 +95,11 @@ describe("directory readers", () => {
       expect(listing.raw?.[cafe], kind).toEqual(bytes("caf", [0xe9]));
       expect(listing.raw?.[listing.names.indexOf("plain")], kind).toBeUndefined();
       expect(listing.stats[cafe * STAT_FIELDS + 1], kind).toBe(7);
-      const walk = await walkTrees(
-        [{ path: root, excludes: [], excludeIfPresent: [], oneFileSystem: false }],
-        {
-          hash: true,
-          workers: 0,
-          reader: kind,
-        },
-      );
+      const walk = await walkTrees([{ path: root, rules: EMPTY_RULES }], {
+        hash: true,
+        workers: 0,
+        reader: kind,
+      });
       expect(walk.problems, kind).toEqual([]);
       expect(walk.vanished, kind).toBe(0);
       const text = walk.blocks.join("");
@@ -124,7 +122,7 @@ describe("directory readers", () => {
     const task = structuredClone({ dir: `${root}/Fotos-\uFFFD`, raw: latin1, group: 0, dev: 0 });
     expect(Buffer.isBuffer(task.raw)).toBe(false);
     for (const kind of ["native", "node"] as const) {
-      const state = createWalkState([{ excludes: [], excludeIfPresent: [], oneFileSystem: false }], kind);
+      const state = createWalkState([EMPTY_RULES], kind);
       const response = walkBatch(state, { tasks: [task], budget: 100, hash: true });
       expect(response.problems, kind).toEqual([]);
       expect(
@@ -150,7 +148,7 @@ describe("directory readers", () => {
     fs.mkdirSync(path.join(root, "sub", "deeper", "deepest"), { recursive: true });
     fs.writeFileSync(path.join(root, "sub", "deeper", "x"), "x");
     const walk = (reader: "native" | "node") =>
-      walkTrees([{ path: root, excludes: [], excludeIfPresent: [], oneFileSystem: false }], {
+      walkTrees([{ path: root, rules: EMPTY_RULES }], {
         hash: true,
         workers: 0,
         reader,

@@ -8,7 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { HoldfastError, stepError } from "../errors.js";
 import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
-import { boundedInt, pathSchema } from "../config/values.js";
+import { boundedInt, excludePatternSchema, pathSchema } from "../config/values.js";
 import { removeStaleTempFiles, syncDirectory, tempPathFor, writeFileAtomic } from "../util/atomic-write.js";
 import { describeExit, type ProcessResult } from "../util/process.js";
 import {
@@ -41,7 +41,7 @@ import {
 
 const gitOptions = {
   roots: z.array(pathSchema).min(1),
-  exclude: z.array(z.string()).default([]),
+  exclude: z.array(excludePatternSchema).default([]),
   max_depth: boundedInt(64).default(8),
   output: pathSchema,
   bundle: z.enum(["none", "unpushed", "all"]).default("unpushed"),

@@ -10,7 +10,7 @@ import { createGunzip, gzip } from "node:zlib";
 import { z } from "zod";
 import { stepError } from "../errors.js";
 import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
-import { boundedInt, nameSchema, pathSchema, percentSchema } from "../config/values.js";
+import { boundedInt, excludePatternSchema, nameSchema, pathSchema, percentSchema } from "../config/values.js";
 import {
   isDiskFullError,
   removeStaleTempFiles,
@@ -30,6 +30,8 @@ import {
   type ManifestHeader,
 } from "./manifest-format.js";
 import { walkTrees, type WalkRoot } from "./tree-walk.js";
+import { resticCacheDir } from "../restic/repository.js";
+import { patternSelection, SelectionError, sourceSelection } from "../sources/selection.js";
 
 export const LATEST_FILE = "latest";
 const MANIFEST_PREFIX = "manifest-";
@@ -49,7 +51,7 @@ const manifestOptions = {
   keep: boundedInt(10_000).min(1, "keep at least 1 manifest").default(7),
   max_removed: percentSchema.optional(),
   max_changed: percentSchema.optional(),
-  exclude: z.array(z.string()).default([]),
+  exclude: z.array(excludePatternSchema).default([]),
 };
 
 type ManifestOptions = z.output<z.ZodObject<typeof manifestOptions>>;
@@ -77,8 +79,14 @@ export const manifestStep = defineStepKind({
   run: (ctx) => runManifest(ctx),
 });
 
-/** The walk roots: each source's paths with that source's excludes, then `paths`; all with `exclude`. */
-export function manifestRoots(ctx: Pick<StepContext<ManifestOptions>, "config" | "options">): WalkRoot[] {
+/**
+ * The walk roots: each source's paths with what that source backs up (sources/selection.ts, restic's
+ * rules), then `paths`; all with the step's own `exclude`. A source whose exclude_file is missing
+ * throws SelectionError.
+ */
+export function manifestRoots(
+  ctx: Pick<StepContext<ManifestOptions>, "config" | "options"> & { env?: Record<string, string> },
+): WalkRoot[] {
   const o = ctx.options;
   // The manifests themselves would show up as changes in every run (only matched where they can be).
   const output = path.resolve(o.output);
@@ -88,33 +96,20 @@ export function manifestRoots(ctx: Pick<StepContext<ManifestOptions>, "config" |
   for (const name of o.sources ?? []) {
     const source = ctx.config.sources[name];
     if (!source) continue;
-    const fromFiles = source.exclude_file.flatMap(readPatternFile);
     for (const p of source.paths) {
       roots.push({
         path: p,
-        excludes: [...source.exclude, ...fromFiles, ...o.exclude, ...ownFor(p)],
-        excludeIfPresent: source.exclude_if_present,
-        oneFileSystem: source.one_file_system,
+        rules: sourceSelection(source, {
+          env: ctx.env ?? {},
+          resticCacheDir: resticCacheDir(ctx.config),
+          extraExcludes: o.exclude,
+          extraExcludedDirs: ownFor(p),
+        }),
       });
     }
   }
-  for (const p of o.paths ?? []) {
-    roots.push({
-      path: p,
-      excludes: [...o.exclude, ...ownFor(p)],
-      excludeIfPresent: [],
-      oneFileSystem: false,
-    });
-  }
+  for (const p of o.paths ?? []) roots.push({ path: p, rules: patternSelection(o.exclude, ownFor(p)) });
   return roots;
-}
-
-function readPatternFile(file: string): string[] {
-  try {
-    return fs.readFileSync(file, "utf8").split("\n");
-  } catch {
-    return [];
-  }
 }
 
 /** manifest-20261126T030002123Z.tsv.gz: sorts by time, no characters that need quoting. */
@@ -150,7 +145,14 @@ async function runManifest(ctx: StepContext<ManifestOptions>): Promise<StepOutco
   await removeStaleTempFiles(output, MANIFEST_PREFIX);
   const previousName = await readLatest(output);
 
-  const roots = manifestRoots(ctx);
+  let roots: WalkRoot[];
+  try {
+    roots = manifestRoots(ctx);
+  } catch (err) {
+    if (err instanceof SelectionError)
+      return { status: "failed", error: stepError("config", err.message, err.hint) };
+    throw err;
+  }
   ctx.log.info(`walking ${roots.map((r) => r.path).join(", ")}${o.hash ? " (sha256 of every file)" : ""}`);
   let lastProgress = 0;
   const walk = await walkTrees(roots, {

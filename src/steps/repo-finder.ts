@@ -5,7 +5,7 @@
 // directories are read a few at a time.
 import fs from "node:fs";
 import path from "node:path";
-import { compileExcludes } from "../util/glob.js";
+import { compilePatterns } from "../sources/selection.js";
 
 export interface FoundRepository {
   path: string;
@@ -28,7 +28,8 @@ export interface FindOptions {
 }
 
 export async function findRepositories(roots: readonly string[], options: FindOptions): Promise<FindResult> {
-  const excluded = compileExcludes(options.exclude);
+  // The same pattern rules as a source's exclude (restic's), so one way of writing them holds everywhere.
+  const excluded = compilePatterns(options.exclude);
   const result: FindResult = { repositories: [], missingRoots: [], unreadable: [] };
   const queue: Array<{ dir: string; depth: number }> = [];
   const seen = new Set<string>();

@@ -6,7 +6,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { compileExcludes, type PathMatcher } from "../util/glob.js";
+import {
+  compileSelection,
+  presentTags,
+  taggedOut,
+  type CompiledSelection,
+  type SelectionRules,
+} from "../sources/selection.js";
 import {
   childPath,
   directoryReader,
@@ -19,11 +25,8 @@ import {
 } from "./directory-reader.js";
 import { escapeBytes, escapePath, needsEscape, type EntryType } from "./manifest-format.js";
 
-export interface WalkGroup {
-  excludes: string[];
-  excludeIfPresent: string[];
-  oneFileSystem: boolean;
-}
+/** One root's rules of what is walked (sources/selection.ts). */
+export type WalkGroup = SelectionRules;
 
 export interface WalkTask {
   dir: string;
@@ -68,7 +71,7 @@ export interface WalkResponse {
 
 export interface WalkState {
   groups: WalkGroup[];
-  matchers: PathMatcher[];
+  selections: CompiledSelection[];
   buffer: Buffer;
   readDirectory: DirectoryReader;
 }
@@ -76,7 +79,7 @@ export interface WalkState {
 export function createWalkState(groups: WalkGroup[], reader: DirectoryReaderKind): WalkState {
   return {
     groups,
-    matchers: groups.map((g) => compileExcludes(g.excludes)),
+    selections: groups.map(compileSelection),
     buffer: Buffer.allocUnsafe(1 << 20),
     readDirectory: directoryReader(reader),
   };
@@ -91,7 +94,6 @@ export function walkBatch(state: WalkState, request: WalkRequest): WalkResponse 
       break;
     }
     const task = stack.pop() as WalkTask;
-    const group = state.groups[task.group] as WalkGroup;
     let listing: DirectoryListing;
     // A Buffer sent to another thread arrives as a plain Uint8Array.
     const fsDir = task.raw
@@ -105,10 +107,7 @@ export function walkBatch(state: WalkState, request: WalkRequest): WalkResponse 
       else out.problems.push({ path: task.dir, message: `cannot read directory: ${e.code ?? e.message}` });
       continue;
     }
-    const names = listing.names;
-    if (group.excludeIfPresent.length > 0 && group.excludeIfPresent.some((marker) => names.includes(marker)))
-      continue;
-    const block = readDirectory(state, request, task, fsDir, group, listing, stack, out);
+    const block = readDirectory(state, request, task, fsDir, listing, stack, out);
     if (block) out.blocks.push(block);
   }
   return out;
@@ -119,12 +118,13 @@ function readDirectory(
   request: WalkRequest,
   task: WalkTask,
   fsDir: FsPath,
-  group: WalkGroup,
   { names, stats, raw }: DirectoryListing,
   stack: WalkTask[],
   out: WalkResponse,
 ): WalkBlock | null {
-  const excluded = state.matchers[task.group] as PathMatcher;
+  const selection = state.selections[task.group] as CompiledSelection;
+  // A directory holding an exclude_if_present tag keeps only the tag file (as restic does).
+  const tags = selection.tagFiles.length > 0 ? presentTags(selection, fsDir, names) : null;
   const prefix = task.dir === "/" ? "/" : `${task.dir}/`;
   const escapedPrefix =
     typeof fsDir === "string" ? escapePath(prefix) : escapeBytes(childPath(fsDir, "", undefined) as Buffer);
@@ -135,8 +135,9 @@ function readDirectory(
   for (let k = 0; k < names.length; k++) {
     const i = order ? (order.index[k] as number) : k;
     const name = names[i] as string;
+    if (tags !== null && taggedOut(tags, name)) continue;
     const full = prefix + name;
-    if (excluded(full)) continue;
+    if (selection.excludedByPath(full)) continue;
     out.count++;
     const rawName = raw?.[i];
     // Named by its bytes where the directory's or its own are not UTF-8.
@@ -152,10 +153,13 @@ function readDirectory(
     const size = stats[at + 1] as number;
     const mtime = Math.trunc(stats[at + 2] as number);
     const type = typeOfMode(mode);
+    const otherDevice = selection.oneFileSystem && stats[at + 3] !== task.dev;
+    // one_file_system: a mount point is listed (not entered); anything else on another device is not.
+    if (otherDevice && type !== "d") continue;
     const escaped = escapedPrefix + (order ? (order.escaped[i] as string) : name);
     if (type === "d") {
       block.dirs++;
-      if (!group.oneFileSystem || stats[at + 3] === task.dev) {
+      if (!otherDevice) {
         stack.push(
           typeof fsPath === "string"
             ? { dir: full, group: task.group, dev: task.dev }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { comparePaths, LineCursor, parseEntry, pathField } from "./manifest-format.js";
 import { defaultWorkerCount, walkTrees, type WalkRoot } from "./tree-walk.js";
+import { EMPTY_RULES, type SelectionRules } from "../sources/selection.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -28,12 +29,9 @@ function lines(blocks: string[]): string[] {
   return out;
 }
 
-const root = (p: string, more: Partial<WalkRoot> = {}): WalkRoot => ({
+const root = (p: string, more: Partial<SelectionRules> = {}): WalkRoot => ({
   path: p,
-  excludes: [],
-  excludeIfPresent: [],
-  oneFileSystem: false,
-  ...more,
+  rules: { ...EMPTY_RULES, ...more },
 });
 
 describe("walkTrees", () => {
@@ -70,7 +68,7 @@ describe("walkTrees", () => {
     });
   });
 
-  it("honours restic-style excludes and exclude_if_present", async () => {
+  it("honours restic's excludes and exclude_if_present (the tag file itself stays, as in the snapshot)", async () => {
     const r = tree({
       "keep.txt": "k",
       "cache/big": "x",
@@ -81,11 +79,13 @@ describe("walkTrees", () => {
       "skipme/secret": "s",
     });
     const result = await walkTrees(
-      [root(r, { excludes: [`${r}/cache`, "node_modules", "*.tmp"], excludeIfPresent: [".nobackup"] })],
+      [root(r, { patternLists: [[`${r}/cache`, "node_modules", "*.tmp"]], tagFiles: [".nobackup"] })],
       { hash: false, workers: 0 },
     );
     const rel = lines(result.blocks).map((l) => path.relative(r, pathField(l)) || ".");
-    expect(rel.sort()).toEqual([".", "keep.txt", "p", "p/src", "p/src/a.ts", "skipme"].sort());
+    expect(rel.sort()).toEqual(
+      [".", "keep.txt", "p", "p/src", "p/src/a.ts", "skipme", "skipme/.nobackup"].sort(),
+    );
   });
 
   it("escapes awkward names and keeps them in order", async () => {

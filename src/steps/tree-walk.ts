@@ -5,9 +5,10 @@
 // global sort and no object per entry.
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { compileExcludes } from "../util/glob.js";
+import { compileSelection, rootExcluded, type SelectionRules } from "../sources/selection.js";
 import { defaultReaderKind, type DirectoryReaderKind } from "./directory-reader.js";
 import { dirKey, escapePath, formatEntry, sortManifestLines } from "./manifest-format.js";
 import {
@@ -25,9 +26,8 @@ import {
 
 export interface WalkRoot {
   path: string;
-  excludes: string[];
-  excludeIfPresent: string[];
-  oneFileSystem: boolean;
+  /** What is walked below it (sources/selection.ts): restic's rules for a source. */
+  rules: SelectionRules;
 }
 
 export interface WalkOptions {
@@ -101,14 +101,10 @@ export async function walkTrees(roots: readonly WalkRoot[], options: WalkOptions
   // Blocks by directory key; the first one wins when overlapping roots walk a directory twice.
   const blocks = new Map<string, WalkBlock>();
   const rootLines = new Map<string, WalkBlock & { lines: string[] }>();
-  const groups: WalkGroup[] = roots.map((r) => ({
-    excludes: r.excludes,
-    excludeIfPresent: r.excludeIfPresent,
-    oneFileSystem: r.oneFileSystem,
-  }));
+  const groups: WalkGroup[] = roots.map((r) => r.rules);
   const queue: WalkTask[] = [];
   for (const [group, root] of roots.entries()) {
-    if (compileExcludes(root.excludes)(root.path)) continue;
+    if (rootExcluded(compileSelection(root.rules), path.resolve(root.path))) continue;
     // The root itself is followed when it is a symlink: a manifest of /home where /home → /data/home
     // should list the files, not one link.
     let st: fs.Stats;

@@ -1,12 +1,11 @@
 // The pure parts of the restore drill (verify.ts): a reservoir sample of a snapshot's regular files
 // drawn from a seeded PRNG (the seed is recorded, so a drill can be replayed), the "has this file
 // changed since the snapshot?" test at nanosecond precision, restic's --include escaping, the
-// per-file errors restic prints during a restore, and streamed hashing and counting of the source.
+// per-file errors restic prints during a restore, and streamed hashing (the source is counted by
+// sources/selection.ts).
 import crypto from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import { stripAnsi } from "../restic/outputs.js";
-import { compileExcludes } from "../util/glob.js";
 import { decodeLikeGo } from "./manifest-format.js";
 
 /** A regular file of the snapshot, as `restic ls --json` described it. */
@@ -200,70 +199,4 @@ export function parseRestoreError(line: string): { path: string; message: string
   const m = /^ignoring error for (.+?): (.+)$/.exec(stripAnsi(line));
   if (!m) return null;
   return { path: m[1] ?? "", message: m[2] ?? "" };
-}
-
-export interface CountSource {
-  paths: readonly string[];
-  exclude: readonly string[];
-  excludeIfPresent: readonly string[];
-  oneFileSystem: boolean;
-}
-
-/**
- * Counts the regular files of a source the way its backup sees them (restic-style excludes,
- * exclude_if_present, one_file_system). Iterative, streaming directories with opendir.
- */
-export async function countRegularFiles(source: CountSource, signal?: AbortSignal): Promise<number> {
-  const excluded = compileExcludes(source.exclude);
-  let count = 0;
-  for (const root of source.paths) {
-    if (excluded(root)) continue;
-    let rootStat: fs.Stats;
-    try {
-      rootStat = await fs.promises.stat(root);
-    } catch {
-      continue;
-    }
-    if (rootStat.isFile()) {
-      count++;
-      continue;
-    }
-    if (!rootStat.isDirectory()) continue;
-    // Directories as bytes: a name that is not UTF-8 must be walked into, not lost to U+FFFD.
-    const stack: Buffer[] = [Buffer.from(root)];
-    while (stack.length > 0) {
-      if (signal?.aborted) return count;
-      const dir = stack.pop() as Buffer;
-      const dirText = dir.toString();
-      // restic's form is NAME[:HEADER]; the name is enough to decide here.
-      if (
-        source.excludeIfPresent.some((spec) =>
-          fs.existsSync(Buffer.concat([dir, Buffer.from(`/${spec.split(":")[0] ?? spec}`)])),
-        )
-      )
-        continue;
-      let entries: Array<fs.Dirent<Buffer>>;
-      try {
-        entries = await fs.promises.readdir(dir, { encoding: "buffer", withFileTypes: true });
-      } catch {
-        continue;
-      }
-      for (const entry of entries) {
-        const full = Buffer.concat([dir, Buffer.from("/"), entry.name]);
-        if (excluded(path.join(dirText, entry.name.toString()))) continue;
-        if (entry.isFile()) count++;
-        else if (entry.isDirectory()) {
-          if (source.oneFileSystem) {
-            try {
-              if ((await fs.promises.lstat(full)).dev !== rootStat.dev) continue;
-            } catch {
-              continue;
-            }
-          }
-          stack.push(full);
-        }
-      }
-    }
-  }
-  return count;
 }

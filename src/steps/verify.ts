@@ -35,8 +35,10 @@ import { detectRestic, HOLDFAST_TAG, ls, snapshots, sourceTag } from "../restic/
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes } from "./scope.js";
 import { combineTargets } from "./targets.js";
+import { selectionOrError } from "./guard.js";
+import { resticCacheDir } from "../restic/repository.js";
+import { countSelection } from "../sources/selection.js";
 import {
-  countRegularFiles,
   describeTolerance,
   includePattern,
   parseRestoreError,
@@ -120,14 +122,15 @@ async function runVerify(ctx: StepContext<VerifyOptions>): Promise<StepOutcome> 
   );
 
   // The source's count is the same for every repository: walk it once, alongside the restic work.
-  const sourceCount = countRegularFiles(
-    {
-      paths: source.paths,
-      exclude: [...source.exclude, ...source.exclude_file.flatMap(readPatternFile)],
-      excludeIfPresent: source.exclude_if_present,
-      oneFileSystem: source.one_file_system,
-    },
-    ctx.signal,
+  // What the source backs up (its excludes, as restic applies them): a missing exclude_file fails
+  // the drill here, naming the file.
+  const selected = selectionOrError(source, { env: ctx.env, resticCacheDir: resticCacheDir(ctx.config) });
+  if ("error" in selected) {
+    const error = selected.error;
+    return { status: "failed", error, targets: opts.repos.map((repo) => skipped(repo, error)) };
+  }
+  const sourceCount = countSelection(source.paths, selected.selection, { signal: ctx.signal }).then(
+    (count) => count.regularFiles,
   );
 
   const targets = await Promise.all(
@@ -425,14 +428,6 @@ async function readBack(
     return { error: outcome.ok ? null : outcome.error, exitCode: outcome.exitCode };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
-  }
-}
-
-function readPatternFile(file: string): string[] {
-  try {
-    return fs.readFileSync(file, "utf8").split("\n");
-  } catch {
-    return [];
   }
 }
 

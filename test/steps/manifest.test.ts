@@ -186,8 +186,9 @@ jobs:
     const out = await runJobWith(dir, body);
     expect(out.step("m").status, JSON.stringify(out.step("m"))).toBe("succeeded");
     const lines = readManifest(out.step("m").summary.manifest).slice(1);
+    // As in the snapshot: a tagged directory keeps its tag file and nothing else.
     expect(lines.map((l) => path.relative(home, l.split("\t")[0]!) || ".").sort()).toEqual(
-      [".", "doc.txt", "p", "p/a.js", "s"].sort(),
+      [".", "doc.txt", "p", "p/a.js", "s", "s/.nobackup"].sort(),
     );
     const doc = lines.find((l) => l.startsWith(`${home}/doc.txt\t`))!;
     expect(doc.split("\t")[5]).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -199,6 +200,28 @@ jobs:
     fs.utimesSync(file, atime, mtime);
     const again = await runJobWith(dir, body);
     expect(again.step("m").summary).toMatchObject({ files_changed: 1, files_added: 0, files_removed: 0 });
+  });
+
+  it("fails as a config error naming a source's missing exclude_file", async () => {
+    const dir = makeTempDir();
+    const home = path.join(dir, "home");
+    writeTree(home, { "doc.txt": "abc" });
+    const missing = path.join(dir, "excludes.txt");
+    const out = await runJobWith(
+      dir,
+      `sources:
+  home: { paths: [${JSON.stringify(home)}], exclude_file: [${JSON.stringify(missing)}] }
+jobs:
+  j:
+    steps:
+      - { name: m, type: manifest, sources: [home], output: ${JSON.stringify(path.join(dir, "manifests"))} }
+`,
+    );
+    expect(out.step("m").status).toBe("failed");
+    expect(out.step("m").error).toMatchObject({
+      kind: "config",
+      message: `source home: exclude_file ${missing} does not exist`,
+    });
   });
 
   it("lists files and directories whose names are not UTF-8, hashed on the worker threads", async () => {

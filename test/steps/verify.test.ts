@@ -229,6 +229,70 @@ describe("verify (restore drill)", () => {
   }, 120_000);
 });
 
+describe("verify: the source's count is what the source backs up", () => {
+  it("counts with the source's excludes, exclude_file and exclude_if_present, as restic backed it up", async () => {
+    const dir = makeSharedDir("holdfast-verify-excludes-");
+    try {
+      const source = path.join(dir, "src");
+      for (const rel of [
+        "a.txt",
+        "b.txt",
+        "cache/1",
+        "cache/2",
+        "cache/3",
+        "tagged/.nobackup",
+        "tagged/x",
+        "scratch/y",
+      ]) {
+        fs.mkdirSync(path.dirname(path.join(source, rel)), { recursive: true });
+        fs.writeFileSync(path.join(source, rel), `${rel}\n`);
+      }
+      const excludeFile = path.join(dir, "excludes.txt");
+      fs.writeFileSync(excludeFile, "# from the file\nscratch\n");
+      const target = {
+        repo: path.join(dir, "repo"),
+        passwordFile: writePassword(path.join(dir, "pw"), "drill-ex"),
+      };
+      resticInit(target);
+      const cfg = writeTestConfig(dir, {
+        repositories: { local: { url: target.repo, password_file: target.passwordFile } },
+        sources: {
+          ex: {
+            paths: [source],
+            exclude: ["cache"],
+            exclude_file: [excludeFile],
+            exclude_if_present: [".nobackup"],
+          },
+        },
+        jobs: {
+          nightly: {
+            steps: [
+              { name: "local", type: "backup", source: "ex", repos: ["local"] },
+              {
+                name: "drill",
+                type: "verify",
+                source: "ex",
+                repos: ["local"],
+                sample: "100%",
+                count_tolerance: 0,
+              },
+            ],
+          },
+        },
+      });
+      const result = await cfg.run(["run", "--json"]);
+      expectExit(result, 0);
+      // a.txt, b.txt and the tag file itself (restic keeps it; the tagged directory's other files go).
+      expect(step(parseJson(result), "drill").targets[0]).toMatchObject({
+        snapshot_files: 3,
+        source_files: 3,
+      });
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
 describe("verify: names that are not UTF-8, and a drill that compared nothing", () => {
   // restic's JSON gives a name with byte 0xff as "bad\ufffdname" (0.14.0 and 0.18.0 alike), so the
   // drill finds the real bytes in the source and restores them with a `?` in the include pattern.
