@@ -13,7 +13,7 @@
 // makes the overlap harmless, and so does one_file_system with the repository on another device.
 import fs from "node:fs";
 import path from "node:path";
-import { compileExcludes } from "../util/glob.js";
+import { compilePatterns } from "../sources/selection.js";
 import { splitRemote } from "../steps/mirror.js";
 import type { RawConfig } from "./schema.js";
 
@@ -95,7 +95,7 @@ function mirrorOverlap(step: Record<string, unknown>, at: (...rest: PropertyKey[
     // rsync's exclude patterns are relative to the transfer's root: the source's contents for "dir/",
     // the directory itself for "dir" (its name is then the first part).
     const parts = [...(from.endsWith("/") ? [] : [path.basename(source)]), ...relativeParts(target, source)];
-    const excluded = compileExcludes((step.exclude as string[] | undefined) ?? []);
+    const excluded = compilePatterns((step.exclude as string[] | undefined) ?? []);
     const covered = parts.some((_, k) => excluded(`/${parts.slice(0, k + 1).join("/")}`));
     if (covered) return [];
     return [
@@ -128,7 +128,7 @@ function backupOverlap(
   const source = config.sources[sourceName];
   const repos = (step.repos as string[] | undefined) ?? [];
   if (!source) return problems;
-  const excluded = compileExcludes(source.exclude);
+  const excluded = compilePatterns(source.exclude);
   repos.forEach((repoName, k) => {
     const url = config.repositories[repoName]?.url;
     // A local repository's url is an absolute path after loading; a backend URL is not ("rest:…").
