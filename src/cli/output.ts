@@ -96,20 +96,18 @@ export type JournalLevel = keyof typeof SD_PREFIX;
 const journalFds = new Map<number, boolean>();
 
 /** This file descriptor is the journal stream systemd connected (JOURNAL_STREAM matches its fstat). */
-export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
-  const known = journalFds.get(fd);
-  if (known !== undefined && env === process.env) return known;
-  const match = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? "");
-  let result = false;
-  if (match) {
+export function isJournalStream(fd: number): boolean {
+  let result = journalFds.get(fd);
+  if (result === undefined) {
+    const match = /^(\d+):(\d+)$/.exec(process.env.JOURNAL_STREAM ?? "");
     try {
-      const stat = fs.fstatSync(fd, { bigint: true });
-      result = stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!);
+      const stat = match ? fs.fstatSync(fd, { bigint: true }) : null;
+      result = stat !== null && stat.dev === BigInt(match![1]!) && stat.ino === BigInt(match![2]!);
     } catch {
       result = false;
     }
+    journalFds.set(fd, result);
   }
-  if (env === process.env) journalFds.set(fd, result);
   return result;
 }
 

@@ -23,8 +23,8 @@ const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", 
 
 export function createConsoleReporter(options: ReporterOptions): RunReporter & { dispose(): void } {
   const { out, tty } = options;
-  // journald reads the priority from the start of each line; a TTY never gets it.
-  const level = (l: JournalLevel | null) => (options.journal && !tty && l ? SD_PREFIX[l] : "");
+  // journald reads the priority from the start of each line.
+  const level = (l: JournalLevel | null) => (options.journal && l ? SD_PREFIX[l] : "");
   let current: StepRecord | null = null;
   let currentStart = 0;
   let progress: StepProgress | null = null;

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isExecutable } from "../util/find-on-path.js";
 import type { UnitMode } from "./systemd.js";
 
 /** systemd's own PATH for services (systemd.exec(5), "Environment variables in spawned processes"). */
@@ -38,15 +39,6 @@ export function minimalPath(installerPath: string | undefined, programs: readonl
   }
   // Absolute program paths in the config need no PATH entry; their directories are not added.
   return { path: [...kept, ...defaults].join(":"), dropped: dropped.filter((d) => d !== "") };
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** Where a config value lives, for a note: `jobs.nightly.steps[2].target`. */

@@ -23,7 +23,8 @@ export function findOnPath(program: string, pathVar: string | undefined): string
   return found;
 }
 
-function isExecutable(file: string): boolean {
+/** A regular file this process may execute. */
+export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();

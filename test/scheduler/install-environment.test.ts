@@ -144,6 +144,7 @@ jobs:
   nightly:
     steps:
       - { name: ok, type: exec, command: ["true"] }
+      - { name: odd, type: exec, command: [sh, -c, "exit 3"], warning_codes: [3] }
       - { name: broken, type: exec, command: ["false"] }
 `,
     );
@@ -167,7 +168,7 @@ jobs:
     return fs.readFileSync(out, "utf8");
   }
 
-  it("prefixes failed steps and the failed run with <3> when stdout is the journal, and nothing else", async () => {
+  it("prefixes failed steps and the failed run with <3> and a warning with <4> when stdout is the journal, and nothing else", async () => {
     const text = await runInto(makeTempDir(), true);
     const lines = text.split("\n").filter(Boolean);
     const prefixed = lines.filter((l) => /^<\d>/.test(l));
@@ -184,9 +185,11 @@ jobs:
       text,
     ).toBe(true);
     expect(
-      prefixed.every((l) => l.startsWith("<3>")),
+      prefixed.some((l) => l.startsWith("<4>! [odd] warning")),
       text,
     ).toBe(true);
+    // Only failures and warnings carry a priority; everything else is the journal's default (info).
+    expect(prefixed, text).toHaveLength(3);
   });
 
   it("writes no prefix when JOURNAL_STREAM names another stream (a pipe or file of the user's)", async () => {

@@ -1,4 +1,4 @@
-import { JobBusyError, UsageError } from "../../errors.js";
+import { EXIT, JobBusyError, UsageError } from "../../errors.js";
 import { runJob } from "../../engine/run-job.js";
 import { formatDuration, parseDuration } from "../../util/units.js";
 import { dataFlowOf, findStepKind } from "../../registry.js";
@@ -58,14 +58,12 @@ export function pickJobs(config: Config, names: readonly string[], all: boolean)
  * a failure, then a job that was busy, then warnings, then success.
  */
 export function exitSeverity(code: number): number {
-  if (code === 0) return 0;
-  if (code === EXIT_WARNING) return 1;
-  if (code === EXIT_BUSY) return 2;
+  if (code === EXIT.ok) return 0;
+  if (code === EXIT.warning) return 1;
+  if (code === EXIT.busy) return 2;
   if (code === 130 || code === 143) return 4;
   return 3;
 }
-const EXIT_WARNING = 3;
-const EXIT_BUSY = 4;
 
 interface RunAllFlags extends RunFlags {
   all?: boolean;
@@ -78,7 +76,11 @@ export default async function run(
 ): Promise<number> {
   const { config, embedded } = loadCliConfig(global, { allowEmbedded: true });
   const jobs = pickJobs(config, jobNames ?? [], Boolean(flags.all));
-  if (jobs.length === 1 && !flags.all) return runOne(config, embedded, jobs[0]!, flags);
+  if (jobs.length === 1 && !flags.all) {
+    const outcome = await runOne(config, embedded, jobs[0]!, flags);
+    if (flags.json) printJson(outcome.plan ?? outcome.record);
+    return outcome.exitCode;
+  }
   if (flags.step?.length)
     throw new UsageError(
       "--step picks steps of one job",
@@ -86,35 +88,24 @@ export default async function run(
     );
   // In order, each under its own lock; a busy job is reported and the next one runs. A cancelled run
   // (SIGINT/SIGTERM) ends the sequence: the user asked everything to stop.
-  const results: { job: string; exitCode: number; record: RunRecordSummary | null; error: string | null }[] =
-    [];
-  const dryRuns: unknown[] = [];
+  const results: (RunOutcome & { job: string; error: string | null })[] = [];
   for (const job of jobs) {
     try {
-      const code = await runOne(config, embedded, job, {
-        ...flags,
-        onRecord: (record) => {
-          results.push({ job: job.name, exitCode: record.exit_code ?? 1, record, error: null });
-        },
-        // Several plans with --json: one document at the end.
-        ...(flags.json ? { onPlan: (plan: unknown) => dryRuns.push(plan) } : {}),
-      });
-      if (!results.some((r) => r.job === job.name))
-        results.push({ job: job.name, exitCode: code, record: null, error: null });
+      results.push({ job: job.name, error: null, ...(await runOne(config, embedded, job, flags)) });
     } catch (err) {
       if (!(err instanceof JobBusyError)) throw err;
       process.stderr.write(`${color.yellow("busy")}: ${err.message}\n`);
-      results.push({ job: job.name, exitCode: EXIT_BUSY, record: null, error: err.message });
+      results.push({ job: job.name, error: err.message, exitCode: EXIT.busy, record: null, plan: null });
     }
-    const last = results.at(-1);
-    if (last && (last.exitCode === 130 || last.exitCode === 143)) break;
+    const last = results.at(-1)!.exitCode;
+    if (last === 130 || last === 143) break;
   }
   const exitCode = results.reduce(
     (worst, r) => (exitSeverity(r.exitCode) > exitSeverity(worst) ? r.exitCode : worst),
     0,
   );
   if (flags.dryRun) {
-    if (flags.json) printJson({ dry_run: true, jobs: dryRuns });
+    if (flags.json) printJson({ dry_run: true, jobs: results.map((r) => r.plan) });
     return 0;
   }
   if (flags.json) {
@@ -125,7 +116,7 @@ export default async function run(
   } else {
     const rows = [["JOB", "STATUS", "DURATION", "EXIT"]];
     for (const r of results) {
-      const status = r.record?.status ?? (r.exitCode === EXIT_BUSY ? "busy" : "-");
+      const status = r.record?.status ?? (r.exitCode === EXIT.busy ? "busy" : "-");
       const duration = typeof r.record?.duration_ms === "number" ? formatDuration(r.record.duration_ms) : "-";
       rows.push([r.job, statusColor(status), duration, String(r.exitCode)]);
     }
@@ -137,20 +128,19 @@ export default async function run(
   return exitCode;
 }
 
-type RunRecordSummary = Awaited<ReturnType<typeof runJob>>;
-
-interface RunOneFlags extends RunFlags {
-  /** Several jobs: the finished record goes to the caller (for the summary) instead of --json. */
-  onRecord?: (record: RunRecordSummary) => void;
-  onPlan?: (plan: unknown) => void;
+/** One job's run (or its plan with --dry-run); the caller prints the JSON, for one job or for several. */
+interface RunOutcome {
+  exitCode: number;
+  record: Awaited<ReturnType<typeof runJob>> | null;
+  plan: { job: string; dry_run: true; steps: unknown[] } | null;
 }
 
 async function runOne(
   config: Config,
   embedded: boolean,
   job: JobConfig,
-  flags: RunOneFlags,
-): Promise<number> {
+  flags: RunFlags,
+): Promise<RunOutcome> {
   for (const name of flags.step ?? []) {
     if (!job.steps.some((s) => s.name === name)) {
       throw new UsageError(
@@ -187,9 +177,7 @@ async function runOne(
         commands,
       };
     });
-    if (flags.onPlan) flags.onPlan({ job: job.name, dry_run: true, steps: plan });
-    else if (flags.json) printJson({ job: job.name, dry_run: true, steps: plan });
-    else {
+    if (!flags.json) {
       process.stdout.write(
         `plan for job ${job.name}${embedded ? " (embedded quickstart config)" : ""}: ${plan.length} steps, nothing will run\n`,
       );
@@ -198,7 +186,7 @@ async function runOne(
         for (const c of p.commands) process.stdout.write(`     ${c}\n`);
       });
     }
-    return 0;
+    return { exitCode: EXIT.ok, record: null, plan: { job: job.name, dry_run: true, steps: plan } };
   }
 
   let waitMs = 0;
@@ -268,9 +256,7 @@ async function runOne(
         ...(flags.step?.length ? { onlySteps: flags.step } : {}),
       },
     );
-    if (flags.onRecord) flags.onRecord(record);
-    else if (flags.json) printJson(record);
-    return record.exit_code ?? 1;
+    return { exitCode: record.exit_code ?? EXIT.failed, record, plan: null };
   } finally {
     lock.release();
     reporter.dispose();
