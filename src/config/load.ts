@@ -21,7 +21,6 @@ import { originOf, resolveReuse } from "./reuse.js";
 import { configSchema, type Config, type RawConfig } from "./schema.js";
 import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
-import { findOverlapProblems } from "./overlaps.js";
 import { closestMatch } from "../util/suggest.js";
 import { CalendarError, parseSchedule } from "../scheduler/calendar.js";
 import { defaultStateDir } from "./locate.js";
@@ -155,8 +154,14 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     push(ref.path, ref.message, ref.hint);
 
   // Only for a config that is otherwise valid: the checks read the parsed (resolved) paths.
-  if (parsed.success && issues.length === 0)
-    for (const o of findOverlapProblems(parsed.data)) push(o.path, o.message, o.hint);
+  if (parsed.success && issues.length === 0) {
+    const config = parsed.data;
+    for (const [jobName, job] of Object.entries(config.jobs))
+      job.steps.forEach((step, i) => {
+        for (const problem of findStepKind(step.type)?.checkWithConfig?.(step, config) ?? [])
+          push(["jobs", jobName, "steps", i, ...problem.path], problem.message, problem.hint ?? null);
+      });
+  }
 
   if (issues.length > 0) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);

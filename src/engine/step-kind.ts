@@ -6,7 +6,7 @@ import type { z } from "zod";
 import type { StepError } from "../errors.js";
 import type { StepRecord, TargetRecord } from "../store/types.js";
 import type { ProcessResult, RunProcessOptions } from "../util/process.js";
-import type { Config, JobConfig, StepConfig } from "../config/schema.js";
+import type { Config, JobConfig, RawConfig, StepConfig } from "../config/schema.js";
 
 export type StepOutcomeStatus = "succeeded" | "warning" | "failed";
 
@@ -151,6 +151,12 @@ export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   dataFlow?: DataFlowDeclaration<z.output<z.ZodObject<Shape>>>;
   /** Cross-field checks that zod cannot express simply (exactly one of command/shell, …). */
   check?(options: z.output<z.ZodObject<Shape>>): StepProblem[];
+  /**
+   * Checks against the rest of the parsed config (its sources and repositories, resolved paths): a
+   * mirror inside its own source, a repository inside the source it backs up. Run only for a config
+   * that is otherwise valid.
+   */
+  checkWithConfig?(options: z.output<z.ZodObject<Shape>>, config: RawConfig): StepProblem[];
   /**
    * Options that need a newer restic than some users run (`skip_if_unchanged`: 0.17). Checked against
    * the detected restic by `config validate` and before a run (exit 2), and again when the step runs.

@@ -22,6 +22,7 @@ import {
   selectionOrError,
   shrinkFailure,
 } from "./guard.js";
+import { backupOverlap } from "./overlaps.js";
 import { combineTargets } from "./targets.js";
 
 const options = {
@@ -64,6 +65,7 @@ export const backupStep = defineStepKind({
           : "skip_if_unchanged (restic --skip-if-unchanged)",
       hint: "remove skip_if_unchanged from this step (a snapshot is then made every run; unchanged data adds almost nothing to the repository)",
     })),
+  checkWithConfig: (o, config) => backupOverlap(config, o),
   dataFlow: {
     how: "backup",
     of: (o) => ({ source: o.source, repos: o.repos, ...(o.host !== undefined ? { host: o.host } : {}) }),

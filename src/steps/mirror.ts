@@ -21,6 +21,7 @@ import {
   type TreeCount,
 } from "./mirror-guard.js";
 import { quoteArgv } from "../util/shell-quote.js";
+import { mirrorOverlap } from "./overlaps.js";
 import { createRsyncCollector, judgeRsyncExit } from "./rsync-stats.js";
 
 const REMOTE = /^([^/~$][^/:]*):(.*)$/;
@@ -115,6 +116,7 @@ export const mirrorStep = defineStepKind({
   },
   // From a path to a path: no config source, no repository.
   dataFlow: { how: "mirror", of: () => ({ repos: [] }) },
+  checkWithConfig: (o) => (splitRemote(o.from) || splitRemote(o.to) ? [] : mirrorOverlap(o)),
   check: (o) => {
     const problems: StepProblem[] = [];
     const from = splitRemote(o.from);

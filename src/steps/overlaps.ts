@@ -1,5 +1,5 @@
 // Paths that contain each other where that can only go wrong (issue 12 item 4), refused when the
-// config loads:
+// config loads (each kind's checkWithConfig):
 //   - a mirror whose target is inside its source copies the previous mirror into the next one, and
 //     grows every run; one whose source is inside its target writes the source over the directory
 //     that holds it — with deletions, rsync then deletes the source itself (rsync 3.5: `rsync -a
@@ -13,79 +13,20 @@
 // makes the overlap harmless, and so does one_file_system with the repository on another device.
 import fs from "node:fs";
 import path from "node:path";
+import type { RawConfig } from "../config/schema.js";
+import type { StepProblem } from "../engine/step-kind.js";
 import { compilePatterns } from "../sources/selection.js";
-import { splitRemote } from "../steps/mirror.js";
-import type { RawConfig } from "./schema.js";
+import { deviceOf, isWithin, relativeParts, resolveExisting } from "../util/path-within.js";
 
-export interface OverlapProblem {
-  path: PropertyKey[];
-  message: string;
-  hint: string;
-}
-
-/** A path with every existing part resolved (realpath of the deepest existing ancestor + the rest). */
-export function resolveExisting(p: string): string {
-  const absolute = path.resolve(p);
-  let existing = absolute;
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync.native(existing), ...rest.reverse());
-    } catch {
-      const parent = path.dirname(existing);
-      if (parent === existing) return absolute;
-      rest.push(path.basename(existing));
-      existing = parent;
-    }
-  }
-}
-
-/** inner === outer, or inner below outer. */
-export function isWithin(inner: string, outer: string): boolean {
-  if (inner === outer) return true;
-  return inner.startsWith(outer.endsWith("/") ? outer : `${outer}/`);
-}
-
-/** The directories from below `outer` down to `inner` (both resolved; inner within outer), as relative parts. */
-function relativeParts(inner: string, outer: string): string[] {
-  return path.relative(outer, inner).split(path.sep).filter(Boolean);
-}
-
-function deviceOf(p: string): number | null {
-  let cur = p;
-  for (;;) {
-    try {
-      return fs.statSync(cur).dev;
-    } catch {
-      const parent = path.dirname(cur);
-      if (parent === cur) return null;
-      cur = parent;
-    }
-  }
-}
-
-export function findOverlapProblems(config: RawConfig): OverlapProblem[] {
-  const problems: OverlapProblem[] = [];
-  for (const [jobName, job] of Object.entries(config.jobs)) {
-    job.steps.forEach((step, i) => {
-      const at = (...rest: PropertyKey[]) => ["jobs", jobName, "steps", i, ...rest];
-      if (step.type === "mirror") problems.push(...mirrorOverlap(step, at));
-      if (step.type === "backup") problems.push(...backupOverlap(config, step, at));
-    });
-  }
-  return problems;
-}
-
-function mirrorOverlap(step: Record<string, unknown>, at: (...rest: PropertyKey[]) => PropertyKey[]) {
-  const from = step.from as string;
-  const to = step.to as string;
-  if (splitRemote(from) || splitRemote(to)) return [];
+/** A local mirror (the caller leaves remote sides out: their paths are on another host). */
+export function mirrorOverlap(step: { from: string; to: string; exclude?: string[] }): StepProblem[] {
+  const { from, to } = step;
   const source = resolveExisting(from);
   const target = resolveExisting(to);
   if (source === target) {
     return [
       {
-        path: at("to"),
+        path: ["to"],
         message: `the mirror's target ${to} is its own source`,
         hint: "mirror to another directory, ideally on another disk",
       },
@@ -95,12 +36,12 @@ function mirrorOverlap(step: Record<string, unknown>, at: (...rest: PropertyKey[
     // rsync's exclude patterns are relative to the transfer's root: the source's contents for "dir/",
     // the directory itself for "dir" (its name is then the first part).
     const parts = [...(from.endsWith("/") ? [] : [path.basename(source)]), ...relativeParts(target, source)];
-    const excluded = compilePatterns((step.exclude as string[] | undefined) ?? []);
+    const excluded = compilePatterns(step.exclude ?? []);
     const covered = parts.some((_, k) => excluded(`/${parts.slice(0, k + 1).join("/")}`));
     if (covered) return [];
     return [
       {
-        path: at("to"),
+        path: ["to"],
         message: `the mirror's target ${to} is inside its source ${from}: every run would copy the previous mirror into the next one`,
         hint: `put the mirror outside ${from}, or exclude it from the mirror: exclude: ["/${parts.join("/")}/"]`,
       },
@@ -109,7 +50,7 @@ function mirrorOverlap(step: Record<string, unknown>, at: (...rest: PropertyKey[
   if (isWithin(source, target)) {
     return [
       {
-        path: at("to"),
+        path: ["to"],
         message: `the mirror's source ${from} is inside its target ${to}: rsync would write the source over the directory that holds it, and with deletions delete the source itself`,
         hint: "mirror to a directory outside the source's tree",
       },
@@ -118,15 +59,11 @@ function mirrorOverlap(step: Record<string, unknown>, at: (...rest: PropertyKey[
   return [];
 }
 
-function backupOverlap(
-  config: RawConfig,
-  step: Record<string, unknown>,
-  at: (...rest: PropertyKey[]) => PropertyKey[],
-) {
-  const problems: OverlapProblem[] = [];
-  const sourceName = step.source as string;
+export function backupOverlap(config: RawConfig, step: { source: string; repos: string[] }): StepProblem[] {
+  const problems: StepProblem[] = [];
+  const sourceName = step.source;
   const source = config.sources[sourceName];
-  const repos = (step.repos as string[] | undefined) ?? [];
+  const repos = step.repos;
   if (!source) return problems;
   const excluded = compilePatterns(source.exclude);
   repos.forEach((repoName, k) => {
@@ -148,13 +85,13 @@ function backupOverlap(
         if (marked) continue;
         if (source.one_file_system && repo !== real && deviceOf(repo) !== deviceOf(real)) continue;
         problems.push({
-          path: at("repos", k),
+          path: ["repos", k],
           message: `repository ${repoName} (${url}) is inside ${sourcePath}, a path of source ${sourceName} it backs up: every snapshot would store the repository in itself, and it grows every run`,
           hint: `move the repository out of ${sourcePath}, or exclude it in sources.${sourceName}.exclude: ["${url}"]`,
         });
       } else if (isWithin(real, repo)) {
         problems.push({
-          path: at("repos", k),
+          path: ["repos", k],
           message: `${sourcePath}, a path of source ${sourceName}, is inside repository ${repoName} (${url}): the backup would store restic's own files in the repository`,
           hint: "to keep a second copy of a repository use a copy step (restic copy) into another repository, or a mirror step",
         });
