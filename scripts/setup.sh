@@ -18,7 +18,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # python3, make and g++ build better-sqlite3 and native/ (no prebuilt binaries are fetched).
 # faketime: the reliability suite steps the wall clock of a running daemon with libfaketime (R11).
-packages=(python3 make g++ restic rsync rclone openssh-server openssh-client git prometheus util-linux procps openssl ca-certificates systemd gzip time faketime)
+# postgresql, mariadb-server: the dump steps' tests and the fleet store start private servers of their
+# own (in a temp dir, on a unix socket / 127.0.0.1) from these binaries; the system clusters stay off.
+# chromium: the dashboard's end-to-end tests drive Debian's Chromium through playwright-core (no
+# browser download); fonts-dejavu-core gives its screenshots readable text.
+packages=(python3 make g++ restic rsync rclone openssh-server openssh-client git prometheus util-linux procps openssl ca-certificates systemd gzip time faketime
+  postgresql mariadb-server mariadb-client chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
