@@ -1,73 +1,23 @@
 // The dashboard's HTTP server as a plain Hono app: everything it needs comes in through deps, so tests
 // drive it in-process with app.request(…) and `serve` only adds the listening socket.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Config } from "../config/schema.js";
-import type { RunStore } from "../store/types.js";
-import { redactorForConfig } from "../engine/secrets.js";
-import type { Redactor } from "../util/redact.js";
 import { accessControl } from "./auth.js";
+import { createContext, type ServerDeps } from "./context.js";
 import { ApiError, sendError } from "./http.js";
-import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
-import { registerHealthRoutes } from "./routes/health.js";
-import { registerMetricsRoutes } from "./routes/metrics.js";
-import { registerInfoRoutes } from "./routes/info.js";
-import { registerStatusRoutes } from "./routes/status.js";
-import { registerRunRoutes } from "./routes/runs.js";
-import { registerConfigRoutes } from "./routes/config.js";
-import { registerRedundancyRoutes } from "./routes/redundancy.js";
-import { registerJobRoutes } from "./routes/jobs.js";
-import { registerRestoreRoutes } from "./routes/restore.js";
-import { registerWebRoutes } from "./routes/web.js";
-import { registerSnapshotRoutes, type SnapshotList } from "./routes/snapshots.js";
+import { healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
+import { infoRoutes } from "./routes/info.js";
+import { statusRoutes } from "./routes/status.js";
+import { runRoutes } from "./routes/runs.js";
+import { configRoutes } from "./routes/config.js";
+import { redundancyRoutes } from "./routes/redundancy.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { restoreRoutes } from "./routes/restore.js";
+import { webRoutes } from "./routes/web.js";
+import { snapshotRoutes } from "./routes/snapshots.js";
 
-export interface ServerDeps {
-  config: Config;
-  store: RunStore;
-  /** The API token (from server.token_file); null only when serving on loopback. */
-  token: string | null;
-  now?: () => Date;
-  /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
-  runJob?: (job: string) => Promise<LaunchResult>;
-  /** Starts `holdfast restore …`; absent (no restore command in this build) → 501. */
-  restore?: (request: RestoreRequest) => Promise<RestoreLaunch>;
-  /** Prometheus text exposition; absent → /metrics is 404. */
-  renderMetrics?: () => Promise<string>;
-  /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */
-  snapshots?: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>;
-  /** Where index.html, app.js and style.css are (default: the package's web/). */
-  webDir?: string;
-  /** Default: the config's secrets (redactorForConfig) plus the token. */
-  redactor?: Redactor;
-  /** Where unexpected errors are written (default: stderr). */
-  logError?: (message: string) => void;
-}
-
-/** What every route gets. */
-export interface ServerContext {
-  config: Config;
-  store: RunStore;
-  redactor: Redactor;
-  now: () => Date;
-  deps: ServerDeps;
-}
-
-/** The package root, from this module's place in src/server/ or dist/server/. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
+export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
 const CSP = [
   "default-src 'self'",
@@ -95,16 +45,8 @@ const securityHeaders: MiddlewareHandler = async (c, next) => {
 };
 
 export function createApp(deps: ServerDeps): Hono {
-  const redactor = deps.redactor ?? redactorForConfig(deps.config);
-  if (deps.token !== null) redactor.add(deps.token);
-  const ctx: ServerContext = {
-    config: deps.config,
-    store: deps.store,
-    redactor,
-    now: deps.now ?? (() => new Date()),
-    deps,
-  };
-  const logError = deps.logError ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const ctx = createContext(deps);
+  const { redactor, logError } = ctx;
 
   const app = new Hono();
   app.use("*", securityHeaders);
@@ -118,17 +60,18 @@ export function createApp(deps: ServerDeps): Hono {
     }),
   );
 
-  registerHealthRoutes(app, ctx);
-  registerMetricsRoutes(app, ctx);
-  registerInfoRoutes(app, ctx);
-  registerStatusRoutes(app, ctx);
-  registerRunRoutes(app, ctx);
-  registerConfigRoutes(app, ctx);
-  registerRedundancyRoutes(app, ctx);
-  registerJobRoutes(app, ctx);
-  registerRestoreRoutes(app, ctx);
-  if (deps.snapshots) registerSnapshotRoutes(app, ctx, deps.snapshots);
-  registerWebRoutes(app, ctx);
+  // Each route module is a Hono sub-app of its own, given the context; none imports this module.
+  app.route("/", healthRoutes(ctx));
+  app.route("/", metricsRoutes(ctx));
+  app.route("/", infoRoutes(ctx));
+  app.route("/", statusRoutes(ctx));
+  app.route("/", runRoutes(ctx));
+  app.route("/", configRoutes(ctx));
+  app.route("/", redundancyRoutes(ctx));
+  app.route("/", jobRoutes(ctx));
+  app.route("/", restoreRoutes(ctx));
+  if (deps.snapshots) app.route("/", snapshotRoutes(ctx, deps.snapshots));
+  app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>
     sendError(

@@ -14,9 +14,8 @@ import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
 import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
 import { resticHostForCli } from "../../restic/host.js";
-import type { SnapshotList } from "../../server/routes/snapshots.js";
+import type { SnapshotList } from "../../server/context.js";
 import { redactorForConfig } from "../../engine/secrets.js";
-import { buildProgram } from "../program.js";
 import { holdfastMainPath } from "../../scheduler/holdfast-command.js";
 import { cliResticEnv, jsonError } from "./restic-shared.js";
 import { snapshotJson } from "./snapshots.js";
@@ -55,14 +54,6 @@ export function readServerToken(config: Config): string | null {
     /* read above; a stat failure here changes nothing */
   }
   return token;
-}
-
-/** Restore through the API only when this build has a `restore` command taking --target and --include. */
-function hasRestoreCommand(): boolean {
-  const restore = buildProgram(() => undefined).commands.find((c) => c.name() === "restore");
-  if (!restore) return false;
-  const longs = new Set(restore.options.map((o) => o.long));
-  return longs.has("--target") && longs.has("--include");
 }
 
 /** `restic snapshots` for GET /api/snapshots, in the JSON of `holdfast snapshots --json`. */
@@ -135,7 +126,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     store,
     token,
     runJob: launcher.runJob,
-    ...(hasRestoreCommand() ? { restore: launcher.restore } : {}),
+    restore: launcher.restore,
     snapshots: createSnapshotLister(config, stopping.signal),
     renderMetrics: async () => {
       await recoverInterruptedRuns(store, { host: config.host });

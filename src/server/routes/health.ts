@@ -1,9 +1,10 @@
 // GET /healthz: for load balancers and monitors — 200 `ok` when the history can be read, else 503.
-import type { Hono } from "hono";
-import type { ServerContext } from "../app.js";
+import { Hono } from "hono";
+import type { ServerContext } from "../context.js";
 import { sendText } from "../http.js";
 
-export function registerHealthRoutes(app: Hono, ctx: ServerContext): void {
+export function healthRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   app.get("/healthz", async (c) => {
     try {
       await ctx.store.countRuns();
@@ -12,4 +13,5 @@ export function registerHealthRoutes(app: Hono, ctx: ServerContext): void {
       return sendText(c, ctx.redactor, `history unreadable: ${(err as Error).message}\n`, 503);
     }
   });
+  return app;
 }

@@ -1,10 +1,11 @@
 // GET /api/info: what this server can do, so the dashboard shows only what works.
-import type { Hono } from "hono";
-import { packageVersion, type ServerContext } from "../app.js";
+import { Hono } from "hono";
+import { packageVersion, type ServerContext } from "../context.js";
 import { sendJson } from "../http.js";
 import { restoreRootOf } from "../restore-target.js";
 
-export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
+export function infoRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   app.get("/api/info", (c) =>
     sendJson(c, ctx.redactor, {
       version: packageVersion(),
@@ -34,4 +35,5 @@ export function registerInfoRoutes(app: Hono, ctx: ServerContext): void {
       ],
     }),
   );
+  return app;
 }

@@ -1,8 +1,8 @@
 // POST /api/jobs/:job/run: starts `holdfast run JOB --trigger api` as a detached child and answers 202.
 // The server never takes a job's lock itself (that could make a scheduled run exit 4): it reads the
 // holder the lock leaves behind, and the child's own exit 4 covers a run that started in between.
-import type { Hono } from "hono";
-import type { ServerContext } from "../app.js";
+import { Hono } from "hono";
+import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 import { readLockHolder } from "../../engine/job-lock.js";
 import { isHoldfastProcessAlive } from "../../engine/recover.js";
@@ -10,7 +10,8 @@ import { isHoldfastProcessAlive } from "../../engine/recover.js";
 const EXIT_BUSY = 4;
 const EXIT_USAGE = 2;
 
-export function registerJobRoutes(app: Hono, ctx: ServerContext): void {
+export function jobRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   app.post("/api/jobs/:job/run", async (c) => {
     const name = c.req.param("job");
     if (!ctx.config.jobs[name]) {
@@ -76,6 +77,7 @@ export function registerJobRoutes(app: Hono, ctx: ServerContext): void {
       202,
     );
   });
+  return app;
 }
 
 function lastLine(text: string): string {

@@ -1,9 +1,10 @@
 // GET /metrics: the Prometheus text exposition, when this build has the metrics module.
-import type { Hono } from "hono";
-import type { ServerContext } from "../app.js";
+import { Hono } from "hono";
+import type { ServerContext } from "../context.js";
 import { ApiError } from "../http.js";
 
-export function registerMetricsRoutes(app: Hono, ctx: ServerContext): void {
+export function metricsRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   app.get("/metrics", async (c) => {
     const render = ctx.deps.renderMetrics;
     if (!render) {
@@ -19,4 +20,5 @@ export function registerMetricsRoutes(app: Hono, ctx: ServerContext): void {
       "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
+  return app;
 }

@@ -6,8 +6,8 @@
 // 409 — and the restore command gets that directory with its identity, which it checks again just
 // before restic starts.
 import fs from "node:fs";
-import type { Hono } from "hono";
-import type { ServerContext } from "../app.js";
+import { Hono } from "hono";
+import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 import {
   RestoreTargetError,
@@ -102,7 +102,8 @@ function targetError(err: unknown): unknown {
     : new ApiError(400, "bad_request", err.message, err.hint);
 }
 
-export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
+export function restoreRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   const slots = new RestoreSlots();
   app.post("/api/restore", async (c) => {
     let raw: unknown;
@@ -179,6 +180,7 @@ export function registerRestoreRoutes(app: Hono, ctx: ServerContext): void {
       202,
     );
   });
+  return app;
 }
 
 function removeIfEmpty(dir: string): void {

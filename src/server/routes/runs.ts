@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import readline from "node:readline";
 import { createGunzip } from "node:zlib";
-import type { Hono } from "hono";
+import { Hono } from "hono";
 import { stream } from "hono/streaming";
-import type { ServerContext } from "../app.js";
+import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { findStepLog, stepLogRefusal } from "../../engine/step-log.js";
@@ -57,7 +57,8 @@ async function cursorRun(store: RunStore, id: string): Promise<string> {
   return id;
 }
 
-export function registerRunRoutes(app: Hono, ctx: ServerContext): void {
+export function runRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   app.get("/api/runs", async (c) => {
     const job = c.req.query("job");
     const limitText = c.req.query("limit");
@@ -136,6 +137,7 @@ export function registerRunRoutes(app: Hono, ctx: ServerContext): void {
       }
     });
   });
+  return app;
 }
 
 async function writeStepLog(

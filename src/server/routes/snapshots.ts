@@ -1,21 +1,16 @@
 // GET /api/snapshots?repo=&source=: the snapshots of one repository (or of each, without repo=), in
 // the JSON of `holdfast snapshots --json`. Registered only when the server was given a way to list them.
-import type { Hono } from "hono";
-import type { ServerContext } from "../app.js";
+import { Hono } from "hono";
+import type { ServerContext, SnapshotList } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 
-export interface SnapshotList {
-  /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
-  snapshots: unknown[];
-  /** Why the repository could not be listed (null when it could). */
-  error: { kind: string; message: string; hint: string | null } | null;
-}
+export type { SnapshotList };
 
-export function registerSnapshotRoutes(
-  app: Hono,
+export function snapshotRoutes(
   ctx: ServerContext,
   list: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>,
-): void {
+): Hono {
+  const app = new Hono();
   app.get("/api/snapshots", async (c) => {
     const repo = c.req.query("repo");
     const source = c.req.query("source") || null;
@@ -47,4 +42,5 @@ export function registerSnapshotRoutes(
     );
     return sendJson(c, ctx.redactor, { repositories: results });
   });
+  return app;
 }

@@ -2,8 +2,8 @@
 // list of names, so no request path ever reaches the file system.
 import fs from "node:fs";
 import path from "node:path";
-import type { Hono } from "hono";
-import { PACKAGE_ROOT, type ServerContext } from "../app.js";
+import { Hono } from "hono";
+import { PACKAGE_ROOT, type ServerContext } from "../context.js";
 import { ApiError } from "../http.js";
 
 const FILES: Record<string, { file: string; type: string }> = {
@@ -14,7 +14,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };
 
-export function registerWebRoutes(app: Hono, ctx: ServerContext): void {
+export function webRoutes(ctx: ServerContext): Hono {
+  const app = new Hono();
   const dir = ctx.deps.webDir ?? path.join(PACKAGE_ROOT, "web");
   for (const [route, { file, type }] of Object.entries(FILES)) {
     app.get(route, async (c) => {
@@ -32,4 +33,5 @@ export function registerWebRoutes(app: Hono, ctx: ServerContext): void {
       return c.body(new Uint8Array(body), 200, { "Content-Type": type, "Cache-Control": "no-cache" });
     });
   }
+  return app;
 }

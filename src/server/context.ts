@@ -1,0 +1,76 @@
+// What every route needs, in one place: the routes import this module (and http.ts), never app.ts,
+// so the app and its route modules have no import cycle (app.ts → routes/* → context.ts).
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config/schema.js";
+import type { RunStore } from "../store/types.js";
+import { redactorForConfig } from "../engine/secrets.js";
+import type { Redactor } from "../util/redact.js";
+import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
+
+export interface SnapshotList {
+  /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
+  snapshots: unknown[];
+  /** Why the repository could not be listed (null when it could). */
+  error: { kind: string; message: string; hint: string | null } | null;
+}
+
+export interface ServerDeps {
+  config: Config;
+  store: RunStore;
+  /** The API token (from server.token_file); null only when serving on loopback. */
+  token: string | null;
+  now?: () => Date;
+  /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
+  runJob?: (job: string) => Promise<LaunchResult>;
+  /** Starts a restore; absent (a server made without restic, as in the route tests) → 501. */
+  restore?: (request: RestoreRequest) => Promise<RestoreLaunch>;
+  /** Prometheus text exposition; absent → /metrics is 404. */
+  renderMetrics?: () => Promise<string>;
+  /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */
+  snapshots?: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>;
+  /** Where index.html, app.js and style.css are (default: the package's web/). */
+  webDir?: string;
+  /** Default: the config's secrets (redactorForConfig) plus the token. */
+  redactor?: Redactor;
+  /** Where unexpected errors are written (default: stderr). */
+  logError?: (message: string) => void;
+}
+
+/** What every route gets. */
+export interface ServerContext {
+  config: Config;
+  store: RunStore;
+  redactor: Redactor;
+  now: () => Date;
+  logError: (message: string) => void;
+  deps: ServerDeps;
+}
+
+export function createContext(deps: ServerDeps): ServerContext {
+  const redactor = deps.redactor ?? redactorForConfig(deps.config);
+  if (deps.token !== null) redactor.add(deps.token);
+  return {
+    config: deps.config,
+    store: deps.store,
+    redactor,
+    now: deps.now ?? (() => new Date()),
+    logError: deps.logError ?? ((m: string) => process.stderr.write(`${m}\n`)),
+    deps,
+  };
+}
+
+/** The package root, from this module's place in src/server/ or dist/server/. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
