@@ -24,7 +24,9 @@ export const repositorySchema = z.strictObject({
     .optional()
     .describe("restic repository URL: a path, sftp:, rest:, s3:, b2:, azure:, gs:, rclone:"),
   url_file: pathSchema.optional().describe("file holding the URL, for URLs with credentials"),
-  password_file: pathSchema.optional(),
+  password_file: pathSchema
+    .optional()
+    .describe("file holding the repository password (mode 0600); or password_command"),
   password_command: z
     .array(z.string())
     .min(1)
@@ -39,22 +41,38 @@ export const repositorySchema = z.strictObject({
   env: envMapSchema
     .optional()
     .describe("non-secret backend variables (secret names are refused: use env_file; shown masked)"),
-  cacert: pathSchema.optional(),
+  cacert: pathSchema
+    .optional()
+    .describe("PEM file of the CA that signed a rest:/s3: server's certificate (restic --cacert)"),
   options: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
     .optional()
     .describe("restic -o key=value"),
-  offsite: z.boolean().default(false),
-  limit_upload: boundedInt(10_000_000).optional().describe("KiB/s"),
-  limit_download: boundedInt(10_000_000).optional().describe("KiB/s"),
+  offsite: z
+    .boolean()
+    .default(false)
+    .describe(
+      "this repository is away from the machine: the redundancy view and the metrics count its copies as offsite",
+    ),
+  limit_upload: boundedInt(10_000_000).optional().describe("upload limit in KiB/s (restic --limit-upload)"),
+  limit_download: boundedInt(10_000_000)
+    .optional()
+    .describe("download limit in KiB/s (restic --limit-download)"),
   open_timeout: durationSchema
     .optional()
     .describe("this repository's restic.open_timeout (a backend that is slow to come up)"),
 });
 
 export const guardSchema = z.strictObject({
-  exists: z.array(pathSchema).default([]),
-  min_files: boundedInt(1_000_000_000).optional(),
+  exists: z
+    .array(pathSchema)
+    .default([])
+    .describe(
+      "files that are only there when the source is really there (a mount's sentinel): a missing one stops the backup",
+    ),
+  min_files: boundedInt(1_000_000_000)
+    .optional()
+    .describe("fail the backup when the source holds fewer files than this (an unmounted or emptied disk)"),
   max_shrink: z
     .string()
     .optional()
@@ -62,23 +80,48 @@ export const guardSchema = z.strictObject({
 });
 
 export const sourceSchema = z.strictObject({
-  paths: z.array(pathSchema).min(1, "a source needs at least one path"),
-  exclude: z.array(excludePatternSchema).default([]),
-  exclude_if_present: z.array(tagFileSpecSchema).default([]),
-  exclude_file: z.array(pathSchema).default([]),
-  one_file_system: z.boolean().default(false),
-  guard: guardSchema.default({ exists: [] }),
+  paths: z
+    .array(pathSchema)
+    .min(1, "a source needs at least one path")
+    .describe("the directories and files to back up"),
+  exclude: z.array(excludePatternSchema).default([]).describe("restic exclude patterns (--exclude)"),
+  exclude_if_present: z
+    .array(tagFileSpecSchema)
+    .default([])
+    .describe("leave out directories that hold this file (restic --exclude-if-present), e.g. .nobackup"),
+  exclude_file: z
+    .array(pathSchema)
+    .default([])
+    .describe("files of exclude patterns, one a line (restic --exclude-file)"),
+  one_file_system: z
+    .boolean()
+    .default(false)
+    .describe("do not cross into other filesystems below the paths (restic --one-file-system)"),
+  guard: guardSchema
+    .default({ exists: [] })
+    .describe("checks before each backup of this source (docs/guards.md)"),
 });
 
 export const commonStepShape = {
-  name: nameSchema,
-  timeout: durationSchema.default(6 * HOUR),
-  retries: boundedInt(100).default(0),
-  retry_delay: durationSchema.default(60_000),
-  on_failure: z.enum(["stop", "continue"]).default("stop"),
-  env: envMapSchema.default({}),
-  env_file: pathSchema.optional(),
-  description: z.string().optional(),
+  name: nameSchema.describe("the step's name, unique in its job (`run --step NAME`)"),
+  timeout: durationSchema
+    .default(6 * HOUR)
+    .describe("the step is stopped (SIGINT, SIGKILL after kill_grace) and fails as `timeout` after this"),
+  retries: boundedInt(100).default(0).describe("how many more times a failed step is tried"),
+  retry_delay: durationSchema
+    .default(60_000)
+    .describe("the wait before the first retry; doubled per attempt"),
+  on_failure: z
+    .enum(["stop", "continue"])
+    .default("stop")
+    .describe(
+      "stop: a failure ends the job and the later steps are skipped; continue: the job goes on (and still ends failed)",
+    ),
+  env: envMapSchema
+    .default({})
+    .describe("environment variables of this step (over the job's and the config's)"),
+  env_file: pathSchema.optional().describe("KEY=VALUE file loaded into this step's environment"),
+  description: z.string().optional().describe("free text for the people who read the config"),
 };
 
 /** The parsed form of a step: the common fields plus its type's own options, flat as in the file. */
@@ -111,34 +154,51 @@ function buildStepSchema() {
 export const stepSchema = buildStepSchema() as unknown as z.ZodType<StepConfig>;
 
 export const jobSchema = z.strictObject({
-  description: z.string().optional(),
+  description: z.string().optional().describe("free text for the people who read the config"),
   schedule: z
     .string()
     .optional()
     .describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
-  randomized_delay: durationSchema.optional(),
+  randomized_delay: durationSchema
+    .optional()
+    .describe("start up to this much later than the schedule, at random (systemd RandomizedDelaySec=)"),
   max_age: durationSchema.optional().describe("freshness: no successful run within this → stale"),
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name")
-    .optional(),
+    .optional()
+    .describe("the user the job runs as under systemd (User= of its system units)"),
   group: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name")
-    .optional(),
-  notify: z.array(nameSchema).default([]),
+    .optional()
+    .describe("the group the job runs as under systemd (Group=)"),
+  notify: z
+    .array(nameSchema)
+    .default([])
+    .describe("the notifiers (names under notifications) told about this job's events"),
   warnings: z.enum(["fail", "warn", "ignore"]).default("warn").describe("exit code for warnings: 1, 3 or 0"),
-  env: envMapSchema.default({}),
-  env_file: pathSchema.optional(),
-  steps: z.array(stepSchema).min(1, "a job needs at least one step"),
+  env: envMapSchema
+    .default({})
+    .describe("environment variables of every step of this job (over the config's)"),
+  env_file: pathSchema.optional().describe("KEY=VALUE file loaded for every step of this job"),
+  steps: z
+    .array(stepSchema)
+    .min(1, "a job needs at least one step")
+    .describe("the steps, run in order; the first failure stops the job unless on_failure: continue"),
 });
 
 function buildNotifierSchema() {
   const members = notifierKinds.map((kind) =>
     z.strictObject({
       type: z.literal(kind.type),
-      events: z.array(z.enum(EVENTS)).default([...kind.defaultEvents]),
-      timeout: durationSchema.default(10_000),
+      events: z
+        .array(z.enum(EVENTS))
+        .default([...kind.defaultEvents])
+        .describe("the events this notifier sends"),
+      timeout: durationSchema
+        .default(10_000)
+        .describe("how long one notification may take; a notifier that fails never changes a run's result"),
       ...kind.options,
     }),
   );
@@ -157,7 +217,7 @@ export interface NotifierConfig {
 export const notifierSchema = buildNotifierSchema() as unknown as z.ZodType<NotifierConfig>;
 
 export const resticSettingsSchema = z.strictObject({
-  binary: z.string().default("restic"),
+  binary: z.string().default("restic").describe("the restic program: a name on PATH or an absolute path"),
   nice: z
     .number()
     .int()
@@ -166,9 +226,17 @@ export const resticSettingsSchema = z.strictObject({
     .nullable()
     .default(10)
     .describe("CPU priority of restic; null to leave it"),
-  ionice: z.enum(["idle", "best-effort", "none"]).default("idle"),
-  progress_fps: z.number().positive().max(60).default(2),
-  cache_dir: pathSchema.optional(),
+  ionice: z
+    .enum(["idle", "best-effort", "none"])
+    .default("idle")
+    .describe("I/O scheduling class of restic (ionice); none to leave it"),
+  progress_fps: z
+    .number()
+    .positive()
+    .max(60)
+    .default(2)
+    .describe("progress reports per second that restic sends (the TTY bar, the journal's progress line)"),
+  cache_dir: pathSchema.optional().describe("restic's cache (default: <state_dir>/restic-cache)"),
   open_timeout: durationSchema
     .default(60_000)
     .describe(
@@ -191,31 +259,58 @@ export const RESTIC_SETTINGS_DEFAULTS = {
 } as const;
 
 export const configSchema = z.strictObject({
-  version: z.literal(1, { message: "only version: 1 is supported" }),
-  state_dir: pathSchema.optional(),
+  version: z.literal(1, { message: "only version: 1 is supported" }).describe("the config format: 1"),
+  state_dir: pathSchema
+    .optional()
+    .describe(
+      "history database, run logs and locks (default: $XDG_STATE_HOME/holdfast, or /var/lib/holdfast as root)",
+    ),
   host: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
     .optional()
     .describe("the stable host name snapshots are made under (default: the machine's)"),
-  env_file: pathSchema.optional(),
-  env: envMapSchema.default({}),
+  env_file: pathSchema.optional().describe("KEY=VALUE file loaded into every step's environment"),
+  env: envMapSchema.default({}).describe("environment variables of every step"),
   kill_grace: durationSchema
     .default(15_000)
     .describe("time between SIGINT and SIGKILL when a step is stopped"),
-  restic: resticSettingsSchema.default(RESTIC_SETTINGS_DEFAULTS),
-  repositories: z.record(nameSchema, repositorySchema).default({}),
-  sources: z.record(nameSchema, sourceSchema).default({}),
-  jobs: z.record(nameSchema, jobSchema),
-  notifications: z.record(nameSchema, notifierSchema).default({}),
-  metrics: z.strictObject({ textfile: pathSchema.optional() }).default({}),
+  restic: resticSettingsSchema.default(RESTIC_SETTINGS_DEFAULTS).describe("how holdfast runs restic"),
+  repositories: z
+    .record(nameSchema, repositorySchema)
+    .default({})
+    .describe("the restic repositories, by name"),
+  sources: z.record(nameSchema, sourceSchema).default({}).describe("what to back up, by name"),
+  jobs: z.record(nameSchema, jobSchema).describe("the jobs, by name: each a list of steps, run in order"),
+  notifications: z
+    .record(nameSchema, notifierSchema)
+    .default({})
+    .describe("the notifiers, by name; a job names the ones it tells in notify"),
+  metrics: z
+    .strictObject({
+      textfile: pathSchema
+        .optional()
+        .describe(
+          "a file the Prometheus exposition is written to after every run (node_exporter's textfile collector)",
+        ),
+    })
+    .default({})
+    .describe("Prometheus metrics (docs/metrics.md)"),
   server: z
     .strictObject({
-      listen: z.string().default("127.0.0.1:8760"),
-      token_file: pathSchema.optional(),
-      restore_root: pathSchema.optional(),
+      listen: z
+        .string()
+        .default("127.0.0.1:8760")
+        .describe("host:port of the dashboard and API; an address beyond 127.0.0.1 needs token_file"),
+      token_file: pathSchema.optional().describe("file holding the API's bearer token"),
+      restore_root: pathSchema
+        .optional()
+        .describe(
+          "the directory restores started from the dashboard go under (default: <state_dir>/restores)",
+        ),
     })
-    .default({ listen: "127.0.0.1:8760" }),
+    .default({ listen: "127.0.0.1:8760" })
+    .describe("`holdfast serve`: the dashboard and HTTP API"),
 });
 
 export type RawConfig = z.output<typeof configSchema>;

@@ -21,7 +21,12 @@ export class CommandNotifierError extends HoldfastError {
 export const commandNotifier = defineNotifierKind({
   type: "command",
   defaultEvents: ["warning", "failure", "stale", "recovered"],
-  options: { command: argvSchema, cwd: pathSchema.optional() },
+  options: {
+    command: argvSchema.describe(
+      "the program and its arguments, run for each event without a shell: the event's JSON (the webhook's body) on stdin and HOLDFAST_EVENT, HOLDFAST_JOB, HOLDFAST_HOST, HOLDFAST_AT, HOLDFAST_TITLE, HOLDFAST_RUN_ID, HOLDFAST_STATUS, HOLDFAST_EXIT_CODE, HOLDFAST_STARTED_AT, HOLDFAST_FINISHED_AT, HOLDFAST_DURATION_MS in its environment (PATH, HOME, USER, LANG, TZ kept); a non-zero exit is a failed notification",
+    ),
+    cwd: pathSchema.optional().describe("the working directory of the command"),
+  },
   async send(ctx, message) {
     const [program, ...args] = ctx.options.command;
     if (program === undefined) throw new Error("no command to run");

@@ -12,17 +12,25 @@ export const emailNotifier = defineNotifierKind({
   type: "email",
   defaultEvents: ["warning", "failure", "stale", "recovered"],
   options: {
-    smtp: z.strictObject({
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65535).default(587),
-      starttls: z.boolean().default(true).describe("require STARTTLS (refuse to send in clear)"),
-      tls: z.boolean().default(false).describe("implicit TLS (port 465)"),
-      username: z.string().optional(),
-      password_file: pathSchema.optional(),
-      cacert: pathSchema.optional().describe("PEM file of the CA that signed the server's certificate"),
-    }),
-    from: z.string().min(3),
-    to: z.array(z.string().min(3)).min(1),
+    smtp: z
+      .strictObject({
+        host: z.string().min(1).describe("the SMTP server"),
+        port: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .default(587)
+          .describe("its port (587: submission with STARTTLS; 465: implicit TLS)"),
+        starttls: z.boolean().default(true).describe("require STARTTLS (refuse to send in clear)"),
+        tls: z.boolean().default(false).describe("implicit TLS (port 465)"),
+        username: z.string().optional().describe("the SMTP user, when the server wants a login"),
+        password_file: pathSchema.optional().describe("file holding the SMTP password"),
+        cacert: pathSchema.optional().describe("PEM file of the CA that signed the server's certificate"),
+      })
+      .describe("the mail server"),
+    from: z.string().min(3).describe("the From: address"),
+    to: z.array(z.string().min(3)).min(1).describe("the recipients"),
   },
   async send(ctx, message) {
     const { smtp } = ctx.options;

@@ -16,7 +16,7 @@ export const healthchecksNotifier = defineNotifierKind({
   type: "healthchecks",
   defaultEvents: ["start", "success", "warning", "failure"],
   options: {
-    url: z.url().optional(),
+    url: z.url().optional().describe("the check's ping URL (https://hc-ping.com/UUID); or url_file"),
     url_file: pathSchema.optional().describe("file holding the ping URL (it works as a credential)"),
     warning_ping: z
       .enum(["auto", "success", "fail", "log"])

@@ -23,7 +23,9 @@ export const ntfyNotifier = defineNotifierKind({
   defaultEvents: ["warning", "failure", "stale", "recovered"],
   options: {
     url: z.url().optional().describe("the topic URL, e.g. https://ntfy.sh/my-backups"),
-    url_file: pathSchema.optional(),
+    url_file: pathSchema
+      .optional()
+      .describe("file holding the topic URL (a topic name is a credential on ntfy.sh)"),
     token_file: pathSchema.optional().describe("access token, sent as Authorization: Bearer"),
   },
   async send(ctx, message) {

@@ -13,10 +13,13 @@ export const webhookNotifier = defineNotifierKind({
   type: "webhook",
   defaultEvents: ["success", "warning", "failure", "stale", "recovered"],
   options: {
-    url: z.url().optional(),
-    url_file: pathSchema.optional(),
+    url: z
+      .url()
+      .optional()
+      .describe("the URL the event's JSON is POSTed to (cli.md#notifications); or url_file"),
+    url_file: pathSchema.optional().describe("file holding the URL (when it carries a token)"),
     secret_file: pathSchema.optional().describe("HMAC-SHA256 key for the X-Holdfast-Signature header"),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: z.record(z.string(), z.string()).default({}).describe("extra HTTP headers"),
   },
   async send(ctx, message) {
     const url = ctx.options.url ?? (ctx.options.url_file ? await ctx.readSecret(ctx.options.url_file) : "");

@@ -26,21 +26,31 @@ import { backupOverlap } from "./overlaps.js";
 import { combineTargets } from "./targets.js";
 
 const options = {
-  source: nameSchema,
-  repos: z.array(nameSchema).min(1, "name at least one repository"),
-  tags: z.array(z.string().regex(/^[^,\s]+$/, "a tag cannot contain commas or spaces")).default([]),
+  source: nameSchema.describe("the source to back up (a name under sources)"),
+  repos: z
+    .array(nameSchema)
+    .min(1, "name at least one repository")
+    .describe("the repositories to back up into; each is its own sub-result"),
+  tags: z
+    .array(z.string().regex(/^[^,\s]+$/, "a tag cannot contain commas or spaces"))
+    .default([])
+    .describe("restic tags added to holdfast's own (holdfast, source:NAME, job:NAME)"),
   host: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
-    .optional(),
-  parallel: z.boolean().default(true),
+    .optional()
+    .describe("the host name of the snapshots (default: the config's host)"),
+  parallel: z.boolean().default(true).describe("back up into the repositories at the same time"),
   skip_if_unchanged: z
     .boolean()
     .default(false)
     .describe(
       "make no snapshot when nothing changed since the last one (restic 0.17+ --skip-if-unchanged); the step still succeeds, with skipped_unchanged: true",
     ),
-  extra_args: z.array(z.string()).default([]),
+  extra_args: z
+    .array(z.string())
+    .default([])
+    .describe("more restic backup arguments, passed as written after holdfast's own"),
 };
 type BackupOptions = z.output<z.ZodObject<typeof options>>;
 

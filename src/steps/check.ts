@@ -7,14 +7,17 @@ import { planResticCommand } from "../restic/plan.js";
 import { combineTargets } from "./targets.js";
 
 const options = {
-  repos: z.array(nameSchema).min(1),
+  repos: z.array(nameSchema).min(1).describe("the repositories to check"),
   read_data_subset: z
     .string()
     .regex(
       /^(\d+(\.\d+)?%|\d+\/\d+|\d+(\.\d+)?[KMGT]i?B?)$/,
       'use a percentage ("5%"), "n/m" or a size ("1GiB")',
     )
-    .optional(),
+    .optional()
+    .describe(
+      'also read back this part of the data: "5%", "n/m" or a size ("1GiB") (restic --read-data-subset)',
+    ),
 };
 type CheckOptions = z.output<z.ZodObject<typeof options>>;
 

@@ -10,10 +10,19 @@ import { sourceScopes } from "./scope.js";
 import { combineTargets } from "./targets.js";
 
 const options = {
-  from: nameSchema,
-  to: z.array(nameSchema).min(1, "name at least one target repository"),
-  snapshots: z.enum(["latest", "all"]).default("latest"),
-  sources: z.array(nameSchema).optional(),
+  from: nameSchema.describe("the repository the snapshots are copied from"),
+  to: z
+    .array(nameSchema)
+    .min(1, "name at least one target repository")
+    .describe("the repositories they are copied into"),
+  snapshots: z
+    .enum(["latest", "all"])
+    .default("latest")
+    .describe("latest: the latest snapshot of each source; all: every snapshot holdfast made of them"),
+  sources: z
+    .array(nameSchema)
+    .optional()
+    .describe("only these sources' snapshots (default: the sources this job backs up, else every source)"),
 };
 type CopyOptions = z.output<z.ZodObject<typeof options>>;
 

@@ -9,10 +9,17 @@ export const execStep = defineStepKind({
   type: "exec",
   summary: "runs a program (argv, no shell) or, only when written as `shell:`, a /bin/sh -c string",
   options: {
-    command: argvSchema.optional(),
-    shell: z.string().min(1).optional(),
-    cwd: pathSchema.optional(),
-    warning_codes: z.array(z.number().int().min(1).max(255)).default([]),
+    command: argvSchema.optional().describe("the program and its arguments, run without a shell; or shell"),
+    shell: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("a command line run by /bin/sh -c, when you need a shell; or command"),
+    cwd: pathSchema.optional().describe("the working directory of the program"),
+    warning_codes: z
+      .array(z.number().int().min(1).max(255))
+      .default([])
+      .describe("exit codes that make the step a warning instead of a failure"),
   },
   check: (o) =>
     (o.command === undefined) === (o.shell === undefined)

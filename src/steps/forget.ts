@@ -14,28 +14,48 @@ import { combineTargets } from "./targets.js";
 
 export const keepSchema = z
   .strictObject({
-    last: boundedInt(100_000).optional(),
-    hourly: boundedInt(100_000).optional(),
-    daily: boundedInt(100_000).optional(),
-    weekly: boundedInt(100_000).optional(),
-    monthly: boundedInt(100_000).optional(),
-    yearly: boundedInt(100_000).optional(),
-    within: resticDurationSchema.optional(),
-    within_hourly: resticDurationSchema.optional(),
-    within_daily: resticDurationSchema.optional(),
-    within_weekly: resticDurationSchema.optional(),
-    within_monthly: resticDurationSchema.optional(),
-    within_yearly: resticDurationSchema.optional(),
+    last: boundedInt(100_000).optional().describe("keep the last N snapshots"),
+    hourly: boundedInt(100_000)
+      .optional()
+      .describe("keep the last snapshot of each of the last N hours that have one"),
+    daily: boundedInt(100_000).optional().describe("… of each of the last N days"),
+    weekly: boundedInt(100_000).optional().describe("… of each of the last N weeks"),
+    monthly: boundedInt(100_000).optional().describe("… of each of the last N months"),
+    yearly: boundedInt(100_000).optional().describe("… of each of the last N years"),
+    within: resticDurationSchema
+      .optional()
+      .describe("keep every snapshot made within this time of the latest (restic --keep-within)"),
+    within_hourly: resticDurationSchema
+      .optional()
+      .describe("keep hourly snapshots made within this time of the latest (restic --keep-within-hourly)"),
+    within_daily: resticDurationSchema
+      .optional()
+      .describe("keep daily snapshots within this time (restic --keep-within-daily)"),
+    within_weekly: resticDurationSchema
+      .optional()
+      .describe("keep weekly snapshots within this time (restic --keep-within-weekly)"),
+    within_monthly: resticDurationSchema
+      .optional()
+      .describe("keep monthly snapshots within this time (restic --keep-within-monthly)"),
+    within_yearly: resticDurationSchema
+      .optional()
+      .describe("keep yearly snapshots within this time (restic --keep-within-yearly)"),
   })
   .refine((k) => Object.values(k).some((v) => v !== undefined), {
     message: "a keep policy needs at least one rule",
   });
 
 const options = {
-  repos: z.array(nameSchema).min(1),
-  keep: keepSchema,
-  prune: z.boolean().default(false),
-  sources: z.array(nameSchema).optional(),
+  repos: z.array(nameSchema).min(1).describe("the repositories retention is applied in"),
+  keep: keepSchema.describe("the policy, as restic forget --keep-*: at least one rule"),
+  prune: z
+    .boolean()
+    .default(false)
+    .describe("restic prune after forget: frees the space of what was forgotten"),
+  sources: z
+    .array(nameSchema)
+    .optional()
+    .describe("only these sources' snapshots (default: the sources this job backs up, else every source)"),
 };
 type ForgetStepOptions = z.output<z.ZodObject<typeof options>>;
 

@@ -40,11 +40,14 @@ import {
 } from "./git-trust.js";
 
 const gitOptions = {
-  roots: z.array(pathSchema).min(1),
-  exclude: z.array(excludePatternSchema).default([]),
-  max_depth: boundedInt(64).default(8),
-  output: pathSchema,
-  bundle: z.enum(["none", "unpushed", "all"]).default("unpushed"),
+  roots: z.array(pathSchema).min(1).describe("the directories searched for git repositories"),
+  exclude: z.array(excludePatternSchema).default([]).describe("paths left out of the search"),
+  max_depth: boundedInt(64).default(8).describe("how many directory levels below a root are searched"),
+  output: pathSchema.describe("the directory the inventory and the bundles are written to"),
+  bundle: z
+    .enum(["none", "unpushed", "all"])
+    .default("unpushed")
+    .describe("which repositories get a git bundle: none, unpushed (work that is on no remote), all"),
 };
 
 type GitOptions = z.output<z.ZodObject<typeof gitOptions>>;

@@ -44,14 +44,24 @@ const GZIP_MEMBER_BYTES = 2 * 1024 * 1024;
 const gzipAsync = promisify(gzip);
 
 const manifestOptions = {
-  sources: z.array(nameSchema).optional(),
-  paths: z.array(pathSchema).optional(),
-  output: pathSchema,
-  hash: z.union([z.literal(false), z.literal("sha256")]).default(false),
-  keep: boundedInt(10_000).min(1, "keep at least 1 manifest").default(7),
-  max_removed: percentSchema.optional(),
-  max_changed: percentSchema.optional(),
-  exclude: z.array(excludePatternSchema).default([]),
+  sources: z.array(nameSchema).optional().describe("the sources whose paths (and rules) are walked"),
+  paths: z.array(pathSchema).optional().describe("paths walked besides, or instead of, sources"),
+  output: pathSchema.describe("the directory the manifests and their diffs are written to"),
+  hash: z
+    .union([z.literal(false), z.literal("sha256")])
+    .default(false)
+    .describe("false, or sha256 to hash every file (slower; finds changes that keep size and mtime)"),
+  keep: boundedInt(10_000)
+    .min(1, "keep at least 1 manifest")
+    .default(7)
+    .describe("how many manifests (and diffs) are kept"),
+  max_removed: percentSchema
+    .optional()
+    .describe("fail when more than this share of the files was removed since the last manifest"),
+  max_changed: percentSchema
+    .optional()
+    .describe("fail when more than this share of the files changed since the last manifest"),
+  exclude: z.array(excludePatternSchema).default([]).describe("paths left out of the walk"),
 };
 
 type ManifestOptions = z.output<z.ZodObject<typeof manifestOptions>>;

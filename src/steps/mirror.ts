@@ -91,12 +91,22 @@ export const mirrorStep = defineStepKind({
   type: "mirror",
   summary: "rsync mirror of a directory to a path or host:path",
   options: {
-    from: pathOrRemoteSchema,
-    to: pathOrRemoteSchema,
-    delete: z.boolean().default(false),
-    exclude: z.array(z.string()).default([]),
-    rsync_args: z.array(z.string()).default([]),
-    ssh_command: z.array(z.string()).min(1, "needs at least the program, e.g. [ssh, -p, '2222']").optional(),
+    from: pathOrRemoteSchema.describe("what to mirror; a trailing / means its contents, as for rsync"),
+    to: pathOrRemoteSchema.describe("where the copy goes: a path or host:path"),
+    delete: z
+      .boolean()
+      .default(false)
+      .describe("delete what is gone from `from` at `to` too (rsync --delete; see guard.max_delete)"),
+    exclude: z.array(z.string()).default([]).describe("rsync exclude patterns (--exclude)"),
+    rsync_args: z
+      .array(z.string())
+      .default([])
+      .describe("more rsync arguments (deletion options here count as delete: true)"),
+    ssh_command: z
+      .array(z.string())
+      .min(1, "needs at least the program, e.g. [ssh, -p, '2222']")
+      .optional()
+      .describe("the ssh argv for a host:path (default: ssh -o BatchMode=yes -o ConnectTimeout=30)"),
     guard: z
       .strictObject({
         exists: z
@@ -112,7 +122,8 @@ export const mirrorStep = defineStepKind({
             "with deletions: at most this many deletions per run, a count (100) or a share of the mirror (10%)",
           ),
       })
-      .default({ exists: [] }),
+      .default({ exists: [] })
+      .describe("checks before the mirror runs (docs/guards.md)"),
   },
   // From a path to a path: no config source, no repository.
   dataFlow: { how: "mirror", of: () => ({ repos: [] }) },

@@ -55,12 +55,21 @@ import {
 import { seededRandom } from "../util/seeded-random.js";
 
 const options = {
-  source: nameSchema,
-  repos: z.array(nameSchema).min(1),
-  sample: countOrPercentSchema.default({ count: 20 }),
-  count_tolerance: countOrPercentSchema.default({ fraction: 0.01 }),
-  /** Replays a drill's sample (the seed is in every drill's summary); random by default. */
-  seed: z.number().int().nonnegative().max(0xffffffff).optional(),
+  source: nameSchema.describe("the source whose latest snapshot is drilled"),
+  repos: z.array(nameSchema).min(1).describe("the repositories to restore the sample from"),
+  sample: countOrPercentSchema
+    .default({ count: 20 })
+    .describe("how many files are read back and compared: a count (25) or a share (2%)"),
+  count_tolerance: countOrPercentSchema
+    .default({ fraction: 0.01 })
+    .describe("how far the snapshot's file count may differ from the source's: a count or a share"),
+  seed: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(0xffffffff)
+    .optional()
+    .describe("replays a drill's sample (every drill's summary has its seed); random by default"),
 };
 type VerifyOptions = z.output<z.ZodObject<typeof options>>;
 
