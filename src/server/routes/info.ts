@@ -2,12 +2,14 @@
 import { Hono } from "hono";
 import { packageVersion, type ServerContext } from "../context.js";
 import { sendJson } from "../http.js";
+import type { InfoResponse } from "../api-types.js";
 import { restoreRootOf } from "../restore-target.js";
 
 export function infoRoutes(ctx: ServerContext): Hono {
   const app = new Hono();
   app.get("/api/info", (c) =>
     sendJson(c, ctx.redactor, {
+      role: "operator",
       version: packageVersion(),
       host: ctx.config.host,
       now: ctx.now().toISOString(),
@@ -33,7 +35,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "POST /api/jobs/:job/run",
         "POST /api/restore",
       ],
-    }),
+    } satisfies InfoResponse),
   );
   return app;
 }
