@@ -302,7 +302,8 @@ export type NodeType = "file" | "dir" | "symlink" | "dev" | "chardev" | "fifo" |
 /** One entry of a directory in a snapshot. */
 export interface ApiNode {
   name: string;
-  type: NodeType | string;
+  /** A NodeType; other strings when a newer restic adds a kind. */
+  type: string;
   /** Absolute path inside the snapshot ("/home/sig/notes.txt"). */
   path: string;
   /** Bytes (files only; 0 for directories). */
