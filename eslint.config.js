@@ -112,10 +112,17 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
     },
   },
-  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.js", "**/*.mjs", "**/*.cjs"], ...tseslint.configs.disableTypeChecked },
   {
     files: ["bench/**/*.mjs", "scripts/**/*.mjs", "*.js", "test/**/*.mjs"],
     languageOptions: { globals: nodeGlobals },
+  },
+  {
+    files: ["*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { ...nodeGlobals, module: "writable", require: "readonly" },
+    },
   },
   {
     files: ["web/**/*.js"],

@@ -20,7 +20,7 @@ import console from "node:console";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const STEP_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/manifest.js")).href;
-const READER_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/directory-reader.js")).href;
+const READER_MODULE = pathToFileURL(path.join(benchDir, "../dist/sources/directory-reader.js")).href;
 const DATA_SPEC = "100 dirs x 1000 files, 0-2047 bytes, v1";
 
 /** Builds (once) and returns the 100k-file tree. */

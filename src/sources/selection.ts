@@ -31,7 +31,7 @@ import {
   STAT_FIELDS,
   type DirectoryReaderKind,
   type FsPath,
-} from "../steps/directory-reader.js";
+} from "./directory-reader.js";
 
 /** A problem with what the config says to leave out; the steps report it as a `config` failure. */
 export class SelectionError extends Error {

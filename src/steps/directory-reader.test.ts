@@ -11,7 +11,7 @@ import {
   readDirectoryWithNode,
   STAT_FIELDS,
   type DirectoryListing,
-} from "./directory-reader.js";
+} from "../sources/directory-reader.js";
 import { walkTrees } from "./tree-walk.js";
 import { createWalkState, manifestOrder, walkBatch } from "./tree-walk-worker.js";
 

@@ -22,7 +22,7 @@ import {
   type DirectoryListing,
   type DirectoryReader,
   type DirectoryReaderKind,
-} from "./directory-reader.js";
+} from "../sources/directory-reader.js";
 import { escapeBytes, escapePath, needsEscape, type EntryType } from "./manifest-format.js";
 
 /** One root's rules of what is walked (sources/selection.ts). */

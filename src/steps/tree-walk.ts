@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { compileSelection, rootExcluded, type SelectionRules } from "../sources/selection.js";
-import { defaultReaderKind, type DirectoryReaderKind } from "./directory-reader.js";
+import { defaultReaderKind, type DirectoryReaderKind } from "../sources/directory-reader.js";
 import { dirKey, escapePath, formatEntry, sortManifestLines } from "./manifest-format.js";
 import {
   createWalkState,

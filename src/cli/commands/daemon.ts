@@ -5,7 +5,7 @@ import { createChildLauncher, createDaemon, planFromConfig, type StopMode } from
 import { resolveHoldfastCommand } from "../../scheduler/holdfast-command.js";
 import { parseDuration } from "../../util/units.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
-import { resolveWatchArgs } from "./schedule-shared.js";
+import { WATCH_ARGS } from "./schedule-shared.js";
 
 interface DaemonFlags {
   onStop?: string;
@@ -39,8 +39,6 @@ export default async function daemon(global: GlobalOptions, flags: DaemonFlags):
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const store = openStore(config);
-  const watchArgs = await resolveWatchArgs();
-  const watchAvailable = watchArgs[0] === "watch";
   const d = createDaemon({
     loadPlan: () => {
       const next = loadConfigFile(configPath);
@@ -54,13 +52,13 @@ export default async function daemon(global: GlobalOptions, flags: DaemonFlags):
     launch: createChildLauncher({
       command: resolveHoldfastCommand(),
       configPath,
-      watchArgs,
+      watchArgs: [...WATCH_ARGS],
       env: process.env,
       onLine: (job, line) => log(`  [${job ?? "freshness check"}] ${line}`),
     }),
     state: store,
     log,
-    watch: watchAvailable,
+    watch: true,
   });
 
   const onHup = () => {

@@ -242,7 +242,7 @@ async function runOne(
       );
     if (embedded) {
       // The quickstart's sample folder, password file and repository (idempotent, logged).
-      const { prepareQuickstart } = await import("../../restic/quickstart.js");
+      const { prepareQuickstart } = await import("../quickstart.js");
       await prepareQuickstart(config, (line) => out.write(`holdfast: ${line}\n`));
     }
     const record = await runJob(

@@ -16,7 +16,7 @@ import { installWarnings, lingerEnabled } from "../../scheduler/install-checks.j
 import { quoteArgv } from "../../util/shell-quote.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
-import { resolveMode, resolveRoot, resolveWatchArgs, type ModeFlags } from "./schedule-shared.js";
+import { resolveMode, resolveRoot, WATCH_ARGS, type ModeFlags } from "./schedule-shared.js";
 
 interface InstallFlags extends ModeFlags {
   dryRun?: boolean;
@@ -32,7 +32,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
     mode,
     root,
     command: resolveHoldfastCommand(),
-    watchArgs: await resolveWatchArgs(),
+    watchArgs: [...WATCH_ARGS],
     installEnv: { env: process.env, stateDir: config.state_dir },
   });
   const user = os.userInfo().username;

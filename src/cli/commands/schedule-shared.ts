@@ -23,9 +23,5 @@ export function resolveRoot(flags: ModeFlags): string | null {
   return path.resolve(flags.root);
 }
 
-/** `watch` once the monitoring commands are registered; until then `status --check` (Nagios exit codes). */
-export async function resolveWatchArgs(): Promise<string[]> {
-  const { buildProgram } = await import("../program.js");
-  const program = buildProgram(() => undefined);
-  return program.commands.some((c) => c.name() === "watch") ? ["watch"] : ["status", "--check"];
-}
+/** The arguments of the freshness check that the timer units and the daemon start. */
+export const WATCH_ARGS: readonly string[] = ["watch"];

@@ -9,8 +9,8 @@ import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { EMBEDDED_REPOSITORY, quickstartPaths } from "../config/defaults.js";
 import { baseEnv } from "../engine/env.js";
-import { init } from "./commands.js";
-import { resticHostForCli } from "./host.js";
+import { init } from "../restic/commands.js";
+import { resticHostForCli } from "../restic/host.js";
 
 const SAMPLE_FILES: Record<string, string> = {
   "README.txt":
