@@ -61,6 +61,9 @@ export const repositorySchema = z.strictObject({
   open_timeout: durationSchema
     .optional()
     .describe("this repository's restic.open_timeout (a backend that is slow to come up)"),
+  lock_wait: durationSchema
+    .optional()
+    .describe("this repository's restic.lock_wait (how long a step waits for a lock another restic holds)"),
 });
 
 export const guardSchema = z.strictObject({
@@ -245,7 +248,7 @@ export const resticSettingsSchema = z.strictObject({
   lock_wait: durationSchema
     .default(30 * 60_000)
     .describe(
-      "how long a step's restic command waits for a lock another restic holds (never past the step's timeout); restic 0.16+ waits itself (--retry-lock)",
+      "how long a step's restic command waits for a lock another restic holds (never past the step's timeout; 0: fail at once); restic 0.16+ waits itself (--retry-lock), after holdfast has removed a stale lock",
     ),
 });
 

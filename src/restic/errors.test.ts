@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ERROR_KINDS } from "../errors.js";
 import {
   STALE_LOCK_AGE_MS,
+  classifyLockedFailure,
   classifyResticFailure,
   isLockStale,
   isLockedError,
@@ -115,7 +116,8 @@ const EXPECTED: Record<string, Expectation> = {
     kind: "repo_locked",
     message:
       "repository is already locked exclusively by PID 8276 on vm (user root), since 2026-11-26 09:51:43 (788ms ago)",
-    // A backup: holdfast does not wait for a lock there, and the hint says so.
+    // Without a lock wait (a CLI command) the hint says holdfast does not wait; exec.ts tells the
+    // wait of a step (classifyLockedFailure, below).
     hint: /^Another restic \(PID 8276 on vm\) is using the repository; holdfast does not wait for it here: run this again/,
     extra: { lockProbe: { hostname: "vm", isProcessAlive: () => true } },
   },
@@ -218,7 +220,7 @@ const EXPECTED: Record<string, Expectation> = {
     kind: "repo_locked",
     message:
       "repository is already locked by PID 31337 on backup-host (user root), since 2026-11-26 03:00:01 (2m15s ago)",
-    hint: /holdfast waits and retries/,
+    hint: /holdfast does not wait for it here/,
   },
   "0.17.3/repo-not-found": {
     command: "cat config",
@@ -280,7 +282,7 @@ const EXPECTED: Record<string, Expectation> = {
     kind: "repo_locked",
     message:
       "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (8.9s ago)",
-    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast waits and retries until the step's timeout\./,
+    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast does not wait for it here: run this again/,
     extra: { lockProbe: LIVE_0180 },
   },
   "0.18.0/init-exists": {
@@ -310,7 +312,7 @@ const EXPECTED: Record<string, Expectation> = {
     kind: "repo_locked",
     message:
       "repository is already locked by PID 11081 on vm (user root), since 2026-12-02 19:39:03 (3.4s ago)",
-    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast waits/,
+    hint: /^Another restic \(PID 11081 on vm\) is using the repository; holdfast does not wait for it here/,
     extra: { lockProbe: LIVE_0180 },
   },
   "0.18.0/locked-live-json": {
@@ -594,12 +596,12 @@ describe("issue 11's classifications: the same answer from both recorded version
       /no snapshot whose ID starts with deadbeef/,
     ],
     [
-      "a live lock (check waits)",
+      "a live lock meets a check",
       "locked-live",
       ["locked-live", "locked-live-json", "locked-retry-lock"],
       "check",
       "repo_locked",
-      /holdfast waits and retries until the step's timeout/,
+      /holdfast does not wait for it here/,
     ],
     [
       "an exclusive lock meets a backup (no wait)",
@@ -972,6 +974,40 @@ describe("lock holders", () => {
     expect(isLockStale(holder, DEAD_8189)).toBe(true);
     expect(isLockStale(holder, { hostname: "other", isProcessAlive: () => false })).toBe(false);
     expect(isLockStale({ ...holder, ageMs: STALE_LOCK_AGE_MS + 1 })).toBe(true);
+  });
+
+  it("a step's lock hint says how long holdfast waited and what ended the wait (both versions' texts)", () => {
+    for (const key of ["0.14.0/locked-exclusive", "0.18.0/locked-exclusive-retry-lock"]) {
+      const lines = FAILURES.find((f) => f.key === key)!.stderrLines;
+      const alive: LockProbe = { hostname: "vm", isProcessAlive: () => true };
+      const byWait = classifyLockedFailure(lines, "local", alive, {
+        waitedMs: 90_000,
+        limitMs: 90_000,
+        endedBy: "lock_wait",
+      });
+      expect(byWait.kind).toBe("repo_locked");
+      expect(byWait.message).toMatch(/^repository is already locked exclusively by PID \d+ on vm/);
+      expect(byWait.hint).toMatch(
+        /is using the repository; holdfast waited 1m30s for it \(restic\.lock_wait, 1m30s\) and gave up: raise restic\.lock_wait/,
+      );
+      const byTimeout = classifyLockedFailure(lines, "local", alive, {
+        waitedMs: 20_000,
+        limitMs: 30 * 60_000,
+        endedBy: "timeout",
+      });
+      expect(byTimeout.hint).toMatch(
+        /holdfast waited 20s for it, until the step's timeout \(restic\.lock_wait is 30m/,
+      );
+      const none = classifyLockedFailure(lines, "local", alive, {
+        waitedMs: 0,
+        limitMs: 0,
+        endedBy: "lock_wait",
+      });
+      expect(none.hint).toMatch(/holdfast did not wait for it \(lock_wait is 0\)/);
+      expect(classifyLockedFailure(lines, "local", alive, undefined).hint).toMatch(
+        /holdfast does not wait for it here/,
+      );
+    }
   });
 
   it("localLockProbe checks this host's processes", () => {

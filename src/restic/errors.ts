@@ -41,6 +41,21 @@ export interface ResticFailureInput {
    * restic runs on this machine.
    */
   lockProbe?: LockProbe;
+  /**
+   * What holdfast did about a lock another restic holds (exec.ts, after its last attempt): how long
+   * it waited and what ended the wait. Absent: holdfast does not wait here (a CLI command).
+   */
+  lockWait?: LockWaitReport;
+}
+
+/** How long holdfast (or restic's --retry-lock on its behalf) waited for a lock before it gave up. */
+export interface LockWaitReport {
+  /** From the first "already locked" to the last attempt's end. */
+  waitedMs: number;
+  /** restic.lock_wait (or the repository's lock_wait); 0 means no waiting at all. */
+  limitMs: number;
+  /** What ended the wait: the lock wait ran out, or the step's timeout came first. */
+  endedBy: "lock_wait" | "timeout";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,7 +376,7 @@ export function classifyResticFailure(input: ResticFailureInput): StepError {
   if (code === 3 && /^backup\b/.test(cmd)) return classifyPartial(err);
 
   if ((code === 11 && codes10and11) || h.includes(LOCKED_TEXT))
-    return classifyLocked(err, repo, input.lockProbe, best, holdfastWaitsForLock(cmd));
+    return classifyLocked(err, repo, input.lockProbe, best, input.lockWait);
 
   if ((code === 12 && code12) || h.includes(WRONG_PASSWORD_TEXT)) {
     return stepError(
@@ -559,18 +574,32 @@ function classifyPartial(err: Stderr): StepError {
 }
 
 /**
- * Whether holdfast waits for a lock held by another restic before it gives up on this command:
- * it does for the exclusive commands (forget, prune, check, tag; exec.ts retries until the step's
- * timeout). Every other command fails at once, and its hint must say so.
+ * What the hint says about waiting — it must be what holdfast did. A job's steps wait for a lock
+ * another restic holds, up to restic.lock_wait and never past the step's timeout (exec.ts; restic
+ * 0.16+ waits itself with --retry-lock); CLI commands do not wait.
  */
-function holdfastWaitsForLock(cmd: string): boolean {
-  return /^(forget|prune|check|tag)\b/.test(cmd);
+function lockWaitText(wait: LockWaitReport | undefined): string {
+  const apart =
+    "(a backup meets this when a check, prune or forget holds the lock exclusively, and those meet a running backup — schedule them apart)";
+  if (wait === undefined)
+    return `holdfast does not wait for it here: run this again once that restic has finished ${apart}`;
+  if (wait.limitMs === 0)
+    return `holdfast did not wait for it (lock_wait is 0): raise restic.lock_wait (or the repository's lock_wait) to let steps wait, or schedule the jobs apart ${apart}`;
+  const waited = formatDuration(wait.waitedMs);
+  return wait.endedBy === "timeout"
+    ? `holdfast waited ${waited} for it, until the step's timeout (restic.lock_wait is ${formatDuration(wait.limitMs)}): raise the step's timeout, or schedule the jobs apart`
+    : `holdfast waited ${waited} for it (restic.lock_wait, ${formatDuration(wait.limitMs)}) and gave up: raise restic.lock_wait (or the repository's lock_wait), or schedule the jobs apart`;
 }
 
-function lockWaitText(waits: boolean): string {
-  return waits
-    ? "holdfast waits and retries until the step's timeout"
-    : "holdfast does not wait for it here: run this again once that restic has finished (a backup meets this when a check, prune or forget holds the lock exclusively — schedule them apart)";
+/** The repo_locked failure for restic's lock text, its hint saying how long holdfast waited (exec.ts). */
+export function classifyLockedFailure(
+  stderrLines: readonly string[],
+  repo: string,
+  probe: LockProbe | undefined,
+  wait: LockWaitReport | undefined,
+): StepError {
+  const err = readStderr(stderrLines);
+  return classifyLocked(err, repo, probe, bestLine(err), wait);
 }
 
 function classifyLocked(
@@ -578,14 +607,14 @@ function classifyLocked(
   repo: string,
   probe: LockProbe | undefined,
   best: string | null,
-  waits: boolean,
+  wait: LockWaitReport | undefined,
 ): StepError {
   const holder = parseLockHolder(err.texts);
   if (!holder) {
     return stepError(
       "repo_locked",
       best ?? "repository is already locked",
-      `Another restic process is using the repository; ${lockWaitText(waits)}.`,
+      `Another restic process is using the repository; ${lockWaitText(wait)}.`,
     );
   }
   const how = holder.exclusive ? "locked exclusively" : "locked";
@@ -608,7 +637,7 @@ function classifyLocked(
   return stepError(
     "repo_locked",
     message,
-    `Another restic (PID ${holder.pid} on ${holder.hostname}) is using the repository; ${lockWaitText(waits)}. If that process is gone, the lock becomes removable once restic considers it stale.`,
+    `Another restic (PID ${holder.pid} on ${holder.hostname}) is using the repository; ${lockWaitText(wait)}. If that process is gone, the lock becomes removable once restic considers it stale.`,
   );
 }
 

@@ -6,8 +6,11 @@
 //   - streams stdout/stderr line by line to the caller's handlers and to the step log,
 //   - detects the restic version once per process (detect.ts) and classifies failures with it,
 //   - never runs two commands against the same repository at once within this process (repo-mutex.ts),
-//   - for commands that need restic's exclusive lock (forget, prune, check), waits and retries on
-//     "already locked" until the step's deadline (restic 0.14 has no --retry-lock),
+//   - in a step, waits for a lock another live restic holds (backup meets a check's or prune's
+//     exclusive lock; forget, prune and check meet any lock) up to restic.lock_wait, never past the
+//     step's deadline: the first attempt runs without waiting, so a stale lock is seen and removed
+//     (restic's --retry-lock would wait a stale lock out), then restic 0.16+ waits itself with
+//     `--retry-lock`, older restic is retried by holdfast's own loop (0.14 has no --retry-lock),
 //   - removes restic's own stale locks (restic's definition: dead PID on this host, or older than
 //     30 minutes) when they are in the way, and after a cancel or a stop that may have left one
 //     (locks.ts),
@@ -26,13 +29,19 @@ import type { ResticHost } from "./host.js";
 import { unlockStale } from "./locks.js";
 import { priorityPrefix } from "./priority.js";
 import { withRepoMutex } from "./repo-mutex.js";
-import { classifyResticFailure, isLockStale, localLockProbe, parseLockHolder } from "./errors.js";
+import {
+  classifyLockedFailure,
+  classifyResticFailure,
+  isLockStale,
+  localLockProbe,
+  parseLockHolder,
+} from "./errors.js";
 import { readableStderrLine, stripAnsi } from "./outputs.js";
 import { createOpenWatch, lastRetryCause } from "./open-watch.js";
 import { refusedRemovals } from "./removals.js";
 import { RepositoryConfigError, repositoryAccess, type RepositoryAccess } from "./repository.js";
 import { passwordCommandFailure } from "./password-command.js";
-import type { ResticVersion } from "./version.js";
+import { resticFeatures, type ResticVersion } from "./version.js";
 
 // ---------------------------------------------------------------------------------------------
 // Running restic
@@ -52,7 +61,7 @@ export interface ResticCall {
   collectStdout?: boolean;
   /** Extra environment (RESTIC_FROM_* for copy). */
   extraEnv?: Record<string, string>;
-  /** Needs restic's exclusive lock: wait and retry while another process holds one. */
+  /** Needs restic's exclusive lock (forget, prune, check): any other lock is in its way. */
   exclusive?: boolean;
   /** Stop restic before the step's deadline so a dead backend is reported as `network` (default: true). */
   stopBeforeDeadline?: boolean;
@@ -79,6 +88,13 @@ export function openTimeoutFor(config: Config, repo: RepositoryConfig): number {
   return repo.open_timeout ?? config.restic.open_timeout ?? DEFAULT_OPEN_TIMEOUT_MS;
 }
 
+const DEFAULT_LOCK_WAIT_MS = 30 * 60_000;
+
+/** restic.lock_wait, or the repository's own lock_wait. */
+export function lockWaitFor(config: Config, repo: RepositoryConfig): number {
+  return repo.lock_wait ?? config.restic.lock_wait ?? DEFAULT_LOCK_WAIT_MS;
+}
+
 export interface ResticOutcome {
   ok: boolean;
   exitCode: number | null;
@@ -99,10 +115,19 @@ export interface ResticOutcome {
   version: ResticVersion | null;
   /** How many times restic ran (lock retries). */
   attempts: number;
+  /** How long holdfast (or restic's --retry-lock) waited for another restic's lock; 0 when it did not. */
+  lockWaitedMs?: number;
 }
 
 const LOCK_WAIT_FIRST_MS = 2_000;
 const LOCK_WAIT_MAX_MS = 30_000;
+/**
+ * One `--retry-lock` attempt waits at most this long: restic waits out a lock that goes stale while
+ * it waits (its holder killed), so holdfast looks at the holder again between attempts.
+ */
+const RETRY_LOCK_CHUNK_MS = 5 * 60_000;
+/** Time an attempt needs besides the wait: opening the repository (KDF) before restic waits. */
+const ATTEMPT_OVERHEAD_MS = 5_000;
 /** The open watch's last look comes this long before restic's own stop (timeoutMs), so it wins the race. */
 const OPEN_CHECK_MARGIN_MS = 1_000;
 
@@ -171,11 +196,17 @@ async function runWithRetries(
   detected: DetectedRestic,
 ): Promise<ResticOutcome> {
   const name = call.repo.name;
+  // Steps wait for a lock another restic holds; CLI commands (no deadline) do not.
+  const lockWaitMs = host.deadline === null ? null : lockWaitFor(host.config, call.repo);
+  const resticWaits = resticFeatures(detected.version).retryLock;
   let wait = LOCK_WAIT_FIRST_MS;
   let staleRemovals = 0;
+  let firstLockedAt: number | null = null;
+  let retryLockMs = 0;
   for (let attempt = 1; ; attempt++) {
-    const outcome = await runOnce(host, call, access, detected);
+    const outcome = await runOnce(host, call, access, detected, retryLockMs);
     outcome.attempts = attempt;
+    if (firstLockedAt !== null) outcome.lockWaitedMs = Date.now() - firstLockedAt;
     if (outcome.ok || outcome.cancelled || outcome.error?.kind !== "repo_locked") return outcome;
 
     const holder = parseLockHolder(outcome.stderrLines.map(stripAnsi));
@@ -185,22 +216,47 @@ async function runWithRetries(
         `repository ${name} holds a stale lock (restic PID ${holder.pid} on ${holder.hostname} is gone or the lock is older than 30 minutes); removing stale locks with \`restic unlock\` and trying again`,
       );
       await unlockStale(host, call.repo, access, detected, false);
+      // Once more without waiting: another holder (a live one) shows itself before restic waits.
+      retryLockMs = 0;
       continue;
     }
-    if (!call.exclusive || host.deadline === null) return outcome;
-    // Another try only when, after the wait, it still has time of its own before restic would be
-    // stopped for the deadline (kill grace + the early-stop margin).
-    const remaining = host.deadline - Date.now();
-    const left = remaining - wait - stopMargin(host, remaining);
-    if (left < MIN_ATTEMPT_MS) {
-      if (outcome.error)
-        outcome.error.message += ` (waited ${attempt - 1} time${attempt === 2 ? "" : "s"} until the step's timeout)`;
+    if (lockWaitMs === null || host.deadline === null) return outcome;
+    const now = Date.now();
+    firstLockedAt ??= now;
+    const waitedMs = now - firstLockedAt;
+    outcome.lockWaitedMs = waitedMs;
+    // What is left of lock_wait, and of the step's time once restic needs its margin to stop.
+    const lockLeft = lockWaitMs - waitedMs;
+    const remaining = host.deadline - now;
+    const timeLeft = remaining - stopMargin(host, remaining) - ATTEMPT_OVERHEAD_MS;
+    // restic 0.16+ waits itself (and takes the lock the moment it is free); older restic is tried
+    // again after a pause. Either way, no wait past lock_wait or past the step's time.
+    const usable = resticWaits ? timeLeft : timeLeft - MIN_ATTEMPT_MS;
+    const next = Math.min(lockLeft, usable, resticWaits ? RETRY_LOCK_CHUNK_MS : wait);
+    if (lockWaitMs === 0 || next < 1_000) {
+      outcome.error = classifyLockedFailure(outcome.stderrLines, name, localLockProbe(), {
+        waitedMs,
+        limitMs: lockWaitMs,
+        endedBy: lockLeft <= usable ? "lock_wait" : "timeout",
+      });
       return outcome;
     }
+    const who = holder
+      ? ` (PID ${holder.pid} on ${holder.hostname}${holder.exclusive ? ", exclusive" : ""})`
+      : "";
+    const limits = `restic.lock_wait ${formatDuration(lockWaitMs)}, never past the step's timeout`;
+    if (resticWaits) {
+      retryLockMs = next;
+      host.log.info(
+        `repository ${name} is locked by another restic${who}; restic waits up to ${formatDuration(next)} for it (--retry-lock; ${limits})`,
+      );
+      continue;
+    }
+    const pause = next;
     host.log.info(
-      `repository ${name} is locked by another restic${holder ? ` (PID ${holder.pid} on ${holder.hostname}${holder.exclusive ? ", exclusive" : ""})` : ""}; waiting ${formatDuration(wait)} and trying again (until the step's timeout)`,
+      `repository ${name} is locked by another restic${who}; waiting ${formatDuration(pause)} and trying again (${limits})`,
     );
-    if ((await waitUnlessAborted(wait, host.signal)) === "aborted") return outcome;
+    if ((await waitUnlessAborted(pause, host.signal)) === "aborted") return outcome;
     wait = Math.min(wait * 2, LOCK_WAIT_MAX_MS);
   }
 }
@@ -210,6 +266,7 @@ async function runOnce(
   call: ResticCall,
   access: RepositoryAccess,
   detected: DetectedRestic,
+  retryLockMs = 0,
 ): Promise<ResticOutcome> {
   const config = host.config;
   const command = call.command ?? call.args[0] ?? "restic";
@@ -218,7 +275,14 @@ async function runOnce(
   const MAX_STDERR = 400;
 
   const prefix = call.normalPriority ? [] : priorityPrefix(config, host.env);
-  const resticArgs = [...access.globalArgs, ...(call.noLock ? ["--no-lock"] : []), ...call.args];
+  // restic 0.16+: wait for the lock inside restic (whole seconds; restic's own backoff, up to 1 min).
+  const retryLock = retryLockMs >= 1_000 ? ["--retry-lock", `${Math.floor(retryLockMs / 1_000)}s`] : [];
+  const resticArgs = [
+    ...access.globalArgs,
+    ...(call.noLock ? ["--no-lock"] : []),
+    ...retryLock,
+    ...call.args,
+  ];
   const [program, ...args] =
     prefix.length > 0 ? [...prefix, detected.binary, ...resticArgs] : [detected.binary, ...resticArgs];
 
