@@ -30,7 +30,7 @@ export interface ServerDeps {
   renderMetrics?: () => Promise<string>;
   /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */
   snapshots?: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>;
-  /** Where index.html, app.js and style.css are (default: the package's web/). */
+  /** Where the built dashboard is (default: the package's web/dist/, from `npm run build`). */
   webDir?: string;
   /** Default: the config's secrets (redactorForConfig) plus the token. */
   redactor?: Redactor;

@@ -54,17 +54,19 @@ describe("static files and headers", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     const html = await res.text();
-    expect(html).toContain('<script type="module" src="/app.js">');
+    const script = /<script type="module" crossorigin src="(\/assets\/[\w.-]+\.js)">/.exec(html)?.[1];
+    const style = /<link rel="stylesheet" crossorigin href="(\/assets\/[\w.-]+\.css)">/.exec(html)?.[1];
+    expect(script, "the built entry script (npm run build)").toBeDefined();
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/); // no CDN
     expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
-    for (const file of ["/app.js", "/style.css", "/favicon.svg"]) {
+    for (const file of [script as string, style as string, "/favicon.svg"]) {
       const r = await app().request(file);
       expect(r.status, file).toBe(200);
     }
-    expect((await app().request("/app.js")).headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await app().request(script as string)).headers.get("content-type")).toMatch(/^text\/javascript/);
   });
 
   it("answers unknown paths with the JSON error shape and the same headers", async () => {

@@ -1,0 +1,187 @@
+// What the views show changes on its own: one poller for the job states (an ETag makes an unchanged
+// answer a body-less 304) and, when the server has it, the Server-Sent Events stream instead. Polling
+// pauses while the tab is hidden; an idle visible tab costs one small request per interval.
+import { getJsonCached, headers } from "./api.js";
+import { createStore } from "./store.js";
+import type { Info, JobStatus } from "./types.js";
+
+export const info = createStore<Info | null>(null);
+export const statuses = createStore<JobStatus[] | null>(null);
+export const statusError = createStore<unknown>(null);
+export const updatedAt = createStore<Date | null>(null);
+/** Bumped on every change the server reports (or every poll): views with their own data re-read it. */
+export const tick = createStore(0);
+/** Live progress of running backups, by run id (from the event stream). */
+export const progress = createStore<Record<string, Progress>>({});
+export const liveMode = createStore<"events" | "polling" | "off">("off");
+
+export interface Progress {
+  run_id: string;
+  step?: string;
+  files_done?: number;
+  total_files?: number;
+  bytes_done?: number;
+  total_bytes?: number;
+  percent_done?: number;
+  seconds_remaining?: number;
+  bytes_per_second?: number;
+  current_files?: string[];
+  at?: string;
+}
+
+const POLL_MS = 15_000;
+let timer: ReturnType<typeof setTimeout> | null = null;
+let started = false;
+
+export async function refreshStatus(): Promise<void> {
+  try {
+    const s = await getJsonCached<{ jobs: JobStatus[] }>("/api/status");
+    statuses.set(s.jobs);
+    statusError.set(null);
+    updatedAt.set(new Date());
+  } catch (err) {
+    statusError.set(err);
+  }
+}
+
+async function refreshInfo(): Promise<void> {
+  try {
+    info.set(await getJsonCached<Info>("/api/info"));
+  } catch {
+    /* the status poll reports the failure */
+  }
+}
+
+function schedule(): void {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  if (document.hidden || liveMode.get() === "events") return;
+  timer = setTimeout(() => {
+    void refreshStatus().then(() => {
+      tick.update((n) => n + 1);
+      schedule();
+    });
+  }, POLL_MS);
+}
+
+export function hasEvents(i: Info | null): boolean {
+  return !!i && (i.capabilities.events === true || i.endpoints.some((e) => e.startsWith("GET /api/events")));
+}
+
+let eventsAbort: AbortController | null = null;
+let lastEventId: string | null = null;
+
+/** The SSE stream, read with fetch so the Bearer header can go with it; resumes with Last-Event-ID. */
+async function followEvents(): Promise<void> {
+  eventsAbort?.abort();
+  const controller = new AbortController();
+  eventsAbort = controller;
+  let retryMs = 3000;
+  while (!controller.signal.aborted) {
+    try {
+      const res = await fetch("/api/events", {
+        headers: headers({
+          Accept: "text/event-stream",
+          ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
+        }),
+        signal: controller.signal,
+      });
+      if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
+      liveMode.set("events");
+      if (timer) clearTimeout(timer);
+      await refreshStatus();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const ev = parseEvent(block);
+          if (ev.retry) retryMs = ev.retry;
+          if (ev.id) lastEventId = ev.id;
+          if (ev.data !== null) handleEvent(ev.event, ev.data);
+        }
+      }
+    } catch {
+      if (controller.signal.aborted) return;
+    }
+    liveMode.set("polling");
+    schedule();
+    await new Promise((r) => setTimeout(r, retryMs));
+  }
+}
+
+function parseEvent(block: string): { id: string | null; event: string; data: string | null; retry: number } {
+  let id: string | null = null;
+  let event = "message";
+  const data: string[] = [];
+  let retry = 0;
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "id") id = value;
+    else if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+    else if (field === "retry" && /^\d+$/.test(value)) retry = Number(value);
+  }
+  return { id, event, data: data.length ? data.join("\n") : null, retry };
+}
+
+let refreshQueued = false;
+function queueRefresh(): void {
+  if (refreshQueued) return;
+  refreshQueued = true;
+  setTimeout(() => {
+    refreshQueued = false;
+    void refreshStatus().then(() => tick.update((n) => n + 1));
+  }, 250);
+}
+
+function handleEvent(event: string, data: string): void {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    return;
+  }
+  if (event === "progress" && payload && typeof payload === "object") {
+    const p = payload as Progress;
+    if (typeof p.run_id === "string") progress.update((all) => ({ ...all, [p.run_id]: p }));
+    return;
+  }
+  if (event === "heartbeat" || event === "ping") return;
+  // run / step state changes (and anything new): re-read what is shown.
+  queueRefresh();
+}
+
+export function startLive(): void {
+  if (started) return;
+  started = true;
+  void refreshInfo().then(() => {
+    if (hasEvents(info.get())) void followEvents();
+  });
+  void refreshStatus().then(schedule);
+  liveMode.set("polling");
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && liveMode.get() !== "events") {
+      void refreshStatus().then(() => {
+        tick.update((n) => n + 1);
+        schedule();
+      });
+    } else schedule();
+  });
+}
+
+/** After the token changed: read everything again. */
+export function restartLive(): void {
+  void refreshInfo().then(() => {
+    if (hasEvents(info.get())) void followEvents();
+  });
+  void refreshStatus().then(() => tick.update((n) => n + 1));
+}

@@ -1,0 +1,3 @@
+export function JobView({ job }: { job: string }) {
+  return <h1 tabIndex={-1}>Job {job}</h1>;
+}

@@ -1,0 +1,3 @@
+export function RepoView({ repo }: { repo: string }) {
+  return <h1 tabIndex={-1}>Repository {repo}</h1>;
+}

@@ -1,0 +1,50 @@
+// The token screen: the content of server.token_file, kept in this tab only; a refused token says so.
+import { useState } from "preact/hooks";
+import { setToken } from "../api.js";
+import { restartLive } from "../live.js";
+
+export function TokenScreen({ wrong }: { wrong: boolean }) {
+  const [value, setValue] = useState("");
+  return (
+    <section class="panel narrow" aria-labelledby="token-h">
+      <h1 id="token-h" tabIndex={-1}>
+        API token
+      </h1>
+      {wrong ? (
+        <p class="error" role="alert">
+          Wrong token: the server refused it. Paste the content of <code>server.token_file</code> again.
+        </p>
+      ) : (
+        <p>
+          This server needs its API token (the content of <code>server.token_file</code>). It is kept only in
+          this tab, until you log out or close it.
+        </p>
+      )}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const token = value.trim();
+          if (!token) return;
+          setToken(token);
+          setValue("");
+          restartLive();
+        }}
+      >
+        <label for="token-input">Token</label>
+        <div class="row">
+          <input
+            id="token-input"
+            type="password"
+            autoComplete="off"
+            spellcheck={false}
+            value={value}
+            onInput={(e) => setValue(e.currentTarget.value)}
+            aria-invalid={wrong}
+            required
+          />
+          <button type="submit">Use token</button>
+        </div>
+      </form>
+    </section>
+  );
+}
