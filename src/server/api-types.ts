@@ -323,6 +323,8 @@ export interface DirListing {
   repo: string;
   snapshot_id: string;
   path: string;
+  /** entries.length */
+  count: number;
   entries: ApiNode[];
   /** True when answered from the server's cache of this snapshot (no restic ran). */
   cached: boolean;

@@ -16,6 +16,7 @@ import { jobRoutes } from "./routes/jobs.js";
 import { restoreRoutes } from "./routes/restore.js";
 import { webRoutes } from "./routes/web.js";
 import { snapshotRoutes } from "./routes/snapshots.js";
+import { browseRoutes } from "./routes/browse.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -71,6 +72,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.route("/", jobRoutes(ctx));
   app.route("/", restoreRoutes(ctx));
   if (deps.snapshots) app.route("/", snapshotRoutes(ctx, deps.snapshots));
+  app.route("/", browseRoutes(ctx));
   app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>

@@ -8,6 +8,8 @@ import type { RunStore } from "../store/types.js";
 import { redactorForConfig } from "../engine/secrets.js";
 import type { Redactor } from "../util/redact.js";
 import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
+import type { ServerResticHost } from "./restic-host.js";
+import { SnapshotService } from "./snapshot-service.js";
 
 export interface SnapshotList {
   /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
@@ -30,6 +32,8 @@ export interface ServerDeps {
   renderMetrics?: () => Promise<string>;
   /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */
   snapshots?: (repo: string, filter: { source: string | null }) => Promise<SnapshotList>;
+  /** Runs restic for the server (browse, restore, download); absent → those endpoints are 501. */
+  resticHost?: ServerResticHost;
   /** Where the built dashboard is (default: the package's web/dist/, from `npm run build`). */
   webDir?: string;
   /** Default: the config's secrets (redactorForConfig) plus the token. */
@@ -45,6 +49,8 @@ export interface ServerContext {
   redactor: Redactor;
   now: () => Date;
   logError: (message: string) => void;
+  /** Snapshot listings and directory trees (null without resticHost). */
+  snapshots: SnapshotService | null;
   deps: ServerDeps;
 }
 
@@ -57,6 +63,9 @@ export function createContext(deps: ServerDeps): ServerContext {
     redactor,
     now: deps.now ?? (() => new Date()),
     logError: deps.logError ?? ((m: string) => process.stderr.write(`${m}\n`)),
+    snapshots: deps.resticHost
+      ? new SnapshotService({ config: deps.config, store: deps.store, redactor, resticHost: deps.resticHost })
+      : null,
     deps,
   };
 }

@@ -48,6 +48,9 @@ export interface RunProcessOptions {
   /** A file descriptor the child's stdout goes to directly (no lines, no collecting): for large
    * binary output written into a file holdfast opened itself. */
   stdoutFd?: number;
+  /** A stream the child's stdout is piped into as bytes, with backpressure (no lines, no collecting):
+   * `restic dump` streamed to an HTTP response. The sink is ended when stdout ends. */
+  stdoutSink?: NodeJS.WritableStream;
   /**
    * The child shares holdfast's terminal (`holdfast restic REPO -- mount …`): stdin, stdout and stderr
    * are inherited and it stays in holdfast's process group, so a prompt can read the TTY and Ctrl-C
@@ -304,10 +307,14 @@ export function runProcess(
       onLine?.(line, "stderr");
     }, maxLine);
 
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdoutChunks?.push(chunk);
-      stdoutSplitter?.push(chunk);
-    });
+    if (options.stdoutSink && child.stdout) {
+      child.stdout.pipe(options.stdoutSink);
+    } else {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        stdoutChunks?.push(chunk);
+        stdoutSplitter?.push(chunk);
+      });
+    }
     child.stderr?.on("data", (chunk: Buffer) => stderrSplitter.push(chunk));
 
     if (options.input !== undefined && child.stdin) {

@@ -65,7 +65,7 @@ export const MAIN_SUITE_RUNS_RESTIC = [
   "test/steps/verify.test.ts",
   "test/e2e/**/*.test.ts",
   "test/metrics/metrics-restic.test.ts",
-  "test/server/restic-e2e.test.ts",
+  "test/server/restic-*.test.ts",
 ];
 // Reliability and security: every file runs in both passes except these, which never start restic
 // (a new file runs twice until someone lists it here; test/restic-passes.test.ts checks the list).

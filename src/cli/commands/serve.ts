@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.js";
 import type { Config } from "../../config/schema.js";
 import { createApp } from "../../server/app.js";
 import { createCliLauncher } from "../../server/launcher.js";
+import { createServerResticHost, type ServerResticHost } from "../../server/restic-host.js";
 import { formatListenUrl, isLoopbackHost, parseListen } from "../../server/listen.js";
 import { recoverInterruptedRuns } from "../../engine/recover.js";
 import { renderMetrics } from "../../metrics/render-metrics.js";
@@ -121,8 +122,17 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     stateDir: config.state_dir,
     store,
   });
+  let resticHost: ServerResticHost | undefined;
+  try {
+    resticHost = createServerResticHost(config, cliResticEnv(config), stopping.signal);
+  } catch (err) {
+    process.stderr.write(
+      `holdfast: warning: snapshots cannot be browsed or restored: ${redactorForConfig(config).redact((err as Error).message)}\n`,
+    );
+  }
   const app = createApp({
     config,
+    ...(resticHost ? { resticHost } : {}),
     store,
     token,
     runJob: launcher.runJob,

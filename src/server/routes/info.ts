@@ -20,6 +20,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         restore: ctx.deps.restore !== undefined,
         metrics: ctx.deps.renderMetrics !== undefined,
         snapshots: ctx.deps.snapshots !== undefined,
+        browse: ctx.snapshots !== null,
       },
       endpoints: [
         "GET /healthz",
@@ -32,6 +33,10 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/config",
         "GET /api/redundancy",
         ...(ctx.deps.snapshots ? ["GET /api/snapshots?repo=&source="] : []),
+        "GET /api/repositories",
+        "GET /api/repositories/:repo/snapshots?source=&host=&tag=&path=&q=&limit=&offset=&refresh=",
+        "GET /api/repositories/:repo/snapshots/:id?source=",
+        "GET /api/repositories/:repo/snapshots/:id/ls?path=",
         "POST /api/jobs/:job/run",
         "POST /api/restore",
       ],
