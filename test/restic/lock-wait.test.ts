@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseJson } from "../helpers/cli.js";
+import { collect, parseJson, startCli, type CliResult } from "../helpers/cli.js";
 import { expectExit, writeTestConfig, type TestConfig } from "../helpers/holdfast-env.js";
 import {
   makeSharedDir,
@@ -83,29 +83,61 @@ function writtenLocks(): string[] {
 const snapshotCount = () =>
   (JSON.parse(restic(target, ["snapshots", "--json", "--no-lock"]).stdout) as unknown[]).length;
 
-/** Starts a real restic (the version under test) and freezes it with SIGSTOP once its lock exists. */
+/**
+ * Starts a real restic (the version under test) and freezes it with SIGSTOP once its lock exists.
+ * On a loaded machine the holder may finish before the SIGSTOP lands: then it is started again.
+ */
 async function frozenHolder(args: string[]): Promise<ChildProcess> {
-  const before = new Set(lockFiles());
-  const child = spawn("restic", args, {
-    stdio: "ignore",
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      RESTIC_REPOSITORY: target.repo,
-      RESTIC_PASSWORD_FILE: target.passwordFile,
-      RESTIC_CACHE_DIR: path.join(os.tmpdir(), "holdfast-test-restic-cache"),
-    },
-  });
-  holders.push(child);
-  const until = Date.now() + 30_000;
-  while (!writtenLocks().some((f) => !before.has(f))) {
-    if (child.exitCode !== null)
-      throw new Error(`restic ${args[0]} ended (${child.exitCode}) before it was frozen`);
-    if (Date.now() > until) throw new Error(`restic ${args[0]} made no lock file`);
-    await new Promise((r) => setTimeout(r, 5));
+  for (let attempt = 1; ; attempt++) {
+    const before = new Set(writtenLocks());
+    const child = spawn("restic", args, {
+      stdio: "ignore",
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        RESTIC_REPOSITORY: target.repo,
+        RESTIC_PASSWORD_FILE: target.passwordFile,
+        RESTIC_CACHE_DIR: path.join(os.tmpdir(), "holdfast-test-restic-cache"),
+      },
+    });
+    holders.push(child);
+    const until = Date.now() + 30_000;
+    let lock: string | undefined;
+    while ((lock = writtenLocks().find((f) => !before.has(f))) === undefined) {
+      if (child.exitCode !== null) break;
+      if (Date.now() > until) throw new Error(`restic ${args[0]} made no lock file`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill("SIGSTOP");
+    // Frozen while its lock is in place: a holder that is alive, so its lock is not stale.
+    if (lock !== undefined && child.exitCode === null && writtenLocks().includes(lock)) return child;
+    await stopHolder(child, "SIGKILL");
+    restic(target, ["unlock"]);
+    if (attempt === 3) throw new Error(`restic ${args[0]} ended before it could be frozen with its lock`);
   }
-  child.kill("SIGSTOP");
-  return child;
+}
+
+/**
+ * `holdfast run` started in the background, resolved once its output says that it waits for the lock
+ * (CLI start-up on a loaded machine takes seconds, so no fixed sleep decides when to free it).
+ */
+async function runUntilWaiting(cfg: TestConfig, args: string[]): Promise<{ done: Promise<CliResult> }> {
+  const child = startCli(["--config", cfg.file, ...args], {
+    cwd: cfg.dir,
+    env: { XDG_STATE_HOME: path.join(cfg.dir, "xdg-state") },
+  });
+  let said = "";
+  child.stderr?.on("data", (d: Buffer | string) => (said += d.toString()));
+  const done = collect(child, { timeoutMs: 300_000 });
+  const until = Date.now() + 120_000;
+  while (!said.includes("is locked by another restic")) {
+    if (child.exitCode !== null || Date.now() > until) {
+      const r = await done;
+      throw new Error(`holdfast never waited for the lock (exit ${r.code}):\n${r.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { done };
 }
 
 function stopHolder(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -121,17 +153,17 @@ describe(`a lock another restic holds, under ${resticUnderTest.label}`, () => {
   it("a backup meets a check's exclusive lock: it waits (restic.lock_wait) and succeeds once the check is done", async () => {
     const holder = await frozenHolder(["check", "--read-data"]);
     const cfg = config("backup-waits", {});
-    const started = Date.now();
-    const running = cfg.run(["run", "b", "--json"]);
-    // The check resumes after 6 s, finishes and removes its lock.
-    await new Promise((r) => setTimeout(r, 6_000));
+    const running = await runUntilWaiting(cfg, ["run", "b", "--json"]);
+    // The check resumes 3 s after the backup met its lock, finishes and removes its lock.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const freed = Date.now();
     holder.kill("SIGCONT");
-    const result = await running;
+    const result = await running.done;
     expectExit(result, 0);
-    const elapsed = Date.now() - started;
     const run = parseJson(result);
     expect(stepOf(run, "b").targets[0]).toMatchObject({ status: "succeeded", error: null });
-    expect(elapsed).toBeGreaterThan(6_000);
+    // The snapshot was made after the check let go of the lock.
+    expect(Date.parse(run.finished_at as string)).toBeGreaterThan(freed);
     // What holdfast said it did is what it did: restic 0.16+ waited itself, 0.14 was retried.
     const said = result.stderr;
     if (resticUnderTest.has("retryLock")) {
@@ -151,11 +183,11 @@ describe(`a lock another restic holds, under ${resticUnderTest.label}`, () => {
     // Two snapshots of the source, so that the forget has one to remove (and runs restic forget).
     for (let i = 0; i < 2; i++) expectExit(await cfg.run(["run", "b"]), 0);
     const holder = await frozenHolder(["backup", "-q", "--limit-upload", "1024", src]);
-    const running = cfg.run(["run", "f", "--json"]);
-    await new Promise((r) => setTimeout(r, 4_000));
+    const running = await runUntilWaiting(cfg, ["run", "f", "--json"]);
+    await new Promise((r) => setTimeout(r, 2_000));
     // The frozen backup goes on and ends (SIGINT after SIGCONT: it removes its lock).
     await stopHolder(holder, "SIGINT");
-    const result = await running;
+    const result = await running.done;
     expectExit(result, 0);
     expect(stepOf(parseJson(result), "f").targets[0]).toMatchObject({ status: "succeeded" });
     expect((stepOf(parseJson(result), "f").targets[0] as Target).snapshots_removed).toBeGreaterThan(0);
