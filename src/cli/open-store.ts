@@ -8,8 +8,14 @@ import {
   addPendingRecords,
   createResilientStore,
   listPendingRecords,
+  listPendingWrites,
+  pendingDirs,
   type ResilientStore,
 } from "../store/resilient-store.js";
+import { deferWritesWhileLocked } from "../store/deferred-writes.js";
+
+/** How long a write of a command other than `run` waits for another process' lock before it is queued. */
+const COMMAND_WRITE_WAIT_MS = 100;
 
 /**
  * Creates the state dir 0700 with its locks/ and logs/, and refuses one that another user could
@@ -23,9 +29,22 @@ export function historyPath(config: Config): string {
   return path.join(config.state_dir, "history.db");
 }
 
+/**
+ * The history as every command but `run` opens it: reads as SQLite gives them (WAL: never blocked by
+ * another process' write lock), writes queued while such a lock is held and made when it goes away
+ * (store/deferred-writes.ts) — a `sqlite3` shell left in a transaction never turns `watch` stale or
+ * stalls `status` or the daemon. Opening errors (a damaged or unreadable file) are thrown as before.
+ */
 export function openStore(config: Config, options: { busyTimeoutMs?: number } = {}): RunStore {
   ensureStateDir(config.state_dir);
-  return createSqliteStore({ path: historyPath(config), ...options });
+  return deferWritesWhileLocked(
+    createSqliteStore({
+      path: historyPath(config),
+      writeBusyTimeoutMs: COMMAND_WRITE_WAIT_MS,
+      ...options,
+    }),
+    { pendingDirs: pendingDirs(config.state_dir), pendingFiles: listPendingWrites(config.state_dir) },
+  );
 }
 
 /**
@@ -36,16 +55,22 @@ export function openStore(config: Config, options: { busyTimeoutMs?: number } = 
 export async function openRunHistory(config: Config): Promise<ResilientStore> {
   await addPendingRecordsQuietly(config);
   return createResilientStore({
-    open: () => openStore(config, { busyTimeoutMs: 100 }),
+    open: () => {
+      ensureStateDir(config.state_dir);
+      return createSqliteStore({ path: historyPath(config), busyTimeoutMs: 100 });
+    },
     stateDir: config.state_dir,
   });
 }
 
 /** Records kept while the history was unusable go in as soon as it is usable; failures wait. */
 export async function addPendingRecordsQuietly(config: Config): Promise<void> {
-  if (listPendingRecords(config.state_dir).length === 0) return;
+  if (listPendingRecords(config.state_dir).length === 0 && listPendingWrites(config.state_dir).length === 0)
+    return;
   try {
-    const store = openStore(config);
+    ensureStateDir(config.state_dir);
+    // A lock still held: the records wait (and a command's reads see the kept state meanwhile).
+    const store = createSqliteStore({ path: historyPath(config), writeBusyTimeoutMs: COMMAND_WRITE_WAIT_MS });
     try {
       const added = await addPendingRecords(store, config.state_dir);
       if (added > 0)

@@ -15,6 +15,14 @@ import os from "node:os";
 import path from "node:path";
 import { StoreError, stepError, type StepError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import {
+  applyWrite,
+  isBusyStoreError,
+  isPendingWritesFile,
+  keepPendingWrites,
+  readPendingWrites,
+  type DeferredWrite,
+} from "./deferred-writes.js";
 import { createMemoryStore } from "./memory/memory-store.js";
 import type { RunRecord, RunStore } from "./types.js";
 
@@ -42,12 +50,7 @@ export interface ResilientStore extends RunStore {
 
 const MAX_RETRY_DELAY_MS = 5_000;
 
-/** A lock held by another process: it passes. Everything else means the database is unusable. */
-export function isBusyStoreError(err: unknown): boolean {
-  const code =
-    (err as { cause?: { code?: unknown } } | null)?.cause?.code ?? (err as { code?: unknown })?.code;
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
-}
+export { isBusyStoreError };
 
 export function createResilientStore(options: ResilientStoreOptions): ResilientStore {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -307,6 +310,20 @@ export function createResilientStore(options: ResilientStoreOptions): ResilientS
           const record = await memory.getRun(id);
           if (record) await keepPending(options.stateDir, record, log, problem);
         }
+        // The notifications' state (the job's last outcome, its stale episode, a drill's time) too.
+        const state: DeferredWrite[] = [...pendingState].map(([key, value]) => ({
+          op: "setState",
+          key,
+          value,
+        }));
+        if (state.length > 0) {
+          await keepPendingWrites(
+            pendingDirs(options.stateDir),
+            state,
+            log,
+            problem ? problem.message : "another process kept the history database locked",
+          );
+        }
       }
       await primary?.close().catch(() => undefined);
       await memory.close();
@@ -397,21 +414,34 @@ async function keepPending(
   log(`holdfast: error: the record of run ${record.id} could not be kept anywhere (${failures.join("; ")})`);
 }
 
-/** Pending records waiting for the database, oldest first. */
-export function listPendingRecords(stateDir: string): string[] {
+function pendingFiles(stateDir: string): string[] {
   const files: string[] = [];
   for (const dir of pendingDirs(stateDir)) {
     try {
       for (const name of fs.readdirSync(dir)) if (name.endsWith(".json")) files.push(path.join(dir, name));
     } catch {
-      /* no pending records there */
+      /* nothing pending there */
     }
   }
-  // Run ids are ULIDs: their order is the order the runs were created in this process' clock.
+  // Run ids are ULIDs and writes-* names start with the time: both sort in the order they were made.
   return files.sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
 }
 
-/** Writes pending records into a usable store and removes them; returns how many were added. */
+/** Pending run records waiting for the database, oldest first. */
+export function listPendingRecords(stateDir: string): string[] {
+  return pendingFiles(stateDir).filter((f) => !isPendingWritesFile(f));
+}
+
+/** Pending single writes (deferred-writes.ts) waiting for the database, oldest first. */
+export function listPendingWrites(stateDir: string): string[] {
+  return pendingFiles(stateDir).filter(isPendingWritesFile);
+}
+
+/**
+ * Writes pending records, then pending single writes, into a usable store and removes them; returns
+ * how many run records were added. Stops (with the store's error) at the first write it cannot make,
+ * keeping what is left for the next try.
+ */
 export async function addPendingRecords(store: RunStore, stateDir: string): Promise<number> {
   let added = 0;
   for (const file of listPendingRecords(stateDir)) {
@@ -424,6 +454,27 @@ export async function addPendingRecords(store: RunStore, stateDir: string): Prom
     await writeRunRecord(store, record);
     fs.rmSync(file, { force: true });
     added++;
+  }
+  for (const file of listPendingWrites(stateDir)) {
+    const writes = readPendingWrites(file);
+    while (writes.length > 0) {
+      try {
+        await applyWrite(store, writes[0] as DeferredWrite);
+      } catch (err) {
+        // A write the history refuses as such (its run is not there) is dropped; a database that
+        // cannot take writes (locked, damaged, full) keeps them all for the next try.
+        const refused = err instanceof StoreError && err.cause === undefined;
+        if (refused) {
+          writes.shift();
+          continue;
+        }
+        // What is left stays for the next try; what was made is not made twice.
+        await writeFileAtomic(file, `${JSON.stringify({ writes })}\n`, { mode: 0o600 });
+        throw err;
+      }
+      writes.shift();
+    }
+    fs.rmSync(file, { force: true });
   }
   return added;
 }

@@ -128,7 +128,13 @@ describe("an unusable history database", () => {
     for (const f of [`${w.db}-wal`, `${w.db}-shm`]) fs.rmSync(f, { force: true });
 
     const run = await expectRunDespiteHistory(w);
-    expect(fs.readdirSync(path.join(w.state, "pending-history"))).toEqual([`${run.id}.json`]);
+    // The run's record, and the notifications' state (the job's last outcome) beside it.
+    const pending = fs.readdirSync(path.join(w.state, "pending-history")).sort();
+    expect(pending[0]).toBe(`${run.id}.json`);
+    expect(pending.slice(1)).toEqual([expect.stringMatching(/^writes-\d+-\d+\.json$/)]);
+    expect(fs.readFileSync(path.join(w.state, "pending-history", pending[1] as string), "utf8")).toMatch(
+      /"key":"notify:outcome:j","value":"failure"/,
+    );
     await expectWatchStale(w);
     const doctor = await doctorHistory(w);
     expect(doctor.map((c) => c.status)).toContain("error");

@@ -42,8 +42,15 @@ export interface SqliteStoreOptions {
   path: string;
   /** Open for reading only: no schema upgrade, every write fails with a StoreError. */
   readonly?: boolean;
-  /** How long a write waits for another process' lock (default 5 s); SQLITE_BUSY after it. */
+  /** How long a call waits for another process' lock (default 5 s); SQLITE_BUSY after it. */
   busyTimeoutMs?: number;
+  /**
+   * How long a write waits for another process' write lock, when it should differ from reads: a
+   * caller that defers writes on SQLITE_BUSY (store/deferred-writes.ts) gives up at once rather than
+   * stall (better-sqlite3 waits synchronously), while its reads — which WAL never blocks on a
+   * writer — keep the longer wait.
+   */
+  writeBusyTimeoutMs?: number;
   /** Caps the database size in pages (SQLite's max_page_count); tests use it to simulate a full disk. */
   maxPageCount?: number;
 }
@@ -266,6 +273,8 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     else stmts.upsertState.run(key, value);
   });
 
+  const readBusyMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+  const writeBusyMs = options.writeBusyTimeoutMs ?? readBusyMs;
   // Reads run in one (deferred) transaction so a run and its steps come from the same snapshot.
   const readTx = db.transaction((fn: () => unknown) => fn());
   const read = <T>(action: string, fn: () => T): Promise<T> => {
@@ -273,7 +282,7 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
       ensureOpen();
       return Promise.resolve(readTx.deferred(fn) as T);
     } catch (err) {
-      return Promise.reject(toStoreError(err, path, action));
+      return Promise.reject(toStoreError(err, path, action, readBusyMs));
     }
   };
 
@@ -281,10 +290,18 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     try {
       ensureOpen();
       if (readonly) throw new StoreError(`cannot ${action}: the history (${path}) was opened read-only`);
-      fn();
+      if (writeBusyMs === readBusyMs) fn();
+      else {
+        db.pragma(`busy_timeout = ${writeBusyMs}`);
+        try {
+          fn();
+        } finally {
+          db.pragma(`busy_timeout = ${readBusyMs}`);
+        }
+      }
       return Promise.resolve();
     } catch (err) {
-      return Promise.reject(toStoreError(err, path, action));
+      return Promise.reject(toStoreError(err, path, action, writeBusyMs));
     }
   };
 
@@ -427,7 +444,7 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
     db?.close();
     const fallback = !readonly && !inMemory && isDiskFull(err, path) ? openOnFullDisk(path) : null;
     if (fallback) return fallback;
-    throw toStoreError(err, path, "open the history database");
+    throw toStoreError(err, path, "open the history database", options.busyTimeoutMs ?? BUSY_TIMEOUT_MS);
   }
 }
 
@@ -685,7 +702,7 @@ function fromJson<T>(text: string | null): T | null {
 }
 
 /** Turns a driver or file-system error into a StoreError that says what failed, where, and what to do. */
-function toStoreError(err: unknown, path: string, action: string): StoreError {
+function toStoreError(err: unknown, path: string, action: string, waitedMs = BUSY_TIMEOUT_MS): StoreError {
   if (err instanceof StoreError) return err;
   const code = err instanceof Database.SqliteError ? err.code : (errnoOf(err) ?? "");
   const detail = `${code ? `${code}: ` : ""}${errorMessage(err)}`;
@@ -703,7 +720,7 @@ function toStoreError(err: unknown, path: string, action: string): StoreError {
       `cannot ${action}: ${path} is read-only (${detail}); ` +
       `check the owner and mode of the file and its directory, and that the file system is mounted read-write`;
   } else if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-    message = `cannot ${action}: another process kept ${path} locked for more than ${BUSY_TIMEOUT_MS / 1000} s (${detail})`;
+    message = `cannot ${action}: another process kept ${path} locked for more than ${formatWait(waitedMs)} (${detail}); find it with: fuser -v ${path}`;
   } else if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
     message =
       `cannot ${action}: ${path} is damaged or not a holdfast history database (${detail}); ` +
@@ -720,6 +737,10 @@ function toStoreError(err: unknown, path: string, action: string): StoreError {
     message = `cannot ${action} (${path}): ${detail}`;
   }
   return new StoreError(message, { cause: err });
+}
+
+function formatWait(ms: number): string {
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function errnoOf(err: unknown): string | undefined {
