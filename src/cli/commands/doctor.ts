@@ -11,8 +11,9 @@ import { embeddedDefaultConfig, quickstartPaths } from "../../config/defaults.js
 import { runProcess } from "../../util/process.js";
 import { detectRestic } from "../../restic/detect.js";
 import { findOnPath } from "../../util/find-on-path.js";
-import { locks, snapshots } from "../../restic/commands.js";
-import { versionAtLeast } from "../../restic/version.js";
+import { catConfig, locks, snapshots } from "../../restic/commands.js";
+import { parseRepoConfig } from "../../restic/outputs.js";
+import { resticFeatures, versionAtLeast, type ResticVersion } from "../../restic/version.js";
 import { DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS } from "../../restic/repository.js";
 import type { GlobalOptions } from "../context.js";
 import { inspectHistory } from "../../store/sqlite/health.js";
@@ -27,6 +28,9 @@ interface Check {
   status: CheckStatus;
   message: string;
   hint: string | null;
+  /** Repository checks: the format (restic `cat config` → version) and who made the latest snapshot. */
+  format?: number | null;
+  latest_snapshot_program_version?: string | null;
 }
 
 const MARK: Record<CheckStatus, string> = {
@@ -38,8 +42,8 @@ const MARK: Record<CheckStatus, string> = {
 
 export default async function doctor(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
   const checks: Check[] = [];
-  const add = (check: string, status: CheckStatus, message: string, hint: string | null = null) => {
-    const c = { check, status, message, hint };
+  const add: Add = (check, status, message, hint = null, extra = {}) => {
+    const c: Check = { check, status, message, hint, ...extra };
     checks.push(c);
     if (!flags.json) {
       process.stdout.write(`${MARK[status]} ${color.bold(check)}: ${message}\n`);
@@ -139,7 +143,13 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
   return bad.length === 0 ? 0 : 1;
 }
 
-type Add = (check: string, status: CheckStatus, message: string, hint?: string | null) => void;
+type Add = (
+  check: string,
+  status: CheckStatus,
+  message: string,
+  hint?: string | null,
+  extra?: Pick<Check, "format" | "latest_snapshot_program_version">,
+) => void;
 
 function safeEnv(config: Config): Record<string, string> {
   try {
@@ -271,6 +281,41 @@ function historyDatabase(config: Config, add: Add) {
     add("history", finding.status, finding.message, finding.hint);
 }
 
+/** The repository's format (`restic cat config` → `version`: 1, or 2 with compression); null when unknown. */
+async function repositoryFormat(
+  host: ReturnType<typeof createCliRestic>["host"],
+  repo: Config["repositories"][string],
+  timeoutMs: number,
+): Promise<number | null> {
+  const outcome = await catConfig(host, repo, { timeoutMs });
+  if (!outcome.ok) return null;
+  try {
+    const version = parseRepoConfig(outcome.stdout ?? "").version;
+    return Number.isInteger(version) && version > 0 ? version : null;
+  } catch {
+    return null;
+  }
+}
+
+function formatText(format: number | null): string {
+  if (format === null) return "repository format unknown (restic cat config failed)";
+  return format >= 2
+    ? `repository format ${format} (compressed)`
+    : `repository format ${format} (uncompressed)`;
+}
+
+/**
+ * Who made the latest snapshot: restic 0.16+ writes its version into each snapshot (program_version).
+ * restic older than 0.16 neither writes it nor shows it for snapshots a newer restic made.
+ */
+function madeByText(programVersion: string | null, resticVersion: ResticVersion | null): string {
+  // restic writes "restic 0.18.0".
+  if (programVersion) return /^restic\b/.test(programVersion) ? programVersion : `restic ${programVersion}`;
+  if (!resticFeatures(resticVersion).snapshotProgramVersion)
+    return `an unknown restic (restic ${resticVersion?.text ?? "of this config"} does not show program_version; 0.16+ does)`;
+  return "an unknown restic (the snapshot records no program_version: made by restic older than 0.16)";
+}
+
 async function repositories(config: Config, add: Add) {
   const repos = Object.values(config.repositories);
   if (repos.length === 0) return;
@@ -286,10 +331,12 @@ async function repositories(config: Config, add: Add) {
         );
         const listed = await snapshots(cli.host, repo, {}, { timeoutMs: cap });
         const lockInfo = listed.outcome.ok ? await locks(cli.host, repo) : null;
-        return { repo, listed, lockInfo };
+        const format = listed.outcome.ok ? await repositoryFormat(cli.host, repo, cap) : null;
+        return { repo, listed, lockInfo, format };
       }),
     );
-    for (const { repo, listed, lockInfo } of results) {
+    const { version } = await detectRestic(config, cli.host.env);
+    for (const { repo, listed, lockInfo, format } of results) {
       const label = `repository ${repo.name}`;
       if (!listed.outcome.ok) {
         const error: StepError | null = jsonError(listed.outcome.error, cli.redactor);
@@ -298,11 +345,23 @@ async function repositories(config: Config, add: Add) {
       }
       const holdfastCount = listed.snapshots.filter((s) => s.tags.includes("holdfast")).length;
       const latest = listed.snapshots.at(-1);
+      const madeBy = latest ? (latest.programVersion ?? null) : null;
       add(
         label,
         "ok",
-        `reachable, ${listed.snapshots.length} snapshot${listed.snapshots.length === 1 ? "" : "s"} (${holdfastCount} by holdfast)${latest ? `, latest ${latest.time.slice(0, 19).replace("T", " ")}` : ""}`,
+        `reachable, ${listed.snapshots.length} snapshot${listed.snapshots.length === 1 ? "" : "s"} (${holdfastCount} by holdfast)${latest ? `, latest ${latest.time.slice(0, 19).replace("T", " ")} made by ${madeByText(madeBy, version)}` : ""}; ${formatText(format)}`,
+        null,
+        { format, latest_snapshot_program_version: madeBy },
       );
+      if (format === 1) {
+        add(
+          label,
+          "warning",
+          "repository format 1: restic stores its data uncompressed (format 2, restic 0.14+, compresses)",
+          `upgrade it with \`restic migrate upgrade_repo_v2\` (restic 0.14+; every restic that uses the repository must then be 0.14 or newer; run \`restic check\` first), then \`restic prune --repack-uncompressed\` compresses the data already stored`,
+          { format },
+        );
+      }
       for (const l of lockInfo?.locks ?? []) {
         if (l.stale) {
           add(
