@@ -64,7 +64,8 @@ async function failure(res: Response): Promise<ApiFailure> {
     /* not JSON: a proxy's error page */
   }
   const e = body.error;
-  if (res.status === 401) auth.set({ state: "needed", wrong: currentToken() !== null });
+  if (res.status === 401)
+    auth.set({ state: "needed", wrong: body.reason ? body.reason === "wrong" : currentToken() !== null });
   return new ApiFailure(
     res.status,
     e?.kind ?? "http",

@@ -3,7 +3,9 @@
 // pauses while the tab is hidden; an idle visible tab costs one small request per interval.
 import { getJsonCached, headers } from "./api.js";
 import { createStore } from "./store.js";
-import type { Info, JobStatus } from "./types.js";
+import type { Info, JobStatus, ProgressEvent, StatusResponse } from "./types.js";
+
+export type Progress = ProgressEvent;
 
 export const info = createStore<Info | null>(null);
 export const statuses = createStore<JobStatus[] | null>(null);
@@ -15,27 +17,13 @@ export const tick = createStore(0);
 export const progress = createStore<Record<string, Progress>>({});
 export const liveMode = createStore<"events" | "polling" | "off">("off");
 
-export interface Progress {
-  run_id: string;
-  step?: string;
-  files_done?: number;
-  total_files?: number;
-  bytes_done?: number;
-  total_bytes?: number;
-  percent_done?: number;
-  seconds_remaining?: number;
-  bytes_per_second?: number;
-  current_files?: string[];
-  at?: string;
-}
-
 const POLL_MS = 15_000;
 let timer: ReturnType<typeof setTimeout> | null = null;
 let started = false;
 
 export async function refreshStatus(): Promise<void> {
   try {
-    const s = await getJsonCached<{ jobs: JobStatus[] }>("/api/status");
+    const s = await getJsonCached<StatusResponse>("/api/status");
     statuses.set(s.jobs);
     statusError.set(null);
     updatedAt.set(new Date());
@@ -154,6 +142,15 @@ function handleEvent(event: string, data: string): void {
     const p = payload as Progress;
     if (typeof p.run_id === "string") progress.update((all) => ({ ...all, [p.run_id]: p }));
     return;
+  }
+  if (event === "run" && payload && typeof payload === "object") {
+    const r = payload as { run_id?: string; status?: string };
+    // A run that ended leaves no progress behind.
+    if (r.run_id && r.status !== "running")
+      progress.update((all) => {
+        const { [r.run_id as string]: _gone, ...rest } = all;
+        return rest;
+      });
   }
   if (event === "heartbeat" || event === "ping") return;
   // run / step state changes (and anything new): re-read what is shown.

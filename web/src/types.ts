@@ -1,33 +1,4 @@
-// The API's JSON, typed from the server's own record types (one source of truth): the front end
-// imports only types from src/, never code, except the dependency-free formatter in src/util/units.ts.
-export type { JobStatus, JobState } from "../../src/engine/job-status.js";
-export type {
-  RunRecord,
-  StepRecord,
-  TargetRecord,
-  RunStatus,
-  StepStatus,
-  RunTrigger,
-} from "../../src/store/types.js";
-export type { RedundancyMatrix, RedundancyRow, RedundancyCell } from "../../src/server/redundancy.js";
-export type { SnapshotList } from "../../src/server/routes/snapshots.js";
-
-export interface ApiErrorBody {
-  error: { kind: string; message: string; hint: string | null };
-}
-
-export interface Info {
-  version: string;
-  host: string;
-  now: string;
-  token_required: boolean;
-  restore_root: string;
-  capabilities: Record<string, boolean | undefined>;
-  endpoints: string[];
-}
-
-export interface RunsPage<R> {
-  runs: R[];
-  next_before: string | null;
-  next_before_run: string | null;
-}
+// The API's JSON: src/server/api-types.ts is the one description the server and this front end both
+// compile against (types only, no Node). Re-exported here so views import from one place.
+export type * from "../../src/server/api-types.js";
+export type { InfoResponse as Info } from "../../src/server/api-types.js";

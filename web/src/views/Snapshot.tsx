@@ -1,3 +1,220 @@
-export function SnapshotView({ id }: { repo: string; id: string; path: string }) {
-  return <h1 tabIndex={-1}>Snapshot {id}</h1>;
+// A snapshot's files, one directory at a time (restic ls per directory on the server; a snapshot never
+// changes, so every listing read is kept here too). Entries can be picked for a restore, and a file or
+// folder downloaded (a folder as tar.gz or zip, streamed by the server from restic dump).
+import { useState } from "preact/hooks";
+import { getJson, postJson } from "../api.js";
+import { Crumbs, ErrorBox, Link, Loading, Time } from "../components.js";
+import { formatBytes } from "../format.js";
+import { useLoad } from "../hooks.js";
+import { info } from "../live.js";
+import { href } from "../router.js";
+import { clear, selectionKey, selections, toggle } from "../selection.js";
+import { useStore } from "../store.js";
+import type { ApiNode, DirListing, DownloadFormat, DownloadTicket } from "../types.js";
+
+const listings = new Map<string, DirListing>();
+
+async function listDir(repo: string, id: string, path: string, signal: AbortSignal): Promise<DirListing> {
+  const key = `${repo}\u0000${id}\u0000${path}`;
+  const known = listings.get(key);
+  if (known) return known;
+  const listing = await getJson<DirListing>(
+    `/api/repositories/${encodeURIComponent(repo)}/snapshots/${encodeURIComponent(id)}/ls?path=${encodeURIComponent(path)}`,
+    signal,
+  );
+  listings.set(key, listing);
+  return listing;
+}
+
+function parentOf(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+export async function startDownload(
+  repo: string,
+  snapshot: string,
+  path: string,
+  format: DownloadFormat,
+): Promise<void> {
+  const ticket = await postJson<DownloadTicket>("/api/downloads", { repo, snapshot, path, format });
+  // A one-time link that needs no Authorization header, so the browser's own download takes it.
+  const a = document.createElement("a");
+  a.href = ticket.url;
+  a.download = ticket.file_name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+export function SnapshotView({ repo, id, path }: { repo: string; id: string; path: string }) {
+  const i = useStore(info);
+  const listing = useLoad(`ls:${repo}:${id}:${path}`, (signal) => listDir(repo, id, path, signal));
+  const key = selectionKey(repo, id);
+  const picked = useStore(selections)[key] ?? [];
+  const [filter, setFilter] = useState("");
+  const [downloadError, setDownloadError] = useState<unknown>(null);
+  const canRestore = i?.capabilities.restore === true && i.role !== "viewer";
+  const canDownload = i?.capabilities.download === true && i.role !== "viewer";
+
+  const segments = path.split("/").filter(Boolean);
+  const crumbs = [
+    { label: "home", href: href.home() },
+    { label: `repository ${repo}`, href: href.repo(repo) },
+    { label: `snapshot ${id.slice(0, 8)}`, href: href.snapshot(repo, id, "/") },
+    ...segments.map((seg, n) => ({
+      label: seg,
+      href: href.snapshot(repo, id, `/${segments.slice(0, n + 1).join("/")}`),
+    })),
+  ];
+  const l = listing.value;
+  const entries = (l?.entries ?? []).filter(
+    (e) => !filter || e.name.toLowerCase().includes(filter.toLowerCase()),
+  );
+
+  const download = (node: ApiNode, format: DownloadFormat) => {
+    setDownloadError(null);
+    startDownload(repo, l?.snapshot_id ?? id, node.path, format).catch((err: unknown) =>
+      setDownloadError(err),
+    );
+  };
+
+  return (
+    <>
+      <Crumbs items={crumbs} />
+      <h1 tabIndex={-1}>
+        <span class="mono">{path}</span> <span class="muted small">in snapshot {id.slice(0, 8)}</span>
+      </h1>
+      <div class="row">
+        {path !== "/" && (
+          <Link href={href.snapshot(repo, id, parentOf(path))} class="button secondary">
+            ↑ Up
+          </Link>
+        )}
+        <label class="inline">
+          Filter
+          <input
+            type="search"
+            value={filter}
+            onInput={(e) => setFilter(e.currentTarget.value)}
+            placeholder="name"
+          />
+        </label>
+      </div>
+      {listing.error !== null && <ErrorBox error={listing.error} title="The directory could not be listed" />}
+      {!l && listing.error === null && <Loading what="the directory (restic ls)" />}
+      {downloadError !== null && <ErrorBox error={downloadError} title="The download could not start" />}
+      {l && (
+        <table class="stack entries">
+          <caption class="sr-only">
+            Entries of {path}, directories first ({l.entries.length})
+          </caption>
+          <thead>
+            <tr>
+              {canRestore && <th scope="col">Pick</th>}
+              <th scope="col">Name</th>
+              <th scope="col">Size</th>
+              <th scope="col">Modified</th>
+              {canDownload && <th scope="col">Download</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map((e) => {
+              const on = picked.includes(e.path);
+              return (
+                <tr key={e.path} class={on ? "selected" : ""}>
+                  {canRestore && (
+                    <td data-label="Pick">
+                      <input
+                        type="checkbox"
+                        checked={on}
+                        aria-label={`pick ${e.name} for restore`}
+                        onChange={(ev) => toggle(key, e.path, ev.currentTarget.checked)}
+                      />
+                    </td>
+                  )}
+                  <th scope="row" class="name">
+                    {e.type === "dir" ? (
+                      <Link href={href.snapshot(repo, id, e.path)} aria-label={`folder ${e.name}`}>
+                        📁 {e.name}/
+                      </Link>
+                    ) : (
+                      <span>
+                        {e.type === "symlink" ? "↪ " : ""}
+                        {e.name}
+                      </span>
+                    )}
+                  </th>
+                  <td data-label="Size" class="num">
+                    {e.type === "dir" ? <span class="muted">—</span> : formatBytes(e.size)}
+                  </td>
+                  <td data-label="Modified">
+                    <Time iso={e.mtime} />
+                  </td>
+                  {canDownload && (
+                    <td data-label="Download">
+                      {e.type === "file" && (
+                        <button
+                          type="button"
+                          class="link"
+                          onClick={() => download(e, "raw")}
+                          aria-label={`download ${e.name}`}
+                        >
+                          file
+                        </button>
+                      )}
+                      {e.type === "dir" && (
+                        <>
+                          <button
+                            type="button"
+                            class="link"
+                            onClick={() => download(e, "tar.gz")}
+                            aria-label={`download ${e.name} as tar.gz`}
+                          >
+                            tar.gz
+                          </button>
+                          <button
+                            type="button"
+                            class="link"
+                            onClick={() => download(e, "zip")}
+                            aria-label={`download ${e.name} as zip`}
+                          >
+                            zip
+                          </button>
+                        </>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+            {entries.length === 0 && (
+              <tr>
+                <td colSpan={5} class="muted">
+                  {filter ? "Nothing here matches the filter." : "This directory is empty."}
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      )}
+      {canRestore && (
+        <div class="selection-bar" role="region" aria-label="Restore selection">
+          <span>
+            {picked.length === 0
+              ? "Nothing picked: a restore takes the whole snapshot."
+              : `${picked.length} picked`}
+          </span>
+          <Link href={href.restore(repo, id)} class="button">
+            Restore{picked.length ? ` ${picked.length} selected` : " all"}…
+          </Link>
+          {picked.length > 0 && (
+            <button type="button" class="secondary" onClick={() => clear(key)}>
+              Clear
+            </button>
+          )}
+        </div>
+      )}
+    </>
+  );
 }
