@@ -133,8 +133,9 @@ describe("docs/config.md", () => {
 
   test("an out-of-date reference fails the check, naming the file and the part", () => {
     const root = makeTempDir();
-    fs.mkdirSync(path.join(root, "docs"));
-    fs.cpSync(path.join(REPO_ROOT, "docs/examples"), path.join(root, "docs/examples"), { recursive: true });
+    // The generated files, as they are in the repository; only config.md's reference is made stale.
+    fs.cpSync(path.join(REPO_ROOT, "docs"), path.join(root, "docs"), { recursive: true });
+    fs.cpSync(path.join(REPO_ROOT, "man"), path.join(root, "man"), { recursive: true });
     const original = fs.readFileSync(CONFIG_MD, "utf8");
     // A description changed in the schema but not regenerated looks like this from the doc's side.
     const edited = original.replace("upload limit in KiB/s (restic --limit-upload)", "KiB/s");
