@@ -307,6 +307,20 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
   const unreadable = targets.flatMap((t) =>
     Array.isArray(t.unreadable_paths) ? (t.unreadable_paths as string[]) : [],
   );
+  // Bytes restic added, and what they took in the repository after compression (restic 0.17+'s
+  // data_added_packed): summed over the repositories that reported them; absent when any of them did
+  // not (restic 0.14 – 0.16 print no packed size), never estimated.
+  const reported = targets.filter((t) => typeof t.data_added === "number");
+  const sum = (key: string) => reported.reduce((n, t) => n + (t[key] as number), 0);
+  const added =
+    reported.length > 0
+      ? {
+          data_added: sum("data_added"),
+          ...(reported.every((t) => typeof t.data_added_packed === "number")
+            ? { data_added_packed: sum("data_added_packed") }
+            : {}),
+        }
+      : {};
   return {
     ...combineTargets(targets),
     summary: {
@@ -317,6 +331,7 @@ async function runBackup(ctx: StepContext<BackupOptions>): Promise<StepOutcome> 
       ...(targets.some((t) => t.skipped_unchanged === true)
         ? { unchanged: targets.filter((t) => t.skipped_unchanged === true).length }
         : {}),
+      ...added,
       ...(unreadable.length > 0 ? { unreadable_paths: [...new Set(unreadable)].slice(0, 50) } : {}),
     },
   };

@@ -31,6 +31,8 @@ const FEATURE_SINCE = {
   programVersion: "0.16",
   /** `restore --json` prints status/summary lines. */
   restoreJson: "0.16",
+  /** `data_added_packed` (the bytes added, after compression) in the backup summary. */
+  dataAddedPacked: "0.17",
   /** `backup --skip-if-unchanged`. */
   skipIfUnchanged: "0.17",
   /** Exit codes 10 (no repository), 11 (locked), 12 (wrong password). */

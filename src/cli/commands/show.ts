@@ -53,7 +53,7 @@ export default async function show(
           )
           .map(
             ([k, v]) =>
-              `${k}=${(typeof v === "number" && k.includes("bytes")) || k === "data_added" ? formatBytes(v as number) : String(v)}`,
+              `${k}=${typeof v === "number" && (k.includes("bytes") || k.startsWith("data_added")) ? formatBytes(v) : String(v)}`,
           );
         lines.push(
           `    ${t.repo}: ${statusColor(t.status)} ${figures.join(" ")}${t.error ? `\n      ${t.error.kind}: ${t.error.message}` : ""}`,
@@ -63,7 +63,10 @@ export default async function show(
         lines.push(
           `    ${Object.entries(s.summary)
             .filter(([, v]) => typeof v !== "object")
-            .map(([k, v]) => `${k}=${String(v)}`)
+            .map(
+              ([k, v]) =>
+                `${k}=${typeof v === "number" && k.startsWith("data_added") ? formatBytes(v) : String(v)}`,
+            )
             .join(" ")}`,
         );
       }
