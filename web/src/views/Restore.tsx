@@ -125,8 +125,11 @@ export function RestoreView({ repo, id }: { repo: string; id: string }) {
         <fieldset>
           <legend>Where to</legend>
           <label class="inline">
-            <input type="radio" name="where" checked={where === "new"} onChange={() => setWhere("new")} />A
-            new directory under the restore root {i && <code class="path">{i.restore_root}</code>}
+            <input type="radio" name="where" checked={where === "new"} onChange={() => setWhere("new")} />
+            <span>
+              A new directory under the restore root
+              {i && <code class="path block">{i.restore_root}</code>}
+            </span>
           </label>
           {where === "new" && (
             <div class="indent">

@@ -105,7 +105,7 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
       {!l && listing.error === null && <Loading what="the directory (restic ls)" />}
       {downloadError !== null && <ErrorBox error={downloadError} title="The download could not start" />}
       {l && (
-        <table class="stack entries">
+        <table class="entries">
           <caption class="sr-only">
             Entries of {path}, directories first ({l.entries.length})
           </caption>
@@ -114,7 +114,9 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
               {canRestore && <th scope="col">Pick</th>}
               <th scope="col">Name</th>
               <th scope="col">Size</th>
-              <th scope="col">Modified</th>
+              <th scope="col" class="hide-phone">
+                Modified
+              </th>
               {canDownload && <th scope="col">Download</th>}
             </tr>
           </thead>
@@ -136,11 +138,11 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
                   <th scope="row" class="name">
                     {e.type === "dir" ? (
                       <Link href={href.snapshot(repo, id, e.path)} aria-label={`folder ${e.name}`}>
-                        📁 {e.name}/
+                        {e.name}/
                       </Link>
                     ) : (
                       <span>
-                        {e.type === "symlink" ? "↪ " : ""}
+                        {e.type === "symlink" ? "(symlink) " : ""}
                         {e.name}
                       </span>
                     )}
@@ -148,7 +150,7 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
                   <td data-label="Size" class="num">
                     {e.type === "dir" ? <span class="muted">—</span> : formatBytes(e.size)}
                   </td>
-                  <td data-label="Modified">
+                  <td data-label="Modified" class="hide-phone">
                     <Time iso={e.mtime} />
                   </td>
                   {canDownload && (
