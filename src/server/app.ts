@@ -17,6 +17,7 @@ import { restoreRoutes } from "./routes/restore.js";
 import { webRoutes } from "./routes/web.js";
 import { snapshotRoutes } from "./routes/snapshots.js";
 import { browseRoutes } from "./routes/browse.js";
+import { downloadRoutes } from "./routes/download.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -73,6 +74,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.route("/", restoreRoutes(ctx));
   if (deps.snapshots) app.route("/", snapshotRoutes(ctx, deps.snapshots));
   app.route("/", browseRoutes(ctx));
+  app.route("/", downloadRoutes(ctx));
   app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>

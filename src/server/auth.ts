@@ -4,11 +4,18 @@
 //   cross-site form or no-CORS fetch cannot set, and the Host must be a loopback name, so a DNS-rebinding
 //   page that resolves its own name to 127.0.0.1 cannot read or drive the API.
 import crypto from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./http.js";
 import { isLoopbackHost } from "./listen.js";
 
 export const REQUEST_HEADER = "X-Holdfast-Request";
+
+const callers = new WeakMap<Request, string>();
+
+/** Who made a request, for the history: the token's role (and name), or "loopback" without tokens. */
+export function whoIs(c: Context): string {
+  return callers.get(c.req.raw) ?? "loopback";
+}
 
 /** Compares without leaking, through timing, how much of the token matched or how long it is. */
 export function tokensEqual(given: string, expected: string): boolean {
@@ -23,7 +30,11 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
+/** A one-time download link carries its own credential (routes/download.ts). */
+const DOWNLOAD_LINK = /^\/api\/downloads\/[0-9a-f]{48}$/;
+
 function isProtected(pathname: string): boolean {
+  if (DOWNLOAD_LINK.test(pathname)) return false;
   return pathname === "/metrics" || pathname === "/api" || pathname.startsWith("/api/");
 }
 
@@ -43,6 +54,7 @@ export function accessControl(token: string | null): MiddlewareHandler {
     const needsToken = isProtected(url.pathname) || STATE_CHANGING.has(c.req.method);
     if (token !== null && needsToken) {
       const given = bearerToken(c.req.header("Authorization"));
+      if (given !== null && tokensEqual(given, token)) callers.set(c.req.raw, "operator");
       if (given === null || !tokensEqual(given, token)) {
         throw new ApiError(
           401,

@@ -10,6 +10,8 @@ import type { Redactor } from "../util/redact.js";
 import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
 import type { ServerResticHost } from "./restic-host.js";
 import { SnapshotService } from "./snapshot-service.js";
+import { EventBus } from "./events.js";
+import { Operations } from "./operations.js";
 
 export interface SnapshotList {
   /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
@@ -51,21 +53,38 @@ export interface ServerContext {
   logError: (message: string) => void;
   /** Snapshot listings and directory trees (null without resticHost). */
   snapshots: SnapshotService | null;
+  /** Restores and downloads run by the server (null without resticHost). */
+  operations: Operations | null;
+  /** The live events of GET /api/events. */
+  events: EventBus;
   deps: ServerDeps;
 }
 
 export function createContext(deps: ServerDeps): ServerContext {
   const redactor = deps.redactor ?? redactorForConfig(deps.config);
   if (deps.token !== null) redactor.add(deps.token);
+  const events = new EventBus();
+  const logError = deps.logError ?? ((m: string) => process.stderr.write(`${m}\n`));
   return {
     config: deps.config,
     store: deps.store,
     redactor,
     now: deps.now ?? (() => new Date()),
-    logError: deps.logError ?? ((m: string) => process.stderr.write(`${m}\n`)),
+    logError,
     snapshots: deps.resticHost
       ? new SnapshotService({ config: deps.config, store: deps.store, redactor, resticHost: deps.resticHost })
       : null,
+    operations: deps.resticHost
+      ? new Operations({
+          config: deps.config,
+          store: deps.store,
+          redactor,
+          events,
+          resticHost: deps.resticHost,
+          logError,
+        })
+      : null,
+    events,
     deps,
   };
 }

@@ -136,7 +136,6 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     store,
     token,
     runJob: launcher.runJob,
-    restore: launcher.restore,
     snapshots: createSnapshotLister(config, stopping.signal),
     renderMetrics: async () => {
       await recoverInterruptedRuns(store, { host: config.host });

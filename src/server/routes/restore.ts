@@ -6,7 +6,8 @@
 // 409 — and the restore command gets that directory with its identity, which it checks again just
 // before restic starts.
 import fs from "node:fs";
-import { Hono } from "hono";
+import path from "node:path";
+import { Hono, type Context } from "hono";
 import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 import {
@@ -16,6 +17,12 @@ import {
   restoreRootOf,
 } from "../restore-target.js";
 import { RestoreSlots } from "../restore-slots.js";
+import { checkDirIdentity } from "../../util/safe-dir.js";
+import { RESTORE_WAIT_MS } from "../operations.js";
+import { service } from "./browse.js";
+import { snapshotPath } from "../snapshot-service.js";
+import type { OperationResponse, RestoreSummary } from "../api-types.js";
+import { whoIs } from "../auth.js";
 
 interface RestoreBody {
   repo: string;
@@ -95,6 +102,144 @@ export function parseRestoreBody(
   return { repo: b.repo, snapshot, source, target: b.target, include };
 }
 
+interface ServerRestoreBody {
+  repo: string;
+  snapshot: string;
+  source: string | null;
+  paths: string[];
+  target: string | null;
+  toOriginal: boolean;
+  dryRun: boolean;
+}
+
+const NEW_FIELDS = [
+  "repo",
+  "snapshot",
+  "source",
+  "paths",
+  "include",
+  "target",
+  "to_original",
+  "confirm_original",
+  "dry_run",
+];
+
+/** The body of POST /api/restore for a server that restores itself (RestoreRequestBody). */
+export function parseServerRestoreBody(body: unknown, ctx: ServerContext): ServerRestoreBody {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw bad(
+      "the body must be a JSON object",
+      '{"repo": "local", "snapshot": "latest", "source": "home", "paths": ["/home/sig/notes"]}',
+    );
+  }
+  const b = body as Record<string, unknown>;
+  const unknownKeys = Object.keys(b).filter((k) => !NEW_FIELDS.includes(k));
+  if (unknownKeys.length)
+    throw bad(
+      `unknown field${unknownKeys.length > 1 ? "s" : ""}: ${unknownKeys.join(", ")}`,
+      `fields: ${NEW_FIELDS.join(", ")}`,
+    );
+  const repositories = Object.keys(ctx.config.repositories);
+  if (typeof b.repo !== "string" || !repositories.includes(b.repo)) {
+    throw bad(
+      "repo must name a repository of the config",
+      `repositories: ${repositories.join(", ") || "(none)"}`,
+    );
+  }
+  const snapshot = b.snapshot ?? "latest";
+  if (typeof snapshot !== "string" || !SNAPSHOT.test(snapshot))
+    throw bad("snapshot must be a snapshot id (8 to 64 hex digits) or `latest`");
+  let source: string | null = null;
+  if (b.source !== undefined && b.source !== null) {
+    if (typeof b.source !== "string" || !ctx.config.sources[b.source]) {
+      throw bad(
+        "source must name a source of the config",
+        `sources: ${Object.keys(ctx.config.sources).join(", ") || "(none)"}`,
+      );
+    }
+    source = b.source;
+  }
+  const list = b.paths ?? b.include ?? [];
+  if (b.paths !== undefined && b.include !== undefined) throw bad("give paths or include, not both");
+  if (!Array.isArray(list) || list.length > 1000)
+    throw bad(
+      "paths must be a list (an array) of paths in the snapshot",
+      'e.g. "paths": ["/home/sig/a, b.txt"] — each one whole, a comma is part of a name',
+    );
+  const paths = list.map((p: unknown) => {
+    if (typeof p !== "string" || p === "")
+      throw bad(
+        `paths: ${JSON.stringify(p)} is not a path`,
+        "give absolute paths as they are in the snapshot",
+      );
+    return snapshotPath(p, `paths: ${JSON.stringify(p)}`);
+  });
+  const toOriginal = b.to_original === true;
+  if (b.to_original !== undefined && typeof b.to_original !== "boolean")
+    throw bad("to_original must be true or false");
+  if (toOriginal && b.confirm_original !== true) {
+    throw bad(
+      'restoring to the original location overwrites the files there: it needs "confirm_original": true',
+      "or leave out to_original to restore into a new directory under the restore root",
+    );
+  }
+  if (toOriginal && b.target !== undefined && b.target !== null)
+    throw bad("give target or to_original, not both");
+  if (b.target !== undefined && b.target !== null && typeof b.target !== "string")
+    throw bad("target must be a directory name under the restore root");
+  if (b.dry_run !== undefined && typeof b.dry_run !== "boolean") throw bad("dry_run must be true or false");
+  return {
+    repo: b.repo,
+    snapshot,
+    source,
+    paths: [...new Set(paths)],
+    target: typeof b.target === "string" ? b.target : null,
+    toOriginal,
+    dryRun: b.dry_run === true,
+  };
+}
+
+function defaultTargetName(
+  snapshot: { short_id: string; source: string | null },
+  repo: string,
+  now: Date,
+): string {
+  const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  return `${snapshot.source ?? repo}-${snapshot.short_id}-${stamp}`;
+}
+
+/** Each path must be in the snapshot: looked up in its parent directory (cached like the browser). */
+async function checkPathsInSnapshot(
+  ctx: ServerContext,
+  repo: string,
+  snapshotId: string,
+  paths: string[],
+): Promise<void> {
+  const missing: string[] = [];
+  for (const p of paths) {
+    if (p === "/") continue;
+    const parent = path.posix.dirname(p);
+    let names: string[];
+    try {
+      const listing = await service(ctx).dir(repo, snapshotId, parent);
+      names = (JSON.parse(listing.json) as Array<{ name: string }>).map((e) => e.name);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 400)) names = [];
+      else throw err;
+    }
+    if (!names.includes(path.posix.basename(p))) missing.push(p);
+  }
+  if (missing.length) {
+    throw new ApiError(
+      400,
+      "bad_request",
+      `not in snapshot ${snapshotId.slice(0, 8)}: ${missing.map((m) => JSON.stringify(m)).join(", ")}`,
+      "nothing was restored; pick the paths in the snapshot's browser (GET …/ls)",
+      { missing },
+    );
+  }
+}
+
 function targetError(err: unknown): unknown {
   if (!(err instanceof RestoreTargetError)) return err;
   return err.reason === "exists"
@@ -105,6 +250,34 @@ function targetError(err: unknown): unknown {
 export function restoreRoutes(ctx: ServerContext): Hono {
   const app = new Hono();
   const slots = new RestoreSlots();
+  app.get("/api/restores/:id", async (c) => {
+    const id = c.req.param("id");
+    const op = ctx.operations?.get(id);
+    if (op) return sendJson(c, ctx.redactor, op.response);
+    const run = /^[0-9A-Z]{26}$/.test(id) ? await ctx.store.getRun(id) : null;
+    const step = run?.steps[0];
+    if (!run || !step || (run.job !== "@restore" && run.job !== "@download")) {
+      throw new ApiError(404, "not_found", `no restore or download ${id}`, "see GET /api/runs?job=@restore");
+    }
+    return sendJson(c, ctx.redactor, {
+      id: run.id,
+      state:
+        run.status === "succeeded"
+          ? "succeeded"
+          : run.status === "cancelled"
+            ? "cancelled"
+            : run.status === "running"
+              ? "running"
+              : "failed",
+      started_at: run.started_at,
+      finished_at: run.finished_at,
+      summary: step.summary as unknown as RestoreSummary,
+      error: run.error ?? step.error,
+      progress: null,
+      status_url: `/api/restores/${run.id}`,
+    } satisfies OperationResponse);
+  });
+
   app.post("/api/restore", async (c) => {
     let raw: unknown;
     try {
@@ -112,6 +285,7 @@ export function restoreRoutes(ctx: ServerContext): Hono {
     } catch {
       throw bad("the body is not JSON", '{"repo": "local", "target": "home-2026-11-26"}');
     }
+    if (ctx.operations) return serverRestore(c, ctx, slots, raw);
     const body = parseRestoreBody(raw, Object.keys(ctx.config.repositories), Object.keys(ctx.config.sources));
     const root = restoreRootOf(ctx.config);
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -181,6 +355,88 @@ export function restoreRoutes(ctx: ServerContext): Hono {
     );
   });
   return app;
+}
+
+async function serverRestore(
+  c: Context,
+  ctx: ServerContext,
+  slots: RestoreSlots,
+  raw: unknown,
+): Promise<Response> {
+  const operations = ctx.operations;
+  if (!operations) throw new Error("serverRestore without operations");
+  const body = parseServerRestoreBody(raw, ctx);
+  const snap = await service(ctx).resolve(body.repo, body.snapshot, body.source);
+  await checkPathsInSnapshot(ctx, body.repo, snap.id, body.paths);
+  const root = restoreRootOf(ctx.config);
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  let target: string;
+  let check: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  let made: ReturnType<typeof createRestoreTarget> | null = null;
+  if (body.toOriginal) {
+    target = "/";
+  } else {
+    const requested = body.target ?? defaultTargetName(snap, body.repo, ctx.now());
+    try {
+      target = resolveRestoreTarget(root, requested);
+    } catch (err) {
+      throw targetError(err);
+    }
+    if (!body.dryRun) {
+      release = slots.reserve(target);
+      try {
+        made = createRestoreTarget(root, requested);
+      } catch (err) {
+        release();
+        throw targetError(err);
+      }
+      const m = made;
+      target = m.path;
+      check = () => checkDirIdentity(m.path, m.identity);
+    }
+  }
+  const summary: RestoreSummary = {
+    kind: "restore",
+    who: whoIs(c),
+    repo: body.repo,
+    snapshot_id: snap.id,
+    paths: body.paths,
+    target,
+    dry_run: body.dryRun,
+    files_restored: null,
+    bytes_restored: null,
+    files_skipped: null,
+    message: body.dryRun ? "dry run running" : "restoring",
+  };
+  let op;
+  try {
+    op = await operations.begin("restore", summary);
+  } catch (err) {
+    release();
+    if (made) removeIfEmpty(made.path);
+    throw err;
+  }
+  operations.startRestore(op, {
+    repo: body.repo,
+    snapshotId: snap.id,
+    paths: body.paths,
+    target,
+    dryRun: body.dryRun,
+    newDirectory: made !== null,
+    check,
+  });
+  const madeDir = made;
+  void op.done.finally(() => {
+    release();
+    // A restore that wrote nothing leaves no empty directory behind.
+    if (madeDir && op.response.summary.files_restored === 0) removeIfEmpty(madeDir.path);
+  });
+  const ended = await Promise.race([
+    op.done.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), RESTORE_WAIT_MS).unref()),
+  ]);
+  return sendJson(c, ctx.redactor, op.response, ended ? 200 : 202);
 }
 
 function removeIfEmpty(dir: string): void {

@@ -68,7 +68,13 @@ export function runRoutes(ctx: ServerContext): Hono {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
       throw new ApiError(400, "bad_request", `limit=${limitText} is not a number from 1 to ${MAX_LIMIT}`);
     }
-    if (job !== undefined && job !== "" && !ctx.config.jobs[job]) {
+    if (
+      job !== undefined &&
+      job !== "" &&
+      !ctx.config.jobs[job] &&
+      job !== "@restore" &&
+      job !== "@download"
+    ) {
       throw new ApiError(
         400,
         "bad_request",
