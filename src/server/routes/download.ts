@@ -37,10 +37,9 @@ const bad = (message: string, hint: string | null = null) => new ApiError(400, "
 
 /** A file name for Content-Disposition: the last component, made safe, with the format's extension. */
 function fileNameFor(p: string, format: DownloadFormat, shortId: string): string {
-  const base = (p === "/" ? `snapshot-${shortId}` : path.posix.basename(p)).replace(
-    /[\u0000-\u001f/\\"]/g,
-    "_",
-  );
+  const base = (p === "/" ? `snapshot-${shortId}` : path.posix.basename(p))
+    .replace(/[/\\"]/g, "_")
+    .replace(/\p{Cc}/gu, "_");
   return format === "raw" ? base : `${base}.${format}`;
 }
 
