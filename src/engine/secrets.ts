@@ -53,6 +53,9 @@ export function redactorForConfig(config: Config): Redactor {
     for (const step of job.steps) {
       addEnvFile(step.env_file);
       addInlineEnv(step.env);
+      // A step's own secret (a dump step's database password).
+      if (typeof step.password_file === "string")
+        redactor.add(readQuietly(step.password_file)?.split(/\r?\n/)[0]);
     }
   }
   for (const n of Object.values(config.notifications)) {

@@ -77,6 +77,10 @@ function parseFailure(outcome: ResticOutcome, err: unknown): ResticOutcome {
 export interface BackupOptions extends BackupArgsOptions {
   /** Every status line (restic prints them at RESTIC_PROGRESS_FPS). */
   onStatus?: (status: BackupStatus) => void;
+  /** Extra environment for restic (and the program `--stdin-from-command` starts). */
+  extraEnv?: Record<string, string>;
+  /** restic's stdin, for `--stdin`: the caller streams the data in and ends it. */
+  stdinStream?: ResticCall["stdinStream"];
 }
 
 export interface BackupResult {
@@ -103,6 +107,8 @@ export async function backup(
     command: "backup",
     args: backupArgs(options),
     stopBeforeDeadline: true,
+    ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}),
+    ...(options.stdinStream ? { stdinStream: options.stdinStream } : {}),
     onStdout: (line) => {
       const parsed = parseBackupLine(line);
       switch (parsed.type) {
@@ -440,6 +446,24 @@ export async function forget(
   } catch (err) {
     return { outcome: parseFailure(outcome, err), output: null };
   }
+}
+
+/**
+ * `forget ID…`: removes these snapshots, and only them (a dump step's snapshot of a failed or
+ * guarded dump). Prints nothing with --json in 0.14, so the outcome is all there is.
+ */
+export function forgetSnapshots(
+  host: ResticHost,
+  repo: RepositoryConfig,
+  ids: readonly string[],
+): Promise<ResticOutcome> {
+  return runRestic(host, {
+    repo,
+    command: "forget",
+    args: ["forget", "--", ...ids],
+    exclusive: true,
+    stopBeforeDeadline: true,
+  });
 }
 
 export function prune(host: ResticHost, repo: RepositoryConfig): Promise<ResticOutcome> {

@@ -20,6 +20,7 @@
 //   - stops restic a little before the step's deadline when its backend stopped answering mid-run, so
 //     the failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
 // Its caller is a ResticHost (host.ts): a step's context or a CLI command.
+import type { Writable } from "node:stream";
 import type { Config, RepositoryConfig } from "../config/schema.js";
 import { stepError, type StepError } from "../errors.js";
 import { waitUnlessAborted } from "../util/abort.js";
@@ -59,8 +60,10 @@ export interface ResticCall {
   onStderr?: (line: string) => boolean | void;
   /** Keep the whole stdout (commands that print one JSON document). */
   collectStdout?: boolean;
-  /** Extra environment (RESTIC_FROM_* for copy). */
+  /** Extra environment (RESTIC_FROM_* for copy; a dump's client settings for --stdin-from-command). */
   extraEnv?: Record<string, string>;
+  /** restic's stdin as a pipe, for `backup --stdin` (the caller writes and ends it). */
+  stdinStream?: (stdin: Writable) => void;
   /** Needs restic's exclusive lock (forget, prune, check): any other lock is in its way. */
   exclusive?: boolean;
   /** Stop restic before the step's deadline so a dead backend is reported as `network` (default: true). */
@@ -323,6 +326,7 @@ async function runOnce(
     env: { ...access.env, ...(call.extraEnv ?? {}) },
     stopSignal: openStop.signal,
     collectStdout: call.collectStdout ?? false,
+    ...(call.stdinStream ? { stdinStream: call.stdinStream } : {}),
     stderrTailLines: 50,
     // snapshots/forget print one JSON array on one line, which grows with the snapshot count.
     maxLineLength: 512 * 1024 * 1024,

@@ -439,11 +439,11 @@ async function startGuard(
   return { verdict: (repo) => verdicts.get(repo) ?? Promise.resolve(PASS) };
 }
 
-function skippedTarget(repo: string, error: StepError | null): TargetRecord {
+export function skippedTarget(repo: string, error: StepError | null): TargetRecord {
   return { repo, status: "skipped", duration_ms: null, error, snapshot_id: null };
 }
 
-function targetFor(
+export function targetFor(
   repo: string,
   result: BackupResult,
   durationMs: number,

@@ -4,6 +4,7 @@ import type { StepKind } from "../engine/step-kind.js";
 import { backupStep } from "./backup.js";
 import { checkStep } from "./check.js";
 import { copyStep } from "./copy.js";
+import { dumpStep } from "./dump.js";
 import { execStep } from "./exec.js";
 import { forgetStep } from "./forget.js";
 import { gitStep } from "./git.js";
@@ -16,6 +17,7 @@ import { verifyStep } from "./verify.js";
 export const builtinStepKinds: readonly StepKind<any>[] = [
   execStep,
   backupStep,
+  dumpStep,
   copyStep,
   forgetStep,
   checkStep,

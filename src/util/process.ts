@@ -13,6 +13,7 @@
 // Nothing else imports node:child_process (eslint no-restricted-imports).
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import fs from "node:fs";
+import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { timerDelay } from "./units.js";
 
@@ -39,6 +40,16 @@ export interface RunProcessOptions {
   collectStdout?: boolean;
   /** Data written to the child's stdin, which is then closed. Default: stdin is /dev/null. */
   input?: string | Buffer;
+  /**
+   * The child's stdin as a pipe, handed to the caller, who writes and ends it (a dump streamed into
+   * `restic backup --stdin`). Called once, right after the spawn. Not with `input`.
+   */
+  stdinStream?: (stdin: Writable) => void;
+  /**
+   * The child's stdout as bytes, handed to the caller, who must read it to its end (a database dump):
+   * no lines, nothing collected. Called once, right after the spawn.
+   */
+  stdoutStream?: (stdout: Readable) => void;
   /** How many stderr lines to keep for the result's tail. */
   stderrTailLines?: number;
   /** Run the child as this user and group (holdfast as root, dropping to a repository's owner). The
@@ -234,7 +245,11 @@ export function runProcess(
         detached: !options.terminal,
         stdio: options.terminal
           ? "inherit"
-          : [options.input === undefined ? "ignore" : "pipe", options.stdoutFd ?? "pipe", "pipe"],
+          : [
+              options.input === undefined && options.stdinStream === undefined ? "ignore" : "pipe",
+              options.stdoutFd ?? "pipe",
+              "pipe",
+            ],
         windowsHide: true,
         ...(options.uid === undefined ? {} : { uid: options.uid }),
         ...(options.gid === undefined ? {} : { gid: options.gid }),
@@ -309,6 +324,8 @@ export function runProcess(
 
     if (options.stdoutSink && child.stdout) {
       child.stdout.pipe(options.stdoutSink);
+    } else if (options.stdoutStream && child.stdout) {
+      options.stdoutStream(child.stdout);
     } else {
       child.stdout?.on("data", (chunk: Buffer) => {
         stdoutChunks?.push(chunk);
@@ -322,6 +339,11 @@ export function runProcess(
         /* the child may exit without reading stdin (EPIPE); its exit code tells the story */
       });
       child.stdin.end(options.input);
+    } else if (options.stdinStream && child.stdin) {
+      child.stdin.on("error", () => {
+        /* the child exited without reading all of stdin (EPIPE); its exit code tells the story */
+      });
+      options.stdinStream(child.stdin);
     }
 
     child.on("error", (err: NodeJS.ErrnoException) => {

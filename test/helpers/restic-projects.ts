@@ -64,6 +64,7 @@ export const MAIN_SUITE_RUNS_RESTIC = [
   "test/restic/**/*.test.ts",
   "test/steps/verify.test.ts",
   "test/e2e/**/*.test.ts",
+  "test/dump/**/*.test.ts",
   "test/metrics/metrics-restic.test.ts",
   "test/server/restic-*.test.ts",
 ];
