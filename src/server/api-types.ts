@@ -202,7 +202,8 @@ export interface RunStarted {
   /** null while the run goes on; set when it already ended within the wait. */
   exit_code: number | null;
   state: "started" | "finished";
-  steps: string[] | null;
+  /** The steps asked for (absent: the whole job). */
+  steps?: string[];
 }
 
 /** 202 of POST /api/runs/:id/cancel: SIGTERM was sent; the run is recorded `cancelled` when it stops

@@ -27,7 +27,7 @@ export interface ServerDeps {
   token: string | null;
   now?: () => Date;
   /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
-  runJob?: (job: string) => Promise<LaunchResult>;
+  runJob?: (job: string, steps?: readonly string[]) => Promise<LaunchResult>;
   /** Starts a restore; absent (a server made without restic, as in the route tests) → 501. */
   restore?: (request: RestoreRequest) => Promise<RestoreLaunch>;
   /** Prometheus text exposition; absent → /metrics is 404. */

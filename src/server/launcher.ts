@@ -47,7 +47,7 @@ export interface CliLauncherOptions {
 }
 
 export interface CliLauncher {
-  readonly runJob: (job: string) => Promise<LaunchResult>;
+  readonly runJob: (job: string, steps?: readonly string[]) => Promise<LaunchResult>;
   readonly restore: (request: RestoreRequest) => Promise<RestoreLaunch>;
 }
 
@@ -114,7 +114,12 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
   };
 
   return {
-    runJob: (job) => launch(`run-${job}`, ["run", job, "--trigger", "api", "--quiet"], job),
+    runJob: (job, steps = []) =>
+      launch(
+        `run-${job}`,
+        ["run", job, "--trigger", "api", "--quiet", ...steps.flatMap((s) => ["--step", s])],
+        job,
+      ),
     restore: (request) =>
       launch(
         `restore-${request.repo}`,

@@ -355,6 +355,24 @@ describe("POST /api/jobs/:job/run", () => {
     expect(calls).toEqual(["nightly"]);
   });
 
+  it("runs only the steps asked for (Run now of one step), and refuses unknown steps", async () => {
+    const calls: Array<[string, readonly string[] | undefined]> = [];
+    const a = app({ runJob: (job, steps) => (calls.push([job, steps]), Promise.resolve(started)) });
+    const res = await a.request("/api/jobs/nightly/run", {
+      ...POST,
+      body: JSON.stringify({ steps: ["home"] }),
+    });
+    expect(res.status).toBe(202);
+    expect(await json(res)).toMatchObject({ job: "nightly", steps: ["home"], state: "started" });
+    const bad = await a.request("/api/jobs/nightly/run", {
+      ...POST,
+      body: JSON.stringify({ steps: ["nope"] }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.hint).toContain("home");
+    expect(calls).toEqual([["nightly", ["home"]]]);
+  });
+
   it("is 404 for an unknown job, 501 when runs cannot be started, GET is 404", async () => {
     expect(
       (await app({ runJob: () => Promise.resolve(started) }).request("/api/jobs/nope/run", POST)).status,

@@ -22,6 +22,31 @@ export function jobRoutes(ctx: ServerContext): Hono {
         `jobs in the config: ${Object.keys(ctx.config.jobs).join(", ")}`,
       );
     }
+    // Optional body {steps: [...]}: Run now of some steps only (`holdfast run JOB --step NAME`).
+    let steps: string[] = [];
+    const text = await c.req.text();
+    if (text.trim() !== "") {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new ApiError(400, "bad_request", "the body is not JSON", '{"steps": ["home"]} or no body');
+      }
+      const list = (body as { steps?: unknown } | null)?.steps;
+      const known = ctx.config.jobs[name]?.steps.map((s) => s.name) ?? [];
+      if (
+        list !== undefined &&
+        (!Array.isArray(list) || list.some((s) => typeof s !== "string" || !known.includes(s)))
+      ) {
+        throw new ApiError(
+          400,
+          "bad_request",
+          "steps must be a list of step names of the job",
+          `steps of ${name}: ${known.join(", ")}`,
+        );
+      }
+      steps = (list as string[] | undefined) ?? [];
+    }
     const runJob = ctx.deps.runJob;
     if (!runJob)
       throw new ApiError(
@@ -44,7 +69,7 @@ export function jobRoutes(ctx: ServerContext): Hono {
       );
     }
 
-    const started = await runJob(name);
+    const started = await runJob(name, steps);
     if (started.exit_code === EXIT_BUSY) {
       const now = readLockHolder(ctx.config.state_dir, name);
       throw new ApiError(
@@ -73,6 +98,7 @@ export function jobRoutes(ctx: ServerContext): Hono {
         // null while the run goes on; set when it already ended within the wait.
         exit_code: started.exit_code,
         state: started.exit_code === null ? "started" : "finished",
+        ...(steps.length ? { steps } : {}),
       },
       202,
     );
