@@ -402,6 +402,29 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .action(on(() => import("./commands/serve.js")));
 
   // <commands:server> serve
+  const fleet = program
+    .command("fleet")
+    .description("this host's side of the fleet database (PostgreSQL): sync, identity, setup script");
+  fleet
+    .command("sync")
+    .description("replay the queued history changes to the fleet database, in order (idempotent)")
+    .option("--json", "print the outcome as JSON")
+    .option("--timeout <duration>", "give up after this long; what is left stays queued (default 10m)")
+    .option("--batch-size <n>", "runs per transaction at the hub (default 500)")
+    .addHelpText("after", examples(["holdfast fleet sync", "holdfast fleet sync --timeout 30s --json"]))
+    .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetSync }))));
+  fleet
+    .command("id")
+    .description("print this host's fleet id (created once in the state dir) and display name")
+    .option("--json", "print JSON")
+    .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetId }))));
+  fleet
+    .command("reset-id")
+    .description(
+      "give this host a new fleet id (after cloning a machine or its state dir); resends its history",
+    )
+    .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetResetId }))));
+  // <commands:fleet> fleet
 
   return program;
 }

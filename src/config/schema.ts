@@ -314,6 +314,23 @@ export const configSchema = z.strictObject({
     })
     .default({ listen: "127.0.0.1:8760" })
     .describe("`holdfast serve`: the dashboard and HTTP API"),
+  // Issue 18: replicate this host's history to the fleet's PostgreSQL (docs/fleet.md).
+  fleet: z
+    .strictObject({
+      url_file: pathSchema.describe(
+        "file (mode 0600) holding the postgresql:// URL with this host's credentials",
+      ),
+      host_name: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
+        .optional()
+        .describe("this host's display name in the fleet (default: `host`); its identity is the host id"),
+      sync_timeout: durationSchema
+        .default(5_000)
+        .describe("how long replication after a run may take before it is left for the next sync"),
+    })
+    .optional()
+    .describe("replicate this host's history to the fleet database (docs/fleet.md)"),
 });
 
 export type RawConfig = z.output<typeof configSchema>;

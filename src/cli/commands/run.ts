@@ -264,5 +264,7 @@ async function runOne(
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
     await store.close();
+    // Recorded locally first; the fleet gets it now if the hub answers in time, else at the next sync.
+    if (config.fleet) await (await import("../../fleet/after-run.js")).syncAfterRun(config, process.stderr);
   }
 }

@@ -5,6 +5,17 @@ import { age, formatTable, printJson, statusColor } from "../output.js";
 import { formatDuration } from "../../util/units.js";
 import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
+import { fleetLag, type FleetLag } from "../../fleet/lag.js";
+
+function describeLag(lag: FleetLag): string {
+  const queued =
+    lag.pending === 0
+      ? "nothing queued"
+      : `${lag.pending} change(s) queued, the oldest ${age(lag.oldest_pending_at)}`;
+  const last = lag.last_success_at ? `last sync ${age(lag.last_success_at)}` : "never synced";
+  const error = lag.last_error ? `; last attempt failed: ${lag.last_error}` : "";
+  return `fleet: ${lag.conflict ? "HOST ID CONFLICT; " : ""}${queued}; ${last}${error}`;
+}
 
 interface StatusFlags {
   json?: boolean;
@@ -15,6 +26,7 @@ const NAGIOS = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 
 export default async function status(global: GlobalOptions, flags: StatusFlags): Promise<number> {
   let statuses: JobStatus[];
+  let lag: FleetLag | null = null;
   try {
     const { config } = await loadConfigForReading(global, { allowEmbedded: true });
     await addPendingRecordsQuietly(config);
@@ -22,6 +34,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
     try {
       await recoverInterruptedRunsQuietly(store, { host: config.host });
       statuses = await computeJobStatuses(config, store, new Date());
+      lag = fleetLag(config, new Date());
     } finally {
       await store.close();
     }
@@ -43,7 +56,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
 
   if (flags.check) return printCheck(statuses);
   if (flags.json) {
-    printJson({ jobs: statuses });
+    printJson(lag === null ? { jobs: statuses } : { jobs: statuses, fleet: lag });
     return 0;
   }
   const rows = [["JOB", "STATE", "LAST RUN", "AGE", "DURATION", "NEXT RUN"]];
@@ -58,6 +71,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
     ]);
   }
   process.stdout.write(`${formatTable(rows)}\n`);
+  if (lag !== null) process.stdout.write(`\n${describeLag(lag)}\n`);
   for (const s of statuses) {
     if (s.clock_warning !== null) process.stdout.write(`\n${s.name}: clock: ${s.clock_warning}\n`);
   }

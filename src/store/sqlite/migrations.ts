@@ -146,6 +146,33 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE step_latest_v2 RENAME TO step_latest;
     `,
   },
+  {
+    // Issue 18: the fleet outbox. Every change of a run (its row, a step, a notification) queues the
+    // run's id in the same transaction as the change, so replication (src/fleet/) can never miss one
+    // and replays in the order of recording. Only while the fleet is on (state key fleet:outbox, set
+    // by the first sync, which also queues the runs recorded before it); a host without a fleet pays
+    // one state lookup per write. AUTOINCREMENT: ids never go back after the queue is emptied.
+    version: 3,
+    sql: `
+      CREATE TABLE fleet_outbox (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id    TEXT NOT NULL,
+        queued_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TRIGGER fleet_outbox_run_insert AFTER INSERT ON runs
+        WHEN EXISTS (SELECT 1 FROM state WHERE key = 'fleet:outbox')
+        BEGIN INSERT INTO fleet_outbox (run_id) VALUES (NEW.id); END;
+      CREATE TRIGGER fleet_outbox_run_update AFTER UPDATE ON runs
+        WHEN EXISTS (SELECT 1 FROM state WHERE key = 'fleet:outbox')
+        BEGIN INSERT INTO fleet_outbox (run_id) VALUES (NEW.id); END;
+      CREATE TRIGGER fleet_outbox_step_update AFTER UPDATE ON steps
+        WHEN EXISTS (SELECT 1 FROM state WHERE key = 'fleet:outbox')
+        BEGIN INSERT INTO fleet_outbox (run_id) VALUES (NEW.run_id); END;
+      CREATE TRIGGER fleet_outbox_notification_insert AFTER INSERT ON notifications
+        WHEN EXISTS (SELECT 1 FROM state WHERE key = 'fleet:outbox')
+        BEGIN INSERT INTO fleet_outbox (run_id) VALUES (NEW.run_id); END;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

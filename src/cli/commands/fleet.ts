@@ -1,0 +1,83 @@
+// `holdfast fleet sync|id|init-db`: this host's side of the fleet (docs/fleet.md).
+import { UsageError } from "../../errors.js";
+import { parseDuration } from "../../util/units.js";
+import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
+import { printJson } from "../output.js";
+import { ensureStateDir } from "../open-store.js";
+
+interface SyncFlags {
+  json?: boolean;
+  timeout?: string;
+  batchSize?: string;
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === null || ms <= 0)
+    throw new UsageError(`--timeout ${text} is not a duration`, "write it like 30s or 5m");
+  return ms;
+}
+
+export async function fleetSync(global: GlobalOptions, flags: SyncFlags): Promise<number> {
+  const deadlineMs = parseTimeout(flags.timeout) ?? 10 * 60_000;
+  const { config } = await loadConfigForReading(global);
+  ensureStateDir(config.state_dir);
+  const { syncFleet } = await import("../../fleet/replicate.js");
+  const batchSize = flags.batchSize === undefined ? 500 : Number(flags.batchSize);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    throw new UsageError(`--batch-size ${flags.batchSize} is not a number from 1 to 10000`);
+  const result = await syncFleet(config, { deadlineMs, batchSize });
+  if (flags.json) {
+    printJson({
+      ok: result.ok,
+      sent: result.sent,
+      applied: result.applied,
+      unchanged: result.unchanged,
+      pending: result.pending,
+      error: result.error,
+      status: result.status,
+    });
+  } else if (result.ok) {
+    process.stdout.write(
+      `holdfast: fleet: ${result.sent} run(s) sent to ${result.status.hub} (${result.applied} new or changed, ` +
+        `${result.unchanged} already there); nothing queued\n`,
+    );
+  } else {
+    process.stderr.write(
+      `holdfast: fleet: sync failed: ${result.error}\n` +
+        `holdfast: fleet: ${result.sent} run(s) sent, ${result.pending} change(s) still queued (they stay queued; the next sync sends them)\n`,
+    );
+  }
+  return result.ok ? 0 : 1;
+}
+
+export async function fleetId(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
+  const { config } = await loadConfigForReading(global);
+  ensureStateDir(config.state_dir);
+  const { loadOrCreateHostId } = await import("../../fleet/host-id.js");
+  const identity = loadOrCreateHostId(config.state_dir);
+  const name = config.fleet?.host_name ?? config.host;
+  if (flags.json) printJson({ host_id: identity.host_id, host_name: name, created_at: identity.created_at });
+  else process.stdout.write(`${identity.host_id}  ${name}\n`);
+  return 0;
+}
+
+export async function fleetResetId(global: GlobalOptions): Promise<number> {
+  const { config } = await loadConfigForReading(global);
+  ensureStateDir(config.state_dir);
+  const { resetHostId, loadOrCreateHostId } = await import("../../fleet/host-id.js");
+  const { resetOutbox } = await import("../../fleet/outbox.js");
+  const { historyPath } = await import("../open-store.js");
+  const aside = resetHostId(config.state_dir);
+  resetOutbox(historyPath(config));
+  const identity = loadOrCreateHostId(config.state_dir);
+  process.stdout.write(
+    `holdfast: fleet: this host is now ${identity.host_id}` +
+      (aside ? ` (the old id is kept in ${aside})` : "") +
+      `; its whole history is sent again under the new id at the next sync\n`,
+  );
+  return 0;
+}
+
+export default fleetSync;

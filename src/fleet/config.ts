@@ -1,0 +1,89 @@
+// The fleet settings of a loaded config: the URL read from fleet.url_file (mode 0600, owned by this
+// user, one line), refused with file:line:col when anyone else could read it. The URL carries this
+// host's credentials: it is never printed, logged or passed in argv — messages use describePgUrl.
+import fs from "node:fs";
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import { positionsInConfigFile } from "../config/load.js";
+
+export interface FleetSettings {
+  url: string;
+  /** The display name; the identity is the host id (host-id.ts). */
+  hostName: string;
+  syncTimeoutMs: number;
+  urlFile: string;
+}
+
+export function fleetEnabled(config: Config): boolean {
+  return config.fleet !== undefined;
+}
+
+function issueAt(config: Config, message: string, hint: string): ConfigError {
+  const file = config.file ?? "(config)";
+  const [pos] = config.file
+    ? positionsInConfigFile(config.file, [["fleet", "url_file"]])
+    : [{ line: 0, col: 0 }];
+  const issue: ConfigIssue = {
+    file,
+    line: pos?.line ?? 0,
+    col: pos?.col ?? 0,
+    path: "fleet.url_file",
+    message,
+    hint,
+  };
+  return new ConfigError([issue]);
+}
+
+/** Reads fleet.url_file; a ConfigError (exit 2) for a missing, shared or malformed file. */
+export function readFleetSettings(config: Config): FleetSettings {
+  const fleet = config.fleet;
+  if (fleet === undefined)
+    throw new ConfigError([
+      {
+        file: config.file ?? "(config)",
+        line: 1,
+        col: 1,
+        path: "fleet",
+        message: "this command needs a `fleet:` section",
+        hint: "add fleet: { url_file: /etc/holdfast/fleet.url } (docs/fleet.md)",
+      },
+    ]);
+  const file = fleet.url_file;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    throw issueAt(
+      config,
+      `cannot read ${file} (${code || String(err)})`,
+      "create it with the postgresql:// URL on one line, mode 0600: install -m 600 /dev/null FILE",
+    );
+  }
+  if (!st.isFile())
+    throw issueAt(config, `${file} is not a file`, "point url_file at a file holding the URL");
+  if ((st.mode & 0o077) !== 0) {
+    const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
+    throw issueAt(
+      config,
+      `${file} is readable by ${st.mode & 0o007 ? "others" : "its group"} (mode ${mode}); it holds the fleet database credentials`,
+      `chmod 600 ${file}`,
+    );
+  }
+  if (typeof process.getuid === "function" && st.uid !== process.getuid() && process.getuid() !== 0) {
+    throw issueAt(
+      config,
+      `${file} belongs to another user (uid ${st.uid})`,
+      `chown it to the user holdfast runs as`,
+    );
+  }
+  const url = fs.readFileSync(file, "utf8").trim();
+  if (!/^postgres(ql)?:\/\//.test(url) || url.includes("\n")) {
+    throw issueAt(
+      config,
+      `${file} does not hold one postgresql:// URL`,
+      "write one line: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+    );
+  }
+  return { url, hostName: fleet.host_name ?? config.host, syncTimeoutMs: fleet.sync_timeout, urlFile: file };
+}
