@@ -21,6 +21,9 @@ export function infoRoutes(ctx: ServerContext): Hono {
         metrics: ctx.deps.renderMetrics !== undefined,
         snapshots: ctx.deps.snapshots !== undefined,
         browse: ctx.snapshots !== null,
+        download: ctx.operations !== null,
+        events: false,
+        cancel: false,
       },
       endpoints: [
         "GET /healthz",
@@ -39,6 +42,8 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/repositories/:repo/snapshots/:id/ls?path=",
         "POST /api/jobs/:job/run",
         "POST /api/restore",
+        "GET /api/restores/:id",
+        ...(ctx.operations ? ["POST /api/downloads", "GET /api/downloads/:ticket"] : []),
       ],
     } satisfies InfoResponse),
   );
