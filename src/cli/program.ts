@@ -425,6 +425,20 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetResetId }))));
   // <commands:fleet> fleet
+  program
+    .command("completion")
+    .description("print a shell completion script (commands and flags) for bash, zsh or fish")
+    .argument("<shell>", "bash, zsh or fish")
+    .addHelpText(
+      "after",
+      examples([
+        "source <(holdfast completion bash)   # this shell only",
+        "holdfast completion bash > ~/.local/share/bash-completion/completions/holdfast",
+        'holdfast completion zsh > "${fpath[1]}/_holdfast"',
+        "holdfast completion fish > ~/.config/fish/completions/holdfast.fish",
+      ]),
+    )
+    .action(on(() => import("./commands/completion.js")));
 
   return program;
 }
