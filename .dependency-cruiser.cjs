@@ -56,13 +56,38 @@ module.exports = {
       severity: "error",
       comment:
         "Loading a config must not import runtime code: config/ gets the step and notifier kinds handed in by the composition root (src/registry.ts) and never imports steps/, notify/, engine/, restic/, store/ or the root itself.",
-      // Allowed for now: schema.ts and load.ts still take the kinds from the registry and notify/index.ts;
-      // the next commit hands them in (buildConfigSchema) and removes this exception.
-      from: { path: "^src/config/", pathNot: "^src/config/(schema|load)\\.ts$" },
+      // The loader (load.ts, and defaults.ts for the embedded config) asks the composition root for the
+      // kinds and the schema built from them; the root imports only the kinds' light definitions
+      // (runners-load-lazily), so this pulls in no runtime code.
+      from: { path: "^src/config/" },
       to: {
         path: "^src/(steps|notify|engine|restic|store|server|cli|metrics|scheduler/(?!calendar\\.ts))|^src/registry\\.ts$",
+        pathNot: "^src/registry\\.ts$",
         ...notTypeOnly,
       },
+    },
+    {
+      name: "config-no-runtime-above-root",
+      severity: "error",
+      comment:
+        "Only the loader may ask the composition root for the kinds; schema.ts, values.ts and the rest are handed them.",
+      from: { path: "^src/config/", pathNot: "^src/config/(load|defaults)\\.ts$" },
+      to: { path: "^src/registry\\.ts$", ...notTypeOnly },
+    },
+    {
+      name: "runners-load-lazily",
+      severity: "error",
+      comment:
+        "A step kind's runner (steps/NAME-run.ts) is imported only by steps/index.ts, with import(), when a step of the kind first runs — so loading a config (definitions only) imports no runtime code. Import what a runner needs from the definition or a helper module, never the runner.",
+      from: { pathNot: ["^src/steps/index\\.ts$", "-run\\.ts$"] },
+      to: { path: "^src/steps/[^/]+-run\\.ts$", ...notTypeOnly },
+    },
+    {
+      name: "runners-only-by-import",
+      severity: "error",
+      comment: "steps/index.ts names each runner as a lazy import(), never a static one.",
+      from: { path: "^src/steps/index\\.ts$" },
+      to: { path: "^src/steps/[^/]+-run\\.ts$", dependencyTypesNot: ["dynamic-import", "type-only"] },
     },
     {
       name: "engine-not-to-steps",
@@ -139,6 +164,5 @@ module.exports = {
       exportsFields: ["exports"],
       conditionNames: ["import", "require", "node", "default"],
     },
-    cache: { folder: "node_modules/.cache/dependency-cruiser", strategy: "content" },
   },
 };

@@ -1,7 +1,7 @@
 // P4 (targets.md): the `manifest` step, metadata only, over 100k files ≤ 2× `find -printf '%s %T@ %p\n'`.
 // Run after `npm run build`: `node bench/p4-manifest.mjs`. Prints one JSON object on stdout.
 //
-// What is timed: the built step code (dist/steps/manifest.js, manifestStep.run) in a fresh node process
+// What is timed: the built step code (dist/steps/manifest-run.js, manifestRunner.run) in a fresh node process
 // per run — cold JIT, its own worker threads — from the call to its return: walk, sort, gzip, atomic
 // write, and the streaming diff against the previous manifest (a previous one always exists: steady
 // state, as on every night but the first). Node's own start and the module import are not the step's
@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import console from "node:console";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const STEP_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/manifest.js")).href;
+const STEP_MODULE = pathToFileURL(path.join(benchDir, "../dist/steps/manifest-run.js")).href;
 const READER_MODULE = pathToFileURL(path.join(benchDir, "../dist/sources/directory-reader.js")).href;
 const DATA_SPEC = "100 dirs x 1000 files, 0-2047 bytes, v1";
 
@@ -51,7 +51,7 @@ export function ensureDataSet() {
 export function runStepOnce(data, output, hash) {
   const script = `
     const t0 = performance.now();
-    const { manifestStep } = await import(${JSON.stringify(STEP_MODULE)});
+    const { manifestRunner } = await import(${JSON.stringify(STEP_MODULE)});
     const ctx = {
       config: { sources: {} },
       options: { paths: [${JSON.stringify(data)}], output: ${JSON.stringify(output)}, hash: ${hash ? '"sha256"' : "false"},
@@ -62,7 +62,7 @@ export function runStepOnce(data, output, hash) {
     };
     const t1 = performance.now();
     const c1 = process.cpuUsage();
-    const outcome = await manifestStep.run(ctx);
+    const outcome = await manifestRunner.run(ctx);
     const c2 = process.cpuUsage(c1);
     const t2 = performance.now();
     process.stdout.write(JSON.stringify({ step_ms: t2 - t1, import_ms: t1 - t0, status: outcome.status,
@@ -180,7 +180,7 @@ export async function compare({ id, what, target, targetRatio, hash, baselineCom
     files: 100_000,
     directory_reader: defaultReaderKind(),
     measured:
-      "manifestStep.run() of dist/ in a fresh node process per run, previous manifest present (diff included); process_ms adds node start + import",
+      "manifestRunner.run() of dist/ in a fresh node process per run, previous manifest present (diff included); process_ms adds node start + import",
   };
 }
 

@@ -1,15 +1,60 @@
-// The composition root of the step kinds: the one place that knows which kinds holdfast is built
-// with. The engine runs a step, the loader validates it and the modules that reason about where data
-// goes (redundancy matrix, metrics, anomalies, init, retention scope) read its data flow, all through
-// the lookups here — none of them names a step type.
-import type { DataFlow, DataFlowHow, StepKind } from "./engine/step-kind.js";
-import { builtinStepKinds } from "./steps/index.js";
+// The composition root of the kinds: the one place that knows which step and notifier kinds holdfast
+// is built with, and hands them to the config schema (config/schema.ts imports none). The engine runs
+// a step, the loader validates it and the modules that reason about where data goes (redundancy
+// matrix, metrics, anomalies, init, retention scope) read its data flow, all through the lookups here
+// — none of them names a step type.
+//
+// Only the kinds' light definitions are imported here; a kind's runner (restic, rsync, git, the tree
+// walk) is loaded by loadStepRunner the first time a step of that kind runs, so that loading a config
+// (status, validate, the daemon's plan) imports no runtime code.
+import type { DataFlow, DataFlowHow, StepKind, StepRunner } from "./engine/step-kind.js";
+import { buildConfigSchema, configJsonSchema as jsonSchemaOf, type ConfigSchemas } from "./config/schema.js";
+import { notifierKinds } from "./notify/index.js";
+import { builtinStepKinds, builtinStepRunners } from "./steps/index.js";
 
 // Each kind has its own options type; the registry holds them side by side.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStepKind = StepKind<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStepRunner = StepRunner<any>;
 
 const stepKinds = new Map<string, AnyStepKind>(builtinStepKinds.map((kind) => [kind.type, kind]));
+const runnerLoads = new Map<string, Promise<AnyStepRunner>>();
+let schemas: ConfigSchemas | null = null;
+
+/** The config schema of the registered kinds (built on first use, again after a kind is added). */
+export function configSchemas(): ConfigSchemas {
+  schemas ??= buildConfigSchema({ steps: allStepKinds(), notifiers: notifierKinds });
+  return schemas;
+}
+
+/** The JSON Schema of the config file with the registered kinds (`holdfast config schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return jsonSchemaOf(configSchemas().configSchema);
+}
+
+/**
+ * The runner of a step type: the kind's own inline `run`, or its runner module (steps/index.ts), imported
+ * once. Rejects for a type that is not registered.
+ */
+export function loadStepRunner(type: string): Promise<AnyStepRunner> {
+  const kind = stepKinds.get(type);
+  if (!kind) return Promise.reject(new Error(`unknown step type "${type}"`));
+  const inline = kind.run?.bind(kind);
+  if (inline) return Promise.resolve({ type, run: inline });
+  let load = runnerLoads.get(type);
+  if (!load) {
+    const importRunner = builtinStepRunners[type];
+    load = importRunner
+      ? importRunner().then((runner) => {
+          if (runner.type !== type) throw new Error(`the runner of "${type}" is for "${runner.type}"`);
+          return runner;
+        })
+      : Promise.reject(new Error(`step type "${type}" has no runner`));
+    runnerLoads.set(type, load);
+  }
+  return load;
+}
 
 /**
  * Adds a step kind beside the built-in ones (a test's throwaway kind, a kind built elsewhere). Its
@@ -17,13 +62,16 @@ const stepKinds = new Map<string, AnyStepKind>(builtinStepKinds.map((kind) => [k
  */
 export function registerStepKind(kind: AnyStepKind): void {
   if (stepKinds.has(kind.type)) throw new Error(`step kind "${kind.type}" is already registered`);
+  if (!kind.run) throw new Error(`step kind "${kind.type}" has no run`);
   stepKinds.set(kind.type, kind);
+  schemas = null;
 }
 
 /** Removes a kind added by registerStepKind (tests clean up after themselves). */
 export function unregisterStepKind(type: string): void {
   if (builtinStepKinds.some((kind) => kind.type === type)) throw new Error(`"${type}" is built in`);
   stepKinds.delete(type);
+  schemas = null;
 }
 
 export function findStepKind(type: string): AnyStepKind | undefined {

@@ -1,7 +1,7 @@
 // What most commands need: the config (from --config or the search path, else the embedded
 // defaults where a command allows it), the state dir, and the history store.
 // Commands that only read use read-config.ts instead, which skips the full load when it can.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { findConfigFile, loadConfigFile } from "../config/load.js";
 import { embeddedDefaultConfig } from "../config/defaults.js";
 import type { RunStore } from "../store/types.js";

@@ -1,7 +1,7 @@
 // The history store as commands open it: the state dir created 0700, history.db inside it.
 import { ensureTrustedStateDir } from "../util/trusted-dir.js";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import type { RunStore } from "../store/types.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import {

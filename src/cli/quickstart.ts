@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { EMBEDDED_REPOSITORY, quickstartPaths } from "../config/defaults.js";
 import { baseEnv } from "../engine/env.js";
 import { init } from "../restic/commands.js";

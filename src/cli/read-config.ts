@@ -2,7 +2,7 @@
 // since it was last validated comes from the cache (config/cache.ts) without loading the YAML parser
 // and the schema of every step type (targets.md P2); otherwise, or with no file, it loads as
 // context.ts does. Imports stay light: the loader is imported only when it is needed.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { loadAndCacheConfig, readCachedConfig } from "../config/cache.js";
 import { findConfigFile } from "../config/locate.js";
 import { UsageError } from "../errors.js";

@@ -1,6 +1,6 @@
 // Before a run and in `config validate`: refuse step options the installed restic does not have
 // (steps/restic-requirements.ts) as a config error (exit 2) with the file position of each.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { detectRestic } from "../restic/detect.js";
 import {

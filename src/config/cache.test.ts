@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { configCachePath, loadAndCacheConfig, readCachedConfig } from "./cache.js";
 import { loadConfigFile, parseConfigText } from "./load.js";
-import type { Config } from "./schema.js";
+import type { Config } from "./types.js";
 
 const temps: string[] = [];
 afterEach(() => {

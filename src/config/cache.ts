@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Config } from "./schema.js";
+import type { Config } from "./types.js";
 import { maskConfigForCache } from "./mask.js";
 import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 

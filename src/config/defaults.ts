@@ -2,10 +2,12 @@
 // README's quickstart works on a fresh machine with nothing written by hand. The job "main" is the
 // seed's hello step followed by a real restic backup of a small sample folder into a local
 // repository — all under the state dir. `holdfast run` prepares these (sample files, a 0600
-// password file, `restic init`) before the first run; see src/restic/quickstart.ts.
+// password file, `restic init`) before the first run; see src/cli/quickstart.ts.
 import path from "node:path";
 import { defaultStateDir, finishConfig } from "./load.js";
-import { configSchema, type Config } from "./schema.js";
+import type { Config } from "./types.js";
+// Parsed with the schema of the built-in kinds, from the composition root.
+import { configSchemas } from "../registry.js";
 
 export const EMBEDDED_JOB = "main";
 export const EMBEDDED_REPOSITORY = "local";
@@ -25,7 +27,7 @@ export function quickstartPaths(stateDir: string) {
 
 export function embeddedDefaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const paths = quickstartPaths(defaultStateDir(env));
-  const raw = configSchema.parse({
+  const raw = configSchemas().configSchema.parse({
     version: 1,
     repositories: {
       [EMBEDDED_REPOSITORY]: { url: paths.repository, password_file: paths.passwordFile },

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../errors.js";
 import { findConfigFile, loadConfigFile, parseConfigText } from "./load.js";
-import { configJsonSchema } from "./schema.js";
+import { configJsonSchema } from "../registry.js";
 
 const FILE = "/etc/holdfast/holdfast.yaml";
 

@@ -16,9 +16,11 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { allStepKinds, findStepKind } from "../registry.js";
+// The loader asks the composition root for the kinds (and the schema built from them); the rest of
+// config/ is handed them and imports no kind.
+import { allStepKinds, configSchemas, findStepKind } from "../registry.js";
 import { originOf, resolveReuse } from "./reuse.js";
-import { configSchema, type Config, type RawConfig } from "./schema.js";
+import type { Config, RawConfig } from "./types.js";
 import { withPathBase } from "./values.js";
 import { findSecretProblems } from "./secrets.js";
 import { closestMatch } from "../util/suggest.js";
@@ -138,7 +140,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   for (const s of secretProblems) push(s.path, s.message, s.hint, s.atKey);
 
   const dir = path.dirname(file);
-  const parsed = withPathBase(dir, env, () => configSchema.safeParse(data));
+  const parsed = withPathBase(dir, env, () => configSchemas().configSchema.safeParse(data));
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       for (const described of describeIssue(issue, data)) {
@@ -409,7 +411,7 @@ function unwrap(schema: unknown, data: unknown): unknown {
 }
 
 function schemaAt(p: ReadonlyArray<PropertyKey>, data: unknown): { schema: unknown; data: unknown } {
-  let s: unknown = configSchema;
+  let s: unknown = configSchemas().configSchema;
   let d = data;
   for (const seg of p) {
     s = unwrap(s, d);
@@ -432,7 +434,7 @@ function allowedKeysAt(data: unknown, p: ReadonlyArray<PropertyKey>): string[] |
 }
 
 function knownTypesAt(p: ReadonlyArray<PropertyKey>): string[] | null {
-  let s: unknown = configSchema;
+  let s: unknown = configSchemas().configSchema;
   for (const seg of p) {
     s = unwrap(s, undefined);
     const def = defOf(s);

@@ -3,7 +3,7 @@
 // `env:` value whose name is not on the harmless list (util/secret-names.ts), notifier headers (an
 // Authorization header has nowhere else to live), and the tokens in a notifier's inline URL (a
 // healthchecks ping UUID lets whoever reads it report a backup as done).
-import type { Config } from "./schema.js";
+import type { Config } from "./types.js";
 import { MASK, maskUrlCredentials, maskUrlSecrets } from "../util/redact.js";
 import { isHarmlessEnvName } from "../util/secret-names.js";
 

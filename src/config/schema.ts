@@ -1,8 +1,16 @@
-// One zod schema for the whole config file (config.md). Step and notifier option schemas come from
-// their own files through the registries, so adding a step type never touches this file.
+// One zod schema for the whole config file (config.md), built by buildConfigSchema from the step and
+// notifier kinds the composition root (src/registry.ts) hands in — this file imports no kind, so
+// adding a step type never touches it, and the types of a loaded config live in types.ts.
 import { z } from "zod";
-import { allStepKinds } from "../registry.js";
-import { notifierKinds } from "../notify/index.js";
+import type {
+  NotifierConfig,
+  NotifyEvent,
+  RawConfig,
+  RawJobConfig,
+  RawRepositoryConfig,
+  RawSourceConfig,
+  StepConfig,
+} from "./types.js";
 import {
   durationSchema,
   envMapSchema,
@@ -14,8 +22,25 @@ import {
   tagFileSpecSchema,
 } from "./values.js";
 
-export const EVENTS = ["start", "success", "warning", "failure", "stale", "recovered"] as const;
-export type NotifyEvent = (typeof EVENTS)[number];
+export type {
+  Config,
+  JobConfig,
+  NotifierConfig,
+  NotifyEvent,
+  RawConfig,
+  RepositoryConfig,
+  SourceConfig,
+  StepConfig,
+} from "./types.js";
+
+export const EVENTS = [
+  "start",
+  "success",
+  "warning",
+  "failure",
+  "stale",
+  "recovered",
+] as const satisfies readonly NotifyEvent[];
 
 const HOUR = 3_600_000;
 
@@ -127,22 +152,27 @@ export const commonStepShape = {
   description: z.string().optional().describe("free text for the people who read the config"),
 };
 
-/** The parsed form of a step: the common fields plus its type's own options, flat as in the file. */
-export interface StepConfig {
-  name: string;
+/** What the schema needs of a step kind (its definition, engine/step-kind.ts). */
+export interface StepKindSchema {
   type: string;
-  timeout: number;
-  retries: number;
-  retry_delay: number;
-  on_failure: "stop" | "continue";
-  env: Record<string, string>;
-  env_file?: string;
-  description?: string;
-  [option: string]: unknown;
+  summary: string;
+  options: z.ZodRawShape;
 }
 
-function buildStepSchema() {
-  const members = allStepKinds().map((kind) =>
+/** What the schema needs of a notifier kind (notify/notifier-kind.ts). */
+export interface NotifierKindSchema {
+  type: string;
+  defaultEvents: readonly NotifyEvent[];
+  options: z.ZodRawShape;
+}
+
+export interface ConfigKinds {
+  steps: readonly StepKindSchema[];
+  notifiers: readonly NotifierKindSchema[];
+}
+
+function buildStepSchema(kinds: readonly StepKindSchema[]) {
+  const members = kinds.map((kind) =>
     z
       .strictObject({ ...commonStepShape, type: z.literal(kind.type), ...kind.options })
       .describe(kind.summary),
@@ -152,47 +182,48 @@ function buildStepSchema() {
   return z.discriminatedUnion("type", [first, ...rest]);
 }
 
-// The union's inferred type would tie this file's types to every step file; StepConfig is the shape
-// the engine works with, and each step kind types its own options.
-export const stepSchema = buildStepSchema() as unknown as z.ZodType<StepConfig>;
+function buildJobSchema(stepSchema: z.ZodType<StepConfig>) {
+  return z.strictObject({
+    description: z.string().optional().describe("free text for the people who read the config"),
+    schedule: z
+      .string()
+      .optional()
+      .describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
+    randomized_delay: durationSchema
+      .optional()
+      .describe("start up to this much later than the schedule, at random (systemd RandomizedDelaySec=)"),
+    max_age: durationSchema.optional().describe("freshness: no successful run within this → stale"),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name")
+      .optional()
+      .describe("the user the job runs as under systemd (User= of its system units)"),
+    group: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name")
+      .optional()
+      .describe("the group the job runs as under systemd (Group=)"),
+    notify: z
+      .array(nameSchema)
+      .default([])
+      .describe("the notifiers (names under notifications) told about this job's events"),
+    warnings: z
+      .enum(["fail", "warn", "ignore"])
+      .default("warn")
+      .describe("exit code for warnings: 1, 3 or 0"),
+    env: envMapSchema
+      .default({})
+      .describe("environment variables of every step of this job (over the config's)"),
+    env_file: pathSchema.optional().describe("KEY=VALUE file loaded for every step of this job"),
+    steps: z
+      .array(stepSchema)
+      .min(1, "a job needs at least one step")
+      .describe("the steps, run in order; the first failure stops the job unless on_failure: continue"),
+  });
+}
 
-export const jobSchema = z.strictObject({
-  description: z.string().optional().describe("free text for the people who read the config"),
-  schedule: z
-    .string()
-    .optional()
-    .describe('systemd OnCalendar ("*-*-* 03:00:00") or 5-field cron ("0 3 * * *")'),
-  randomized_delay: durationSchema
-    .optional()
-    .describe("start up to this much later than the schedule, at random (systemd RandomizedDelaySec=)"),
-  max_age: durationSchema.optional().describe("freshness: no successful run within this → stale"),
-  user: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid user name")
-    .optional()
-    .describe("the user the job runs as under systemd (User= of its system units)"),
-  group: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]*\$?$/i, "is not a valid group name")
-    .optional()
-    .describe("the group the job runs as under systemd (Group=)"),
-  notify: z
-    .array(nameSchema)
-    .default([])
-    .describe("the notifiers (names under notifications) told about this job's events"),
-  warnings: z.enum(["fail", "warn", "ignore"]).default("warn").describe("exit code for warnings: 1, 3 or 0"),
-  env: envMapSchema
-    .default({})
-    .describe("environment variables of every step of this job (over the config's)"),
-  env_file: pathSchema.optional().describe("KEY=VALUE file loaded for every step of this job"),
-  steps: z
-    .array(stepSchema)
-    .min(1, "a job needs at least one step")
-    .describe("the steps, run in order; the first failure stops the job unless on_failure: continue"),
-});
-
-function buildNotifierSchema() {
-  const members = notifierKinds.map((kind) =>
+function buildNotifierSchema(kinds: readonly NotifierKindSchema[]) {
+  const members = kinds.map((kind) =>
     z.strictObject({
       type: z.literal(kind.type),
       events: z
@@ -209,15 +240,6 @@ function buildNotifierSchema() {
   if (!first) throw new Error("no notifier kinds registered");
   return z.discriminatedUnion("type", [first, ...rest]);
 }
-
-export interface NotifierConfig {
-  type: string;
-  events: NotifyEvent[];
-  timeout: number;
-  [option: string]: unknown;
-}
-
-export const notifierSchema = buildNotifierSchema() as unknown as z.ZodType<NotifierConfig>;
 
 export const resticSettingsSchema = z.strictObject({
   binary: z.string().default("restic").describe("the restic program: a name on PATH or an absolute path"),
@@ -261,97 +283,109 @@ export const RESTIC_SETTINGS_DEFAULTS = {
   lock_wait: 30 * 60_000,
 } as const;
 
-export const configSchema = z.strictObject({
-  version: z.literal(1, { message: "only version: 1 is supported" }).describe("the config format: 1"),
-  state_dir: pathSchema
-    .optional()
-    .describe(
-      "history database, run logs and locks (default: $XDG_STATE_HOME/holdfast, or /var/lib/holdfast as root)",
-    ),
-  host: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
-    .optional()
-    .describe("the stable host name snapshots are made under (default: the machine's)"),
-  env_file: pathSchema.optional().describe("KEY=VALUE file loaded into every step's environment"),
-  env: envMapSchema.default({}).describe("environment variables of every step"),
-  kill_grace: durationSchema
-    .default(15_000)
-    .describe("time between SIGINT and SIGKILL when a step is stopped"),
-  restic: resticSettingsSchema.default(RESTIC_SETTINGS_DEFAULTS).describe("how holdfast runs restic"),
-  repositories: z
-    .record(nameSchema, repositorySchema)
-    .default({})
-    .describe("the restic repositories, by name"),
-  sources: z.record(nameSchema, sourceSchema).default({}).describe("what to back up, by name"),
-  jobs: z.record(nameSchema, jobSchema).describe("the jobs, by name: each a list of steps, run in order"),
-  notifications: z
-    .record(nameSchema, notifierSchema)
-    .default({})
-    .describe("the notifiers, by name; a job names the ones it tells in notify"),
-  metrics: z
-    .strictObject({
-      textfile: pathSchema
-        .optional()
-        .describe(
-          "a file the Prometheus exposition is written to after every run (node_exporter's textfile collector)",
-        ),
-    })
-    .default({})
-    .describe("Prometheus metrics (docs/metrics.md)"),
-  server: z
-    .strictObject({
-      listen: z
-        .string()
-        .default("127.0.0.1:8760")
-        .describe("host:port of the dashboard and API; an address beyond 127.0.0.1 needs token_file"),
-      token_file: pathSchema.optional().describe("file holding the API's bearer token"),
-      restore_root: pathSchema
-        .optional()
-        .describe(
-          "the directory restores started from the dashboard go under (default: <state_dir>/restores)",
-        ),
-    })
-    .default({ listen: "127.0.0.1:8760" })
-    .describe("`holdfast serve`: the dashboard and HTTP API"),
-  // Issue 18: replicate this host's history to the fleet's PostgreSQL (docs/fleet.md).
-  fleet: z
-    .strictObject({
-      url_file: pathSchema.describe(
-        "file (mode 0600) holding the postgresql:// URL with this host's credentials",
-      ),
-      host_name: z
-        .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
-        .optional()
-        .describe("this host's display name in the fleet (default: `host`); its identity is the host id"),
-      sync_timeout: durationSchema
-        .default(5_000)
-        .describe("how long replication after a run may take before it is left for the next sync"),
-    })
-    .optional()
-    .describe("replicate this host's history to the fleet database (docs/fleet.md)"),
-});
-
-export type RawConfig = z.output<typeof configSchema>;
-export type RepositoryConfig = z.output<typeof repositorySchema> & { name: string };
-export type SourceConfig = z.output<typeof sourceSchema> & { name: string };
-export type JobConfig = Omit<z.output<typeof jobSchema>, "steps"> & { name: string; steps: StepConfig[] };
-
-/** The loaded config: names filled in, paths absolute, durations in milliseconds. */
-export interface Config extends Omit<RawConfig, "repositories" | "sources" | "jobs" | "notifications"> {
-  /** Absolute path of the file it came from (null for built-in defaults). */
-  file: string | null;
-  state_dir: string;
-  host: string;
-  repositories: Record<string, RepositoryConfig>;
-  sources: Record<string, SourceConfig>;
-  jobs: Record<string, JobConfig>;
-  notifications: Record<string, NotifierConfig & { name: string }>;
+/** The schemas of a config file with these kinds. */
+export function buildConfigSchema(kinds: ConfigKinds) {
+  // The unions' inferred types would tie this file's types to every step file; StepConfig is the
+  // shape the engine works with, and each step kind types its own options.
+  const stepSchema = buildStepSchema(kinds.steps) as unknown as z.ZodType<StepConfig>;
+  const jobSchema = buildJobSchema(stepSchema);
+  const notifierSchema = buildNotifierSchema(kinds.notifiers) as unknown as z.ZodType<NotifierConfig>;
+  const configSchema = buildFileSchema(jobSchema, notifierSchema);
+  return { stepSchema, jobSchema, notifierSchema, configSchema };
 }
 
+export type ConfigSchemas = ReturnType<typeof buildConfigSchema>;
+
+function buildFileSchema(
+  jobSchema: ReturnType<typeof buildJobSchema>,
+  notifierSchema: z.ZodType<NotifierConfig>,
+) {
+  return z.strictObject({
+    version: z.literal(1, { message: "only version: 1 is supported" }).describe("the config format: 1"),
+    state_dir: pathSchema
+      .optional()
+      .describe(
+        "history database, run logs and locks (default: $XDG_STATE_HOME/holdfast, or /var/lib/holdfast as root)",
+      ),
+    host: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
+      .optional()
+      .describe("the stable host name snapshots are made under (default: the machine's)"),
+    env_file: pathSchema.optional().describe("KEY=VALUE file loaded into every step's environment"),
+    env: envMapSchema.default({}).describe("environment variables of every step"),
+    kill_grace: durationSchema
+      .default(15_000)
+      .describe("time between SIGINT and SIGKILL when a step is stopped"),
+    restic: resticSettingsSchema.default(RESTIC_SETTINGS_DEFAULTS).describe("how holdfast runs restic"),
+    repositories: z
+      .record(nameSchema, repositorySchema)
+      .default({})
+      .describe("the restic repositories, by name"),
+    sources: z.record(nameSchema, sourceSchema).default({}).describe("what to back up, by name"),
+    jobs: z.record(nameSchema, jobSchema).describe("the jobs, by name: each a list of steps, run in order"),
+    notifications: z
+      .record(nameSchema, notifierSchema)
+      .default({})
+      .describe("the notifiers, by name; a job names the ones it tells in notify"),
+    metrics: z
+      .strictObject({
+        textfile: pathSchema
+          .optional()
+          .describe(
+            "a file the Prometheus exposition is written to after every run (node_exporter's textfile collector)",
+          ),
+      })
+      .default({})
+      .describe("Prometheus metrics (docs/metrics.md)"),
+    server: z
+      .strictObject({
+        listen: z
+          .string()
+          .default("127.0.0.1:8760")
+          .describe("host:port of the dashboard and API; an address beyond 127.0.0.1 needs token_file"),
+        token_file: pathSchema.optional().describe("file holding the API's bearer token"),
+        restore_root: pathSchema
+          .optional()
+          .describe(
+            "the directory restores started from the dashboard go under (default: <state_dir>/restores)",
+          ),
+      })
+      .default({ listen: "127.0.0.1:8760" })
+      .describe("`holdfast serve`: the dashboard and HTTP API"),
+    // Issue 18: replicate this host's history to the fleet's PostgreSQL (docs/fleet.md).
+    fleet: z
+      .strictObject({
+        url_file: pathSchema.describe(
+          "file (mode 0600) holding the postgresql:// URL with this host's credentials",
+        ),
+        host_name: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
+          .optional()
+          .describe("this host's display name in the fleet (default: `host`); its identity is the host id"),
+        sync_timeout: durationSchema
+          .default(5_000)
+          .describe("how long replication after a run may take before it is left for the next sync"),
+      })
+      .optional()
+      .describe("replicate this host's history to the fleet database (docs/fleet.md)"),
+  });
+}
+
+// types.ts is written by hand so that it imports nothing; these fail to compile if it and the schema
+// ever disagree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const typesMatchSchema: [
+  Same<z.output<typeof repositorySchema>, RawRepositoryConfig>,
+  Same<z.output<typeof sourceSchema>, RawSourceConfig>,
+  Same<Omit<z.output<ReturnType<typeof buildJobSchema>>, "steps">, Omit<RawJobConfig, "steps">>,
+  Same<z.output<ReturnType<typeof buildFileSchema>>, RawConfig>,
+] = [true, true, true, true];
+void typesMatchSchema;
+
 /** The JSON Schema of the file, for editors (`holdfast config schema`). */
-export function configJsonSchema(): Record<string, unknown> {
+export function configJsonSchema(configSchema: ConfigSchemas["configSchema"]): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<
     string,
     unknown

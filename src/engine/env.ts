@@ -2,7 +2,7 @@
 // config's env files and maps layered config < job < step. Nothing else leaks in from holdfast's
 // own environment, so a step behaves the same from a terminal, a systemd unit or the daemon.
 import os from "node:os";
-import type { Config, JobConfig, StepConfig } from "../config/schema.js";
+import type { Config, JobConfig, StepConfig } from "../config/types.js";
 import { readEnvFile } from "../util/env-file.js";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

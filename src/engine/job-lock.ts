@@ -8,12 +8,12 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { JobBusyError, UsageError } from "../errors.js";
+import { writeFileAtomicSync } from "../util/atomic-write.js";
 import {
   dirDistrust,
   ensureTrustedStateDir,
   fileDistrust,
   NO_FOLLOW,
-  openFlags,
   READ_NO_FOLLOW,
 } from "../util/trusted-dir.js";
 
@@ -94,14 +94,8 @@ function tryLockAt(paths: ReturnType<typeof lockPaths>, job: string): JobLock | 
   }
   const holder: Holder = { pid: process.pid, since: new Date().toISOString() };
   // Written whole and renamed into place, so a waiting process never reads half of it.
-  const temp = `${paths.holder}.${process.pid}.tmp`;
   try {
-    fs.rmSync(temp, { force: true });
-    fs.writeFileSync(temp, JSON.stringify(holder), {
-      mode: 0o600,
-      flag: openFlags(fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NO_FOLLOW),
-    });
-    fs.renameSync(temp, paths.holder);
+    writeFileAtomicSync(paths.holder, JSON.stringify(holder), { mode: 0o600, durable: false });
   } catch (err) {
     db.close();
     throw err;

@@ -1,5 +1,5 @@
 // The state of each job, as `status`, `status --check`, metrics and the dashboard show it.
-import type { Config, JobConfig } from "../config/schema.js";
+import type { Config, JobConfig } from "../config/types.js";
 import type { JobSummary, RunRecord, RunStore, StepLatest } from "../store/types.js";
 import { nextRunAt } from "../scheduler/next-run.js";
 import { isFutureDated } from "../store/record-rules.js";

@@ -3,12 +3,12 @@
 // Step failures are data; the only exceptions that leave here are JobBusyError and bugs.
 import { monotonicFactory } from "ulid";
 import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
-import type { Config, JobConfig, StepConfig } from "../config/schema.js";
+import type { Config, JobConfig, StepConfig } from "../config/types.js";
 import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
 import { newStepRecord } from "../store/record-rules.js";
 import { describeLeftovers, runProcess, type LeftoverProcess } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
-import { dataFlowOf, findStepKind } from "../registry.js";
+import { dataFlowOf, findStepKind, loadStepRunner } from "../registry.js";
 import { emptyRunState, type StepContext, type StepOutcome, type StepProgress } from "./step-kind.js";
 import { stepEnv } from "./env.js";
 import { lockJob, type JobLock } from "./job-lock.js";
@@ -411,7 +411,9 @@ async function runAttempt(
   let outcome: StepOutcome;
   try {
     // A step that ignores its AbortSignal must not hang the run: give up on it after the grace period.
-    outcome = await raceAbort(kind.run(ctx as never), controller.signal, config.kill_grace + 5_000);
+    // The kind's runner module is imported here, the first time a step of the kind runs.
+    const running = loadStepRunner(kind.type).then((runner) => runner.run(ctx as never));
+    outcome = await raceAbort(running, controller.signal, config.kill_grace + 5_000);
   } catch (err) {
     const trace = err instanceof Error ? (err.stack ?? err.message) : String(err);
     for (const line of trace.split("\n")) logFile.write(`holdfast: ${line}`);

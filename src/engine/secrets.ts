@@ -4,7 +4,7 @@
 // whose name is not on the harmless list (util/secret-names.ts), notifier secrets, the tokens in a
 // notifier's inline URL, and secret-named headers (Authorization, X-Api-Key).
 import fs from "node:fs";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { parseEnvText } from "../util/env-file.js";
 import { createRedactor, secretPartsOfUrl, type Redactor } from "../util/redact.js";
 import { isHarmlessEnvName, isSecretName } from "../util/secret-names.js";

@@ -1,12 +1,14 @@
-// The contract between the engine and a step type. A step type is one file in src/steps/ that calls
-// defineStepKind with its option schema (validated when the config loads, so a typo fails before
-// anything runs) and its run function. A step never touches the store or the notifiers: it returns
-// an outcome, and the engine records it.
+// The contract between the engine and a step type. A step type is two files in src/steps/: its
+// definition (defineStepKind: option schema, validated when the config loads so that a typo fails
+// before anything runs; references, checks, plan, data flow), which loading a config imports, and its
+// runner (defineStepRunner: run), which steps/index.ts names as a lazy import and the registry loads
+// the first time a step of the type runs. A step never touches the store or the notifiers: it
+// returns an outcome, and the engine records it.
 import type { z } from "zod";
 import type { StepError } from "../errors.js";
 import type { StepRecord, TargetRecord } from "../store/types.js";
 import type { ProcessResult, RunProcessOptions } from "../util/process.js";
-import type { Config, JobConfig, RawConfig, StepConfig } from "../config/schema.js";
+import type { Config, JobConfig, RawConfig, StepConfig } from "../config/types.js";
 
 export type StepOutcomeStatus = "succeeded" | "warning" | "failed";
 
@@ -166,7 +168,20 @@ export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   references?(options: z.output<z.ZodObject<Shape>>): StepReference[];
   /** `--dry-run`: the exact commands the step would run, secrets masked. */
   plan(ctx: PlanContext<z.output<z.ZodObject<Shape>>>): string[];
-  run(ctx: StepContext<z.output<z.ZodObject<Shape>>>): Promise<StepOutcome>;
+  /**
+   * A runner written inline, for a kind whose run code is light (a test's throwaway kind). A built-in
+   * kind keeps its runner in a module of its own (StepRunner), so that loading a config imports none.
+   */
+  run?(ctx: StepContext<z.output<z.ZodObject<Shape>>>): Promise<StepOutcome>;
+}
+
+/** The options a step kind's schema produces. */
+export type StepOptionsOf<K> = K extends StepKind<infer Shape> ? z.output<z.ZodObject<Shape>> : never;
+
+/** What runs a step of one kind: the heavy half, loaded only when such a step runs. */
+export interface StepRunner<Opts = unknown> {
+  type: string;
+  run(ctx: StepContext<Opts>): Promise<StepOutcome>;
 }
 
 export interface PlanContext<Opts> {
@@ -183,6 +198,14 @@ export interface PlanContext<Opts> {
 /** Typed helper: infers the options type from the schema shape. */
 export function defineStepKind<Shape extends z.ZodRawShape>(kind: StepKind<Shape>): StepKind<Shape> {
   return kind;
+}
+
+/** Typed helper: the runner of `kind`, its options typed by the kind's schema. */
+export function defineStepRunner<K extends StepKind>(
+  kind: K,
+  run: (ctx: StepContext<StepOptionsOf<K>>) => Promise<StepOutcome>,
+): StepRunner<StepOptionsOf<K>> {
+  return { type: kind.type, run };
 }
 
 export function emptyRunState(): RunState {

@@ -3,10 +3,11 @@
 // collector never reads half a file; the temp name does not end in .prom, so it is never collected.
 import fs from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import type { RunStore } from "../store/types.js";
 import { renderMetrics } from "./render-metrics.js";
 import { HoldfastError } from "../errors.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 export class TextfileWriteError extends HoldfastError {
   readonly file: string;
@@ -18,16 +19,11 @@ export class TextfileWriteError extends HoldfastError {
 }
 
 export async function writeTextfileAtomically(file: string, content: string): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await fs.promises.mkdir(dir, { recursive: true });
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
     // node_exporter usually runs as another user: the file must be world-readable (it holds no secrets).
-    await fs.promises.writeFile(temp, content, { mode: 0o644 });
-    await fs.promises.chmod(temp, 0o644);
-    await fs.promises.rename(temp, file);
+    await writeFileAtomic(file, content, { mode: 0o644 });
   } catch (err) {
-    await fs.promises.rm(temp, { force: true }).catch(() => undefined);
     throw new TextfileWriteError(
       `cannot write the metrics textfile ${file}: ${(err as Error).message}`,
       file,

@@ -2,7 +2,7 @@
 // one retry after a pause; every attempt is recorded on the run (when there is one) and logged. A
 // notifier that fails, hangs or throws never reaches the caller: dispatchEvent does not reject.
 import fs from "node:fs";
-import type { Config, JobConfig, NotifierConfig, NotifyEvent } from "../config/schema.js";
+import type { Config, JobConfig, NotifierConfig, NotifyEvent } from "../config/types.js";
 import type { NotificationRecord, RunRecord, RunStore } from "../store/types.js";
 import type { Redactor } from "../util/redact.js";
 import { findNotifierKind } from "./index.js";

@@ -2,7 +2,7 @@
 // never ran once its first due time plus max_age has passed) get one `stale` per episode. The episode
 // ends with the job's next success (the run hook sends `recovered` then) or when the job is fresh
 // again for another reason (a longer max_age). The check also announces a run that died unannounced.
-import type { Config, JobConfig } from "../config/schema.js";
+import type { Config, JobConfig } from "../config/types.js";
 import { computeJobStatuses, type JobState } from "../engine/job-status.js";
 import type { NotificationRecord, RunStore } from "../store/types.js";
 import { dispatchEvent, notifiersFor, type DispatchDeps } from "./dispatch.js";

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import type { NotifyEvent } from "../config/schema.js";
+import type { NotifyEvent } from "../config/types.js";
 import type { RunRecord, StepRecord } from "../store/types.js";
 import { createLineSplitter } from "../util/process.js";
 import type { Redactor } from "../util/redact.js";

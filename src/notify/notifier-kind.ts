@@ -1,7 +1,7 @@
 // The contract of a notifier kind: one file per kind in src/notify/, same define/registry shape as steps.
 // A notifier that fails is logged and recorded on the run; it never changes the run's result.
 import type { z } from "zod";
-import type { NotifyEvent } from "../config/schema.js";
+import type { NotifyEvent } from "../config/types.js";
 import type { RunRecord } from "../store/types.js";
 
 export interface NotifyMessage {

@@ -1,6 +1,6 @@
 // ntfy: a POST of the text to the topic URL, with Title, Priority and Tags by event.
 import { z } from "zod";
-import type { NotifyEvent } from "../config/schema.js";
+import type { NotifyEvent } from "../config/types.js";
 import { defineNotifierKind, type NotifyMessage } from "./notifier-kind.js";
 import { pathSchema } from "../config/values.js";
 import { headerSafe, postHttp } from "./http.js";

@@ -1,7 +1,7 @@
 // What happens around every run: `start` before it; after it `success`, `warning` or `failure`,
 // anomaly warnings, `recovered` after a failure or a stale period; and the metrics textfile. Every
 // part is guarded on its own: nothing here can change the run's result or throw out of a hook.
-import type { Config, JobConfig, NotifyEvent } from "../config/schema.js";
+import type { Config, JobConfig, NotifyEvent } from "../config/types.js";
 import type { RunHooks } from "../engine/run-job.js";
 import { redactorForConfig } from "../engine/secrets.js";
 import type { RunRecord, RunStore } from "../store/types.js";

@@ -3,7 +3,7 @@
 // Quirks are commented with the restic version they belong to.
 import fs from "node:fs";
 import path from "node:path";
-import type { RepositoryConfig } from "../config/schema.js";
+import type { RepositoryConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import {
   parseBackupLine,

@@ -2,8 +2,9 @@
 // the answer is kept in the state dir while the binary stays the same (a run saves a process start).
 import fs from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
+import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { findOnPath } from "../util/find-on-path.js";
 import { runProcess } from "../util/process.js";
 import { parseResticVersion, type ResticVersion } from "./version.js";
@@ -108,9 +109,7 @@ function rememberVersion(config: Config, env: Record<string, string>, text: stri
   if (!id) return;
   try {
     const file = versionFile(config);
-    const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify({ id, text }), { mode: 0o600 });
-    fs.renameSync(temp, file);
+    writeFileAtomicSync(file, JSON.stringify({ id, text }), { mode: 0o600, durable: false });
   } catch {
     // The state dir may not exist yet (or be read-only for this command): detect again next time.
   }

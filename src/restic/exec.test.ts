@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { runRestic } from "./exec.js";
 import { resticHostForCli, type ResticHost } from "./host.js";
 import { priorityPrefix } from "./priority.js";

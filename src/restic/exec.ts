@@ -21,7 +21,7 @@
 //     the failure is reported as `network` (restic 0.14 retries a dead backend for ~3 minutes in silence).
 // Its caller is a ResticHost (host.ts): a step's context or a CLI command.
 import type { Writable } from "node:stream";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import { waitUnlessAborted } from "../util/abort.js";
 import { formatDuration, timerDelay } from "../util/units.js";

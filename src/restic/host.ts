@@ -1,7 +1,7 @@
 // Who runs restic: runRestic needs a host — its config, environment, door to processes, signal,
 // deadline and logger. A step adapts its StepContext (steps/restic-host.ts); a CLI command uses
 // resticHostForCli. restic/ does not know the engine's types: a StepLogger fits ResticLogger.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { runProcess, type ProcessResult, type RunProcessOptions } from "../util/process.js";
 
 export type ResticExecOptions = Omit<RunProcessOptions, "signal"> & { env: Record<string, string> };

@@ -1,7 +1,7 @@
 // Removing restic's stale locks with `restic unlock`, which touches only locks restic itself calls
 // stale (a dead PID on this host, or older than 30 minutes: restic/errors.ts isLockStale), so a
 // lock of another live restic is never removed.
-import type { RepositoryConfig } from "../config/schema.js";
+import type { RepositoryConfig } from "../config/types.js";
 import { runProcess } from "../util/process.js";
 import type { DetectedRestic } from "./detect.js";
 import type { ResticHost } from "./host.js";

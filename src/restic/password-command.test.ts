@@ -4,7 +4,7 @@
 //   0.18.0: "hanging" / {"message_type":"exit_error","code":1,"message":"Fatal: Resolving password failed: exit status 124\n"}
 // The end-to-end half (real restic, both versions, every caller) is R13 in test/reliability.
 import { describe, expect, it } from "vitest";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { passwordCommandFailure } from "./password-command.js";
 import { selectorEnv } from "./repository.js";
 

@@ -11,7 +11,7 @@
 // naming the repository, the command and the limit. Every caller goes through here: steps, the CLI
 // commands, doctor, the guard's snapshot listing and the dashboard all run restic through runRestic.
 import { stepError, type StepError } from "../errors.js";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { quoteArgv } from "../util/shell-quote.js";
 import { formatDuration } from "../util/units.js";
 import {

@@ -1,7 +1,7 @@
 // `holdfast run --dry-run`: the exact restic command a step would run, as one shell-quoted line for
 // a person to read (never executed). Only the variables that select the repository and its password
 // are shown — they hold paths and commands, not secrets; env_file values are never read here.
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { quoteArgv } from "../util/shell-quote.js";
 import { resticCacheDir, selectorEnv } from "./repository.js";
 

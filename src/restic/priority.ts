@@ -1,6 +1,6 @@
 // restic runs at low CPU and I/O priority unless configured off: `nice` and `ionice` in front of it,
 // each only when installed.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { findOnPath } from "../util/find-on-path.js";
 
 /** `nice -n N ionice -c3` (as configured, and only the tools that are installed). */

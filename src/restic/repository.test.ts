@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import {
   joinPasswordCommand,
   repositoryAccess,

@@ -6,7 +6,7 @@
 // from the repository's env_file. argv holds only --cacert, -o key=value and the bandwidth limits.
 import fs from "node:fs";
 import path from "node:path";
-import type { Config, RepositoryConfig } from "../config/schema.js";
+import type { Config, RepositoryConfig } from "../config/types.js";
 import { readEnvFile } from "../util/env-file.js";
 import { maskUrlCredentials } from "../util/redact.js";
 import { EXIT, HoldfastError } from "../errors.js";

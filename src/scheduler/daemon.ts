@@ -13,7 +13,7 @@
 //   - after downtime, at most one catch-up run per job: the last trigger time of each job is kept in
 //     the state store, and on start a job whose next elapse after it has passed runs once.
 import type { ChildProcess } from "node:child_process";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { ConfigError } from "../errors.js";
 import { createLineSplitter, spawnDetached } from "../util/process.js";
 import { formatDuration } from "../util/units.js";

@@ -3,9 +3,10 @@
 // `remove` undoes exactly what `install` did and nothing else — never a file holdfast did not write.
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { writeFileAtomicSync } from "../util/atomic-write.js";
 import os from "node:os";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { runProcess } from "../util/process.js";
 import { commandPrograms, minimalPath } from "./install-checks.js";
 import {
@@ -188,30 +189,9 @@ function fileHash(file: string): string | null {
   }
 }
 
-/** Write to a temp file in the same directory, fsync, then rename: readers see the old file or the new one. */
+/** A unit or env file, written whole with its exact mode (util/atomic-write.ts): readers see the old file or the new one. */
 export function writeFileAtomic(file: string, content: string, mode: number): void {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`,
-  );
-  const fd = fs.openSync(tmp, "wx", mode);
-  try {
-    fs.writeFileSync(fd, content);
-    // The umask may have cut the mode at creation; the mode is part of the contract (S2).
-    fs.fchmodSync(fd, mode);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomicSync(file, content, { mode });
 }
 
 /** Creates dir and its missing parents; returns the ones it created, parents first. */

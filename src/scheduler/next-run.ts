@@ -1,5 +1,5 @@
 // The next due time of a job's schedule, for status, metrics and the freshness check.
-import type { JobConfig } from "../config/schema.js";
+import type { JobConfig } from "../config/types.js";
 import { parseSchedule } from "./calendar.js";
 
 export function nextRunAt(job: Pick<JobConfig, "schedule">, after: Date): Date | null {

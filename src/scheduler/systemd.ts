@@ -5,7 +5,7 @@
 // and one timer per scheduled job. Per-job settings that differ between jobs (User=, Group=,
 // TimeoutStartSec=) go in a drop-in `holdfast@JOB.service.d/holdfast.conf`, because the template is
 // shared by every job.
-import type { Config, JobConfig } from "../config/schema.js";
+import type { Config, JobConfig } from "../config/types.js";
 import { parseSchedule, type CalendarSchedule } from "./calendar.js";
 import { EXIT, HoldfastError } from "../errors.js";
 

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import type { RunStore } from "../store/types.js";
 import { redactorForConfig } from "../engine/secrets.js";
 import type { Redactor } from "../util/redact.js";

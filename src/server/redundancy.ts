@@ -2,7 +2,7 @@
 // latest snapshot age, by backup or by copy), and a 3-2-1 verdict: at least 3 copies counting the
 // source itself, on at least 2 media (distinct repositories), at least 1 of them offsite.
 // It reads only the config and the history: no repository is contacted.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { dataFlowOf } from "../registry.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 

@@ -9,7 +9,7 @@
 // same tree could put a symlink where the checked path goes.
 import fs from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { makeDirBelow, UnsafeDirError, type DirIdentity } from "../util/safe-dir.js";
 import { EXIT, HoldfastError } from "../errors.js";
 

@@ -22,7 +22,7 @@
 //   - matching is on the absolute path as given (symlinks are not resolved), case-sensitive.
 import fs from "node:fs";
 import path from "node:path";
-import type { SourceConfig } from "../config/schema.js";
+import type { SourceConfig } from "../config/types.js";
 import {
   childPath,
   defaultReaderKind,

@@ -6,7 +6,7 @@ import {
   type StepProgress,
 } from "../engine/step-kind.js";
 import { nameSchema } from "../config/values.js";
-import type { SourceConfig } from "../config/schema.js";
+import type { SourceConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import type { StepStatus, TargetRecord } from "../store/types.js";
 import type { ResticHost } from "../restic/host.js";

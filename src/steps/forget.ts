@@ -7,7 +7,7 @@ import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes, type SourceScope } from "./scope.js";
 import type { ResticHost } from "../restic/host.js";
-import type { RepositoryConfig } from "../config/schema.js";
+import type { RepositoryConfig } from "../config/types.js";
 import type { snapshots as snapshotsCommand } from "../restic/commands.js";
 import type { ForgetOutput } from "../restic/outputs.js";
 import { combineTargets } from "./targets.js";

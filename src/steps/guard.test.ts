@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { SourceConfig } from "../config/schema.js";
+import type { SourceConfig } from "../config/types.js";
 import { ancestorCount, checkSourcePresence, countEntries, parseMaxShrink, shrinkFailure } from "./guard.js";
 import { combineTargets } from "./targets.js";
 import { EMPTY_RULES, sourceSelection } from "../sources/selection.js";

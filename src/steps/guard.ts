@@ -7,7 +7,7 @@
 // startGuard), so a shrink it reports later stops only its own backup (and retention everywhere).
 import fs from "node:fs";
 import path from "node:path";
-import type { SourceConfig } from "../config/schema.js";
+import type { SourceConfig } from "../config/types.js";
 import {
   compileSelection,
   countSelection,

@@ -1,6 +1,9 @@
-// The step types of config.md. A new type is one file in this folder plus one line here; the
-// composition root (src/registry.ts) serves them to the rest of holdfast.
-import type { StepKind } from "../engine/step-kind.js";
+// The step types of config.md. A new type is two files in this folder — its definition (NAME.ts:
+// options, references, checks, plan, data flow) and its runner (NAME-run.ts) — plus one line in each
+// list here; the composition root (src/registry.ts) serves them to the rest of holdfast. The runner
+// imports are the only imports of runner modules (lint: runners-load-lazily), so loading a config
+// imports no runtime code.
+import type { StepKind, StepRunner } from "../engine/step-kind.js";
 import { backupStep } from "./backup.js";
 import { checkStep } from "./check.js";
 import { copyStep } from "./copy.js";
@@ -26,3 +29,12 @@ export const builtinStepKinds: readonly StepKind<any>[] = [
   manifestStep,
   verifyStep,
 ];
+
+/** The runner of each kind that has one of its own, imported when a step of the kind first runs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const builtinStepRunners: Readonly<Record<string, () => Promise<StepRunner<any>>>> = {
+  exec: async () => (await import("./exec-run.js")).execRunner,
+  mirror: async () => (await import("./mirror-run.js")).mirrorRunner,
+  git: async () => (await import("./git-run.js")).gitRunner,
+  manifest: async () => (await import("./manifest-run.js")).manifestRunner,
+};

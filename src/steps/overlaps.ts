@@ -13,7 +13,7 @@
 // makes the overlap harmless, and so does one_file_system with the repository on another device.
 import fs from "node:fs";
 import path from "node:path";
-import type { RawConfig } from "../config/schema.js";
+import type { RawConfig } from "../config/types.js";
 import type { StepProblem } from "../engine/step-kind.js";
 import { compilePatterns } from "../sources/selection.js";
 import { deviceOf, isWithin, relativeParts, resolveExisting } from "../util/path-within.js";

@@ -2,7 +2,7 @@
 // flag only when the step runs — at 03:00, after the guard and maybe after other steps — so the
 // config is refused up front instead: `config validate` and `run` ask each step kind what its options
 // need and compare it with the restic that is installed.
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import type { ResticRequirement } from "../engine/step-kind.js";
 import { versionAtLeast, type ResticVersion } from "../restic/version.js";
 import { findStepKind } from "../registry.js";

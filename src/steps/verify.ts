@@ -25,7 +25,7 @@ import path from "node:path";
 import { z } from "zod";
 import { defineStepKind, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import { countOrPercentSchema, nameSchema } from "../config/values.js";
-import type { RepositoryConfig, SourceConfig } from "../config/schema.js";
+import type { RepositoryConfig, SourceConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import type { StepStatus, TargetRecord } from "../store/types.js";
 import { runRestic } from "../restic/exec.js";

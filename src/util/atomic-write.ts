@@ -9,7 +9,7 @@ import { Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 export interface AtomicWriteOptions {
-  /** File mode of the new file (default 0o644). */
+  /** File mode of the new file (default 0o644, cut by the umask); a mode given is set exactly. */
   mode?: number;
 }
 
@@ -50,6 +50,8 @@ export async function writeStreamAtomic(
   const handle = await fs.promises.open(temp, "wx", options.mode ?? 0o644);
   let closed = false;
   try {
+    // The umask may have cut the mode at creation; a mode asked for is part of the contract (S2).
+    if (options.mode !== undefined) await handle.chmod(options.mode);
     const sink = new Writable({
       write(chunk: Buffer, _encoding, callback) {
         handle.write(chunk).then(
@@ -71,6 +73,47 @@ export async function writeStreamAtomic(
     throw err;
   }
   await syncDirectory(path.dirname(target));
+}
+
+/**
+ * writeFileAtomic for the few places that cannot wait (a lock holder, a unit file, a cache): the same
+ * steps, synchronously, and the temp file is opened with O_EXCL | O_NOFOLLOW so that a planted link
+ * is never written through. `durable: false` skips the fsyncs, for files that are only a speed-up.
+ */
+export function writeFileAtomicSync(
+  target: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions & { durable?: boolean } = {},
+): void {
+  const temp = tempPathFor(target);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  const fd = fs.openSync(temp, flags, options.mode ?? 0o644);
+  try {
+    try {
+      fs.writeFileSync(fd, data);
+      if (options.mode !== undefined) fs.fchmodSync(fd, options.mode);
+      if (options.durable !== false) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, target);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  if (options.durable !== false) syncDirectorySync(path.dirname(target));
+}
+
+function syncDirectorySync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, "r");
+    fs.fsyncSync(fd);
+  } catch {
+    // As in syncDirectory.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /** fsyncs a directory so renames and unlinks in it are durable; best effort where unsupported. */

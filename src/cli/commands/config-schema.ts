@@ -1,4 +1,4 @@
-import { configJsonSchema } from "../../config/schema.js";
+import { configJsonSchema } from "../../registry.js";
 import { printJson } from "../output.js";
 
 export default function schema(): Promise<number> {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, formatConfigIssue, type StepError } from "../../errors.js";
-import type { Config } from "../../config/schema.js";
+import type { Config } from "../../config/types.js";
 import { findConfigFile, loadConfigFile } from "../../config/load.js";
 import { embeddedDefaultConfig, quickstartPaths } from "../../config/defaults.js";
 import { runProcess } from "../../util/process.js";

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
-import type { Config, RepositoryConfig } from "../../config/schema.js";
+import type { Config, RepositoryConfig } from "../../config/types.js";
 import { defaultStateDir, findConfigFile, loadConfigFile } from "../../config/load.js";
 import { UsageError, type StepError } from "../../errors.js";
 import type { DataFlow } from "../../engine/step-kind.js";

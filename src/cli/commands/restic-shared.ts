@@ -2,7 +2,7 @@
 // environment outside a job (the config's env layer, as for every step), a cancel signal wired to
 // SIGINT/SIGTERM (restic gets SIGINT, never SIGTERM: 0.14 leaves its lock on SIGTERM), and picking
 // repositories by name with a helpful error.
-import type { Config, RepositoryConfig } from "../../config/schema.js";
+import type { Config, RepositoryConfig } from "../../config/types.js";
 import { baseEnv } from "../../engine/env.js";
 import { UsageError, type StepError } from "../../errors.js";
 import { resticHostForCli, type ResticHost } from "../../restic/host.js";

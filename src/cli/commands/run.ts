@@ -2,7 +2,7 @@ import { EXIT, JobBusyError, UsageError } from "../../errors.js";
 import { runJob } from "../../engine/run-job.js";
 import { formatDuration, parseDuration } from "../../util/units.js";
 import { dataFlowOf, findStepKind } from "../../registry.js";
-import type { Config, JobConfig } from "../../config/schema.js";
+import type { Config, JobConfig } from "../../config/types.js";
 import { createRunHooks, ensureStateDir, loadCliConfig, type GlobalOptions } from "../context.js";
 import { openRunHistory } from "../open-store.js";
 import { lockJob } from "../../engine/job-lock.js";

@@ -6,7 +6,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { UsageError } from "../../errors.js";
-import type { Config } from "../../config/schema.js";
+import type { Config } from "../../config/types.js";
 import { createApp } from "../../server/app.js";
 import { createCliLauncher } from "../../server/launcher.js";
 import { createServerResticHost, type ServerResticHost } from "../../server/restic-host.js";

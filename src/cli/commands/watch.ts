@@ -6,7 +6,7 @@ import { formatDuration } from "../../util/units.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 import { addPendingRecordsQuietly } from "../open-store.js";
 import { StoreError } from "../../errors.js";
-import type { Config } from "../../config/schema.js";
+import type { Config } from "../../config/types.js";
 import type { RunStore } from "../../store/types.js";
 import type { Redactor } from "../../util/redact.js";
 import { createMemoryStore } from "../../store/memory/memory-store.js";
