@@ -375,7 +375,15 @@ function buildFileSchema(
 
 // types.ts is written by hand so that it imports nothing; these fail to compile if it and the schema
 // ever disagree.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Same<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? [keyof A] extends [keyof B]
+      ? [keyof B] extends [keyof A]
+        ? true
+        : false
+      : false
+    : false
+  : false;
 const typesMatchSchema: [
   Same<z.output<typeof repositorySchema>, RawRepositoryConfig>,
   Same<z.output<typeof sourceSchema>, RawSourceConfig>,

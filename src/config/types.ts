@@ -28,6 +28,8 @@ export interface RawRepositoryConfig {
   /** KiB/s. */
   limit_download?: number | undefined;
   open_timeout?: number | undefined;
+  /** This repository's restic.lock_wait. */
+  lock_wait?: number | undefined;
 }
 
 export interface GuardConfig {
