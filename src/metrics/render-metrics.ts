@@ -225,6 +225,27 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
   for (const repo of Object.values(config.repositories))
     repoOffsite.set({ repo: repo.name }, repo.offsite ? 1 : 0);
   generated.set({}, now.getTime() / 1000);
+  // Issue 18: how far the fleet's hub is behind this host (absent without a fleet: section).
+  const lag = fleetLag(config, now);
+  if (lag !== null) {
+    x.family("holdfast_fleet_replication_pending", "History changes queued for the fleet database.").set(
+      {},
+      lag.pending,
+    );
+    x.family(
+      "holdfast_fleet_replication_lag_seconds",
+      "Age of the oldest change not yet in the fleet database (0 when nothing is queued).",
+    ).set({}, lag.lag_seconds);
+    if (lag.last_success_at !== null)
+      x.family(
+        "holdfast_fleet_last_sync_success_timestamp_seconds",
+        "When the last sync to the fleet database succeeded (Unix time).",
+      ).set({}, Date.parse(lag.last_success_at) / 1000);
+    x.family("holdfast_fleet_host_id_conflict", "1 when the hub saw another host under this host's id.").set(
+      {},
+      lag.conflict ? 1 : 0,
+    );
+  }
   return x.render();
 }
 
