@@ -389,7 +389,10 @@ export function renderConfigReference(reference, findExample) {
 }
 
 export async function loadConfigReference(root) {
-  const schemaModule = await import(path.join(root, "dist/config/schema.js"));
+  // The schema is built from the kinds the composition root hands in (src/registry.ts), not a
+  // constant of config/schema.ts.
+  const registry = await import(path.join(root, "dist/registry.js"));
+  const schemaModule = registry.configSchemas();
   const valuesModule = await import(path.join(root, "dist/config/values.js"));
   return createConfigReference({ schemaModule, valuesModule });
 }
