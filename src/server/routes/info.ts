@@ -17,7 +17,8 @@ export function infoRoutes(ctx: ServerContext): Hono {
       restore_root: restoreRootOf(ctx.config),
       capabilities: {
         run: ctx.deps.runJob !== undefined,
-        restore: ctx.deps.restore !== undefined,
+        // Served by the server itself when it has restic (operations), else by a launcher (route tests).
+        restore: ctx.operations !== null || ctx.deps.restore !== undefined,
         metrics: ctx.deps.renderMetrics !== undefined,
         snapshots: ctx.deps.snapshots !== undefined,
         browse: ctx.snapshots !== null,
