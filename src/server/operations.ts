@@ -11,7 +11,7 @@ import { detectRestic } from "../restic/detect.js";
 import { runRestic, type ResticOutcome } from "../restic/exec.js";
 import { versionAtLeast } from "../restic/version.js";
 import type { RunStore, StepStatus } from "../store/types.js";
-import { stepError, type StepError } from "../errors.js";
+import { ERROR_KINDS, stepError, type ErrorKind, type StepError } from "../errors.js";
 import type { Redactor } from "../util/redact.js";
 import { formatBytes } from "../util/units.js";
 import type { OperationResponse, OperationState, Progress, RestoreSummary } from "./api-types.js";
@@ -32,6 +32,38 @@ export interface Operation {
   response: OperationResponse;
   done: Promise<void>;
   cancel: AbortController;
+}
+
+/** Where a restore goes, known once its snapshot is found. */
+export interface RestoreWhere {
+  snapshotId: string;
+  /** The directory made for it, or "/" for the original location. */
+  target: string;
+  /** The new directory's count on disk afterwards is the truth (restic 0.14 says nothing). */
+  newDirectory: boolean;
+  /** Checks the target is still the directory made for it; called just before restic starts. */
+  check: () => void;
+}
+
+/** A reason a restore could not start, as recorded: the API's refusal mapped to a step error kind. */
+function stepErrorOf(err: unknown): StepError {
+  const e = err as {
+    message?: string;
+    hint?: string | null;
+    status?: number;
+    extra?: Record<string, unknown>;
+  };
+  const message = e.message ?? String(err);
+  const resticKind = e.extra?.restic_kind;
+  const kind: ErrorKind =
+    typeof resticKind === "string" && (ERROR_KINDS as readonly string[]).includes(resticKind)
+      ? (resticKind as ErrorKind)
+      : e.status === 404
+        ? "not_found"
+        : e.status === 400 || e.status === 409
+          ? "guard"
+          : "internal";
+  return stepError(kind, message, e.hint ?? null);
 }
 
 export interface OperationsOptions {
@@ -163,25 +195,32 @@ export class Operations {
 
   /**
    * Runs `restic restore` (or its dry run) and settles `op.done` when it has ended and is recorded.
-   * `target` is the directory made for it (checked by `check` just before restic starts), or "/".
+   * `request.where` settles when the snapshot is found and the target is known: at once when the
+   * request could wait for that, later when restic was slow to answer (the request was answered 202
+   * meanwhile); a rejection ends the restore failed with its reason, before any restore starts.
    */
   startRestore(
     op: Operation,
     request: {
       repo: string;
-      snapshotId: string;
       paths: string[];
-      target: string;
       dryRun: boolean;
-      /** The new directory's count on disk afterwards is the truth (restic 0.14 says nothing). */
-      newDirectory: boolean;
-      check: () => void;
+      where: Promise<RestoreWhere>;
     },
   ): void {
     const repo = this.o.config.repositories[request.repo];
     const summary = op.response.summary;
     op.done = (async () => {
       if (!repo) return this.end(op, "failed", stepError("config", `no repository ${request.repo}`));
+      let where: RestoreWhere;
+      try {
+        where = await request.where;
+      } catch (err) {
+        summary.message = `nothing restored: ${this.o.redactor.redact((err as Error).message)}`;
+        return this.end(op, "failed", stepErrorOf(err));
+      }
+      summary.snapshot_id = where.snapshotId;
+      summary.target = where.target;
       let lastProgress = 0;
       const wouldRestore: string[] = [];
       let resticSummary: Record<string, unknown> | null = null;
@@ -199,12 +238,12 @@ export class Operations {
           ),
         );
       }
-      const args = ["restore", request.snapshotId, "--target", request.target];
+      const args = ["restore", where.snapshotId, "--target", where.target];
       for (const p of request.paths) args.push("--include", literalPattern(p));
       if (json) args.push("--json");
       if (request.dryRun) args.push("--dry-run", "-vv");
       try {
-        request.check();
+        where.check();
       } catch (err) {
         return this.end(
           op,
@@ -257,8 +296,8 @@ export class Operations {
         summary.files_restored = num(s.files_restored) ?? 0;
         summary.bytes_restored = num(s.bytes_restored) ?? 0;
         summary.files_skipped = num(s.files_skipped);
-      } else if (request.newDirectory && !request.dryRun) {
-        const counted = countTree(request.target);
+      } else if (where.newDirectory && !request.dryRun) {
+        const counted = countTree(where.target);
         summary.files_restored = counted.entries;
         summary.bytes_restored = counted.bytes;
       }

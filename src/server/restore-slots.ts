@@ -13,8 +13,17 @@ export const RESTORE_RETRY_AFTER_S = 30;
 const within = (child: string, parent: string): boolean =>
   child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
 
+/** A restore's slot: counted against the limit from the request on; bound to its target tree once
+ * that is known (at once for a named target, after the snapshot is found for a default one). */
+export interface RestoreSlot {
+  /** Ties the slot to `target` (a real path) or throws the 409 that refuses it; synchronous. */
+  bind(target: string): void;
+  /** Frees the slot; safe to call more than once. */
+  release(): void;
+}
+
 export class RestoreSlots {
-  private readonly running = new Set<string>();
+  private readonly running = new Set<{ target: string | null }>();
 
   constructor(readonly limit: number = RESTORE_CONCURRENCY) {}
 
@@ -22,13 +31,10 @@ export class RestoreSlots {
     return this.running.size;
   }
 
-  /**
-   * Takes a slot for a restore into `target` (a real path) or throws the ApiError that refuses it.
-   * Synchronous, so two requests can never both pass the check before either takes its slot.
-   * Returns the release, which is safe to call more than once.
-   */
-  reserve(target: string): () => void {
-    for (const other of this.running) {
+  private conflict(target: string, self: { target: string | null } | null): void {
+    for (const entry of this.running) {
+      const other = entry.target;
+      if (entry === self || other === null) continue;
       if (within(target, other) || within(other, target)) {
         throw new ApiError(
           409,
@@ -40,6 +46,15 @@ export class RestoreSlots {
         );
       }
     }
+  }
+
+  /**
+   * Takes a slot, before anything slow is done for the request (restic is not asked which snapshot
+   * `latest` is until the request holds one), or throws the 429 that refuses it. With `target`, the
+   * slot is bound at once (409 when a restore into the same tree runs).
+   */
+  take(target: string | null = null): RestoreSlot {
+    if (target !== null) this.conflict(target, null);
     if (this.running.size >= this.limit) {
       throw new ApiError(
         429,
@@ -50,12 +65,22 @@ export class RestoreSlots {
         { "Retry-After": String(RESTORE_RETRY_AFTER_S) },
       );
     }
-    this.running.add(target);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.running.delete(target);
+    const entry = { target };
+    this.running.add(entry);
+    return {
+      bind: (t) => {
+        this.conflict(t, entry);
+        entry.target = t;
+      },
+      release: () => {
+        this.running.delete(entry);
+      },
     };
+  }
+
+  /** take(target), returning just the release (the launcher path, whose target is known at once). */
+  reserve(target: string): () => void {
+    const slot = this.take(target);
+    return () => slot.release();
   }
 }

@@ -182,7 +182,14 @@ export class SnapshotService {
   }
 
   /** A snapshot by full id, unique prefix (4+ hex digits) or `latest` (of `source`, when given). */
-  async resolve(repoName: string, ref: string, source: string | null = null): Promise<ApiSnapshot> {
+  /** `fresh`: list anew rather than from the cache — a restore of `latest` must not get the snapshot
+   * before one made within the last LISTING_TTL_MS. */
+  async resolve(
+    repoName: string,
+    ref: string,
+    source: string | null = null,
+    fresh = false,
+  ): Promise<ApiSnapshot> {
     if (ref !== "latest" && !ID_PREFIX.test(ref)) {
       throw new ApiError(
         400,
@@ -195,9 +202,9 @@ export class SnapshotService {
       ref === "latest"
         ? list.filter((s) => source === null || s.source === source).slice(0, 1)
         : list.filter((s) => s.id.startsWith(ref));
-    let found = find((await this.list(repoName)).snapshots);
+    let found = find((await this.list(repoName, fresh)).snapshots);
     // A snapshot made since the listing was cached.
-    if (found.length === 0) found = find((await this.list(repoName, true)).snapshots);
+    if (found.length === 0 && !fresh) found = find((await this.list(repoName, true)).snapshots);
     if (found.length > 1) {
       throw new ApiError(
         400,

@@ -2,8 +2,10 @@
 // by holdfast, exclusively, with no symlink followed, and API restores are bounded and serialised.
 //
 // The repository's password comes from a password_command that waits for a gate file, so every
-// restic restore the server starts stays at its start — alive, nothing written — until the test
-// opens the gate. That makes the races deterministic:
+// restic the server starts (the snapshot lookup, then the restore) stays at its start — alive,
+// nothing written — until the test opens the gate. A restore holds its slot from its request on, so
+// the requests are answered (429/409/400 at once, 202 after the server's ~5 s wait) while the gate
+// is still shut. That makes the races deterministic:
 // - the symlink race: restore A into `race` is started; then restore B into `race/link/x`, which on
 //   the day it is checked leads nowhere; then `race/link` becomes a symlink to a directory outside the
 //   restore root (the test plants it, as restore A's restic would when its snapshot holds one); then
@@ -69,26 +71,52 @@ beforeAll(async () => {
 
 /** The restores this file started: restic itself and the `holdfast restore` children of serve. */
 const restics = () => processesMatching(dir).filter((p) => /(^|\/)restic .*\brestore\b/.test(p.cmdline));
+/** Restores waiting at the gate: their password_command is running. */
+const atGate = () => processesMatching(dir).filter((p) => /gated-password\.sh/.test(p.cmdline));
 const restoreChildren = () => processesMatching(dir).filter((p) => / restore local /.test(p.cmdline));
 
 afterEach(async () => {
   // Let whatever is still waiting finish, then close the gate for the next test.
   fs.writeFileSync(gate, "");
-  await waitFor(
-    () => restoreChildren().length === 0 && restics().length === 0,
-    60_000,
-    "the restores to end",
-  );
+  await restoresEnded();
   fs.rmSync(gate, { force: true });
 });
 afterAll(() => removeDir(dir));
 
-async function postRestore(base: string, target: string): Promise<Response> {
-  return fetch(`${base}/api/restore`, {
+/** Status URLs of the restores the server accepted (202), to wait for their end. */
+let accepted: string[] = [];
+
+async function postRestore(base: string, target: string, snapshot?: string): Promise<Response> {
+  const res = await fetch(`${base}/api/restore`, {
     method: "POST",
     headers: { "X-Holdfast-Request": "1", "Content-Type": "application/json" },
-    body: JSON.stringify({ repo: "local", target }),
+    body: JSON.stringify({ repo: "local", target, snapshot }),
   });
+  if (res.status === 202) {
+    const op = (await res.clone().json()) as { status_url: string };
+    accepted.push(`${base}${op.status_url}`);
+  }
+  return res;
+}
+
+/** Waits until every accepted restore has ended (its snapshot lookup, then restic) and no process of
+ * this file is left. */
+async function restoresEnded(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (const url of accepted) {
+    for (;;) {
+      const op = (await (await fetch(url)).json()) as { state: string };
+      if (op.state !== "running") break;
+      if (Date.now() > deadline) throw new Error(`restore ${url} still running after 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  accepted = [];
+  await waitFor(
+    () => restoreChildren().length === 0 && restics().length === 0 && atGate().length === 0,
+    60_000,
+    "the restores' processes to end",
+  );
 }
 
 const restoredFile = (target: string) => path.join(restoreRoot, target, src, "a.txt");
@@ -96,7 +124,16 @@ const restoredFile = (target: string) => path.join(restoreRoot, target, src, "a.
 describe("S7: restores through the API", () => {
   it("a symlink swapped into a checked target's path is never followed", async () => {
     const s = await serve(configFile, "127.0.0.1:0");
-    const first = postRestore(s.base, "race");
+    // The server lists the snapshots once with the gate open; restore A names its snapshot by id, so
+    // it is found in that listing and A's restic restore itself is what waits at the gate.
+    fs.writeFileSync(gate, "");
+    const listed = (await (await fetch(`${s.base}/api/repositories/local/snapshots`)).json()) as {
+      snapshots: Array<{ id: string }>;
+    };
+    fs.rmSync(gate);
+    const snapshotId = listed.snapshots[0]?.id;
+    expect(snapshotId).toMatch(/^[0-9a-f]{64}$/);
+    const first = postRestore(s.base, "race", snapshotId);
     // Restore A is under way — its restic started, waiting at the gate — before B is asked for.
     await waitFor(() => restics().length === 1, 30_000, "restore A's restic to start");
     const second = postRestore(s.base, "race/link/x");
@@ -108,7 +145,9 @@ describe("S7: restores through the API", () => {
     fs.symlinkSync(outside, path.join(restoreRoot, "race", "link"));
     const [a, b] = await Promise.all([first, second]);
     fs.writeFileSync(gate, "");
-    await waitFor(() => restoreChildren().length === 0 && restics().length === 0, 60_000, "the restores");
+    const aOp = (await a.clone().json()) as { status_url: string };
+    await restoresEnded();
+    const aEnd = await (await fetch(`${s.base}${aOp.status_url}`)).text();
 
     expect(walkFiles(outside), "files written outside the restore root").toEqual([]);
     expect(fs.readdirSync(outside)).toEqual([]);
@@ -117,6 +156,7 @@ describe("S7: restores through the API", () => {
     const refused = (await b.json()) as { error: { kind: string; message: string } };
     expect(refused.error.kind).toBe("conflict");
     expect(refused.error.message).toContain("is running");
+    expect(fs.existsSync(restoredFile("race")), aEnd).toBe(true);
     expect(fs.readFileSync(restoredFile("race"), "utf8")).toBe("restored content\n");
     // The directory the server made is private.
     expect(fs.statSync(path.join(restoreRoot, "race")).mode & 0o777).toBe(0o700);
@@ -178,9 +218,11 @@ describe("S7: restores through the API", () => {
 
     // When they have finished, the slots are free again.
     fs.writeFileSync(gate, "");
-    await waitFor(() => restoreChildren().length === 0 && restics().length === 0, 60_000, "the restores");
+    await restoresEnded();
     const again = await postRestore(s.base, "many-after");
-    expect(again.status).toBe(202);
+    // 200 when it ended within the server's wait (the gate is open now), else 202.
+    expect([200, 202], await again.clone().text()).toContain(again.status);
+    if (again.status === 200) expect(((await again.json()) as { state: string }).state).toBe("succeeded");
     console.log(
       `S7 bound: 12 concurrent requests → ${[...byStatus].map(([k, v]) => `${v}× ${k}`).join(", ")}; ` +
         `${running} restic restores running at once`,
@@ -195,7 +237,7 @@ describe("S7: restores through the API", () => {
     expect(statuses).toEqual([202, 409]);
     expect(running).toBeLessThanOrEqual(1);
     fs.writeFileSync(gate, "");
-    await waitFor(() => restoreChildren().length === 0 && restics().length === 0, 60_000, "the restore");
+    await restoresEnded();
     expect(fs.readFileSync(restoredFile("twice"), "utf8")).toBe("restored content\n");
     console.log(`S7 same target twice → ${statuses.join(" and ")}; ${running} restic running`);
   });

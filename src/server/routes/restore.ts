@@ -18,7 +18,7 @@ import {
 } from "../restore-target.js";
 import { RestoreSlots } from "../restore-slots.js";
 import { checkDirIdentity } from "../../util/safe-dir.js";
-import { RESTORE_WAIT_MS } from "../operations.js";
+import { RESTORE_WAIT_MS, type RestoreWhere } from "../operations.js";
 import { service } from "./browse.js";
 import { snapshotPath } from "../snapshot-service.js";
 import type { OperationResponse, RestoreSummary } from "../api-types.js";
@@ -366,77 +366,109 @@ async function serverRestore(
   const operations = ctx.operations;
   if (!operations) throw new Error("serverRestore without operations");
   const body = parseServerRestoreBody(raw, ctx);
-  const snap = await service(ctx).resolve(body.repo, body.snapshot, body.source);
-  await checkPathsInSnapshot(ctx, body.repo, snap.id, body.paths);
   const root = restoreRootOf(ctx.config);
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  let target: string;
-  let check: () => void = () => undefined;
-  let release: () => void = () => undefined;
-  let made: ReturnType<typeof createRestoreTarget> | null = null;
-  if (body.toOriginal) {
-    target = "/";
-  } else {
-    const requested = body.target ?? defaultTargetName(snap, body.repo, ctx.now());
+  const asked = Date.now();
+  // S7: the slot is taken — and a named target checked and made — before restic is asked anything,
+  // so a refused request (429, 409, 400) is answered at once and never waits for the repository. A
+  // dry run or a restore to the original location writes no new tree but is a restic all the same.
+  const slot = slots.take();
+  let placed: RestoreWhereSansSnapshot | null = null;
+  const place = (requested: string): RestoreWhereSansSnapshot => {
     try {
-      target = resolveRestoreTarget(root, requested);
+      const resolved = resolveRestoreTarget(root, requested);
+      if (body.dryRun) return { target: resolved, made: null, check: () => undefined };
+      slot.bind(resolved);
+      const made = createRestoreTarget(root, requested);
+      return { target: made.path, made, check: () => checkDirIdentity(made.path, made.identity) };
     } catch (err) {
       throw targetError(err);
     }
-    if (!body.dryRun) {
-      release = slots.reserve(target);
-      try {
-        made = createRestoreTarget(root, requested);
-      } catch (err) {
-        release();
-        throw targetError(err);
-      }
-      const m = made;
-      target = m.path;
-      check = () => checkDirIdentity(m.path, m.identity);
-    }
+  };
+  const undo = () => {
+    slot.release();
+    if (placed?.made) removeIfEmpty(placed.made.path);
+  };
+  try {
+    if (body.toOriginal) placed = { target: "/", made: null, check: () => undefined };
+    else if (body.target !== null) placed = place(body.target);
+  } catch (err) {
+    undo();
+    throw err;
+  }
+  // Which snapshot, and are the paths in it: restic's answer. Waited for within the request when it
+  // comes quickly (a wrong path is a 400 and nothing is recorded); a slow repository gets the restore
+  // started and answered 202, and a late refusal ends that restore failed with the reason.
+  const where = (async (): Promise<RestoreWhere> => {
+    const snap = await service(ctx).resolve(
+      body.repo,
+      body.snapshot,
+      body.source,
+      body.snapshot === "latest",
+    );
+    await checkPathsInSnapshot(ctx, body.repo, snap.id, body.paths);
+    placed ??= place(defaultTargetName(snap, body.repo, ctx.now()));
+    return {
+      snapshotId: snap.id,
+      target: placed.target,
+      newDirectory: placed.made !== null,
+      check: placed.check,
+    };
+  })();
+  where.catch(() => undefined);
+  let known: RestoreWhere | null;
+  try {
+    known = await Promise.race([
+      where,
+      new Promise<null>((r) => setTimeout(() => r(null), RESTORE_WAIT_MS).unref()),
+    ]);
+  } catch (err) {
+    undo();
+    throw err;
   }
   const summary: RestoreSummary = {
     kind: "restore",
     who: whoIs(c),
     repo: body.repo,
-    snapshot_id: snap.id,
+    snapshot_id: known?.snapshotId ?? null,
     paths: body.paths,
-    target,
+    target: known?.target ?? placed?.target ?? root,
     dry_run: body.dryRun,
     files_restored: null,
     bytes_restored: null,
     files_skipped: null,
-    message: body.dryRun ? "dry run running" : "restoring",
+    message: known
+      ? body.dryRun
+        ? "dry run running"
+        : "restoring"
+      : `waiting for ${body.repo} to say which snapshot ${body.snapshot} is`,
   };
   let op;
   try {
     op = await operations.begin("restore", summary);
   } catch (err) {
-    release();
-    if (made) removeIfEmpty(made.path);
+    // The restore is not started, so a directory made for it later must not stay either.
+    void where.then(undo, undo);
     throw err;
   }
-  operations.startRestore(op, {
-    repo: body.repo,
-    snapshotId: snap.id,
-    paths: body.paths,
-    target,
-    dryRun: body.dryRun,
-    newDirectory: made !== null,
-    check,
-  });
-  const madeDir = made;
+  operations.startRestore(op, { repo: body.repo, paths: body.paths, dryRun: body.dryRun, where });
   void op.done.finally(() => {
-    release();
+    slot.release();
     // A restore that wrote nothing leaves no empty directory behind.
-    if (madeDir && op.response.summary.files_restored === 0) removeIfEmpty(madeDir.path);
+    if (placed?.made && !(op.response.summary.files_restored ?? 0)) removeIfEmpty(placed.made.path);
   });
+  const left = Math.max(0, RESTORE_WAIT_MS - (Date.now() - asked));
   const ended = await Promise.race([
     op.done.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), RESTORE_WAIT_MS).unref()),
+    new Promise<boolean>((r) => setTimeout(() => r(false), left).unref()),
   ]);
   return sendJson(c, ctx.redactor, op.response, ended ? 200 : 202);
+}
+
+interface RestoreWhereSansSnapshot {
+  target: string;
+  made: ReturnType<typeof createRestoreTarget> | null;
+  check: () => void;
 }
 
 function removeIfEmpty(dir: string): void {
