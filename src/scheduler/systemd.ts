@@ -11,7 +11,9 @@ import { EXIT, HoldfastError } from "../errors.js";
 
 export type UnitMode = "system" | "user";
 
-export const DOCUMENTATION_URL = "https://holdfast.dev/docs/scheduling";
+/** Where `systemctl help holdfast@JOB` leads: the man page `npm install -g` links into man(1)'s path
+ * (package.json "man"); holdfast has no web site, so no URL that could be dead. */
+export const DOCUMENTATION_URL = "man:holdfast(1)";
 export const WATCH_UNIT = "holdfast-watch";
 
 /** Host facts the units are rendered for; everything else comes from the config. */

@@ -70,7 +70,7 @@ describe("unit text", () => {
 
       [Unit]
       Description=holdfast backup job %i
-      Documentation=https://holdfast.dev/docs/scheduling
+      Documentation=man:holdfast(1)
       Wants=network-online.target
       After=network-online.target
 
@@ -135,7 +135,7 @@ describe("unit text", () => {
 
       [Unit]
       Description=holdfast schedule of job backup-job
-      Documentation=https://holdfast.dev/docs/scheduling
+      Documentation=man:holdfast(1)
 
       [Timer]
       OnCalendar=*-*-* 03:00:00
@@ -154,7 +154,7 @@ describe("unit text", () => {
 
       [Unit]
       Description=holdfast schedule of job often
-      Documentation=https://holdfast.dev/docs/scheduling
+      Documentation=man:holdfast(1)
 
       [Timer]
       OnCalendar=*-*-* *:00/15:00
@@ -183,7 +183,7 @@ describe("unit text", () => {
 
       [Unit]
       Description=holdfast freshness check
-      Documentation=https://holdfast.dev/docs/scheduling
+      Documentation=man:holdfast(1)
 
       [Service]
       Type=oneshot
@@ -212,7 +212,7 @@ describe("unit text", () => {
 
       [Unit]
       Description=holdfast freshness check, hourly
-      Documentation=https://holdfast.dev/docs/scheduling
+      Documentation=man:holdfast(1)
 
       [Timer]
       OnCalendar=hourly
