@@ -145,6 +145,12 @@ export const commonStepShape = {
     .describe(
       "stop: a failure ends the job and the later steps are skipped; continue: the job goes on (and still ends failed)",
     ),
+  always: z
+    .boolean()
+    .default(false)
+    .describe(
+      "run this step even when an earlier step failed or the run was cancelled (start the containers again, unmount); recorded like any step, and the run's status stays what the failure made it",
+    ),
   env: envMapSchema
     .default({})
     .describe("environment variables of this step (over the job's and the config's)"),

@@ -56,6 +56,7 @@ export interface StepConfig {
   retries: number;
   retry_delay: number;
   on_failure: "stop" | "continue";
+  always: boolean;
   env: Record<string, string>;
   env_file?: string;
   description?: string;

@@ -46,6 +46,11 @@ export interface RunJobOptions {
   lock?: JobLock;
   /** Cancels the run; reason "SIGINT" or "SIGTERM" picks the exit code 130 / 143. */
   signal?: AbortSignal;
+  /**
+   * Stops the `always: true` steps that run after the run was cancelled (a second signal); without
+   * it they run to their end or their timeout.
+   */
+  stopAlways?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -136,15 +141,22 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
     let stopRest = false;
     for (const [index, stepConfig] of steps.entries()) {
       const record = run.steps[index] as StepRecord;
-      if (stopRest || options.signal?.aborted) {
+      const cancelledRun = options.signal?.aborted === true;
+      // `always: true` (start the containers again, unmount): runs after a failure or a cancel too.
+      // After a cancel it is not stopped by the signal that cancelled the run — only by its timeout
+      // or by a second signal (stopAlways).
+      if ((stopRest || cancelledRun) && !stepConfig.always) {
         record.status = "skipped";
         await deps.store.updateStep(run.id, index, { status: "skipped" });
         reporter?.stepFinished(record);
         continue;
       }
+      const stepOptions: RunJobOptions = cancelledRun
+        ? { ...options, signal: options.stopAlways ?? new AbortController().signal }
+        : options;
       await executeStep({
         deps,
-        options,
+        options: stepOptions,
         config,
         job,
         step: stepConfig,

@@ -479,3 +479,107 @@ jobs:
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe("always: true steps (issue 16 item 4)", () => {
+  test("run after a failed step, recorded like any step; the run stays failed and later plain steps are skipped", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  app:
+    steps:
+      - { name: stop-app, type: exec, command: [touch, ${dir}/stopped] }
+      - { name: dump, type: exec, shell: "echo dump failed >&2; exit 3" }
+      - { name: backup, type: exec, command: [touch, ${dir}/backed-up] }
+      - { name: start-app, type: exec, always: true, shell: "echo started; touch ${dir}/started" }
+      - { name: after, type: exec, command: [touch, ${dir}/after] }
+`,
+    );
+    const result = await runCli(["--config", config, "run", "app", "--json"]);
+    expect(result.code, result.stderr).toBe(1);
+    const run = parseJson(result);
+    expect(run.status).toBe("failed");
+    expect(run.steps.map((s: any) => `${s.name} ${s.status}`)).toEqual([
+      "stop-app succeeded",
+      "dump failed",
+      "backup skipped",
+      "start-app succeeded",
+      "after skipped",
+    ]);
+    expect(fs.existsSync(path.join(dir, "started"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "backed-up"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "after"))).toBe(false);
+    // In the history as well, with its exit code and duration.
+    const shown = parseJson(await runCli(["--config", config, "show", "latest", "--json"]));
+    const start = shown.steps.find((s: any) => s.name === "start-app");
+    expect(start.status).toBe("succeeded");
+    expect(start.exit_code).toBe(0);
+    expect(typeof start.duration_ms).toBe("number");
+  });
+
+  test("run after SIGTERM cancelled the run, not stopped by that signal; the run stays cancelled (143)", async () => {
+    const dir = makeTempDir();
+    const marker = `63.${process.pid}${Date.now() % 1000}`;
+    const started = path.join(dir, "started");
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  app:
+    steps:
+      - { name: sleepy, type: exec, shell: "touch ${started}; sleep ${marker}" }
+      - { name: plain, type: exec, command: [touch, ${dir}/plain] }
+      - { name: start-app, type: exec, always: true, shell: "sleep 0.5; touch ${dir}/restarted" }
+`,
+    );
+    const child = startCli(["--config", config, "run", "app", "--json"]);
+    const done = collect(child);
+    await waitFor(() => fs.existsSync(started) && processesMatching(`sleep ${marker}`).length > 0);
+    child.kill("SIGTERM");
+    const result = await done;
+    expect(result.code, result.stderr).toBe(143);
+    expect(result.stderr).toContain("the always steps (start-app) still run");
+    const run = parseJson(result);
+    expect(run.status).toBe("cancelled");
+    expect(run.steps.map((s: any) => `${s.name} ${s.status}`)).toEqual([
+      "sleepy cancelled",
+      "plain skipped",
+      "start-app succeeded",
+    ]);
+    expect(fs.existsSync(path.join(dir, "restarted"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "plain"))).toBe(false);
+  });
+
+  test("a second signal stops a running always step", async () => {
+    const dir = makeTempDir();
+    const marker = `64.${process.pid}${Date.now() % 1000}`;
+    const config = writeConfig(
+      dir,
+      `version: 1
+state_dir: ./state
+jobs:
+  app:
+    steps:
+      - { name: sleepy, type: exec, shell: "touch ${dir}/s1; sleep ${marker}1" }
+      - { name: cleanup, type: exec, always: true, shell: "touch ${dir}/s2; sleep ${marker}2" }
+`,
+    );
+    const child = startCli(["--config", config, "run", "app", "--json"]);
+    const done = collect(child);
+    await waitFor(() => processesMatching(`sleep ${marker}1`).length > 0);
+    child.kill("SIGTERM");
+    await waitFor(() => processesMatching(`sleep ${marker}2`).length > 0);
+    child.kill("SIGTERM");
+    const result = await done;
+    expect(result.code, result.stderr).toBe(143);
+    const run = parseJson(result);
+    expect(run.steps.map((s: any) => `${s.name} ${s.status}`)).toEqual([
+      "sleepy cancelled",
+      "cleanup cancelled",
+    ]);
+    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+  });
+});

@@ -217,12 +217,21 @@ async function runOne(
     throw err;
   }
   const controller = new AbortController();
+  const stopAlways = new AbortController();
+  const alwaysSteps = job.steps.filter((st) => st.always).map((st) => st.name);
   const onSignal = (sig: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
       process.stderr.write(
-        `holdfast: ${sig} received, stopping the current step (SIGINT to it, SIGKILL after ${config.kill_grace / 1000}s)\n`,
+        `holdfast: ${sig} received, stopping the current step (SIGINT to it, SIGKILL after ${config.kill_grace / 1000}s)` +
+          (alwaysSteps.length
+            ? `; the always steps (${alwaysSteps.join(", ")}) still run — a second signal stops them`
+            : "") +
+          "\n",
       );
       controller.abort(sig);
+    } else if (!stopAlways.signal.aborted) {
+      process.stderr.write(`holdfast: ${sig} received again, stopping the always steps too\n`);
+      stopAlways.abort(sig);
     }
   };
   process.on("SIGINT", onSignal);
@@ -253,6 +262,7 @@ async function runOne(
         trigger,
         lock,
         signal: controller.signal,
+        stopAlways: stopAlways.signal,
         ...(flags.step?.length ? { onlySteps: flags.step } : {}),
       },
     );
