@@ -497,6 +497,9 @@ jobs:
       - { name: after, type: exec, command: [touch, ${dir}/after] }
 `,
     );
+    const plan = await runCli(["--config", config, "run", "app", "--dry-run"]);
+    expect(plan.stdout).toMatch(/4\. start-app \(exec, always\)/);
+    expect(plan.stdout).toMatch(/3\. backup \(exec\)\n/);
     const result = await runCli(["--config", config, "run", "app", "--json"]);
     expect(result.code, result.stderr).toBe(1);
     const run = parseJson(result);

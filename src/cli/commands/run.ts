@@ -173,6 +173,7 @@ async function runOne(
         name: step.name,
         type: step.type,
         on_failure: step.on_failure,
+        always: step.always,
         timeout_ms: step.timeout,
         commands,
       };
@@ -182,7 +183,7 @@ async function runOne(
         `plan for job ${job.name}${embedded ? " (embedded quickstart config)" : ""}: ${plan.length} steps, nothing will run\n`,
       );
       plan.forEach((p, i) => {
-        process.stdout.write(`${i + 1}. ${color.bold(p.name)} (${p.type})\n`);
+        process.stdout.write(`${i + 1}. ${color.bold(p.name)} (${p.type}${p.always ? ", always" : ""})\n`);
         for (const c of p.commands) process.stdout.write(`     ${c}\n`);
       });
     }
