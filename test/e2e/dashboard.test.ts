@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChildProcess } from "node:child_process";
-import { REPO_ROOT, runCli, startCli } from "../helpers/cli.js";
+import { REPO_ROOT, collect, runCli, startCli } from "../helpers/cli.js";
 import { resticInit, writePassword } from "../helpers/restic-backends.js";
 
 /** `holdfast serve` for the whole file (serve-helper's servers and makeTempDir's dirs go after each test). */
@@ -131,6 +131,10 @@ jobs:
     max_age: 2d
     steps:
       - { name: offsite, type: backup, source: data, repos: [missing] }
+  slow:
+    steps:
+      - { name: nap, type: exec, shell: "touch ${dir}/nap-started; sleep 120" }
+      - { name: wake, type: exec, always: true, command: [touch, ${dir}/woke] }
 server:
   restore_root: ${restoreRoot}
 `,
@@ -327,6 +331,37 @@ server:
       ).toBe(true);
     }
     expect(fs.existsSync(path.join(restored, "level1")), "only what was picked").toBe(false);
+  });
+
+  it("cancels a running job from its run page: recorded cancelled, its always step still ran", async () => {
+    const child = startCli(["--config", configFile, "run", "slow"]);
+    const ended = collect(child);
+    const deadline = Date.now() + 30_000;
+    let runId: string | undefined;
+    while (!runId || !fs.existsSync(path.join(dir, "nap-started"))) {
+      if (Date.now() > deadline) throw new Error("the slow run did not start within 30 s");
+      await new Promise((r) => setTimeout(r, 100));
+      const { runs } = (await (await fetch(`${server.base}/api/runs?job=slow&limit=1`)).json()) as {
+        runs: Array<{ id: string; status: string }>;
+      };
+      runId = runs[0]?.status === "running" ? runs[0].id : undefined;
+    }
+    await page.goto(`${server.base}/runs/${runId}`);
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await shot("run-cancel-asking");
+    await page.getByRole("button", { name: "Yes, cancel it" }).click();
+    const result = await ended;
+    expect(result.code, result.stderr).toBe(143);
+    // The page re-reads the running run and shows how it ended, without a reload.
+    await page.waitForSelector("h1 .badge:text('cancelled')", { timeout: 15_000 });
+    await shot("run-cancelled");
+    const run = (await (await fetch(`${server.base}/api/runs/${runId}`)).json()) as {
+      status: string;
+      steps: Array<{ name: string; status: string }>;
+    };
+    expect(run.status).toBe("cancelled");
+    expect(run.steps.map((st) => `${st.name} ${st.status}`)).toEqual(["nap cancelled", "wake succeeded"]);
+    expect(fs.existsSync(path.join(dir, "woke"))).toBe(true);
   });
 
   it("has no horizontal scroll at 390 px on any view", async () => {

@@ -141,6 +141,40 @@ describe("serve on 127.0.0.1", () => {
   });
 });
 
+describe("cancel a running job (POST /api/runs/:id/cancel)", () => {
+  it("SIGTERMs the run's own process: recorded cancelled, exit 143; a finished run is 409", async () => {
+    const fx = makeFixture();
+    const s = await serve(fx.configFile, "127.0.0.1:0");
+    const holder = startCli(["--config", fx.configFile, "run", "slow"]);
+    const holderDone = collect(holder);
+    const runId = await waitFor("the slow run to be recorded running", async () => {
+      const { runs } = (await json(await fetch(`${s.base}/api/runs?job=slow&limit=1`))) as {
+        runs: Array<{ id: string; status: string; steps: Array<{ status: string }> }>;
+      };
+      const r = runs[0];
+      return r && r.status === "running" && r.steps[0]?.status === "running" ? r.id : null;
+    });
+    // Without the header every POST is refused (CSRF), cancel included.
+    expect((await fetch(`${s.base}/api/runs/${runId}/cancel`, { method: "POST" })).status).toBe(403);
+    const res = await fetch(`${s.base}/api/runs/${runId}/cancel`, POST);
+    expect(res.status, await res.clone().text()).toBe(202);
+    expect(await json(res)).toMatchObject({ run_id: runId, pid: holder.pid, state: "cancelling" });
+    const ended = await holderDone;
+    expect(ended.code, ended.stderr).toBe(143);
+    const run = (await json(await fetch(`${s.base}/api/runs/${runId}`))) as {
+      status: string;
+      steps: Array<{ status: string }>;
+    };
+    expect(run.status).toBe("cancelled");
+    expect(run.steps[0]?.status).toBe("cancelled");
+
+    const again = await fetch(`${s.base}/api/runs/${runId}/cancel`, POST);
+    expect(again.status).toBe(409);
+    expect(((await json(again)) as { error: { message: string } }).error.message).toContain("is not running");
+    expect((await fetch(`${s.base}/api/runs/01ZZZZZZZZZZZZZZZZZZZZZZZZ/cancel`, POST)).status).toBe(404);
+  });
+});
+
 describe("serve with a token", () => {
   it("may listen on 0.0.0.0; every API call needs the token", async () => {
     const fx = makeFixture({ token: true });

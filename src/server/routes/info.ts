@@ -24,7 +24,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         browse: ctx.snapshots !== null,
         download: ctx.operations !== null,
         events: false,
-        cancel: false,
+        cancel: true,
       },
       endpoints: [
         "GET /healthz",
@@ -33,6 +33,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/status",
         "GET /api/runs?job=&limit=&before=&before_run=",
         "GET /api/runs/:id",
+        "POST /api/runs/:id/cancel",
         "GET /api/runs/:id/logs?step=",
         "GET /api/config",
         "GET /api/redundancy",

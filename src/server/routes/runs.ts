@@ -1,4 +1,6 @@
-// GET /api/runs (as `history --json`), GET /api/runs/:id (as `show --json`), and a run's logs as text.
+// GET /api/runs (as `history --json`), GET /api/runs/:id (as `show --json`), a run's logs as text, and
+// POST /api/runs/:id/cancel: SIGTERM to the run's own process (as `systemctl stop` would), which
+// stops the current step, skips the rest but the always steps, and records the run `cancelled`.
 import fs from "node:fs";
 import readline from "node:readline";
 import { createGunzip } from "node:zlib";
@@ -6,10 +8,12 @@ import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
-import { recoverInterruptedRuns } from "../../engine/recover.js";
+import { isHoldfastProcessAlive, recoverInterruptedRuns } from "../../engine/recover.js";
+import { readLockHolder } from "../../engine/job-lock.js";
 import { findStepLog, stepLogRefusal } from "../../engine/step-log.js";
 import { READ_NO_FOLLOW } from "../../util/trusted-dir.js";
 import type { RunRecord, RunStore, StepRecord } from "../../store/types.js";
+import type { CancelResponse } from "../api-types.js";
 
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 10_000;
@@ -142,6 +146,57 @@ export function runRoutes(ctx: ServerContext): Hono {
         await writeStepLog(ctx.config.state_dir, step, (line) => out.write(`${ctx.redactor.redact(line)}\n`));
       }
     });
+  });
+  app.post("/api/runs/:id/cancel", async (c) => {
+    const run = await findRun(ctx.store, c.req.param("id"));
+    if (run.status !== "running") {
+      throw new ApiError(409, "conflict", `run ${run.id} is not running (it ${run.status})`, null);
+    }
+    // A restore or download this server runs itself: its own cancel.
+    const op = ctx.operations?.get(run.id);
+    if (op) {
+      op.cancel.abort("cancelled");
+      const answer: CancelResponse = { run_id: run.id, pid: process.pid, state: "cancelling" };
+      return sendJson(c, ctx.redactor, answer, 202);
+    }
+    if (run.host !== ctx.config.host) {
+      throw new ApiError(
+        409,
+        "conflict",
+        `run ${run.id} runs on host ${run.host}, not on this one (${ctx.config.host})`,
+        `cancel it there: holdfast serve on ${run.host}, or systemctl stop holdfast@${run.job}`,
+      );
+    }
+    // The pid recorded for the run is signalled only while the job's lock names that run (or that
+    // pid) and it is a live holdfast process: a pid reused by another program since is never hit.
+    const holder = readLockHolder(ctx.config.state_dir, run.job);
+    const holds =
+      holder !== null &&
+      run.pid !== null &&
+      holder.pid === run.pid &&
+      (holder.run_id === undefined || holder.run_id === run.id) &&
+      run.pid !== process.pid &&
+      isHoldfastProcessAlive(run.pid);
+    if (!holds || run.pid === null) {
+      throw new ApiError(
+        409,
+        "conflict",
+        `run ${run.id} is recorded running, but no live holdfast process of it holds job ${run.job}'s lock`,
+        "it ended without recording its end (killed, or the host went down); `holdfast status` marks it interrupted",
+      );
+    }
+    try {
+      process.kill(run.pid, "SIGTERM");
+    } catch (err) {
+      throw new ApiError(
+        409,
+        "conflict",
+        `run ${run.id} (pid ${run.pid}) could not be signalled: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        "the server runs as another user than the run; cancel it with systemctl stop, or as that user",
+      );
+    }
+    const answer: CancelResponse = { run_id: run.id, pid: run.pid, state: "cancelling" };
+    return sendJson(c, ctx.redactor, answer, 202);
   });
   return app;
 }
