@@ -254,7 +254,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/restic.js")));
 
-  // <commands:restic> init, snapshots, restore, unlock, doctor
+  // Commands: init, snapshots, restore, unlock, doctor
   const schedule = program
     .command("schedule")
     .description("systemd timers for the jobs' schedules, and the calendar")
@@ -360,7 +360,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/daemon.js")));
 
-  // <commands:schedule> schedule install|remove|list|next, daemon
+  // Commands: schedule install|remove|list|next, daemon
   program
     .command("watch")
     .description(
@@ -383,7 +383,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/metrics.js")));
 
-  // <commands:monitoring> watch, metrics
+  // Commands: watch, metrics
   program
     .command("serve")
     .description("the dashboard and HTTP API, /metrics and /healthz (127.0.0.1 unless a token is configured)")
@@ -401,7 +401,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/serve.js")));
 
-  // <commands:server> serve
+  // Commands: serve
   const fleet = program
     .command("fleet")
     .description("this host's side of the fleet database (PostgreSQL): sync, identity, setup script");
@@ -424,7 +424,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "give this host a new fleet id (after cloning a machine or its state dir); resends its history",
     )
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetResetId }))));
-  // <commands:fleet> fleet
+  // Commands: fleet
   program
     .command("completion")
     .description("print a shell completion script (commands and flags) for bash, zsh or fish")
