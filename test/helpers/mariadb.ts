@@ -8,11 +8,16 @@
 //
 // root connects over the socket by unix_socket auth (the tests run as root); `db.user` /
 // `db.password` is a second account with every privilege that must give its password (socket or TCP).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./restic-backends.js";
+import { killOnExit, runTool } from "./db-server.js";
+
+/** The MariaDB tools read no option file of the user running the tests (HOME is nowhere). */
+const run = (program: string, args: string[], input = "") =>
+  runTool(program, args, { env: { HOME: "/nonexistent" }, input });
 
 export interface MariadbServer {
   socket: string;
@@ -27,42 +32,6 @@ export interface MariadbServer {
   /** Kills the server like a crash (SIGKILL). */
   kill(): void;
   stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const c of running) c.kill("SIGKILL");
-  });
-}
-
-function run(
-  program: string,
-  args: string[],
-  input = "",
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      env: { PATH: "/usr/bin:/bin:/usr/sbin", LANG: "C.UTF-8", HOME: "/nonexistent" },
-      stdio: ["pipe", "pipe", "pipe"],
-      cwd: "/",
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    // A program that exits before reading its input (psql after an error) closes the pipe: EPIPE is
-    // its answer, not a crash of the test run.
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-  });
 }
 
 export async function startMariadb(options: { timeoutMs?: number } = {}): Promise<MariadbServer> {

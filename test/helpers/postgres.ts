@@ -14,6 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./restic-backends.js";
+import { killOnExit, runTool as run } from "./db-server.js";
 
 export const PG_BIN = process.env.HOLDFAST_TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";
 
@@ -44,7 +45,6 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-const running = new Set<ChildProcess>();
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -53,43 +53,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     /* gone */
   }
 }
-let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test file that dies (or forgets stop) must not leave a server running.
-  process.once("exit", () => {
-    for (const c of running) killGroup(c, "SIGKILL");
-  });
-}
-
-function run(
-  program: string,
-  args: string[],
-  opts: { uid?: number; gid?: number; env?: Record<string, string>; input?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {
-      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
-      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...(opts.env ?? {}) },
-      stdio: ["pipe", "pipe", "pipe"],
-      cwd: "/",
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    // A program that exits before reading its input (psql after an error) closes the pipe: EPIPE is
-    // its answer, not a crash of the test run.
-    child.stdin.on("error", () => {});
-    child.stdin.end(opts.input ?? "");
-  });
-}
-
 export async function startPostgres(options: { timeoutMs?: number } = {}): Promise<PostgresServer> {
   const { uid, gid } = postgresIds();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-pg-"));
@@ -163,7 +126,7 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     },
   );
   fs.closeSync(log);
-  killOnExit(child);
+  killOnExit(child, true);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
 
   const clientEnv = () => ({ PGHOST: socketDir, PGPORT: String(port), PGUSER: "postgres" });
