@@ -11,7 +11,7 @@ import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import type { RunStore } from "../../src/store/types.js";
 import { restoreMessage } from "../../src/server/operations.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
-import { makeSharedDir, removeDir } from "../helpers/restic-backends.js";
+import { makeSharedDir, removeDir, restic, resticSnapshots } from "../helpers/restic-backends.js";
 import { makeBrowseFixture, type BrowseFixture } from "./browse-fixture.js";
 
 const json = (res: Response): Promise<any> => res.json() as Promise<any>;
@@ -216,5 +216,44 @@ describe(`downloads (${resticUnderTest.label})`, () => {
         .status,
     ).toBe(400);
     expect((await app.request(`/api/downloads/${"0".repeat(48)}`)).status).toBe(404);
+  });
+});
+
+describe(`latest is the latest, not the cached listing's (${resticUnderTest.label})`, () => {
+  const file = () => path.join(fx.other, "o.txt");
+  const target = () => ({
+    repo: path.join(fx.dir, "repo"),
+    passwordFile: path.join(fx.dir, "secrets", "repo.pass"),
+  });
+  /** The server lists (and caches, 20 s) the snapshots; then a new snapshot of `other` is made. */
+  async function newSnapshotAfterListing(content: string): Promise<string> {
+    expect((await app.request("/api/repositories/local/snapshots")).status).toBe(200);
+    const before = new Set(resticSnapshots(target()).map((s) => s.id));
+    fs.writeFileSync(file(), content);
+    const backup = restic(target(), ["backup", "-q", "--tag", "holdfast,source:other,job:nightly", fx.other]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const made = resticSnapshots(target()).find((s) => !before.has(s.id))?.id;
+    expect(made).toMatch(/^[0-9a-f]{64}$/);
+    return made as string;
+  }
+
+  it("a download of latest", async () => {
+    await newSnapshotAfterListing("other source, version 2\n");
+    const res = await post("/api/downloads", { repo: "local", snapshot: "latest", path: file() });
+    expect(res.status).toBe(201);
+    const got = await app.request((await json(res)).url);
+    expect(await got.text()).toBe("other source, version 2\n");
+  });
+
+  it("a restore of latest", async () => {
+    const made = await newSnapshotAfterListing("other source, version 3\n");
+    const op = await finished(
+      await post("/api/restore", { repo: "local", snapshot: "latest", source: "other", paths: [file()] }),
+    );
+    expect(op.state, JSON.stringify(op.error)).toBe("succeeded");
+    expect(op.summary.snapshot_id).toBe(made);
+    expect(fs.readFileSync(path.join(op.summary.target as string, file()), "utf8")).toBe(
+      "other source, version 3\n",
+    );
   });
 });

@@ -85,7 +85,8 @@ export function downloadRoutes(ctx: ServerContext): Hono {
     }
     const p = snapshotPath(b.path);
     const svc = service(ctx);
-    const snap = await svc.resolve(b.repo, b.snapshot);
+    // `latest` read anew: a snapshot made since the listing was cached (20 s) is the latest one.
+    const snap = await svc.resolve(b.repo, b.snapshot, null, b.snapshot === "latest");
     let type = "dir";
     if (p !== "/") {
       const listing = await svc.dir(b.repo, snap.id, path.posix.dirname(p)).catch((err: unknown) => {
