@@ -424,6 +424,21 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "give this host a new fleet id (after cloning a machine or its state dir); resends its history",
     )
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetResetId }))));
+  fleet
+    .command("init-db")
+    .description(
+      "print the SQL that sets the fleet database up: schema, a writer role per host (row-level security), a read-only viewer",
+    )
+    .option("--print", "print the script (pipe it to psql as a superuser or the database owner)")
+    .option("--host <name=id...>", "a host's display name and its `holdfast fleet id` (repeatable)")
+    .option("--viewer <role>", "the hub's read-only login role (default holdfast_viewer)")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast fleet init-db --print --host web-01=h-0123456789abcdef01234567 | psql -v ON_ERROR_STOP=1 -d fleet",
+      ]),
+    )
+    .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetInitDb }))));
   // Commands: fleet
   program
     .command("completion")

@@ -1,4 +1,4 @@
-// `holdfast fleet sync|id|init-db`: this host's side of the fleet (docs/fleet.md).
+// `holdfast fleet sync|id|reset-id|init-db`: this host's side of the fleet (docs/fleet.md).
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../util/units.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
@@ -77,6 +77,21 @@ export async function fleetResetId(global: GlobalOptions): Promise<number> {
       (aside ? ` (the old id is kept in ${aside})` : "") +
       `; its whole history is sent again under the new id at the next sync\n`,
   );
+  return 0;
+}
+
+export async function fleetInitDb(
+  _global: GlobalOptions,
+  flags: { print?: boolean; host?: string[]; viewer?: string },
+): Promise<number> {
+  if (!flags.print)
+    throw new UsageError(
+      "fleet init-db only prints the setup script",
+      "add --print and pipe it to psql as a superuser or the database owner: holdfast fleet init-db --print --host NAME=HOST_ID | psql -v ON_ERROR_STOP=1 -d DATABASE",
+    );
+  const { initDbSql, parseInitDbHost } = await import("../../fleet/init-db.js");
+  const hosts = (flags.host ?? []).map(parseInitDbHost);
+  process.stdout.write(initDbSql({ hosts, ...(flags.viewer !== undefined ? { viewer: flags.viewer } : {}) }));
   return 0;
 }
 

@@ -122,6 +122,21 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Least privilege (holdfast fleet init-db): which login role writes which host's rows. Row-level
+      -- security policies compare each row's host_id with holdfast.my_host_id(); a role with no row
+      -- here writes nothing. The mapping is the administrator's (init-db), never a host's.
+      CREATE TABLE holdfast.host_roles (
+        role_name  text PRIMARY KEY,
+        host_id    text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE FUNCTION holdfast.my_host_id() RETURNS text LANGUAGE sql STABLE AS
+        $f$ SELECT host_id FROM holdfast.host_roles WHERE role_name = current_user $f$;
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION: number = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

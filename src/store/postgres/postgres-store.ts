@@ -694,7 +694,13 @@ export function toStoreError(err: unknown, where: string, action: string): Store
   } else if (codeText === "28P01" || codeText === "28000") {
     text = `cannot ${action}: the fleet database ${where} refused the credentials (${detail}); check fleet.url_file`;
   } else if (codeText === "42501") {
-    text = `cannot ${action}: the fleet database ${where} refused it (${detail}); this host's role lacks the privilege`;
+    text =
+      `cannot ${action}: the fleet database ${where} refused it (${detail}); this host's role lacks the privilege` +
+      (/row-level security/.test(message)
+        ? ` — the role writes only the host id the database maps it to (holdfast.host_roles): after a new ` +
+          `host id (\`holdfast fleet reset-id\`), have the administrator run \`holdfast fleet init-db --print ` +
+          `--host NAME=HOST_ID\` with the id \`holdfast fleet id\` prints`
+        : "");
   } else {
     text = `cannot ${action} (PostgreSQL ${where}): ${detail}`;
   }
