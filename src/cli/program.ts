@@ -190,15 +190,21 @@ export function buildProgram(setAction: (action: Action) => void): Command {
 
   program
     .command("restore")
-    .description("restore a snapshot into a directory (default snapshot: the latest of the source)")
-    .argument("<repo>", "the repository to restore from")
+    .description(
+      "restore a snapshot into a directory (default snapshot: the latest of the source), or a dumped database into its server (--database)",
+    )
+    .argument("[repo]", "the repository to restore from (with --database: default the dump step's first)")
     .argument("[snapshot]", "snapshot id (default: latest of --source, or of the only source)")
+    .option("-d, --database <name>", "restore this database from its latest dump (a dump step's database)")
+    .option("--to-database <name>", "with --database: into this database (created; SQLite: a file path)")
+    .option("--snapshot <id>", "the snapshot to restore (same as the SNAPSHOT argument)")
+    .option("--dry-run", "with --database: print what would run and the target's state; change nothing")
     .option("-t, --target <dir>", "the directory to restore into (empty, or --force)")
     .option("-i, --include <path...>", "restore only these paths (repeatable)")
     .option("--source <name>", "with the latest snapshot: of this source")
     .option("--host <host>", "with the latest snapshot: made under this host name")
     .option("--verify", "read the restored files back and compare (restic --verify)")
-    .option("--force", "restore into a directory that is not empty")
+    .option("--force", "restore into a directory that is not empty, or over a database that is not empty")
     .option("--json", "print the result as JSON")
     // `serve` passes the identity of the directory it made for the restore (S7); not for people.
     .addOption(new Option("--target-identity <dev:ino>").hideHelp())
@@ -208,6 +214,8 @@ export function buildProgram(setAction: (action: Action) => void): Command {
         "holdfast restore local --target /tmp/restore",
         "holdfast restore local 4bba301e --target /tmp/restore --include /home/sig/Documents",
         "holdfast restore backblaze --source home --target /mnt/new-disk/home --verify",
+        "holdfast restore --database shop --to-database shop_restored",
+        "holdfast restore --database shop offsite --snapshot 4bba301e --dry-run",
       ]),
     )
     .action(on(() => import("./commands/restore.js")));

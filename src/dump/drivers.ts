@@ -70,7 +70,7 @@ export function stdinFilename(engine: string, host: string, database: string, fl
   return flat ? `${engine}_${host}_${database}.dump` : `${engine}/${host}/${database}.dump`;
 }
 
-function pgConnectionArgs(target: DumpTarget): string[] {
+export function pgConnectionArgs(target: DumpTarget): string[] {
   const args: string[] = ["--no-password"];
   const host = target.host ?? target.socket;
   if (host !== undefined) args.push("--host", host);

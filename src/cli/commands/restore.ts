@@ -24,6 +24,10 @@ import {
 } from "./restic-shared.js";
 
 interface RestoreFlags {
+  database?: string;
+  toDatabase?: string;
+  snapshot?: string;
+  dryRun?: boolean;
   target?: string;
   include?: string[];
   source?: string;
@@ -37,11 +41,48 @@ interface RestoreFlags {
 
 export default async function restoreCommand(
   global: GlobalOptions,
-  repoName: string,
-  snapshot: string | undefined,
+  repoName: string | undefined,
+  snapshotArg: string | undefined,
   flags: RestoreFlags,
 ): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
+  if (snapshotArg !== undefined && flags.snapshot !== undefined && snapshotArg !== flags.snapshot)
+    throw new UsageError(`two snapshots named: ${snapshotArg} and --snapshot ${flags.snapshot}`, "give one");
+  const snapshot = snapshotArg ?? flags.snapshot;
+  if (flags.database !== undefined) {
+    for (const [flag, set] of [
+      ["--target", flags.target !== undefined],
+      ["--include", (flags.include?.length ?? 0) > 0],
+      ["--verify", flags.verify === true],
+    ] as const)
+      if (set)
+        throw new UsageError(
+          `${flag} is for restoring files; --database restores into the database server (or SQLite file)`,
+          "drop it, or restore the dump as a file: holdfast restore REPO SNAPSHOT --target DIR",
+        );
+    const { default: restoreDatabase } = await import("./restore-database.js");
+    return restoreDatabase(config, repoName, {
+      database: flags.database,
+      ...(flags.toDatabase !== undefined ? { toDatabase: flags.toDatabase } : {}),
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      ...(flags.source !== undefined ? { source: flags.source } : {}),
+      ...(flags.host !== undefined ? { host: flags.host } : {}),
+      force: flags.force === true,
+      dryRun: flags.dryRun === true,
+      json: flags.json === true,
+    });
+  }
+  for (const [flag, set] of [
+    ["--to-database", flags.toDatabase !== undefined],
+    ["--dry-run", flags.dryRun === true],
+  ] as const)
+    if (set)
+      throw new UsageError(`${flag} goes with --database NAME`, "holdfast restore --database NAME --dry-run");
+  if (repoName === undefined)
+    throw new UsageError(
+      "which repository? holdfast restore REPO [SNAPSHOT] --target DIR",
+      "or restore a database: holdfast restore --database NAME",
+    );
   const [repo] = pickRepositories(config, repoName);
   if (!repo) throw new UsageError(`no repository named "${repoName}"`);
   if (!flags.target)
