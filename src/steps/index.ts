@@ -34,6 +34,9 @@ export const builtinStepKinds: readonly StepKind<any>[] = [
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const builtinStepRunners: Readonly<Record<string, () => Promise<StepRunner<any>>>> = {
   exec: async () => (await import("./exec-run.js")).execRunner,
+  backup: async () => (await import("./backup-run.js")).backupRunner,
+  copy: async () => (await import("./copy-run.js")).copyRunner,
+  check: async () => (await import("./check-run.js")).checkRunner,
   mirror: async () => (await import("./mirror-run.js")).mirrorRunner,
   git: async () => (await import("./git-run.js")).gitRunner,
   manifest: async () => (await import("./manifest-run.js")).manifestRunner,
