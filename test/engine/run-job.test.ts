@@ -43,6 +43,38 @@ async function waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
+/**
+ * One job in a fresh temp dir, for the tests that stop a run while a step sleeps. `steps` writes the
+ * job's step lines from the dir and a `sleep` argument no other test uses (`ID.PID…`, a valid
+ * number), so pgrep finds this test's sleeps and nothing else. `start` runs `holdfast run ARGS` and
+ * resolves once `until` holds (default: `sleep MARKER` runs); `done` is the finished CLI.
+ */
+function sleepyJob(id: number, job: string, steps: (dir: string, marker: string) => string) {
+  const dir = makeTempDir();
+  const marker = `${id}.${process.pid}${Date.now() % 1000}`;
+  const config = writeConfig(
+    dir,
+    `version: 1
+state_dir: ./state
+jobs:
+  ${job}:
+    steps:
+${steps(dir, marker)}`,
+  );
+  const sleeping = (suffix = "") => processesMatching(`sleep ${marker}${suffix}`);
+  return {
+    dir,
+    config,
+    sleeping,
+    async start(args: string[], until: () => boolean = () => sleeping().length > 0) {
+      const child = startCli(["--config", config, "run", ...args]);
+      const done = collect(child);
+      await waitFor(until);
+      return { child, done };
+    },
+  };
+}
+
 describe("order and failure", () => {
   test("a failed 3rd step stops the job: 1–2 succeeded, 3 failed, 4–5 skipped, exit 1", async () => {
     const dir = makeTempDir();
@@ -210,23 +242,18 @@ jobs:
   });
 
   test("SIGTERM during a step: the child is gone, the run is cancelled, exit 143", async () => {
-    const dir = makeTempDir();
-    const marker = `61.${process.pid}${Date.now() % 1000}`;
-    const started = path.join(dir, "started");
-    const config = writeConfig(
-      dir,
-      `version: 1
-state_dir: ./state
-jobs:
-  long:
-    steps:
-      - { name: sleepy, type: exec, shell: "touch ${started}; sleep ${marker}" }
+    const job = sleepyJob(
+      61,
+      "long",
+      (dir, marker) => `      - { name: sleepy, type: exec, shell: "touch ${dir}/started; sleep ${marker}" }
       - { name: after, type: exec, command: [echo, after] }
 `,
     );
-    const child = startCli(["--config", config, "run", "--json"]);
-    const done = collect(child);
-    await waitFor(() => fs.existsSync(started) && processesMatching(`sleep ${marker}`).length > 0);
+    const started = path.join(job.dir, "started");
+    const { child, done } = await job.start(
+      ["--json"],
+      () => fs.existsSync(started) && job.sleeping().length > 0,
+    );
     child.kill("SIGTERM");
     const result = await done;
     expect(result.code, result.stderr).toBe(143);
@@ -234,30 +261,23 @@ jobs:
     expect(run.status).toBe("cancelled");
     expect(run.exit_code).toBe(143);
     expect(run.steps.map((s: any) => s.status)).toEqual(["cancelled", "skipped"]);
-    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+    expect(job.sleeping()).toEqual([]);
   });
 
   test("SIGKILL to holdfast: the next status shows the run interrupted, and the next run succeeds", async () => {
-    const dir = makeTempDir();
-    const marker = `62.${process.pid}${Date.now() % 1000}`;
-    const started = path.join(dir, "started");
-    const config = writeConfig(
-      dir,
-      `version: 1
-state_dir: ./state
-jobs:
-  long:
-    steps:
-      - { name: sleepy, type: exec, shell: "[ -e ${dir}/second ] || { touch ${started}; sleep ${marker}; }" }
+    const job = sleepyJob(
+      62,
+      "long",
+      (dir, marker) =>
+        `      - { name: sleepy, type: exec, shell: "[ -e ${dir}/second ] || { touch ${dir}/started; sleep ${marker}; }" }
 `,
     );
-    const child = startCli(["--config", config, "run"]);
-    const done = collect(child);
-    await waitFor(() => fs.existsSync(started));
+    const { dir, config } = job;
+    const { child, done } = await job.start([], () => fs.existsSync(path.join(dir, "started")));
     child.kill("SIGKILL");
     await done;
     // The orphaned sleep is not holdfast's to reap after SIGKILL; end it so the test leaves nothing behind.
-    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(Number(pid), "SIGKILL");
+    for (const pid of job.sleeping()) process.kill(Number(pid), "SIGKILL");
 
     const status = parseJson(await runCli(["--config", config, "status", "--json"]));
     expect(status.jobs[0].last_run.status).toBe("interrupted");
@@ -482,15 +502,11 @@ jobs:
 
 describe("always: true steps (issue 16 item 4)", () => {
   test("run after a failed step, recorded like any step; the run stays failed and later plain steps are skipped", async () => {
-    const dir = makeTempDir();
-    const config = writeConfig(
-      dir,
-      `version: 1
-state_dir: ./state
-jobs:
-  app:
-    steps:
-      - { name: stop-app, type: exec, command: [touch, ${dir}/stopped] }
+    // Nothing sleeps here: the job runs to its end.
+    const { dir, config } = sleepyJob(
+      0,
+      "app",
+      (dir) => `      - { name: stop-app, type: exec, command: [touch, ${dir}/stopped] }
       - { name: dump, type: exec, shell: "echo dump failed >&2; exit 3" }
       - { name: backup, type: exec, command: [touch, ${dir}/backed-up] }
       - { name: start-app, type: exec, always: true, shell: "echo started; touch ${dir}/started" }
@@ -523,24 +539,20 @@ jobs:
   });
 
   test("run after SIGTERM cancelled the run, not stopped by that signal; the run stays cancelled (143)", async () => {
-    const dir = makeTempDir();
-    const marker = `63.${process.pid}${Date.now() % 1000}`;
-    const started = path.join(dir, "started");
-    const config = writeConfig(
-      dir,
-      `version: 1
-state_dir: ./state
-jobs:
-  app:
-    steps:
-      - { name: sleepy, type: exec, shell: "touch ${started}; sleep ${marker}" }
+    const job = sleepyJob(
+      63,
+      "app",
+      (dir, marker) => `      - { name: sleepy, type: exec, shell: "touch ${dir}/started; sleep ${marker}" }
       - { name: plain, type: exec, command: [touch, ${dir}/plain] }
       - { name: start-app, type: exec, always: true, shell: "sleep 0.5; touch ${dir}/restarted" }
 `,
     );
-    const child = startCli(["--config", config, "run", "app", "--json"]);
-    const done = collect(child);
-    await waitFor(() => fs.existsSync(started) && processesMatching(`sleep ${marker}`).length > 0);
+    const { dir } = job;
+    const started = path.join(dir, "started");
+    const { child, done } = await job.start(
+      ["app", "--json"],
+      () => fs.existsSync(started) && job.sleeping().length > 0,
+    );
     child.kill("SIGTERM");
     const result = await done;
     expect(result.code, result.stderr).toBe(143);
@@ -557,24 +569,16 @@ jobs:
   });
 
   test("a second signal stops a running always step", async () => {
-    const dir = makeTempDir();
-    const marker = `64.${process.pid}${Date.now() % 1000}`;
-    const config = writeConfig(
-      dir,
-      `version: 1
-state_dir: ./state
-jobs:
-  app:
-    steps:
-      - { name: sleepy, type: exec, shell: "touch ${dir}/s1; sleep ${marker}1" }
+    const job = sleepyJob(
+      64,
+      "app",
+      (dir, marker) => `      - { name: sleepy, type: exec, shell: "touch ${dir}/s1; sleep ${marker}1" }
       - { name: cleanup, type: exec, always: true, shell: "touch ${dir}/s2; sleep ${marker}2" }
 `,
     );
-    const child = startCli(["--config", config, "run", "app", "--json"]);
-    const done = collect(child);
-    await waitFor(() => processesMatching(`sleep ${marker}1`).length > 0);
+    const { child, done } = await job.start(["app", "--json"], () => job.sleeping("1").length > 0);
     child.kill("SIGTERM");
-    await waitFor(() => processesMatching(`sleep ${marker}2`).length > 0);
+    await waitFor(() => job.sleeping("2").length > 0);
     child.kill("SIGTERM");
     const result = await done;
     expect(result.code, result.stderr).toBe(143);
@@ -583,6 +587,6 @@ jobs:
       "sleepy cancelled",
       "cleanup cancelled",
     ]);
-    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+    expect(job.sleeping()).toEqual([]);
   });
 });
