@@ -28,6 +28,8 @@ export interface StepProgress {
   filesDone?: number;
   filesTotal?: number;
   secondsRemaining?: number;
+  /** One of the files being read now (restic's current_files). */
+  currentFile?: string;
   label?: string;
 }
 

@@ -18,6 +18,7 @@ import { webRoutes } from "./routes/web.js";
 import { snapshotRoutes } from "./routes/snapshots.js";
 import { browseRoutes } from "./routes/browse.js";
 import { downloadRoutes } from "./routes/download.js";
+import { eventRoutes } from "./routes/events.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -48,6 +49,7 @@ const securityHeaders: MiddlewareHandler = async (c, next) => {
 
 export function createApp(deps: ServerDeps): Hono {
   const ctx = createContext(deps);
+  ctx.live?.start();
   const { redactor, logError } = ctx;
 
   const app = new Hono();
@@ -75,6 +77,7 @@ export function createApp(deps: ServerDeps): Hono {
   if (deps.snapshots) app.route("/", snapshotRoutes(ctx, deps.snapshots));
   app.route("/", browseRoutes(ctx));
   app.route("/", downloadRoutes(ctx));
+  app.route("/", eventRoutes(ctx));
   app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>

@@ -12,6 +12,7 @@ import type { ServerResticHost } from "./restic-host.js";
 import { SnapshotService } from "./snapshot-service.js";
 import { EventBus } from "./events.js";
 import { Operations } from "./operations.js";
+import { LiveRuns } from "./live-runs.js";
 
 export interface SnapshotList {
   /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
@@ -40,6 +41,8 @@ export interface ServerDeps {
   webDir?: string;
   /** Default: the config's secrets (redactorForConfig) plus the token. */
   redactor?: Redactor;
+  /** Follow the runs going on through STATE/live/ (server/live-runs.ts); `serve` sets it. */
+  watchRuns?: boolean;
   /** Where unexpected errors are written (default: stderr). */
   logError?: (message: string) => void;
 }
@@ -57,6 +60,8 @@ export interface ServerContext {
   operations: Operations | null;
   /** The live events of GET /api/events. */
   events: EventBus;
+  /** The runs going on, from their live files (null unless deps.watchRuns). */
+  live: LiveRuns | null;
   deps: ServerDeps;
 }
 
@@ -85,6 +90,9 @@ export function createContext(deps: ServerDeps): ServerContext {
         })
       : null,
     events,
+    live: deps.watchRuns
+      ? new LiveRuns({ stateDir: deps.config.state_dir, events, store: deps.store, logError })
+      : null,
     deps,
   };
 }

@@ -41,6 +41,11 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
+  /** The id of the newest event (0 before the first). */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
   get connections(): number {
     return this.listeners.size;
   }

@@ -348,6 +348,7 @@ function createProgressAggregator(repos: readonly string[], emit: (p: StepProgre
     let filesDone = 0;
     let filesTotal = 0;
     let eta = 0;
+    let currentFile: string | undefined;
     for (const name of names) {
       const s = latest.get(name);
       if (finished.has(name)) percent += 1;
@@ -358,6 +359,7 @@ function createProgressAggregator(repos: readonly string[], emit: (p: StepProgre
       filesDone += s.filesDone;
       filesTotal += s.totalFiles;
       if (!finished.has(name)) eta = Math.max(eta, s.secondsRemaining);
+      if (!finished.has(name)) currentFile ??= s.currentFiles[0];
     }
     const progress: StepProgress = {
       percent: names.length > 0 ? percent / names.length : 0,
@@ -367,6 +369,7 @@ function createProgressAggregator(repos: readonly string[], emit: (p: StepProgre
       filesTotal,
     };
     if (eta > 0) progress.secondsRemaining = eta;
+    if (currentFile !== undefined) progress.currentFile = currentFile;
     if (names.length > 1) progress.label = `${names.length - finished.size} of ${names.length} repositories`;
     emit(progress);
   };

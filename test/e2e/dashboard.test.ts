@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChildProcess } from "node:child_process";
@@ -81,6 +82,10 @@ function writeSource(root: string): void {
   }
 }
 
+/** The page's globals inside page functions (serialised into the page: no closures; this file
+ * compiles without the DOM types, and a string would be eval, which the dashboard's CSP refuses). */
+type InPage = { document: { querySelector(s: string): { innerText: string } | null } };
+
 async function shot(name: string): Promise<void> {
   for (const [label, size] of [
     ["desktop", DESKTOP],
@@ -97,7 +102,16 @@ async function noHorizontalOverflow(url: string): Promise<void> {
   await page.setViewportSize(PHONE);
   await page.goto(url);
   await page.waitForSelector("main h1");
-  await page.waitForLoadState("networkidle");
+  // Not "networkidle": the event stream is a request that never ends. The view has loaded when its
+  // loading notes are gone.
+  await page.waitForFunction(
+    () => !(globalThis as unknown as InPage).document.querySelector("main [aria-busy=true], main .loading"),
+    null,
+    {
+      timeout: 15_000,
+    },
+  );
+  await page.waitForTimeout(300);
   const width = await page.evaluate<number>("document.documentElement.scrollWidth");
   expect(width, `${url} is ${width}px wide at 390px`).toBeLessThanOrEqual(PHONE.width);
   await page.setViewportSize(DESKTOP);
@@ -110,6 +124,12 @@ describe.skipIf(!hasChromium || !hasRestic)("the dashboard in Chromium", () => {
     writeSource(src);
     const pass = writePassword(path.join(dir, "secrets", "repo.pass"), "e2e-dash-pw-4b1d");
     resticInit({ repo: path.join(dir, "repo"), passwordFile: pass });
+    resticInit({ repo: path.join(dir, "slow-repo"), passwordFile: pass });
+    // 40 MiB of random data for a backup slow enough (4 MiB/s upload limit, 4 MiB packs) that its
+    // progress is seen to change.
+    fs.mkdirSync(path.join(dir, "bulk"), { recursive: true });
+    for (let i = 0; i < 40; i++)
+      fs.writeFileSync(path.join(dir, "bulk", `f${i}.bin`), crypto.randomBytes(1 << 20));
     restoreRoot = path.join(dir, "restores");
     configFile = path.join(dir, "holdfast.yaml");
     fs.writeFileSync(
@@ -120,8 +140,10 @@ host: e2e-host
 repositories:
   local: { url: ${dir}/repo, password_file: ${pass} }
   missing: { url: ${dir}/not-a-repo, password_file: ${pass} }
+  throttled: { url: ${dir}/slow-repo, password_file: ${pass}, limit_upload: 4096 }
 sources:
   data: { paths: [${src}] }
+  bulk: { paths: [${dir}/bulk] }
 jobs:
   nightly:
     max_age: 2d
@@ -131,6 +153,9 @@ jobs:
     max_age: 2d
     steps:
       - { name: offsite, type: backup, source: data, repos: [missing] }
+  bulk:
+    steps:
+      - { name: bulk, type: backup, source: bulk, repos: [throttled], extra_args: [--pack-size, "4"] }
   slow:
     steps:
       - { name: nap, type: exec, shell: "touch ${dir}/nap-started; sleep 120" }
@@ -362,6 +387,49 @@ server:
     expect(run.status).toBe("cancelled");
     expect(run.steps.map((st) => `${st.name} ${st.status}`)).toEqual(["nap cancelled", "wake succeeded"]);
     expect(fs.existsSync(path.join(dir, "woke"))).toBe(true);
+  });
+
+  it("shows a backup's progress change without reload, one event stream for two tabs", async () => {
+    await page.goto(`${server.base}/`);
+    await page.waitForSelector("[data-live=events]", { timeout: 15_000 });
+    const second = await context.newPage();
+    const streams: string[] = [];
+    second.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/api/events") streams.push(r.url());
+    });
+    await second.goto(`${server.base}/`);
+    await second.waitForSelector("main h1");
+    await second.waitForSelector("[data-live=events]", { timeout: 15_000 });
+
+    const child = startCli(["--config", configFile, "run", "bulk"]);
+    const ended = collect(child);
+    const card = page.locator("[data-testid=progress]").first();
+    await card.waitFor({ timeout: 30_000 });
+    const first = await card.innerText();
+    await shot("home-progress");
+    // The figures move while the page stays as it is (no navigation, no reload).
+    const navigations: string[] = [];
+    page.on("framenavigated", (f) => navigations.push(f.url()));
+    await page.waitForFunction(
+      (before) => {
+        const el = (globalThis as unknown as InPage).document.querySelector("[data-testid=progress]");
+        return el !== null && el.innerText !== before;
+      },
+      first,
+      { timeout: 30_000 },
+    );
+    const later = await card.innerText();
+    expect(later).toMatch(/files/);
+    expect(later).not.toBe(first);
+    // The other tab shows progress too — from the first tab's stream, passed on to it.
+    await second.locator("[data-testid=progress]").first().waitFor({ timeout: 15_000 });
+    const result = await ended;
+    expect(result.code, result.stderr).toBe(0);
+    // The end reaches the page without a reload: the progress goes, the job is ok.
+    await page.locator("[data-testid=progress]").waitFor({ state: "detached", timeout: 15_000 });
+    expect(navigations).toEqual([]);
+    expect(streams, "the second tab opened no stream of its own").toEqual([]);
+    await second.close();
   });
 
   it("has no horizontal scroll at 390 px on any view", async () => {

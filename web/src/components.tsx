@@ -72,7 +72,7 @@ export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
 
 export function Loading({ what }: { what: string }) {
   return (
-    <p class="muted" role="status" aria-live="polite">
+    <p class="muted loading" role="status" aria-live="polite">
       Loading {what}…
     </p>
   );

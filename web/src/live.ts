@@ -1,7 +1,7 @@
 // What the views show changes on its own: one poller for the job states (an ETag makes an unchanged
 // answer a body-less 304) and, when the server has it, the Server-Sent Events stream instead. Polling
 // pauses while the tab is hidden; an idle visible tab costs one small request per interval.
-import { getJsonCached, headers } from "./api.js";
+import { auth, getJsonCached, headers } from "./api.js";
 import { createStore } from "./store.js";
 import type { Info, JobStatus, ProgressEvent, StatusResponse } from "./types.js";
 
@@ -59,20 +59,97 @@ export function hasEvents(i: Info | null): boolean {
 let eventsAbort: AbortController | null = null;
 let lastEventId: string | null = null;
 
-/** The SSE stream, read with fetch so the Bearer header can go with it; resumes with Last-Event-ID. */
-async function followEvents(): Promise<void> {
+// One stream per browser, not per tab: the tab that holds the Web Lock reads GET /api/events and
+// passes every event on through a BroadcastChannel; the other tabs only listen. When that tab closes,
+// the lock (and the stream, resumed with the last id any tab saw) passes to another. Tabs share only
+// with tabs of the same token: the channel is named after a hash of it. Without Web Locks,
+// BroadcastChannel or crypto.subtle (plain http on another host), each tab reads its own stream.
+type Shared = { kind: "event"; id: string | null; event: string; data: string } | { kind: "leader" };
+let channel: BroadcastChannel | null = null;
+let leaderSeenAt = 0;
+let followerWatch: ReturnType<typeof setInterval> | null = null;
+
+async function channelName(): Promise<string | null> {
+  if (typeof BroadcastChannel === "undefined" || !("locks" in navigator)) return null;
+  const token = headers().Authorization ?? "";
+  if (!token) return "holdfast-events:open";
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  const hex = [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `holdfast-events:${hex}`;
+}
+
+function stopEvents(): void {
   eventsAbort?.abort();
+  eventsAbort = null;
+  channel?.close();
+  channel = null;
+  if (followerWatch) clearInterval(followerWatch);
+  followerWatch = null;
+}
+
+async function startEvents(): Promise<void> {
+  stopEvents();
   const controller = new AbortController();
   eventsAbort = controller;
+  const name = await channelName();
+  if (controller.signal.aborted) return;
+  if (name === null) {
+    void followEvents(controller.signal, null);
+    return;
+  }
+  const ch = new BroadcastChannel(name);
+  channel = ch;
+  let leading = false;
+  ch.onmessage = (m: MessageEvent<Shared>) => {
+    if (leading) return;
+    leaderSeenAt = Date.now();
+    if (liveMode.get() !== "events") {
+      liveMode.set("events");
+      if (timer) clearTimeout(timer);
+      void refreshStatus();
+    }
+    if (m.data.kind === "event") {
+      if (m.data.id) lastEventId = m.data.id;
+      handleEvent(m.data.event, m.data.data);
+    }
+  };
+  // A follower that hears nothing from a leader for a while polls again (the leader's tab may be
+  // stuck); the leader announces itself every 10 s.
+  followerWatch = setInterval(() => {
+    if (!leading && liveMode.get() === "events" && Date.now() - leaderSeenAt > 25_000) {
+      liveMode.set("polling");
+      schedule();
+    }
+  }, 5_000);
+  void navigator.locks
+    .request(name, { signal: controller.signal }, async () => {
+      leading = true;
+      const announce = setInterval(() => ch.postMessage({ kind: "leader" } satisfies Shared), 10_000);
+      ch.postMessage({ kind: "leader" } satisfies Shared);
+      try {
+        await followEvents(controller.signal, (msg) => ch.postMessage(msg));
+      } finally {
+        clearInterval(announce);
+        leading = false;
+      }
+    })
+    .catch(() => {
+      /* aborted: the token changed or the tab logged out */
+    });
+}
+
+/** The SSE stream, read with fetch so the Bearer header can go with it; resumes with Last-Event-ID. */
+async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) | null): Promise<void> {
   let retryMs = 3000;
-  while (!controller.signal.aborted) {
+  while (!signal.aborted) {
     try {
       const res = await fetch("/api/events", {
         headers: headers({
           Accept: "text/event-stream",
           ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}),
         }),
-        signal: controller.signal,
+        signal,
       });
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       liveMode.set("events");
@@ -91,11 +168,14 @@ async function followEvents(): Promise<void> {
           const ev = parseEvent(block);
           if (ev.retry) retryMs = ev.retry;
           if (ev.id) lastEventId = ev.id;
-          if (ev.data !== null) handleEvent(ev.event, ev.data);
+          if (ev.data !== null) {
+            handleEvent(ev.event, ev.data);
+            share?.({ kind: "event", id: ev.id, event: ev.event, data: ev.data });
+          }
         }
       }
     } catch {
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
     }
     liveMode.set("polling");
     schedule();
@@ -160,8 +240,12 @@ function handleEvent(event: string, data: string): void {
 export function startLive(): void {
   if (started) return;
   started = true;
+  // Logged out or refused: this tab stops reading (and sharing) the stream until a token is given.
+  auth.subscribe((a) => {
+    if (a.state === "needed") stopEvents();
+  });
   void refreshInfo().then(() => {
-    if (hasEvents(info.get())) void followEvents();
+    if (hasEvents(info.get())) void startEvents();
   });
   void refreshStatus().then(schedule);
   liveMode.set("polling");
@@ -177,8 +261,10 @@ export function startLive(): void {
 
 /** After the token changed: read everything again. */
 export function restartLive(): void {
+  lastEventId = null;
   void refreshInfo().then(() => {
-    if (hasEvents(info.get())) void followEvents();
+    if (hasEvents(info.get())) void startEvents();
+    else stopEvents();
   });
   void refreshStatus().then(() => tick.update((n) => n + 1));
 }

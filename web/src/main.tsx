@@ -100,7 +100,7 @@ function App() {
         {i && <span class="muted small host">{i.host}</span>}
         <span class="spacer" />
         {updated && (
-          <span class="muted small" aria-live="off">
+          <span class="muted small" aria-live="off" data-live={mode}>
             {mode === "events" ? "live" : "updated"} <Time iso={updated.toISOString()} />
           </span>
         )}

@@ -8,6 +8,7 @@ import { openRunHistory } from "../open-store.js";
 import { lockJob } from "../../engine/job-lock.js";
 import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
+import { combineReporters, createLiveFileReporter } from "../../engine/live-file.js";
 import { color, formatTable, isJournalStream, printJson, statusColor } from "../output.js";
 
 interface RunFlags {
@@ -245,6 +246,8 @@ async function runOne(
     showOutput: !flags.quiet,
     journal: isJournalStream(out.fd),
   });
+  // STATE/live/RUN.json for `holdfast serve`'s live view (engine/live-file.ts): no DB write per progress line.
+  const live = createLiveFileReporter({ stateDir: config.state_dir });
   try {
     if (embedded)
       out.write(
@@ -256,7 +259,12 @@ async function runOne(
       await prepareQuickstart(config, (line) => out.write(`holdfast: ${line}\n`));
     }
     const record = await runJob(
-      { store, reporter, hooks: createRunHooks(config, store), settleHistory: () => store.settle() },
+      {
+        store,
+        reporter: combineReporters(reporter, live),
+        hooks: createRunHooks(config, store),
+        settleHistory: () => store.settle(),
+      },
       {
         config,
         job: job.name,
@@ -271,6 +279,7 @@ async function runOne(
   } finally {
     lock.release();
     reporter.dispose();
+    live.dispose();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);

@@ -135,6 +135,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     ...(resticHost ? { resticHost } : {}),
     store,
     token,
+    watchRuns: true,
     runJob: launcher.runJob,
     snapshots: createSnapshotLister(config, stopping.signal),
     renderMetrics: async () => {

@@ -23,7 +23,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         snapshots: ctx.deps.snapshots !== undefined,
         browse: ctx.snapshots !== null,
         download: ctx.operations !== null,
-        events: false,
+        events: true,
         cancel: true,
       },
       endpoints: [
@@ -35,6 +35,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/runs/:id",
         "POST /api/runs/:id/cancel",
         "GET /api/runs/:id/logs?step=",
+        "GET /api/events",
         "GET /api/config",
         "GET /api/redundancy",
         ...(ctx.deps.snapshots ? ["GET /api/snapshots?repo=&source="] : []),
