@@ -88,12 +88,14 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "--check",
       "for monitors: Nagios exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and a one-line summary",
     )
+    .option("--fleet", "every host of the fleet database (host × job, worst first), on the hub's clock")
     .addHelpText(
       "after",
       examples([
         "holdfast status",
         "holdfast status --json",
         "holdfast status --check || echo backups need attention",
+        "holdfast status --fleet",
       ]),
     )
     .action(on(() => import("./commands/status.js")));
@@ -375,9 +377,15 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "the freshness check: sends `stale` once per episode for jobs with no success within max_age; exit 0 all fresh, 2 any stale",
     )
     .option("--json", 'print JSON: {"jobs": [...], "stale": bool}')
+    .option("--fleet", "the whole fleet from its database: stale and missing once per episode, then recovered")
     .addHelpText(
       "after",
-      examples(["holdfast watch", "holdfast watch --json", "holdfast watch || echo a backup is overdue"]),
+      examples([
+        "holdfast watch",
+        "holdfast watch --json",
+        "holdfast watch || echo a backup is overdue",
+        "holdfast watch --fleet",
+      ]),
     )
     .action(on(() => import("./commands/watch.js")));
 

@@ -373,6 +373,28 @@ function buildFileSchema(
         sync_timeout: durationSchema
           .default(5_000)
           .describe("how long replication after a run may take before it is left for the next sync"),
+        view_url_file: pathSchema
+          .optional()
+          .describe(
+            "the hub: file (0600) with the URL of the read-only viewer role for status/watch --fleet and serve --store postgres (default url_file)",
+          ),
+        missing_grace: durationSchema
+          .default(HOUR)
+          .describe(
+            "the hub: a host is missing when it has not reported this long after its next expected run",
+          ),
+        notify: z
+          .array(z.string())
+          .default([])
+          .describe("the hub: the notifiers `watch --fleet` sends stale, missing and recovered to"),
+        keep_runs_months: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe(
+            "the hub: raw runs older than this many months are deleted by `fleet prune` (daily rollups stay)",
+          ),
       })
       .optional()
       .describe("replicate this host's history to the fleet database (docs/fleet.md)"),

@@ -120,7 +120,17 @@ export interface RawConfig {
   metrics: { textfile?: string | undefined };
   server: ServerSettings;
   /** Replicate this host's history to the fleet's PostgreSQL (docs/fleet.md). */
-  fleet?: { url_file: string; host_name?: string | undefined; sync_timeout: number } | undefined;
+  fleet?:
+    | {
+        url_file: string;
+        host_name?: string | undefined;
+        sync_timeout: number;
+        view_url_file?: string | undefined;
+        missing_grace: number;
+        notify: string[];
+        keep_runs_months?: number | undefined;
+      }
+    | undefined;
 }
 
 export type RepositoryConfig = RawRepositoryConfig & { name: string };

@@ -18,24 +18,26 @@ export function fleetEnabled(config: Config): boolean {
   return config.fleet !== undefined;
 }
 
-function issueAt(config: Config, message: string, hint: string): ConfigError {
+function issueAt(
+  config: Config,
+  message: string,
+  hint: string,
+  key: "url_file" | "view_url_file" = "url_file",
+): ConfigError {
   const file = config.file ?? "(config)";
-  const [pos] = config.file
-    ? positionsInConfigFile(config.file, [["fleet", "url_file"]])
-    : [{ line: 0, col: 0 }];
+  const [pos] = config.file ? positionsInConfigFile(config.file, [["fleet", key]]) : [{ line: 0, col: 0 }];
   const issue: ConfigIssue = {
     file,
     line: pos?.line ?? 0,
     col: pos?.col ?? 0,
-    path: "fleet.url_file",
+    path: `fleet.${key}`,
     message,
     hint,
   };
   return new ConfigError([issue]);
 }
 
-/** Reads fleet.url_file; a ConfigError (exit 2) for a missing, shared or malformed file. */
-export function readFleetSettings(config: Config): FleetSettings {
+function requireFleet(config: Config): NonNullable<Config["fleet"]> {
   const fleet = config.fleet;
   if (fleet === undefined)
     throw new ConfigError([
@@ -48,7 +50,11 @@ export function readFleetSettings(config: Config): FleetSettings {
         hint: "add fleet: { url_file: /etc/holdfast/fleet.url } (docs/fleet.md)",
       },
     ]);
-  const file = fleet.url_file;
+  return fleet;
+}
+
+/** Reads a URL file (0600, this user's, one postgresql:// line); a ConfigError (exit 2) otherwise. */
+function readUrlFile(config: Config, file: string, key: "url_file" | "view_url_file"): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -58,16 +64,18 @@ export function readFleetSettings(config: Config): FleetSettings {
       config,
       `cannot read ${file} (${code || String(err)})`,
       "create it with the postgresql:// URL on one line, mode 0600: install -m 600 /dev/null FILE",
+      key,
     );
   }
   if (!st.isFile())
-    throw issueAt(config, `${file} is not a file`, "point url_file at a file holding the URL");
+    throw issueAt(config, `${file} is not a file`, `point ${key} at a file holding the URL`, key);
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
     throw issueAt(
       config,
       `${file} is readable by ${st.mode & 0o007 ? "others" : "its group"} (mode ${mode}); it holds the fleet database credentials`,
       `chmod 600 ${file}`,
+      key,
     );
   }
   if (typeof process.getuid === "function" && st.uid !== process.getuid() && process.getuid() !== 0) {
@@ -75,6 +83,7 @@ export function readFleetSettings(config: Config): FleetSettings {
       config,
       `${file} belongs to another user (uid ${st.uid})`,
       `chown it to the user holdfast runs as`,
+      key,
     );
   }
   const url = fs.readFileSync(file, "utf8").trim();
@@ -83,7 +92,28 @@ export function readFleetSettings(config: Config): FleetSettings {
       config,
       `${file} does not hold one postgresql:// URL`,
       "write one line: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+      key,
     );
   }
-  return { url, hostName: fleet.host_name ?? config.host, syncTimeoutMs: fleet.sync_timeout, urlFile: file };
+  return url;
+}
+
+/** Reads fleet.url_file; a ConfigError (exit 2) for a missing, shared or malformed file. */
+export function readFleetSettings(config: Config): FleetSettings {
+  const fleet = requireFleet(config);
+  const url = readUrlFile(config, fleet.url_file, "url_file");
+  return {
+    url,
+    hostName: fleet.host_name ?? config.host,
+    syncTimeoutMs: fleet.sync_timeout,
+    urlFile: fleet.url_file,
+  };
+}
+
+/** The URL the fleet views read with (fleet.view_url_file, else url_file) — the hub's viewer role. */
+export function readFleetViewUrl(config: Config): string {
+  const fleet = requireFleet(config);
+  return fleet.view_url_file !== undefined
+    ? readUrlFile(config, fleet.view_url_file, "view_url_file")
+    : readUrlFile(config, fleet.url_file, "url_file");
 }

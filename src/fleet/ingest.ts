@@ -149,3 +149,58 @@ async function ingestRun(c: pg.ClientBase, hostId: string, item: IngestItem): Pr
   }
   return seq !== undefined;
 }
+
+/** What a host says of itself at the end of each sync (its clock, versions, what to expect of it). */
+export interface Heartbeat {
+  /** The host's clock when it sent this (ISO). */
+  sent_at: string;
+  holdfast_version: string | null;
+  restic_version: string | null;
+  jobs: HeartbeatJob[];
+  /** Outbox entries still queued, and the oldest one's time (host clock). */
+  pending: number;
+  oldest_pending_at: string | null;
+}
+
+export interface HeartbeatJob {
+  job: string;
+  schedule: string | null;
+  /** The job's next scheduled run by the host's clock (null: not scheduled). */
+  next_run_at: string | null;
+  randomized_delay_ms: number;
+  max_age_ms: number | null;
+}
+
+/**
+ * Records a heartbeat (one row per host, replaced each time). The hub's own clock is now() of this
+ * server; skew is the host's clock minus it. A clone (another fingerprint) is not recorded: its
+ * heartbeats would make the original look alive.
+ */
+export async function recordHeartbeat(c: pg.ClientBase, host: IngestHost, hb: Heartbeat): Promise<void> {
+  const known = await c.query<{ fingerprint: string | null }>(
+    `INSERT INTO holdfast.hosts (host_id, display_name, fingerprint, last_received_at) VALUES ($1, $2, $3, now())
+     ON CONFLICT (host_id) DO UPDATE SET last_received_at = CASE WHEN holdfast.hosts.fingerprint = excluded.fingerprint
+       THEN now() ELSE holdfast.hosts.last_received_at END
+     RETURNING fingerprint`,
+    [host.host_id, host.display_name, host.fingerprint],
+  );
+  if (known.rows[0]?.fingerprint !== host.fingerprint) return;
+  await c.query(
+    `INSERT INTO holdfast.heartbeats AS h (host_id, sent_at, received_at, skew_ms, holdfast_version, restic_version,
+                                           jobs, pending, oldest_pending_at)
+     VALUES ($1, $2, now(), round(extract(epoch FROM ($2::timestamptz - now())) * 1000), $3, $4, $5::jsonb, $6, $7)
+     ON CONFLICT (host_id) DO UPDATE SET sent_at = excluded.sent_at, received_at = excluded.received_at,
+       skew_ms = excluded.skew_ms, holdfast_version = excluded.holdfast_version,
+       restic_version = excluded.restic_version, jobs = excluded.jobs, pending = excluded.pending,
+       oldest_pending_at = excluded.oldest_pending_at`,
+    [
+      host.host_id,
+      new Date(hb.sent_at),
+      hb.holdfast_version,
+      hb.restic_version,
+      JSON.stringify(hb.jobs),
+      hb.pending,
+      hb.oldest_pending_at === null ? null : new Date(hb.oldest_pending_at),
+    ],
+  );
+}

@@ -41,6 +41,10 @@ export const WRITER_TABLE_PRIVILEGES: Readonly<Record<string, string>> = {
   notifications: "SELECT, INSERT",
   step_latest: "SELECT, INSERT, UPDATE",
   state: "SELECT, INSERT, UPDATE, DELETE",
+  heartbeats: "SELECT, INSERT, UPDATE",
+  // Written by the runs trigger (SECURITY DEFINER), never by a host directly.
+  job_latest: "SELECT",
+  runs_daily: "SELECT",
 };
 
 const ROLE_RE = /^[a-z_][a-z0-9_]{0,62}$/;

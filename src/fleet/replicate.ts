@@ -12,7 +12,8 @@ import { describePgUrl, migrateWith, pgTypes, toStoreError } from "../store/post
 import { HoldfastError, StoreError } from "../errors.js";
 import { readFleetSettings } from "./config.js";
 import { loadOrCreateHostId } from "./host-id.js";
-import { HostConflictError, ingestBatch } from "./ingest.js";
+import { HostConflictError, ingestBatch, recordHeartbeat } from "./ingest.js";
+import { buildHeartbeat } from "./heartbeat.js";
 import { openOutbox } from "./outbox.js";
 
 export const SYNC_STATUS_FILE = "fleet-sync.json";
@@ -104,18 +105,37 @@ export async function syncFleet(config: Config, options: SyncOptions = {}): Prom
       }
       await migrateWith(client, hub);
       const batchSize = options.batchSize ?? 500;
+      const host = {
+        host_id: identity.host_id,
+        display_name: settings.hostName,
+        fingerprint: identity.fingerprint,
+      };
+      // The heartbeat closes every sync that reached the hub, also one whose budget ran out.
+      const heartbeat = () =>
+        recordHeartbeat(
+          client,
+          host,
+          buildHeartbeat(
+            config,
+            { pending: outbox.pending(), oldest_pending_at: outbox.oldestQueuedAt() },
+            new Date(),
+          ),
+        ).catch((err: unknown) => {
+          throw toStoreError(err, hub, "send the heartbeat to the fleet database");
+        });
       for (;;) {
-        if (Date.now() - started > deadlineMs)
+        if (Date.now() - started > deadlineMs) {
+          await heartbeat();
           throw new StoreError(`the sync's ${deadlineMs} ms budget ran out`);
+        }
         const entries = outbox.batch(batchSize);
-        if (entries.length === 0) break;
+        if (entries.length === 0) {
+          await heartbeat();
+          break;
+        }
         const items = await outbox.load(entries);
         try {
-          const r = await ingestBatch(
-            client,
-            { host_id: identity.host_id, display_name: settings.hostName, fingerprint: identity.fingerprint },
-            items,
-          );
+          const r = await ingestBatch(client, host, items);
           applied += r.applied;
           unchanged += r.unchanged;
         } catch (err) {

@@ -93,6 +93,8 @@ export function formatTitle(
     case "stale": {
       const staleFor = typeof details.stale_for_ms === "number" ? formatDuration(details.stale_for_ms) : "?";
       const maxAge = typeof details.max_age_ms === "number" ? formatDuration(details.max_age_ms) : "?";
+      if (details.fleet === "missing")
+        return `[holdfast] ${host} is MISSING: no report since ${typeof details.last_heard_at === "string" ? details.last_heard_at : "ever"} (expected by ${String(details.missing_after)}, the hub's clock)`;
       if (typeof details.history_error === "string")
         return `[holdfast] ${job} is STALE on ${host}: the backup history cannot be read (max_age ${maxAge})`;
       if (typeof details.clock === "string")
@@ -100,6 +102,7 @@ export function formatTitle(
       return `[holdfast] ${job} is STALE on ${host}: no successful run for ${staleFor} (max_age ${maxAge})`;
     }
     case "recovered": {
+      if (details.previous === "missing") return `[holdfast] ${host} reports again after being missing`;
       const previous = details.previous === "stale" ? "being stale" : "failing";
       return `[holdfast] ${job} recovered on ${host} after ${previous}`;
     }
@@ -131,6 +134,13 @@ function formatText(
       `the history cannot be read: ${details.history_error}`,
       "",
       "Whether the job ran cannot be known, so it counts as stale: run `holdfast doctor`, which says what is wrong with the history database and how to fix it.",
+    );
+  } else if (event === "stale" && details.fleet === "missing") {
+    lines.push(
+      `last report: ${typeof details.last_heard_at === "string" ? details.last_heard_at : "never"}`,
+      `expected run: ${String(details.expected_at)}; missing after ${String(details.missing_after)} (fleet.missing_grace later)`,
+      "",
+      "The host has not reported since a run it was expected to make: check that it is up, its timers (`holdfast schedule list`) and `holdfast fleet sync` on it.",
     );
   } else if (event === "stale") {
     const last = typeof details.last_success_at === "string" ? details.last_success_at : "never";

@@ -20,11 +20,13 @@ function describeLag(lag: FleetLag): string {
 interface StatusFlags {
   json?: boolean;
   check?: boolean;
+  fleet?: boolean;
 }
 
 const NAGIOS = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 
 export default async function status(global: GlobalOptions, flags: StatusFlags): Promise<number> {
+  if (flags.fleet) return (await import("./status-fleet.js")).default(global, flags);
   let statuses: JobStatus[];
   let lag: FleetLag | null = null;
   try {

@@ -16,7 +16,11 @@ import { age, formatTable, printJson, statusColor } from "../output.js";
 /** watch's exit codes: 0 every job is fresh, 2 at least one is stale (Nagios CRITICAL). */
 export const WATCH_EXIT = { fresh: 0, stale: 2 } as const;
 
-export default async function watch(global: GlobalOptions, flags: { json?: boolean }): Promise<number> {
+export default async function watch(
+  global: GlobalOptions,
+  flags: { json?: boolean; fleet?: boolean },
+): Promise<number> {
+  if (flags.fleet) return (await import("./watch-fleet.js")).default(global, flags);
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const redactor = redactorForConfig(config);
   let results: FreshnessResult[];

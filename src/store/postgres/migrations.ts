@@ -137,12 +137,134 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         $f$ SELECT host_id FROM holdfast.host_roles WHERE role_name = current_user $f$;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Liveness (issue 18 item 3): each sync ends with a heartbeat. sent_at is the host's clock,
+      -- received_at the hub's (this server's now()); skew_ms = sent_at - received_at (> 0: the host's
+      -- clock is ahead). jobs: [{job, schedule, next_run_at (host clock), randomized_delay_ms,
+      -- max_age_ms}] — what the hub expects of the host. pending/oldest_pending_at: its outbox.
+      CREATE TABLE holdfast.heartbeats (
+        host_id           text PRIMARY KEY,
+        sent_at           timestamptz NOT NULL,
+        received_at       timestamptz NOT NULL DEFAULT now(),
+        skew_ms           bigint NOT NULL,
+        holdfast_version  text,
+        restic_version    text,
+        jobs              jsonb NOT NULL DEFAULT '[]',
+        pending           integer NOT NULL DEFAULT 0,
+        oldest_pending_at timestamptz
+      );
+
+      -- Per host and job: the last run and the last success/failure, kept by a trigger on runs so the
+      -- fleet grid reads one row per cell, and kept when retention deletes the raw runs.
+      CREATE TABLE holdfast.job_latest (
+        host_id                  text NOT NULL,
+        job                      text NOT NULL,
+        last_seq                 bigint NOT NULL,
+        last_run_id              text NOT NULL,
+        last_status              text NOT NULL,
+        last_started_at          timestamptz NOT NULL,
+        last_finished_at         timestamptz,
+        last_received_at         timestamptz NOT NULL,
+        last_success_seq         bigint,
+        last_success_at          timestamptz,
+        last_success_received_at timestamptz,
+        last_failure_at          timestamptz,
+        PRIMARY KEY (host_id, job)
+      );
+
+      -- Daily rollups (UTC days of started_at), counted once when a run ends; kept forever.
+      CREATE TABLE holdfast.runs_daily (
+        host_id     text NOT NULL,
+        job         text NOT NULL,
+        day         date NOT NULL,
+        runs        integer NOT NULL DEFAULT 0,
+        succeeded   integer NOT NULL DEFAULT 0,
+        warning     integer NOT NULL DEFAULT 0,
+        failed      integer NOT NULL DEFAULT 0,
+        other       integer NOT NULL DEFAULT 0,
+        duration_ms bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (host_id, job, day)
+      );
+
+      -- SECURITY DEFINER: a host's role cannot write these tables itself, only through its own runs
+      -- (which row-level security already limits to its host id).
+      CREATE FUNCTION holdfast.track_run() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp AS $f$
+      BEGIN
+        INSERT INTO holdfast.job_latest AS l (host_id, job, last_seq, last_run_id, last_status, last_started_at,
+                                              last_finished_at, last_received_at)
+        VALUES (NEW.host_id, NEW.job, NEW.seq, NEW.run_id, NEW.status, NEW.started_at, NEW.finished_at,
+                NEW.received_at)
+        ON CONFLICT (host_id, job) DO UPDATE SET last_seq = excluded.last_seq, last_run_id = excluded.last_run_id,
+          last_status = excluded.last_status, last_started_at = excluded.last_started_at,
+          last_finished_at = excluded.last_finished_at, last_received_at = excluded.last_received_at
+        WHERE l.last_seq <= excluded.last_seq;
+        IF NEW.status IN ('succeeded', 'warning') AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status) THEN
+          UPDATE holdfast.job_latest SET last_success_seq = NEW.seq,
+            last_success_at = coalesce(NEW.finished_at, NEW.started_at), last_success_received_at = NEW.received_at
+          WHERE host_id = NEW.host_id AND job = NEW.job AND (last_success_seq IS NULL OR last_success_seq <= NEW.seq);
+        ELSIF NEW.status IN ('failed', 'interrupted') AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status) THEN
+          UPDATE holdfast.job_latest SET last_failure_at = coalesce(NEW.finished_at, NEW.started_at)
+          WHERE host_id = NEW.host_id AND job = NEW.job
+            AND (last_failure_at IS NULL OR last_failure_at <= coalesce(NEW.finished_at, NEW.started_at));
+        END IF;
+        IF NEW.status <> 'running' AND (TG_OP = 'INSERT' OR OLD.status = 'running') THEN
+          INSERT INTO holdfast.runs_daily AS d (host_id, job, day, runs, succeeded, warning, failed, other, duration_ms)
+          VALUES (NEW.host_id, NEW.job, (NEW.started_at AT TIME ZONE 'UTC')::date, 1,
+                  (NEW.status = 'succeeded')::int, (NEW.status = 'warning')::int,
+                  (NEW.status IN ('failed', 'interrupted'))::int,
+                  (NEW.status NOT IN ('succeeded', 'warning', 'failed', 'interrupted'))::int,
+                  coalesce(NEW.duration_ms, 0))
+          ON CONFLICT (host_id, job, day) DO UPDATE SET runs = d.runs + 1, succeeded = d.succeeded + excluded.succeeded,
+            warning = d.warning + excluded.warning, failed = d.failed + excluded.failed,
+            other = d.other + excluded.other, duration_ms = d.duration_ms + excluded.duration_ms;
+        END IF;
+        RETURN NULL;
+      END
+      $f$;
+      CREATE TRIGGER runs_track AFTER INSERT OR UPDATE ON holdfast.runs
+        FOR EACH ROW EXECUTE FUNCTION holdfast.track_run();
+
+      -- What the runs already recorded say.
+      INSERT INTO holdfast.job_latest (host_id, job, last_seq, last_run_id, last_status, last_started_at,
+                                       last_finished_at, last_received_at)
+      SELECT DISTINCT ON (host_id, job) host_id, job, seq, run_id, status, started_at, finished_at, received_at
+      FROM holdfast.runs ORDER BY host_id, job, seq DESC;
+      UPDATE holdfast.job_latest l SET last_success_seq = s.seq, last_success_at = s.at, last_success_received_at = s.received_at
+      FROM (SELECT DISTINCT ON (host_id, job) host_id, job, seq, coalesce(finished_at, started_at) AS at, received_at
+            FROM holdfast.runs WHERE status IN ('succeeded', 'warning') ORDER BY host_id, job, seq DESC) s
+      WHERE l.host_id = s.host_id AND l.job = s.job;
+      UPDATE holdfast.job_latest l SET last_failure_at = f.at
+      FROM (SELECT host_id, job, max(coalesce(finished_at, started_at)) AS at FROM holdfast.runs
+            WHERE status IN ('failed', 'interrupted') GROUP BY host_id, job) f
+      WHERE l.host_id = f.host_id AND l.job = f.job;
+      INSERT INTO holdfast.runs_daily (host_id, job, day, runs, succeeded, warning, failed, other, duration_ms)
+      SELECT host_id, job, (started_at AT TIME ZONE 'UTC')::date, count(*),
+             count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'warning'),
+             count(*) FILTER (WHERE status IN ('failed', 'interrupted')),
+             count(*) FILTER (WHERE status NOT IN ('succeeded', 'warning', 'failed', 'interrupted')),
+             coalesce(sum(duration_ms), 0)
+      FROM holdfast.runs WHERE status <> 'running' GROUP BY 1, 2, 3;
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION: number = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
 /** The tables holding per-host rows (all of them key on host_id). */
-export const PG_HOST_TABLES = ["hosts", "runs", "steps", "notifications", "step_latest", "state"] as const;
+export const PG_HOST_TABLES = [
+  "hosts",
+  "runs",
+  "steps",
+  "notifications",
+  "step_latest",
+  "state",
+  "heartbeats",
+  "job_latest",
+  "runs_daily",
+] as const;
 
 /** The bootstrap every migration run starts with (idempotent). */
 export const PG_BOOTSTRAP_SQL = `
