@@ -3,7 +3,7 @@
 // config that dumps NAME gives the engine, the connection and the password file; its snapshot is the
 // latest dump of NAME (or --snapshot), streamed by `restic dump` into the client (src/dump/restore-db.ts).
 import path from "node:path";
-import type { Config, JobConfig, StepConfig } from "../../config/types.js";
+import type { Config, JobConfig } from "../../config/types.js";
 import { UsageError, EXIT, type StepError } from "../../errors.js";
 import { stepEnv } from "../../engine/env.js";
 import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
@@ -12,7 +12,8 @@ import type { Snapshot } from "../../restic/outputs.js";
 import { quoteArgv } from "../../util/shell-quote.js";
 import { formatBytes } from "../../util/units.js";
 import { prepareCredentials } from "../../dump/credentials.js";
-import { DATABASE_NAME, dumpUnits, type ClientCredentials, type DumpUnit } from "../../dump/drivers.js";
+import { DATABASE_NAME, type ClientCredentials, type DumpUnit } from "../../dump/drivers.js";
+import { dumpedDatabases, findDumpSteps, type FoundDump } from "../../dump/locate.js";
 import { createCommand, loadCommand, type ClientCommand } from "../../dump/clients.js";
 import { dumpSourceName, dumpTarget } from "../../dump/naming.js";
 import { describeHeld, inspectTarget, restoreDatabase } from "../../dump/restore-db.js";
@@ -37,39 +38,6 @@ export interface DatabaseRestoreFlags {
   json?: boolean;
 }
 
-interface Found {
-  job: JobConfig;
-  step: StepConfig;
-  options: DumpOptions;
-  unit: DumpUnit;
-}
-
-/** The dump steps of the config that dump `database` (of --source, when given). */
-function findDumps(config: Config, database: string, source: string | undefined): Found[] {
-  const found: Found[] = [];
-  for (const job of Object.values(config.jobs))
-    for (const step of job.steps) {
-      if (step.type !== "dump") continue;
-      const options = step as unknown as DumpOptions;
-      if (source !== undefined && dumpSourceName(options) !== source) continue;
-      const unit = dumpUnits(dumpTarget(options), {}).find((u) => u.database === database);
-      if (unit) found.push({ job, step, options, unit });
-    }
-  return found;
-}
-
-function knownDatabases(config: Config): string[] {
-  const names: string[] = [];
-  for (const job of Object.values(config.jobs))
-    for (const step of job.steps)
-      if (step.type === "dump") {
-        const o = step as unknown as DumpOptions;
-        for (const u of dumpUnits(dumpTarget(o), {}))
-          names.push(`${u.database} (source ${dumpSourceName(o)})`);
-      }
-  return names;
-}
-
 export default async function restoreDatabaseCommand(
   config: Config,
   repoName: string | undefined,
@@ -81,9 +49,9 @@ export default async function restoreDatabaseCommand(
       `--database ${JSON.stringify(database)} is not a database name`,
       "name a database a dump step dumps",
     );
-  const matches = findDumps(config, database, flags.source);
+  const matches = findDumpSteps(config.jobs, database, flags.source);
   if (matches.length === 0) {
-    const known = knownDatabases(config);
+    const known = dumpedDatabases(config.jobs);
     throw new UsageError(
       `no dump step of the config dumps a database named ${database}${flags.source !== undefined ? ` as source ${flags.source}` : ""}`,
       known.length > 0
@@ -93,10 +61,11 @@ export default async function restoreDatabaseCommand(
   }
   if (matches.length > 1)
     throw new UsageError(
-      `${matches.length} dump steps dump a database named ${database}: ${matches.map((m) => `${m.job.name}/${m.step.name} (source ${dumpSourceName(m.options)})`).join(", ")}`,
+      `${matches.length} dump steps dump a database named ${database}: ${matches.map((m) => `${m.job}/${m.step.name} (source ${dumpSourceName(m.options)})`).join(", ")}`,
       "say which with --source NAME",
     );
-  const { job, step, options: o, unit } = matches[0] as Found;
+  const { job: jobName, step, options: o, unit } = matches[0] as FoundDump;
+  const job = config.jobs[jobName] as JobConfig;
   const source = dumpSourceName(o);
   const [repo] =
     repoName !== undefined ? pickRepositories(config, repoName) : pickRepositories(config, o.repos[0]);
