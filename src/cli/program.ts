@@ -264,6 +264,35 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .action(on(() => import("./commands/restic.js")));
 
+  // Issue 17: moving in from another tool.
+  program
+    .command("import")
+    .description(
+      "write a holdfast config from an autorestic or resticprofile config (each part commented with its origin) and report what did not map",
+    )
+    .argument("<tool>", "autorestic or resticprofile")
+    .argument("<file>", "its config file (.autorestic.yml; profiles.yaml|.toml|.conf|.json)")
+    .option(
+      "-o, --output <file>",
+      "where to write the holdfast config (default ./holdfast.yaml; - for stdout)",
+    )
+    .option(
+      "--secrets-dir <dir>",
+      "where the config expects the secret files (default: secrets/ beside the output)",
+    )
+    .option("--force", "replace the output file if it exists")
+    .option("--check", "then run `config validate` and `run --all --dry-run` on the new config")
+    .option("--json", "print the report as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast import autorestic ~/.autorestic.yml --output ~/.config/holdfast/holdfast.yaml --check",
+        "holdfast import resticprofile profiles.toml -o holdfast.yaml",
+        "holdfast import resticprofile profiles.yaml -o - | less",
+      ]),
+    )
+    .action(on(() => import("./commands/import.js")));
+
   // Commands: init, snapshots, restore, unlock, doctor
   const schedule = program
     .command("schedule")

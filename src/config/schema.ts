@@ -107,28 +107,69 @@ export const guardSchema = z.strictObject({
     .describe("e.g. 30%: fail when the source has shrunk more than this vs the last good snapshot"),
 });
 
-export const sourceSchema = z.strictObject({
+// Issue 17: the old tool's snapshots, as restic filters — tags AND-ed, paths all present, host exact.
+export const adoptSchema = z.strictObject({
+  tags: z
+    .array(z.string().regex(/^[^,\s]+$/, "a tag cannot contain commas or spaces"))
+    .describe(
+      "the tags the old tool's snapshots all carry (e.g. ar:location:home); [] adopts snapshots that have no tags at all",
+    ),
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "is not a valid host name")
+    .optional()
+    .describe("the host name they were made under (default: the hosts holdfast backs this source up under)"),
   paths: z
     .array(pathSchema)
-    .min(1, "a source needs at least one path")
-    .describe("the directories and files to back up"),
-  exclude: z.array(excludePatternSchema).default([]).describe("restic exclude patterns (--exclude)"),
-  exclude_if_present: z
-    .array(tagFileSpecSchema)
-    .default([])
-    .describe("leave out directories that hold this file (restic --exclude-if-present), e.g. .nobackup"),
-  exclude_file: z
-    .array(pathSchema)
-    .default([])
-    .describe("files of exclude patterns, one a line (restic --exclude-file)"),
-  one_file_system: z
-    .boolean()
-    .default(false)
-    .describe("do not cross into other filesystems below the paths (restic --one-file-system)"),
-  guard: guardSchema
-    .default({ exists: [] })
-    .describe("checks before each backup of this source (docs/guards.md)"),
+    .optional()
+    .describe(
+      "paths each of them holds; must be among the source's paths (restic applies the filter to the whole retention group)",
+    ),
 });
+
+export const sourceSchema = z
+  .strictObject({
+    paths: z
+      .array(pathSchema)
+      .min(1, "a source needs at least one path")
+      .describe("the directories and files to back up"),
+    exclude: z.array(excludePatternSchema).default([]).describe("restic exclude patterns (--exclude)"),
+    exclude_if_present: z
+      .array(tagFileSpecSchema)
+      .default([])
+      .describe("leave out directories that hold this file (restic --exclude-if-present), e.g. .nobackup"),
+    exclude_file: z
+      .array(pathSchema)
+      .default([])
+      .describe("files of exclude patterns, one a line (restic --exclude-file)"),
+    one_file_system: z
+      .boolean()
+      .default(false)
+      .describe("do not cross into other filesystems below the paths (restic --one-file-system)"),
+    guard: guardSchema
+      .default({ exists: [] })
+      .describe("checks before each backup of this source (docs/guards.md)"),
+    adopt: adoptSchema
+      .optional()
+      .describe(
+        "snapshots another tool made of these paths (autorestic, resticprofile, plain restic) that count as this source's: retention thins them, the shrink guard compares with them, `snapshots` and `restore` show them (`holdfast adopt` lists them)",
+      ),
+  })
+  .superRefine((source, ctx) => {
+    // restic's --path filter applies to every snapshot of the forget call, holdfast's own too: a path
+    // the source does not back up would leave holdfast's snapshots out of their own retention.
+    for (const [i, p] of (source.adopt?.paths ?? []).entries()) {
+      if (!source.paths.includes(p))
+        ctx.addIssue({
+          code: "custom",
+          path: ["adopt", "paths", i],
+          message: `${p} is not one of this source's paths`,
+          params: {
+            hint: "adopt.paths must be among paths (the filter applies to holdfast's snapshots of the source too); leave it out to adopt by tags and host",
+          },
+        });
+    }
+  });
 
 export const commonStepShape = {
   name: nameSchema.describe("the step's name, unique in its job (`run --step NAME`)"),

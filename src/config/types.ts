@@ -46,6 +46,15 @@ export interface RawSourceConfig {
   exclude_file: string[];
   one_file_system: boolean;
   guard: GuardConfig;
+  /** Snapshots another tool made that count as this source's (retention, guard, snapshots, restore). */
+  adopt?: AdoptConfig | undefined;
+}
+
+/** The old tool's snapshots, as restic filters: tags AND-ed ([]: untagged), host, paths all present. */
+export interface AdoptConfig {
+  tags: string[];
+  host?: string | undefined;
+  paths?: string[] | undefined;
 }
 
 /** The parsed form of a step: the common fields plus its type's own options, flat as in the file. */

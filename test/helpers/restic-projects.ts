@@ -67,6 +67,7 @@ export const MAIN_SUITE_RUNS_RESTIC = [
   "test/dump/**/*.test.ts",
   "test/metrics/metrics-restic.test.ts",
   "test/server/restic-*.test.ts",
+  "test/import/**/*.test.ts",
 ];
 // Reliability and security: every file runs in both passes except these, which never start restic
 // (a new file runs twice until someone lists it here; test/restic-passes.test.ts checks the list).
