@@ -1,6 +1,6 @@
 // Least privilege in the fleet database (issue 18 item 5), against a private PostgreSQL 15: the
 // script `holdfast fleet init-db --print` prints is applied as the superuser; then two real hosts
-// (separate state dirs and host ids, a restic 0.14 backup each) replicate with their own roles, and
+// (separate state dirs and host ids, a restic backup each) replicate with their own roles, and
 // the test tries, with host A's credentials, to insert, update and delete host B's rows (refused or
 // no row reached, B's rows unchanged), and with the viewer's to write anything (refused). A pg_dump of
 // the whole database holds neither the repository password nor any role's password.

@@ -68,6 +68,8 @@ export const MAIN_SUITE_RUNS_RESTIC = [
   "test/metrics/metrics-restic.test.ts",
   "test/server/restic-*.test.ts",
   "test/import/**/*.test.ts",
+  "test/fleet/least-privilege.test.ts",
+  "test/fleet/liveness.test.ts",
 ];
 // Reliability and security: every file runs in both passes except these, which never start restic
 // (a new file runs twice until someone lists it here; test/restic-passes.test.ts checks the list).
