@@ -33,6 +33,10 @@ export interface PostgresServer {
   clientEnv(): Record<string, string>;
   /** Kills the server like a crash (SIGKILL), for the "server dies mid-dump" tests. */
   kill(): void;
+  /** Stops the server (fast shutdown) and keeps its cluster: restart() starts it again. */
+  halt(): Promise<void>;
+  /** Starts it again on the same cluster and port (after halt() or kill()), ready when it resolves. */
+  restart(): Promise<void>;
   /** Stops the server (fast shutdown) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -53,7 +57,9 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     /* gone */
   }
 }
-export async function startPostgres(options: { timeoutMs?: number } = {}): Promise<PostgresServer> {
+export async function startPostgres(
+  options: { timeoutMs?: number; maxConnections?: number } = {},
+): Promise<PostgresServer> {
   const { uid, gid } = postgresIds();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-pg-"));
   fs.chmodSync(dir, 0o755);
@@ -91,44 +97,6 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
 
   const port = await freePort();
   const logFile = path.join(dir, "postgres.log");
-  const log = fs.openSync(logFile, "a");
-  fs.fchownSync(log, uid, gid);
-  const child = spawn(
-    path.join(PG_BIN, "postgres"),
-    [
-      "-D",
-      data,
-      "-k",
-      socketDir,
-      "-p",
-      String(port),
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-      "-c",
-      "shared_buffers=32MB",
-      "-c",
-      "max_connections=30",
-    ],
-    {
-      uid,
-      gid,
-      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
-      stdio: ["ignore", log, log],
-      cwd: dir,
-      // Its own process group: kill() ends the postmaster and its backends together, like a crash.
-      detached: true,
-    },
-  );
-  fs.closeSync(log);
-  killOnExit(child, true);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-
   const clientEnv = () => ({ PGHOST: socketDir, PGPORT: String(port), PGUSER: "postgres" });
   const psql = async (query: string, database = "postgres") => {
     const result = await run(
@@ -140,22 +108,79 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     return result.stdout.trim();
   };
 
-  // Ready when pg_isready answers over the socket (the server also needs to finish recovery).
-  const until = Date.now() + (options.timeoutMs ?? 30_000);
-  let ready = false;
-  let gone = false;
-  void exited.then(() => (gone = true));
-  while (!ready) {
-    if (gone || Date.now() > until) {
-      killGroup(child, "SIGKILL");
-      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "";
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new Error(`postgres did not become ready${gone ? " (it exited)" : ""}: ${text.slice(-2000)}`);
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
+  // Starts the postmaster on the cluster (again, after halt()) and waits until it answers.
+  const launch = async (): Promise<void> => {
+    const log = fs.openSync(logFile, "a");
+    fs.fchownSync(log, uid, gid);
+    const started = spawn(
+      path.join(PG_BIN, "postgres"),
+      [
+        "-D",
+        data,
+        "-k",
+        socketDir,
+        "-p",
+        String(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "shared_buffers=32MB",
+        "-c",
+        `max_connections=${options.maxConnections ?? 30}`,
+      ],
+      {
+        uid,
+        gid,
+        env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+        stdio: ["ignore", log, log],
+        cwd: dir,
+        // Its own process group: kill() ends the postmaster and its backends together, like a crash.
+        detached: true,
+      },
+    );
+    fs.closeSync(log);
+    killOnExit(started, true);
+    child = started;
+    exited = new Promise<number | null>((resolve) => started.once("exit", (code) => resolve(code)));
+
+    // Ready when pg_isready answers over the socket (the server also needs to finish recovery).
+    const until = Date.now() + (options.timeoutMs ?? 30_000);
+    let ready = false;
+    let gone = false;
+    void exited.then(() => (gone = true));
+    while (!ready) {
+      if (gone || Date.now() > until) {
+        killGroup(started, "SIGKILL");
+        const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "";
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw new Error(`postgres did not become ready${gone ? " (it exited)" : ""}: ${text.slice(-2000)}`);
+      }
+      const probe = await run(path.join(PG_BIN, "pg_isready"), ["-q"], { env: clientEnv() });
+      if (probe.code === 0) ready = true;
+      else await new Promise((r) => setTimeout(r, 100));
     }
-    const probe = await run(path.join(PG_BIN, "pg_isready"), ["-q"], { env: clientEnv() });
-    if (probe.code === 0) ready = true;
-    else await new Promise((r) => setTimeout(r, 100));
-  }
+  };
+  await launch();
+
+  // Fast shutdown of the running postmaster (SIGINT), waited for; the cluster stays.
+  const shutdown = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 10_000);
+      child.kill("SIGINT");
+      await exited;
+      clearTimeout(timer);
+    }
+    // Backends still closing after a kill() must not hold the directory.
+    killGroup(child, "SIGKILL");
+  };
 
   let stopped = false;
   return {
@@ -164,21 +189,21 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     password,
     user: "postgres",
     dir,
-    pid: child.pid ?? 0,
+    get pid() {
+      return child.pid ?? 0;
+    },
     sql: psql,
     clientEnv,
     kill: () => killGroup(child, "SIGKILL"),
+    halt: shutdown,
+    restart: async () => {
+      await shutdown();
+      await launch();
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      if (child.exitCode === null && child.signalCode === null) {
-        const timer = setTimeout(() => killGroup(child, "SIGKILL"), 10_000);
-        child.kill("SIGINT"); // fast shutdown
-        await exited;
-        clearTimeout(timer);
-      }
-      // Backends still closing after a kill() must not hold the directory.
-      killGroup(child, "SIGKILL");
+      await shutdown();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
