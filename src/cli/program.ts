@@ -429,7 +429,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .action(on(() => import("./commands/metrics.js")));
 
   // Commands: watch, metrics
-  program
+  const serveCommand = program
     .command("serve")
     .description("the dashboard and HTTP API, /metrics and /healthz (127.0.0.1 unless a token is configured)")
     .option(
@@ -445,6 +445,32 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       ]),
     )
     .action(on(() => import("./commands/serve.js")));
+  const token = serveCommand
+    .command("token")
+    .description("the dashboard's named tokens: viewer (looks) or operator (also runs, cancels, restores)");
+  token
+    .command("add")
+    .description("make a token and print it once (only its hash is kept, in the state dir)")
+    .argument("<name>", "what the token is for: laptop, grafana, …")
+    .option("--role <role>", "viewer or operator", "viewer")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast serve token add phone --role viewer",
+        "holdfast serve token add laptop --role operator > ~/.holdfast-token",
+      ]),
+    )
+    .action(on(() => import("./commands/serve-token.js").then((m) => ({ default: m.tokenAdd }))));
+  token
+    .command("list")
+    .description("the named tokens: name, role, when made (never their values)")
+    .option("--json", "print JSON")
+    .action(on(() => import("./commands/serve-token.js").then((m) => ({ default: m.tokenList }))));
+  token
+    .command("remove")
+    .description("remove a token: it is refused from then on (a running server notices)")
+    .argument("<name>", "the token's name")
+    .action(on(() => import("./commands/serve-token.js").then((m) => ({ default: m.tokenRemove }))));
 
   // Commands: serve
   const fleet = program

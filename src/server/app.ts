@@ -19,6 +19,7 @@ import { snapshotRoutes } from "./routes/snapshots.js";
 import { browseRoutes } from "./routes/browse.js";
 import { downloadRoutes } from "./routes/download.js";
 import { eventRoutes } from "./routes/events.js";
+import { tokenRoutes } from "./routes/tokens.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -54,7 +55,7 @@ export function createApp(deps: ServerDeps): Hono {
 
   const app = new Hono();
   app.use("*", securityHeaders);
-  app.use("*", accessControl(deps.token));
+  app.use("*", accessControl(ctx.tokens));
   app.use(
     "/api/*",
     bodyLimit({
@@ -78,6 +79,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.route("/", browseRoutes(ctx));
   app.route("/", downloadRoutes(ctx));
   app.route("/", eventRoutes(ctx));
+  app.route("/", tokenRoutes(ctx));
   app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>

@@ -1,5 +1,7 @@
 // Access control (S4). No cookies anywhere, so there is nothing for another site to ride on (no CSRF):
-// - with a token, every /api call and /metrics needs `Authorization: Bearer <token>`;
+// - with a token (server.token_file, or named tokens of `holdfast serve token add`), every /api call
+//   and /metrics needs `Authorization: Bearer <token>`; a viewer token may read, only an operator token
+//   (or token_file's) may change anything — run, cancel, restore, download;
 // - without one (loopback only), state-changing calls still need `X-Holdfast-Request: 1`, a header a
 //   cross-site form or no-CORS fetch cannot set, and the Host must be a loopback name, so a DNS-rebinding
 //   page that resolves its own name to 127.0.0.1 cannot read or drive the API.
@@ -7,14 +9,23 @@ import crypto from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./http.js";
 import { isLoopbackHost } from "./listen.js";
+import type { Caller, TokenRegistry } from "./tokens.js";
 
 export const REQUEST_HEADER = "X-Holdfast-Request";
 
-const callers = new WeakMap<Request, string>();
+const callers = new WeakMap<Request, Caller>();
 
-/** Who made a request, for the history: the token's role (and name), or "loopback" without tokens. */
+/** Who made a request, for the history: the token's role and name ("operator:laptop", "operator" for
+ * server.token_file), or "loopback" without tokens. */
 export function whoIs(c: Context): string {
-  return callers.get(c.req.raw) ?? "loopback";
+  const caller = callers.get(c.req.raw);
+  if (!caller) return "loopback";
+  return caller.name ? `${caller.role}:${caller.name}` : caller.role;
+}
+
+/** The role of a request's caller (operator on loopback without tokens). */
+export function roleOf(c: Context): Caller["role"] {
+  return callers.get(c.req.raw)?.role ?? "operator";
 }
 
 /** Compares without leaking, through timing, how much of the token matched or how long it is. */
@@ -40,10 +51,14 @@ function isProtected(pathname: string): boolean {
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-export function accessControl(token: string | null): MiddlewareHandler {
+/** GETs that only an operator may make (the list of tokens). */
+const OPERATOR_READS = new Set(["/api/tokens"]);
+
+export function accessControl(tokens: TokenRegistry): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url);
-    if (token === null && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
+    const required = tokens.required;
+    if (!required && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
       throw new ApiError(
         403,
         "forbidden",
@@ -51,20 +66,34 @@ export function accessControl(token: string | null): MiddlewareHandler {
         "open it as http://127.0.0.1:PORT/, or set server.token_file to serve it under another name",
       );
     }
-    const needsToken = isProtected(url.pathname) || STATE_CHANGING.has(c.req.method);
-    if (token !== null && needsToken) {
+    const changing = STATE_CHANGING.has(c.req.method);
+    const needsToken = isProtected(url.pathname) || changing;
+    if (required && needsToken) {
       const given = bearerToken(c.req.header("Authorization"));
-      if (given !== null && tokensEqual(given, token)) callers.set(c.req.raw, "operator");
-      if (given === null || !tokensEqual(given, token)) {
+      const caller = given === null ? null : tokens.identify(given);
+      if (caller === null) {
         throw new ApiError(
           401,
           "unauthorized",
           given === null ? "this call needs the API token" : "the API token is wrong",
-          "send `Authorization: Bearer <token>` with the token from server.token_file",
+          given === null
+            ? "send `Authorization: Bearer <token>`: the content of server.token_file, or a token made by `holdfast serve token add`"
+            : "the token is not (or no longer) one this server knows: check it was copied whole, or make a new one with `holdfast serve token add NAME --role viewer|operator`",
+          { reason: given === null ? "missing" : "wrong" },
+        );
+      }
+      callers.set(c.req.raw, caller);
+      if (caller.role !== "operator" && (changing || OPERATOR_READS.has(url.pathname))) {
+        throw new ApiError(
+          403,
+          "forbidden",
+          `the token${caller.name ? ` "${caller.name}"` : ""} is a ${caller.role} token: it may look, but ${changing ? `not ${c.req.method} ${url.pathname} (run, cancel, restore and download need an operator token)` : `not read ${url.pathname}`}`,
+          "use an operator token (`holdfast serve token add NAME --role operator` makes one)",
+          { needs_role: "operator" },
         );
       }
     }
-    if (token === null && STATE_CHANGING.has(c.req.method) && c.req.header(REQUEST_HEADER) !== "1") {
+    if (!required && changing && c.req.header(REQUEST_HEADER) !== "1") {
       throw new ApiError(
         403,
         "forbidden",

@@ -13,6 +13,7 @@ import { SnapshotService } from "./snapshot-service.js";
 import { EventBus } from "./events.js";
 import { Operations } from "./operations.js";
 import { LiveRuns } from "./live-runs.js";
+import { TokenRegistry } from "./tokens.js";
 
 export interface SnapshotList {
   /** The snapshot objects of `snapshots --json`: id, short_id, time, hostname, paths, tags, source, job, … */
@@ -24,8 +25,10 @@ export interface SnapshotList {
 export interface ServerDeps {
   config: Config;
   store: RunStore;
-  /** The API token (from server.token_file); null only when serving on loopback. */
+  /** The API token (from server.token_file, an operator's); null when there is none. */
   token: string | null;
+  /** The named viewer/operator tokens (STATE/server-tokens.json, server/tokens.ts); absent: none. */
+  tokensFile?: string | null;
   now?: () => Date;
   /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
   runJob?: (job: string, steps?: readonly string[]) => Promise<LaunchResult>;
@@ -62,6 +65,8 @@ export interface ServerContext {
   events: EventBus;
   /** The runs going on, from their live files (null unless deps.watchRuns). */
   live: LiveRuns | null;
+  /** Who a bearer token is. */
+  tokens: TokenRegistry;
   deps: ServerDeps;
 }
 
@@ -90,6 +95,7 @@ export function createContext(deps: ServerDeps): ServerContext {
         })
       : null,
     events,
+    tokens: new TokenRegistry(deps.tokensFile ?? null, deps.token, logError),
     live: deps.watchRuns
       ? new LiveRuns({ stateDir: deps.config.state_dir, events, store: deps.store, logError })
       : null,

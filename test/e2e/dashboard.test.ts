@@ -432,6 +432,54 @@ server:
     await second.close();
   });
 
+  it("with tokens: a wrong one is said so, a viewer sees no Run now and is refused, log out", async () => {
+    // A server of its own (its own state dir and so its own tokens), so the others stay tokenless.
+    const config = path.join(dir, "holdfast-tokens.yaml");
+    fs.writeFileSync(
+      config,
+      fs
+        .readFileSync(configFile, "utf8")
+        .replace(`state_dir: ${dir}/state`, `state_dir: ${dir}/state-tokens`),
+    );
+    const add = await runCli(["--config", config, "serve", "token", "add", "phone", "--role", "viewer"]);
+    expect(add.code, add.stderr).toBe(0);
+    const token = add.stdout.trim();
+    const s2 = await serveForFile(config);
+    try {
+      await page.goto(`${s2.base}/jobs/nightly`);
+      await page.getByLabel("Token", { exact: true }).fill("hf_not-the-token-at-all-000000000000000000000");
+      await page.getByRole("button", { name: "Use token" }).click();
+      await page.getByRole("alert").filter({ hasText: "Wrong token" }).waitFor({ timeout: 10_000 });
+      await shot("token-wrong");
+      await page.getByLabel("Token", { exact: true }).fill(token);
+      await page.getByRole("button", { name: "Use token" }).click();
+      await page.locator("main h1").filter({ hasText: "nightly" }).waitFor({ timeout: 10_000 });
+      await page.locator("header .role").filter({ hasText: "viewer" }).waitFor();
+      expect(await page.getByRole("button", { name: /Run now/ }).count()).toBe(0);
+      await shot("job-viewer");
+      // What the page does not offer, the API refuses, saying why.
+      const refused = await page.evaluate(async (t) => {
+        const res = await fetch("/api/jobs/nightly/run", {
+          method: "POST",
+          headers: { Authorization: `Bearer ${t}`, "X-Holdfast-Request": "1" },
+        });
+        return { status: res.status, body: await res.text() };
+      }, token);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toContain('the token \\"phone\\" is a viewer token');
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.locator("main h1").filter({ hasText: "API token" }).waitFor();
+      expect(await page.getByRole("alert").filter({ hasText: "Wrong token" }).count()).toBe(0);
+      // The token is gone from the tab: a reload asks again.
+      await page.reload();
+      await page.locator("main h1").filter({ hasText: "API token" }).waitFor();
+    } finally {
+      const exited = new Promise((r) => s2.child.once("exit", r));
+      s2.child.kill("SIGTERM");
+      await exited;
+    }
+  });
+
   it("has no horizontal scroll at 390 px on any view", async () => {
     const urls = [
       "/",

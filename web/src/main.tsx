@@ -98,6 +98,11 @@ function App() {
           holdfast
         </Link>
         {i && <span class="muted small host">{i.host}</span>}
+        {i?.role === "viewer" && (
+          <span class="badge role" title="a viewer token: it may look, not run, cancel, restore or download">
+            viewer
+          </span>
+        )}
         <span class="spacer" />
         {updated && (
           <span class="muted small" aria-live="off" data-live={mode}>

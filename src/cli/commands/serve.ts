@@ -17,6 +17,7 @@ import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
 import { resticHostForCli } from "../../restic/host.js";
 import type { SnapshotList } from "../../server/context.js";
 import { redactorForConfig } from "../../engine/secrets.js";
+import { readTokens, tokensFileOf } from "../../server/tokens.js";
 import { holdfastMainPath } from "../../scheduler/holdfast-command.js";
 import { cliResticEnv, jsonError } from "./restic-shared.js";
 import { snapshotJson } from "./snapshots.js";
@@ -107,7 +108,9 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     );
   }
   const token = readServerToken(config);
-  if (token === null && !isLoopbackHost(address.host)) {
+  const tokensFile = tokensFileOf(config.state_dir);
+  const named = readTokens(tokensFile).length;
+  if (token === null && named === 0 && !isLoopbackHost(address.host)) {
     throw new UsageError(
       `refusing to listen on ${listenText} without an API token: anyone who can reach it could read the backup history and start runs`,
       `${TOKEN_HINT}; or listen on 127.0.0.1`,
@@ -135,6 +138,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     ...(resticHost ? { resticHost } : {}),
     store,
     token,
+    tokensFile,
     watchRuns: true,
     runJob: launcher.runJob,
     snapshots: createSnapshotLister(config, stopping.signal),
@@ -167,7 +171,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
   const bound = server.address() as AddressInfo;
   const url = formatListenUrl(address.host, bound.port);
   process.stdout.write(
-    `holdfast: dashboard and API on ${url} (${token !== null ? "API token required" : "loopback only; POSTs need the header X-Holdfast-Request: 1"})\n`,
+    `holdfast: dashboard and API on ${url} (${token !== null || named > 0 ? `API token required${named > 0 ? `; ${named} named token${named === 1 ? "" : "s"}` : ""}` : "loopback only; POSTs need the header X-Holdfast-Request: 1"})\n`,
   );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -4,16 +4,17 @@ import { packageVersion, type ServerContext } from "../context.js";
 import { sendJson } from "../http.js";
 import type { InfoResponse } from "../api-types.js";
 import { restoreRootOf } from "../restore-target.js";
+import { roleOf } from "../auth.js";
 
 export function infoRoutes(ctx: ServerContext): Hono {
   const app = new Hono();
   app.get("/api/info", (c) =>
     sendJson(c, ctx.redactor, {
-      role: "operator",
+      role: roleOf(c),
       version: packageVersion(),
       host: ctx.config.host,
       now: ctx.now().toISOString(),
-      token_required: ctx.deps.token !== null,
+      token_required: ctx.tokens.required,
       restore_root: restoreRootOf(ctx.config),
       capabilities: {
         run: ctx.deps.runJob !== undefined,
@@ -37,6 +38,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/runs/:id/logs?step=",
         "GET /api/events",
         "GET /api/config",
+        "GET /api/tokens",
         "GET /api/redundancy",
         ...(ctx.deps.snapshots ? ["GET /api/snapshots?repo=&source="] : []),
         "GET /api/repositories",
