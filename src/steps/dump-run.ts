@@ -14,6 +14,8 @@
 // The record (targets, one per database × repository) says what happened to a failed dump's snapshot:
 // partial_snapshot "never_created", "forgotten" (with its id) or "forget_failed".
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import type { StepContext, StepOutcome } from "../engine/step-kind.js";
 import { stepError, type StepError } from "../errors.js";
@@ -41,7 +43,7 @@ interface DumpSummary {
   database: string;
   filename: string;
   format: DumpUnit["format"];
-  mode: "tee" | "per_repo" | "stdin_from_command";
+  mode: "pipe" | "tee" | "per_repo" | "stdin_from_command";
   /** Bytes of the dump (as restic counted them, or as streamed). */
   size: number | null;
   status: "succeeded" | "failed";
@@ -95,16 +97,21 @@ export async function runDump(ctx: StepContext<DumpOptions>): Promise<StepOutcom
           });
         continue;
       }
+      // One repository (or one dump per repository): restic reads the dump itself (0.17+) or straight
+      // from a FIFO the dump writes into (no copy through holdfast); several: one dump, teed.
+      const single = opts.repos.length === 1 || opts.fan_out === "per_repo";
       const mode: DumpSummary["mode"] =
-        opts.fan_out === "tee"
-          ? "tee"
-          : opts.fan_out === "per_repo" || opts.repos.length === 1
-            ? unit.argv !== null && fromCommand
-              ? "stdin_from_command"
-              : opts.fan_out === "per_repo"
+        unit.argv === null
+          ? opts.fan_out === "per_repo" && opts.repos.length > 1
+            ? "per_repo"
+            : "tee"
+          : single && opts.fan_out !== "tee" && fromCommand
+            ? "stdin_from_command"
+            : single && (opts.fan_out !== "tee" || opts.repos.length === 1)
+              ? opts.repos.length > 1
                 ? "per_repo"
-                : "tee"
-            : "tee";
+                : "pipe"
+              : "tee";
       const started = Date.now();
       const tags = dumpTags(opts, ctx.job.name, unit.database);
       const base = { host: snapshotHost, tags, filename };
@@ -114,10 +121,13 @@ export async function runDump(ctx: StepContext<DumpOptions>): Promise<StepOutcom
           opts.repos.map((name) => viaStdinFromCommand(ctx, host, commands, name, unit, base)),
         );
         results = { dump: okDump(null), repos: all.flatMap((r) => r.repos) };
-      } else if (mode === "per_repo") {
+      } else if (mode === "per_repo" || mode === "pipe") {
         const all: UnitResult[] = [];
         for (const name of opts.repos) {
-          const one = await viaTee(ctx, host, commands, [name], unit, base);
+          const one =
+            unit.argv !== null
+              ? await viaPipe(ctx, host, commands, name, unit, base)
+              : await viaTee(ctx, host, commands, [name], unit, base);
           for (const r of one.repos) r.dumpError = one.dump.error;
           all.push(one);
         }
@@ -330,6 +340,113 @@ async function viaTee(
   return { dump, repos: await Promise.all(backups) };
 }
 
+/** A host whose restic reads its stdin from this file descriptor. */
+function stdinFromFd(host: ResticHost, fd: number): ResticHost {
+  return { ...host, exec: (command, args, options) => host.exec(command, args, { ...options, stdinFd: fd }) };
+}
+
+/**
+ * One dump into one repository through a FIFO (restic before 0.17): the dump writes into it, restic
+ * reads from it, and the bytes never pass through holdfast (a copy through Node's streams costs about
+ * 35 MB of buffers in flight, measured in bench/p8-dump.mjs). holdfast keeps a write end of the FIFO
+ * open itself, so restic sees the end of its input only when holdfast closes it — after the dump
+ * exited 0; a failed dump stops restic first, as with the tee. A restic started again after a stale
+ * lock was removed reads the FIFO from the start: restic locks the repository before it reads stdin.
+ */
+async function viaPipe(
+  ctx: StepContext<DumpOptions>,
+  host: ResticHost,
+  commands: Commands,
+  name: string,
+  unit: DumpUnit,
+  base: UnitBase,
+): Promise<UnitResult> {
+  const repoConfig = ctx.config.repositories[name] ?? null;
+  if (!repoConfig)
+    return {
+      dump: okDump(null),
+      repos: [{ repo: name, repoConfig, result: null, durationMs: 0, stoppedBeforeEnd: false }],
+    };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dump-"));
+  const fifo = path.join(dir, "stream");
+  let readFd: number | null = null;
+  let writeFd: number | null = null;
+  try {
+    const made = await ctx.exec("mkfifo", ["-m", "600", fifo], { onLine: () => undefined });
+    if (made.exitCode === 0) {
+      // The reader first, without blocking (no writer yet); then the writer, which a reader lets open.
+      readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
+    }
+  } catch {
+    /* no FIFO here: the tee below */
+  } finally {
+    // Both ends are open (or never will be): the name is not needed any more.
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (readFd === null || writeFd === null) {
+    if (readFd !== null) fs.closeSync(readFd);
+    return viaTee(ctx, host, commands, [name], unit, base);
+  }
+  const reader = readFd;
+  let writer: number | null = writeFd;
+  const closeWriter = () => {
+    if (writer !== null) fs.closeSync(writer);
+    writer = null;
+  };
+  const stop = new AbortController();
+  const stopDump = new AbortController();
+  const started = Date.now();
+  let dumpEnded = false;
+  const backup = commands
+    .backup(stdinFromFd(stoppableHost(host, stop.signal), reader), repoConfig, {
+      paths: [],
+      tags: base.tags,
+      host: base.host,
+      extraArgs: ["--stdin", "--stdin-filename", base.filename],
+    })
+    .then((result) => {
+      // restic ended before the dump: nobody reads the FIFO any more (holdfast holds a reader).
+      if (!dumpEnded) stopDump.abort();
+      return result;
+    });
+  let dump: DumpRun;
+  try {
+    const [program, ...args] = unit.argv as [string, ...string[]];
+    const result = await ctx.exec(program, args, {
+      env: { ...ctx.env, ...unit.env },
+      stopSignal: stopDump.signal,
+      stdoutFd: writer,
+      onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
+    });
+    dumpEnded = true;
+    dump = { ...judgeDump(ctx, program, result, null, stopDump.signal.aborted), bytes: null };
+    if (dump.error !== null) {
+      stop.abort();
+      await new Promise((r) => setTimeout(r, STOP_THEN_CLOSE_MS));
+    }
+  } finally {
+    closeWriter();
+  }
+  const result = await backup;
+  fs.closeSync(reader);
+  // restic ended first and failed: its error is this target's (the dump was only stopped for it).
+  if (stopDump.signal.aborted && !result.outcome.ok && dump.error !== null) dump = { ...dump, error: null };
+  return {
+    dump,
+    repos: [
+      {
+        repo: name,
+        repoConfig,
+        result,
+        durationMs: Date.now() - started,
+        stoppedBeforeEnd: stop.signal.aborted,
+        dumpError: dump.error,
+      },
+    ],
+  };
+}
+
 /** The copy of a SQLite database (VACUUM INTO, checked), streamed like a dump's stdout. */
 async function streamSqliteCopy(
   ctx: StepContext<DumpOptions>,
@@ -396,7 +513,7 @@ function judgeDump(
   ctx: StepContext<DumpOptions>,
   program: string,
   result: ProcessResult,
-  bytes: number,
+  bytes: number | null,
   stoppedForNoRepo: boolean,
 ): DumpRun {
   if (result.spawnError)
@@ -419,7 +536,7 @@ function judgeDump(
   return {
     error: stepError(
       result.cancelled ? (ctx.signal.reason === "timeout" ? "timeout" : "cancelled") : "exit_code",
-      `${program} failed (${why}) after ${formatBytes(bytes)}${tail ? `: ${ctx.redact(tail)}` : ""}`,
+      `${program} failed (${why})${bytes !== null ? ` after ${formatBytes(bytes)}` : ""}${tail ? `: ${ctx.redact(tail)}` : ""}`,
       "the dump is incomplete, so no snapshot of it was kept; see the step log: holdfast logs RUN --step " +
         ctx.step.name,
     ),

@@ -56,6 +56,9 @@ export interface RunProcessOptions {
    * supplementary groups are dropped with them (libuv calls setgroups(0) before setgid/setuid). */
   uid?: number;
   gid?: number;
+  /** A file descriptor the child's stdin is read from directly (a FIFO a dump writes into): the
+   * bytes never pass through holdfast. Not with `input` or `stdinStream`. */
+  stdinFd?: number;
   /** A file descriptor the child's stdout goes to directly (no lines, no collecting): for large
    * binary output written into a file holdfast opened itself. */
   stdoutFd?: number;
@@ -246,7 +249,8 @@ export function runProcess(
         stdio: options.terminal
           ? "inherit"
           : [
-              options.input === undefined && options.stdinStream === undefined ? "ignore" : "pipe",
+              options.stdinFd ??
+                (options.input === undefined && options.stdinStream === undefined ? "ignore" : "pipe"),
               options.stdoutFd ?? "pipe",
               "pipe",
             ],

@@ -310,9 +310,41 @@ jobs:
       );
       expect(out.cli.code).toBe(1);
       const t = out.step("broken1").targets[0];
-      expect(t.mode).toBe(resticUnderTest.has("skipIfUnchanged") ? "stdin_from_command" : "tee");
+      expect(t.mode).toBe(resticUnderTest.has("skipIfUnchanged") ? "stdin_from_command" : "pipe");
       expect(t.partial_snapshot).toBe("never_created");
       expect(dumpSnapshots(local, "broken1")).toHaveLength(0);
+    } finally {
+      removeDir(work);
+    }
+  });
+
+  it("one repository whose restic fails at once (wrong password): the dump is stopped, the step fails, nothing hangs", async () => {
+    const work = makeSharedDir("holdfast-dump-early-");
+    try {
+      const wrong = writePassword(path.join(work, "wrong-pw"), "not-the-password");
+      const started = Date.now();
+      const out = await runJobWith(
+        work,
+        `repositories:
+  local: { url: ${local.repo}, password_file: ${wrong} }
+jobs:
+  j:
+    steps:
+      - name: early
+        type: dump
+        engine: command
+        database: early
+        # far more than a pipe holds: a dump nobody reads would block for ever
+        command: [sh, -c, "head -c 200000000 /dev/zero"]
+        repos: [local]
+`,
+      );
+      expect(out.cli.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(45_000);
+      const step = out.step("early");
+      expect(step.status).toBe("failed");
+      expect(step.targets[0].error.kind).toBe("wrong_password");
+      expect(dumpSnapshots(local, "early")).toHaveLength(0);
     } finally {
       removeDir(work);
     }
