@@ -33,7 +33,28 @@ try {
   process.exit(0);
 }
 
+// zod re-exports every message locale (`z.locales`, ~370 KB of the ~770 KB zod bundles) through a
+// namespace that esbuild cannot tree-shake; holdfast uses only English, which zod sets itself
+// (classic/schemas.js imports locales/en.js directly). The index is replaced by English alone, so
+// every command that loads a config compiles half as much zod (bench P2′).
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](?:classic|core)$/.test(args.resolveDir)
+        ? { path: path.join(args.resolveDir, "../locales/en.js"), namespace: "zod-locales" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: path.dirname(args.path),
+      loader: "js",
+    }));
+  },
+};
+
 const result = await build({
+  plugins: [zodEnglishOnly],
   absWorkingDir: root,
   entryPoints: {
     "cli/main": "src/cli/main.ts",

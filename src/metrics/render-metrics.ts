@@ -3,7 +3,6 @@
 // Family names are a contract (docs/metrics.md). Labels are config names only (job, step, repo,
 // source) and fixed status sets — never run ids — so cardinality is bounded by the config.
 import type { Config, JobConfig, StepConfig } from "../config/types.js";
-import { fleetLag } from "../fleet/lag.js";
 import { computeJobStatuses, type JobState } from "../engine/job-status.js";
 import {
   RUN_STATUSES,
@@ -226,7 +225,9 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
     repoOffsite.set({ repo: repo.name }, repo.offsite ? 1 : 0);
   generated.set({}, now.getTime() / 1000);
   // Issue 18: how far the fleet's hub is behind this host (absent without a fleet: section).
-  const lag = fleetLag(config, now);
+  // Loaded only with a fleet: section — fleet/ brings the PostgreSQL client, which every run's
+  // metrics textfile would otherwise load (bench P2′).
+  const lag = config.fleet === undefined ? null : (await import("../fleet/lag.js")).fleetLag(config, now);
   if (lag !== null) {
     x.family("holdfast_fleet_replication_pending", "History changes queued for the fleet database.").set(
       {},

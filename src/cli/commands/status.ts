@@ -5,7 +5,7 @@ import { age, formatTable, printJson, statusColor } from "../output.js";
 import { formatDuration } from "../../util/units.js";
 import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
-import { fleetLag, type FleetLag } from "../../fleet/lag.js";
+import type { FleetLag } from "../../fleet/lag.js";
 
 function describeLag(lag: FleetLag): string {
   const queued =
@@ -36,7 +36,8 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
     try {
       await recoverInterruptedRunsQuietly(store, { host: config.host });
       statuses = await computeJobStatuses(config, store, new Date());
-      lag = fleetLag(config, new Date());
+      // fleet/ brings the PostgreSQL client: loaded only with a fleet: section (bench P2′).
+      if (config.fleet) lag = (await import("../../fleet/lag.js")).fleetLag(config, new Date());
     } finally {
       await store.close();
     }
