@@ -14,6 +14,7 @@ import {
 } from "../store/types.js";
 import { createExposition } from "./exposition.js";
 import { dataFlowOf } from "../registry.js";
+import { newestDumps } from "../dump/sources.js";
 
 const JOB_STATES: readonly JobState[] = ["ok", "warning", "failed", "stale", "running", "never"];
 const SUCCESS_TARGET = new Set(["succeeded", "warning"]);
@@ -130,6 +131,15 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
     "When the last successful backup of this step to the repository made its snapshot (Unix time).",
   );
 
+  const dumpAt = x.family(
+    "holdfast_dump_last_success_timestamp_seconds",
+    "When the newest good dump of the database (a dump step) was saved in the repository (Unix time).",
+  );
+  const dumpSize = x.family(
+    "holdfast_dump_size_bytes",
+    "Size of the newest good dump of the database in the repository.",
+  );
+
   const repoSnapshot = x.family(
     "holdfast_repository_latest_snapshot_timestamp_seconds",
     "Newest snapshot holdfast made of the source in the repository, over all jobs (Unix time).",
@@ -202,6 +212,16 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
         if (source !== null && snapshotAt !== null) {
           const entry = pair(repo, source);
           entry.latest = Math.max(entry.latest ?? 0, snapshotAt);
+        }
+      }
+      // A dump step holds several databases, each its own snapshot per repository: one series each.
+      if (flow.how === "dump") {
+        const records = await store.stepHistory(job.name, step.name, 10);
+        if (lastRunStep) records.unshift(lastRunStep);
+        for (const d of newestDumps(records, step)) {
+          const dl = { ...sl, repo: d.repo, database: d.database };
+          setIf(dumpAt, dl, seconds(d.at));
+          setIf(dumpSize, dl, d.size);
         }
       }
     }

@@ -4,6 +4,7 @@
 // It reads only the config and the history: no repository is contacted.
 import type { Config } from "../config/types.js";
 import { dataFlowOf } from "../registry.js";
+import { dumpSources } from "../dump/sources.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 
 export interface RedundancyCell {
@@ -67,7 +68,7 @@ export async function computeRedundancy(
   now: Date,
 ): Promise<RedundancyMatrix> {
   const repos = Object.values(config.repositories);
-  const sources = Object.values(config.sources);
+  const sources = [...Object.values(config.sources), ...dumpSources(config)];
   const writers = new Map<string, Writer[]>();
   const addWriter = (source: string, repo: string, writer: Writer) => {
     const list = writers.get(key(source, repo)) ?? [];
