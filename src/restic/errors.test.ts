@@ -28,7 +28,8 @@ interface Fixture {
   key: string;
   version: string;
   stderrLines: string[];
-  exitCode: number;
+  exitCode: number | null;
+  signal: string | null;
 }
 
 function loadFailures(): Fixture[] {
@@ -38,12 +39,21 @@ function loadFailures(): Fixture[] {
     .map((d) => d.name)) {
     for (const file of readdirSync(join(ROOT, version)).filter((f) => f.endsWith(".meta.json"))) {
       const name = file.slice(0, -".meta.json".length);
-      const meta = JSON.parse(readFileSync(join(ROOT, version, file), "utf8")) as { exitCode: number };
-      if (meta.exitCode === 0) continue;
+      const meta = JSON.parse(readFileSync(join(ROOT, version, file), "utf8")) as {
+        exitCode: number | null;
+        signal: string | null;
+      };
+      if (meta.exitCode === 0 && meta.signal === null) continue;
       const stderr = readFileSync(join(ROOT, version, `${name}.stderr`), "utf8");
       const stderrLines = stderr.split("\n");
       if (stderrLines.at(-1) === "") stderrLines.pop();
-      out.push({ key: `${version}/${name}`, version, stderrLines, exitCode: meta.exitCode });
+      out.push({
+        key: `${version}/${name}`,
+        version,
+        stderrLines,
+        exitCode: meta.exitCode,
+        signal: meta.signal,
+      });
     }
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
@@ -69,6 +79,9 @@ const REFUSED_0180 =
   'Head "http://:***@127.0.0.1:18589/repoA/config": dial tcp 127.0.0.1:18589: connect: connection refused';
 const UNKNOWN_CA_0180 =
   'Head "https://:***@127.0.0.1:18582/repoC/config": tls: failed to verify certificate: x509: certificate signed by unknown authority';
+
+const MESSAGE_0180_INDEX_MISSING =
+  "repository REPO is damaged: the index does not know a tree or blob the snapshots need (/: tree e3ebb5cbc1961a7449c6218be71b6fc7b23fdf7a1b34ddd1d8d930a16acec988 is not known; the repository could be damaged, run `repair index` to try to repair it)";
 
 interface Expectation {
   command: string;
@@ -471,6 +484,72 @@ const EXPECTED: Record<string, Expectation> = {
     message: "wrong password or no key found",
     hint: /opens no key/,
   },
+  // record-failures.sh: the cases that give the rules of RESTIC_ERROR_RULES without a record.sh case
+  // a real output (error-rules.test.ts).
+  "0.14.0/backup-index-missing": {
+    command: "backup",
+    kind: "repository_damaged",
+    message:
+      'repository REPO is damaged: the index is probably missing or damaged (restic 0.14 could not load the tree of "/" of the previous snapshot (it prints no reason))',
+    hint: /Do not forget or prune until this is fixed/,
+  },
+  "0.14.0/permission-denied": {
+    command: "snapshots",
+    kind: "permission",
+    message:
+      "unable to open repository at /tmp/holdfast-restic-rec-failures-0.14.0/repo-private: ReadDir: open /tmp/holdfast-restic-rec-failures-0.14.0/repo-private/keys: permission denied",
+    hint: /cannot read or write the repository/,
+  },
+  "0.14.0/sigkill-backup": {
+    command: "backup",
+    kind: "exit_code",
+    message: "restic backup was killed by SIGKILL",
+    hint: /OOM killer/,
+  },
+  "0.14.0/sigquit-backup": {
+    command: "backup",
+    kind: "internal",
+    message: "SIGQUIT: quit",
+    hint: /exit 2: Go runtime error/,
+  },
+  "0.17.3/lock-refresh-failed": {
+    command: "backup",
+    kind: "exit_code",
+    message: "failed to refresh lock in time",
+    hint: /could not refresh its repository lock in time/,
+  },
+  "0.18.0/backup-index-missing": {
+    command: "backup",
+    kind: "repository_damaged",
+    message: MESSAGE_0180_INDEX_MISSING,
+    hint: /Do not forget or prune until this is fixed/,
+  },
+  "0.18.0/permission-denied": {
+    command: "snapshots",
+    kind: "permission",
+    message:
+      "unable to open config file: stat /tmp/holdfast-restic-rec-failures-0.18.0/repo-private/config: permission denied",
+    hint: /cannot read or write the repository/,
+  },
+  "0.18.0/sigkill-backup": {
+    command: "backup",
+    kind: "exit_code",
+    message: "restic backup was killed by SIGKILL",
+    hint: /OOM killer/,
+  },
+  "0.18.0/sigquit-backup": {
+    command: "backup",
+    kind: "internal",
+    message: "SIGQUIT: quit",
+    hint: /exit 2: Go runtime error/,
+  },
+  "0.19.1/forget-remove-failed": {
+    command: "forget",
+    kind: "exit_code",
+    message:
+      "unable to remove snapshot/5f0a6c2e1b3d4a5f60718293a4b5c6d7e8f9012345678901234567890abcdef1 from the repository",
+    hint: null,
+  },
   "0.19.1/backup-missing-one-source": {
     command: "backup",
     kind: "partial",
@@ -505,7 +584,7 @@ describe("classifyResticFailure on every failing fixture", () => {
     }
     const result = classifyResticFailure({
       exitCode,
-      signal: null,
+      signal: f.signal,
       stderrLines,
       version: v(f.version),
       command: exp.command,

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 
 import { stepError } from "../errors.js";
-import type { StepError } from "../errors.js";
+import type { ErrorKind, StepError } from "../errors.js";
 import { formatDuration } from "../util/units.js";
 import { parseBackupLine, parseExitErrorLine, stripAnsi, summarizeBackupErrors } from "./outputs.js";
 import type { BackupError } from "./outputs.js";
@@ -172,7 +172,7 @@ export function localLockProbe(): LockProbe {
 // ---------------------------------------------------------------------------------------------
 // Reading stderr
 
-interface Stderr {
+export interface Stderr {
   /** Text lines (ANSI stripped), with 0.18+ exit_error messages split into lines; backup JSON errors left out. */
   texts: string[];
   /** Lowercased texts joined, for pattern checks. */
@@ -237,7 +237,11 @@ function bestLine(err: Stderr): string | null {
     const line = err.texts[i] ?? "";
     if (line.startsWith("Fatal:")) return stripFatal(line);
   }
-  const panic = err.texts.find((l) => l.startsWith("panic:") || l.startsWith("fatal error:"));
+  // A Go crash: `panic: …`, `fatal error: …`, or the runtime's signal header (`SIGQUIT: quit`,
+  // `SIGSEGV: segmentation violation`) above the goroutine dump, whose last line is a register.
+  const panic = err.texts.find(
+    (l) => l.startsWith("panic:") || l.startsWith("fatal error:") || /^SIG[A-Z]+: /.test(l),
+  );
   if (panic) return panic.trim();
   for (let i = err.texts.length - 1; i >= 0; i--) {
     const line = err.texts[i] ?? "";
@@ -303,196 +307,368 @@ export function isLockedError(input: {
   return input.stderrLines.some((l) => l.includes(LOCKED_TEXT));
 }
 
+/** What every rule reads: the input, restic's stderr read once, and what the version says about exit codes. */
+export interface FailureFacts {
+  input: ResticFailureInput;
+  /** The subcommand ("backup", "key list"). */
+  cmd: string;
+  err: Stderr;
+  /** The stderr texts lowercased and joined (err.haystack). */
+  h: string;
+  code: number | null;
+  /** The repository's name for hints ("REPO" when not given). */
+  repo: string;
+  /** The line that tells a person what went wrong (bestLine), or null. */
+  best: string | null;
+  /** Exit codes 10 and 11 mean what restic 0.17.0+ documents (true for an unknown version). */
+  codes10and11: boolean;
+  /** Exit code 12 means a wrong password (0.17.1+; true for an unknown version). */
+  code12: boolean;
+}
+
+/**
+ * One rule of restic's failure table: what restic's exit code and output say. The rules are tried in
+ * order and the first that answers decides; each answers with one kind only. Every rule is checked
+ * against the recorded and synthesized output of every restic version under test/fixtures/restic/
+ * (test/restic/error-rules.test.ts), and a rule that no fixture exercises fails that test.
+ */
+export interface ResticErrorRule {
+  /** A stable name ("locked", "wrong-password"), for the fixture test and for reading the table. */
+  id: string;
+  /** The kind of every error this rule returns. */
+  kind: ErrorKind;
+  /** What the rule recognises, in words. */
+  when: string;
+  classify(f: FailureFacts): StepError | null;
+}
+
+const withBest = (f: FailureFacts, fallback: string) => f.best ?? fallback;
+
+export const RESTIC_ERROR_RULES: readonly ResticErrorRule[] = [
+  {
+    id: "go-runtime-error",
+    kind: "internal",
+    when: "exit 2: a Go runtime error (panic, out of memory, SIGQUIT's stack dump)",
+    classify: (f) =>
+      f.code === 2
+        ? stepError(
+            "internal",
+            withBest(f, `restic ${f.cmd} crashed (Go runtime error)`),
+            "restic crashed (exit 2: Go runtime error). The step log has the trace; if it says out of memory, give restic more memory, otherwise report it to restic.",
+          )
+        : null,
+  },
+  {
+    id: "killed-by-signal",
+    kind: "exit_code",
+    when: "restic ended by a signal other than SIGINT, without an exit code (the OOM killer, kill -9)",
+    classify: (f) =>
+      f.input.signal !== null && f.code === null && f.input.signal !== "SIGINT"
+        ? stepError(
+            "exit_code",
+            `restic ${f.cmd} was killed by ${f.input.signal}`,
+            `Something outside holdfast killed restic (the kernel's OOM killer? see \`journalctl -k\`). restic 0.14 leaves its lock behind when killed: if the next run reports a lock, run \`holdfast unlock ${f.repo}\`.`,
+          )
+        : null,
+  },
+  {
+    id: "interrupted",
+    kind: "cancelled",
+    when: "SIGINT (or SIGTERM, 0.18+) that holdfast did not send: exit 130, restic's `signal … received`, or death by SIGINT",
+    classify: (f) => {
+      if (f.input.signal === "SIGINT" && f.code === null)
+        return stepError("cancelled", `restic ${f.cmd} was interrupted (SIGINT) from outside holdfast`, null);
+      // 130: restic's own answer to SIGINT (SIGINT or SIGTERM since 0.19); we did not send it.
+      return f.code === 130 ||
+        f.h.includes("signal interrupt received") ||
+        f.h.includes("signal terminated received")
+        ? stepError("cancelled", `restic ${f.cmd} was interrupted from outside holdfast`, null)
+        : null;
+    },
+  },
+  {
+    id: "repository-damaged",
+    kind: "repository_damaged",
+    when: "a command other than check meets a missing or damaged index, pack or tree (DAMAGE_RULES)",
+    // check reports damage itself (rule check-found-errors, with restic's exact repair commands).
+    classify: (f) =>
+      /^check\b/.test(f.cmd) && f.h.includes("repository contains errors")
+        ? null
+        : classifyDamage(f.err, f.cmd, f.code, f.repo),
+  },
+  {
+    id: "backup-partial",
+    kind: "partial",
+    when: "backup exit 3: the snapshot was saved, some source files could not be read",
+    classify: (f) => (f.code === 3 && /^backup\b/.test(f.cmd) ? classifyPartial(f.err) : null),
+  },
+  {
+    id: "locked",
+    kind: "repo_locked",
+    when: "exit 11 (0.17+) or `repository is already locked`",
+    classify: (f) =>
+      (f.code === 11 && f.codes10and11) || f.h.includes(LOCKED_TEXT)
+        ? classifyLocked(f.err, f.repo, f.input.lockProbe, f.best, f.input.lockWait)
+        : null,
+  },
+  {
+    id: "wrong-password",
+    kind: "wrong_password",
+    when: "exit 12 (0.17.1+) or `wrong password or no key found`",
+    classify: (f) =>
+      (f.code === 12 && f.code12) || f.h.includes(WRONG_PASSWORD_TEXT)
+        ? stepError(
+            "wrong_password",
+            withBest(f, "wrong password or no key found"),
+            "The password holdfast passed (the repository's password_file or password_command) opens no key of this repository: check that it is the password this repository was created with.",
+          )
+        : null,
+  },
+  {
+    id: "empty-password",
+    kind: "wrong_password",
+    when: "`an empty password is not a password` (0.14) / `… is not allowed` (0.17+)",
+    // restic 0.17+ advises --insecure-no-password; holdfast never passes it (a repository without a
+    // password is not something a backup should create or open by accident).
+    classify: (f) =>
+      EMPTY_PASSWORD.test(f.h)
+        ? stepError(
+            "wrong_password",
+            "restic got an empty password",
+            "The repository's password reached restic empty: set password_file or password_command for this repository, and check that the file is readable and not empty (or that the command prints the password). holdfast does not run restic with --insecure-no-password.",
+          )
+        : null,
+  },
+  {
+    id: "repo-not-found-code",
+    kind: "repo_not_found",
+    when: "exit 10 (0.17+): the repository does not exist",
+    classify: (f) => (f.code === 10 && f.codes10and11 ? repoNotFound(f.best) : null),
+  },
+  {
+    id: "access-refused",
+    kind: "permission",
+    when: "the backend refused the credentials or the operation: HTTP 401/403, S3/Azure/GCS auth errors, ssh publickey",
+    classify: (f) => classifyPermission(f.err, f.best),
+  },
+  {
+    id: "backend-unreachable",
+    kind: "network",
+    when: "connection refused, DNS, TLS, ssh, HTTP 5xx, rclone, timeouts",
+    classify: (f) => classifyNetwork(f.err, f.best),
+  },
+  {
+    id: "repo-not-found-text",
+    kind: "repo_not_found",
+    when: "`repository does not exist`, or `unable to open config file` / `Is there a repository …?` with a not-found cause",
+    classify: (f) =>
+      f.h.includes("repository does not exist") ||
+      ((f.h.includes("is there a repository at the following location?") ||
+        f.h.includes("unable to open config file")) &&
+        NOT_FOUND_DETAIL.test(f.h))
+        ? repoNotFound(f.best)
+        : null,
+  },
+  {
+    id: "repo-exists",
+    kind: "exit_code",
+    when: "init: `config file already exists`",
+    classify: (f) =>
+      f.h.includes("config file already exists")
+        ? stepError(
+            "exit_code",
+            withBest(f, "config file already exists"),
+            "A repository already exists at this location: there is nothing to initialize (use it as is, or pick another location).",
+          )
+        : null,
+  },
+  {
+    id: "unknown-option",
+    kind: "exit_code",
+    when: "`unknown flag`, `unknown shorthand flag`, `unknown command`",
+    classify: (f) => {
+      if (
+        !f.h.includes("unknown flag") &&
+        !f.h.includes("unknown shorthand flag") &&
+        !f.h.includes("unknown command")
+      )
+        return null;
+      const version = f.input.version ? `restic ${f.input.version.text}` : "this restic";
+      return stepError(
+        "exit_code",
+        withBest(f, "restic rejected its command line"),
+        `${version} does not know an option holdfast passed: upgrade restic, or remove the option from the config.`,
+      );
+    },
+  },
+  {
+    id: "all-sources-missing",
+    kind: "not_found",
+    when: "backup: `all target directories/files do not exist` (0.14) / `all source …` (0.18)",
+    classify: (f) => {
+      if (!ALL_SOURCES_MISSING.test(f.h)) return null;
+      const missing = f.err.texts
+        .filter((l) => l.endsWith("does not exist, skipping"))
+        .map((l) => l.replace(/ does not exist, skipping$/, ""));
+      const list = missing.length > 0 ? ` (${missing.join(", ")})` : "";
+      return stepError(
+        "not_found",
+        `none of the backup paths exist${list}`,
+        "Check the source's paths (is the disk mounted?); restic made no snapshot.",
+      );
+    },
+  },
+  {
+    id: "no-matching-id",
+    kind: "not_found",
+    when: "`no matching ID found …`: a snapshot ID that matches nothing",
+    classify: (f) => {
+      const noMatch = NO_MATCHING_ID.exec(f.h);
+      if (!noMatch) return null;
+      const id = noMatch[1] ?? noMatch[2] ?? "";
+      return stepError(
+        "not_found",
+        `no snapshot matches ID ${id}`,
+        `The repository has no snapshot whose ID starts with ${id}: list them with \`holdfast snapshots ${f.repo}\`.`,
+      );
+    },
+  },
+  {
+    id: "check-found-errors",
+    kind: "repository_damaged",
+    when: "`repository contains errors` (check), with restic's repair commands when it names them",
+    classify: (f) => {
+      if (!f.h.includes("repository contains errors")) return null;
+      // 0.18's JSON error messages span lines (its advice paragraph is one message): look per line.
+      const lines = f.err.texts.flatMap((l) => l.split("\n")).map((l) => l.trim());
+      const first = lines.find((l) => l !== "" && !l.startsWith("Fatal:") && !l.includes(RETRY_MARK));
+      // 0.16.1+ names the exact repair commands ("restic repair packs ID…", "restic repair snapshots --forget").
+      const repair = [...new Set(lines.filter((l) => /^restic repair \S/.test(l)))];
+      return stepError(
+        "repository_damaged",
+        first ? `repository contains errors: ${first}` : "repository contains errors",
+        repair.length > 0
+          ? `Do not prune until this is fixed. restic's repair for this damage (read https://restic.readthedocs.io/en/stable/077_troubleshooting.html first): ${repair.map((c) => `\`${c}\``).join(", then ")}.`
+          : "Do not prune until this is fixed. Run `restic check --read-data` to see every problem, then follow restic's repair guide (`repair index`, `repair packs`, `repair snapshots`).",
+      );
+    },
+  },
+  {
+    id: "lock-refresh-failed",
+    kind: "exit_code",
+    when: "`failed to refresh lock in time` (0.15+: the machine slept, or the backend was unreachable)",
+    classify: (f) =>
+      f.h.includes("failed to refresh lock in time")
+        ? stepError(
+            "exit_code",
+            withBest(f, "failed to refresh lock in time"),
+            "restic stopped because it could not refresh its repository lock in time (the machine slept, or the backend was unreachable); the step can be retried.",
+          )
+        : null,
+  },
+  {
+    id: "forget-partial",
+    kind: "exit_code",
+    when: "forget exit 3 (0.19): some snapshots could not be removed",
+    classify: (f) =>
+      /^forget\b/.test(f.cmd) && f.code === 3
+        ? stepError("exit_code", withBest(f, "forget could not remove one or more snapshots"), null)
+        : null,
+  },
+  {
+    id: "permission-denied",
+    kind: "permission",
+    when: "`permission denied` on the repository or its cache (the filesystem, not a backend's credentials)",
+    classify: (f) =>
+      f.h.includes("permission denied")
+        ? stepError(
+            "permission",
+            withBest(f, "permission denied"),
+            "The user restic runs as cannot read or write the repository (or its cache): check ownership and modes, or run the step as the repository's owner.",
+          )
+        : null,
+  },
+  {
+    id: "unclassified",
+    kind: "exit_code",
+    when: "anything else: a failure with restic's most useful line (an undocumented exit code says so)",
+    classify: (f) => {
+      const code = f.code;
+      const known = code !== null && [1, 2, 3, 10, 11, 12, 130].includes(code);
+      const fallback = code === null ? `restic ${f.cmd} failed` : `restic ${f.cmd} exited with code ${code}`;
+      const unknownNote =
+        code !== null && !known
+          ? ` (exit code ${code} is not one restic documents; treated as a failure)`
+          : "";
+      return stepError("exit_code", `${withBest(f, fallback)}${unknownNote}`, null);
+    },
+  },
+];
+
 /**
  * Turns a failed restic run into `{ kind, message, hint }`. Call it for runs that did not succeed
  * (exit code ≠ 0, a signal, a cancel or a timeout). Unknown exit codes are failures (`exit_code`),
  * as restic's docs require.
  */
 export function classifyResticFailure(input: ResticFailureInput): StepError {
+  return explainResticFailure(input).error;
+}
+
+/**
+ * classifyResticFailure, and which rule of RESTIC_ERROR_RULES decided (null when holdfast's own
+ * knowledge did: it cancelled restic, stopped it at the timeout, or restic succeeded).
+ */
+export function explainResticFailure(input: ResticFailureInput): { rule: string | null; error: StepError } {
   const cmd = subcommand(input.command);
   const err = readStderr(input.stderrLines);
-  const h = err.haystack;
-  const repo = input.repo ?? "REPO";
-  const code = input.exitCode;
-  const features = resticFeatures(input.version);
-  // Older restic never returns 10/11/12, so with an unknown version the codes can be trusted too.
-  const codes10and11 = input.version === null || features.exitCodes10to12;
-  const code12 = input.version === null || features.exitCode12;
   const best = bestLine(err);
-  const withBest = (fallback: string) => best ?? fallback;
 
+  // What holdfast did itself decides before restic's output is read.
   if (input.cancelled) {
     const lockHint =
       input.signal === "SIGKILL"
-        ? `restic was killed before it could remove its lock; if a later command reports a lock, run \`holdfast unlock ${repo}\`.`
+        ? `restic was killed before it could remove its lock; if a later command reports a lock, run \`holdfast unlock ${input.repo ?? "REPO"}\`.`
         : null;
-    return stepError("cancelled", `restic ${cmd} was cancelled`, lockHint);
+    return { rule: null, error: stepError("cancelled", `restic ${cmd} was cancelled`, lockHint) };
   }
-
   if (input.timedOut) {
     const limit = input.timeoutMs === undefined ? "" : ` within ${formatDuration(input.timeoutMs)}`;
     const last = best ? ` (last message: ${best})` : "";
-    return stepError(
-      "timeout",
-      `restic ${cmd} did not finish${limit}${last}`,
-      "restic keeps retrying an unreachable backend without printing (about 45 s per operation in 0.14, up to 15 minutes since 0.17): check the backend, or raise the step's timeout if the work is just large.",
-    );
+    return {
+      rule: null,
+      error: stepError(
+        "timeout",
+        `restic ${cmd} did not finish${limit}${last}`,
+        "restic keeps retrying an unreachable backend without printing (about 45 s per operation in 0.14, up to 15 minutes since 0.17): check the backend, or raise the step's timeout if the work is just large.",
+      ),
+    };
+  }
+  if (input.exitCode === 0 && input.signal === null) {
+    return {
+      rule: null,
+      error: stepError("internal", `restic ${cmd} succeeded but was classified as a failure`, null),
+    };
   }
 
-  if (code === 0 && input.signal === null) {
-    return stepError("internal", `restic ${cmd} succeeded but was classified as a failure`, null);
+  const features = resticFeatures(input.version);
+  const facts: FailureFacts = {
+    input,
+    cmd,
+    err,
+    h: err.haystack,
+    code: input.exitCode,
+    repo: input.repo ?? "REPO",
+    best,
+    // Older restic never returns 10/11/12, so with an unknown version the codes can be trusted too.
+    codes10and11: input.version === null || features.exitCodes10to12,
+    code12: input.version === null || features.exitCode12,
+  };
+  for (const rule of RESTIC_ERROR_RULES) {
+    const error = rule.classify(facts);
+    if (error) return { rule: rule.id, error };
   }
-
-  // Exit 2: Go runtime error (panic, out of memory).
-  if (code === 2) {
-    return stepError(
-      "internal",
-      withBest(`restic ${cmd} crashed (Go runtime error)`),
-      "restic crashed (exit 2: Go runtime error). The step log has the trace; if it says out of memory, give restic more memory, otherwise report it to restic.",
-    );
-  }
-
-  if (input.signal !== null && code === null) {
-    if (input.signal === "SIGINT") {
-      return stepError("cancelled", `restic ${cmd} was interrupted (SIGINT) from outside holdfast`, null);
-    }
-    return stepError(
-      "exit_code",
-      `restic ${cmd} was killed by ${input.signal}`,
-      `Something outside holdfast killed restic (the kernel's OOM killer? see \`journalctl -k\`). restic 0.14 leaves its lock behind when killed: if the next run reports a lock, run \`holdfast unlock ${repo}\`.`,
-    );
-  }
-
-  // 130: restic's own answer to SIGINT (SIGINT or SIGTERM since 0.19); we did not send it.
-  if (code === 130 || h.includes("signal interrupt received") || h.includes("signal terminated received")) {
-    return stepError("cancelled", `restic ${cmd} was interrupted from outside holdfast`, null);
-  }
-
-  // check reports damage itself (below, with restic's exact repair commands); other commands meet it.
-  const checkFoundErrors = /^check\b/.test(cmd) && h.includes("repository contains errors");
-  const damaged = checkFoundErrors ? null : classifyDamage(err, cmd, code, repo);
-  if (damaged) return damaged;
-
-  if (code === 3 && /^backup\b/.test(cmd)) return classifyPartial(err);
-
-  if ((code === 11 && codes10and11) || h.includes(LOCKED_TEXT))
-    return classifyLocked(err, repo, input.lockProbe, best, input.lockWait);
-
-  if ((code === 12 && code12) || h.includes(WRONG_PASSWORD_TEXT)) {
-    return stepError(
-      "wrong_password",
-      withBest("wrong password or no key found"),
-      "The password holdfast passed (the repository's password_file or password_command) opens no key of this repository: check that it is the password this repository was created with.",
-    );
-  }
-  if (EMPTY_PASSWORD.test(h)) {
-    // restic 0.17+ advises --insecure-no-password; holdfast never passes it (a repository without a
-    // password is not something a backup should create or open by accident).
-    return stepError(
-      "wrong_password",
-      "restic got an empty password",
-      "The repository's password reached restic empty: set password_file or password_command for this repository, and check that the file is readable and not empty (or that the command prints the password). holdfast does not run restic with --insecure-no-password.",
-    );
-  }
-
-  if (code === 10 && codes10and11) return repoNotFound(best);
-
-  const permission = classifyPermission(err, best);
-  if (permission) return permission;
-
-  const network = classifyNetwork(err, best);
-  if (network) return network;
-
-  if (
-    h.includes("repository does not exist") ||
-    ((h.includes("is there a repository at the following location?") ||
-      h.includes("unable to open config file")) &&
-      NOT_FOUND_DETAIL.test(h))
-  ) {
-    return repoNotFound(best);
-  }
-
-  if (h.includes("config file already exists")) {
-    return stepError(
-      "exit_code",
-      withBest("config file already exists"),
-      "A repository already exists at this location: there is nothing to initialize (use it as is, or pick another location).",
-    );
-  }
-
-  if (h.includes("unknown flag") || h.includes("unknown shorthand flag") || h.includes("unknown command")) {
-    const version = input.version ? `restic ${input.version.text}` : "this restic";
-    return stepError(
-      "exit_code",
-      withBest("restic rejected its command line"),
-      `${version} does not know an option holdfast passed: upgrade restic, or remove the option from the config.`,
-    );
-  }
-
-  if (ALL_SOURCES_MISSING.test(h)) {
-    const missing = err.texts
-      .filter((l) => l.endsWith("does not exist, skipping"))
-      .map((l) => l.replace(/ does not exist, skipping$/, ""));
-    const list = missing.length > 0 ? ` (${missing.join(", ")})` : "";
-    return stepError(
-      "not_found",
-      `none of the backup paths exist${list}`,
-      "Check the source's paths (is the disk mounted?); restic made no snapshot.",
-    );
-  }
-
-  const noMatch = NO_MATCHING_ID.exec(h);
-  if (noMatch) {
-    const id = noMatch[1] ?? noMatch[2] ?? "";
-    return stepError(
-      "not_found",
-      `no snapshot matches ID ${id}`,
-      `The repository has no snapshot whose ID starts with ${id}: list them with \`holdfast snapshots ${repo}\`.`,
-    );
-  }
-
-  if (h.includes("repository contains errors")) {
-    // 0.18's JSON error messages span lines (its advice paragraph is one message): look per line.
-    const lines = err.texts.flatMap((l) => l.split("\n")).map((l) => l.trim());
-    const first = lines.find((l) => l !== "" && !l.startsWith("Fatal:") && !l.includes(RETRY_MARK));
-    // 0.16.1+ names the exact repair commands ("restic repair packs ID…", "restic repair snapshots --forget").
-    const repair = [...new Set(lines.filter((l) => /^restic repair \S/.test(l)))];
-    return stepError(
-      "repository_damaged",
-      first ? `repository contains errors: ${first}` : "repository contains errors",
-      repair.length > 0
-        ? `Do not prune until this is fixed. restic's repair for this damage (read https://restic.readthedocs.io/en/stable/077_troubleshooting.html first): ${repair.map((c) => `\`${c}\``).join(", then ")}.`
-        : "Do not prune until this is fixed. Run `restic check --read-data` to see every problem, then follow restic's repair guide (`repair index`, `repair packs`, `repair snapshots`).",
-    );
-  }
-
-  if (h.includes("failed to refresh lock in time")) {
-    // 0.15+: restic aborts when it cannot refresh its own lock (host suspended, backend unreachable).
-    return stepError(
-      "exit_code",
-      withBest("failed to refresh lock in time"),
-      "restic stopped because it could not refresh its repository lock in time (the machine slept, or the backend was unreachable); the step can be retried.",
-    );
-  }
-
-  if (/^forget\b/.test(cmd) && code === 3) {
-    // 0.19: forget exits 3 when it could not remove some snapshots.
-    return stepError("exit_code", withBest("forget could not remove one or more snapshots"), null);
-  }
-
-  if (h.includes("permission denied")) {
-    return stepError(
-      "permission",
-      withBest("permission denied"),
-      "The user restic runs as cannot read or write the repository (or its cache): check ownership and modes, or run the step as the repository's owner.",
-    );
-  }
-
-  const known = code !== null && [1, 2, 3, 10, 11, 12, 130].includes(code);
-  const fallback = code === null ? `restic ${cmd} failed` : `restic ${cmd} exited with code ${code}`;
-  const unknownNote =
-    code !== null && !known ? ` (exit code ${code} is not one restic documents; treated as a failure)` : "";
-  return stepError("exit_code", `${withBest(fallback)}${unknownNote}`, null);
+  // The last rule ("unclassified") always answers.
+  throw new Error("RESTIC_ERROR_RULES ends without a rule that always answers");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,7 +700,13 @@ const DAMAGE_RULES: ReadonlyArray<{ pattern: RegExp; what: string }> = [
 ];
 
 function classifyDamage(err: Stderr, cmd: string, code: number | null, repo: string): StepError | null {
-  const texts = [...err.texts, ...err.backupErrors.map((e) => `${e.item}: ${e.message}`)];
+  // 0.18 starts the message with the item itself ("/: tree … is not known"): not twice.
+  const texts = [
+    ...err.texts,
+    ...err.backupErrors.map((e) =>
+      e.message.startsWith(`${e.item}: `) ? e.message : `${e.item}: ${e.message}`,
+    ),
+  ];
   let found: { line: string; what: string } | null = null;
   for (const rule of DAMAGE_RULES) {
     const line = texts.find((t) => rule.pattern.test(t.toLowerCase()));
