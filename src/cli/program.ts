@@ -406,7 +406,10 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "the freshness check: sends `stale` once per episode for jobs with no success within max_age; exit 0 all fresh, 2 any stale",
     )
     .option("--json", 'print JSON: {"jobs": [...], "stale": bool}')
-    .option("--fleet", "the whole fleet from its database: stale and missing once per episode, then recovered")
+    .option(
+      "--fleet",
+      "the whole fleet from its database: stale and missing once per episode, then recovered",
+    )
     .addHelpText(
       "after",
       examples([
