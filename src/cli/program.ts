@@ -439,12 +439,17 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       "--listen <host:port>",
       "address to listen on (default: server.listen of the config, 127.0.0.1:8760)",
     )
+    .option(
+      "--store <kind>",
+      "postgres: serve as the fleet hub from the fleet database (fleet.view_url_file): /api/fleet, /metrics per host",
+    )
     .addHelpText(
       "after",
       examples([
         "holdfast serve",
         "holdfast serve --listen 127.0.0.1:9000",
         "holdfast serve --listen 0.0.0.0:8760   # needs server.token_file",
+        "holdfast serve --store postgres   # the fleet hub: /api/fleet and /metrics per host",
       ]),
     )
     .action(on(() => import("./commands/serve.js")));

@@ -96,6 +96,8 @@ export interface FleetCell {
   stale_for_ms: number | null;
   max_age_ms: number | null;
   schedule: string | null;
+  /** The host declared the job in its last heartbeat (a job it no longer has is only in the history). */
+  declared: boolean;
   /** The next expected run (hub clock). */
   next_expected_at: string | null;
 }
@@ -216,6 +218,7 @@ export function computeFleetView(
         stale_for_ms: staleFor,
         max_age_ms: maxAge,
         schedule: spec?.schedule ?? null,
+        declared: spec !== null,
         next_expected_at: iso(next),
       });
     }

@@ -61,3 +61,93 @@ export async function readFleetOnce(config: Config): Promise<FleetView> {
     await reader.close();
   }
 }
+
+export interface HostRunRow {
+  id: string;
+  job: string;
+  status: string;
+  trigger: string;
+  exit_code: number | null;
+  /** The host's clock. */
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  /** The hub's clock. */
+  received_at: string;
+  seq: number;
+  steps: Array<{ name: string; type: string; status: string; duration_ms: number | null }>;
+}
+
+/** A host's runs at the hub, newest first (by the order of arrival), paged by seq. */
+export async function hostRuns(
+  pool: pg.Pool,
+  where: string,
+  hostId: string,
+  options: { limit: number; beforeSeq?: number | null },
+): Promise<{ host_id: string; runs: HostRunRow[]; next_before: number | null }> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toStoreError(err, where, "connect to the fleet database");
+  }
+  try {
+    const runs = await client.query<{
+      run_id: string;
+      job: string;
+      status: string;
+      trigger: string;
+      exit_code: number | null;
+      started_at: Date;
+      finished_at: Date | null;
+      duration_ms: number | null;
+      received_at: Date;
+      seq: number;
+    }>(
+      `SELECT run_id, job, status, trigger, exit_code, started_at, finished_at, duration_ms, received_at, seq
+       FROM holdfast.runs WHERE host_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+       ORDER BY seq DESC LIMIT $3`,
+      [hostId, options.beforeSeq ?? null, options.limit],
+    );
+    const ids = runs.rows.map((r) => r.run_id);
+    const steps = await client.query<{
+      run_id: string;
+      name: string;
+      type: string;
+      status: string;
+      duration_ms: number | null;
+    }>(
+      `SELECT run_id, name, type, status, duration_ms FROM holdfast.steps
+       WHERE host_id = $1 AND run_id = ANY($2) ORDER BY run_id, idx`,
+      [hostId, ids],
+    );
+    const stepsOf = new Map<string, HostRunRow["steps"]>();
+    for (const s of steps.rows) {
+      const list = stepsOf.get(s.run_id) ?? [];
+      list.push({ name: s.name, type: s.type, status: s.status, duration_ms: s.duration_ms });
+      stepsOf.set(s.run_id, list);
+    }
+    const out = runs.rows.map((r) => ({
+      id: r.run_id,
+      job: r.job,
+      status: r.status,
+      trigger: r.trigger,
+      exit_code: r.exit_code,
+      started_at: r.started_at.toISOString(),
+      finished_at: r.finished_at?.toISOString() ?? null,
+      duration_ms: r.duration_ms,
+      received_at: r.received_at.toISOString(),
+      seq: r.seq,
+      steps: stepsOf.get(r.run_id) ?? [],
+    }));
+    return {
+      host_id: hostId,
+      runs: out,
+      next_before: out.length === options.limit ? (out[out.length - 1]?.seq ?? null) : null,
+    };
+  } catch (err) {
+    throw toStoreError(err, where, "read a host's runs");
+  } finally {
+    client.release();
+  }
+}

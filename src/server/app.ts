@@ -20,6 +20,7 @@ import { browseRoutes } from "./routes/browse.js";
 import { downloadRoutes } from "./routes/download.js";
 import { eventRoutes } from "./routes/events.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { fleetRoutes } from "./routes/fleet.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -80,6 +81,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.route("/", downloadRoutes(ctx));
   app.route("/", eventRoutes(ctx));
   app.route("/", tokenRoutes(ctx));
+  if (deps.fleet) app.route("/", fleetRoutes(ctx, deps.fleet));
   app.route("/", webRoutes(ctx));
 
   app.notFound((c) =>

@@ -9,6 +9,7 @@ import { redactorForConfig } from "../engine/secrets.js";
 import type { Redactor } from "../util/redact.js";
 import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
 import type { ServerResticHost } from "./restic-host.js";
+import type { HubReader } from "../fleet/hub.js";
 import { SnapshotService } from "./snapshot-service.js";
 import { EventBus } from "./events.js";
 import { Operations } from "./operations.js";
@@ -48,6 +49,8 @@ export interface ServerDeps {
   watchRuns?: boolean;
   /** Where unexpected errors are written (default: stderr). */
   logError?: (message: string) => void;
+  /** The fleet database (serve --store postgres): mounts /api/fleet (routes/fleet.ts). */
+  fleet?: HubReader;
 }
 
 /** What every route gets. */

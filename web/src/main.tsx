@@ -15,6 +15,7 @@ import { RepoView } from "./views/Repo.js";
 import { SnapshotView } from "./views/Snapshot.js";
 import { RestoreView } from "./views/Restore.js";
 import { TokenScreen } from "./views/Token.js";
+import { FleetHostView, FleetOverview } from "./views/fleet.js";
 import "./style.css";
 
 function View({ route }: { route: Route }) {
@@ -31,6 +32,10 @@ function View({ route }: { route: Route }) {
       return <SnapshotView repo={route.repo} id={route.id} path={route.path} />;
     case "restore":
       return <RestoreView repo={route.repo} id={route.id} />;
+    case "fleet":
+      return <FleetOverview />;
+    case "fleetHost":
+      return <FleetHostView id={route.id} />;
     case "notfound":
       return (
         <>
@@ -50,6 +55,8 @@ const VIEW_TITLE: Record<Route["name"], (r: Route) => string> = {
   repo: (r) => (r.name === "repo" ? `repository ${r.repo}` : ""),
   snapshot: (r) => (r.name === "snapshot" ? `snapshot ${r.id.slice(0, 8)} ${r.path}` : ""),
   restore: (r) => (r.name === "restore" ? `restore from ${r.id.slice(0, 8)}` : ""),
+  fleet: () => "fleet",
+  fleetHost: (r) => (r.name === "fleetHost" ? `fleet host ${r.id}` : ""),
   notfound: () => "not found",
 };
 

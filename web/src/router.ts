@@ -9,6 +9,8 @@ export type Route =
   | { name: "repo"; repo: string }
   | { name: "snapshot"; repo: string; id: string; path: string }
   | { name: "restore"; repo: string; id: string }
+  | { name: "fleet" }
+  | { name: "fleetHost"; id: string }
   | { name: "notfound"; path: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -21,6 +23,8 @@ export const href = {
   snapshot: (repo: string, id: string, path = "/") =>
     `/repos/${seg(repo)}/snapshots/${seg(id)}${path !== "/" ? `?path=${seg(path)}` : ""}`,
   restore: (repo: string, id: string) => `/repos/${seg(repo)}/snapshots/${seg(id)}/restore`,
+  fleet: () => "/fleet",
+  fleetHost: (id: string) => `/fleet/hosts/${seg(id)}`,
 };
 
 export function parseRoute(url: URL): Route {
@@ -40,6 +44,9 @@ export function parseRoute(url: URL): Route {
   if (a === "jobs" && b !== undefined && parts.length === 2) return { name: "job", job: b };
   if (a === "runs" && b !== undefined && parts.length === 2)
     return { name: "run", id: b, step: q.get("step") };
+  if (a === "fleet" && parts.length === 1) return { name: "fleet" };
+  if (a === "fleet" && b === "hosts" && c !== undefined && parts.length === 3)
+    return { name: "fleetHost", id: c };
   if (a === "repos" && b !== undefined) {
     if (parts.length === 2) return { name: "repo", repo: b };
     if (c === "snapshots" && d !== undefined && parts.length === 4)

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { UsageError } from "../../errors.js";
 import type { Config } from "../../config/types.js";
+import type { HubReader } from "../../fleet/hub.js";
 import { createApp } from "../../server/app.js";
 import { createCliLauncher } from "../../server/launcher.js";
 import { createServerResticHost, type ServerResticHost } from "../../server/restic-host.js";
@@ -97,8 +98,17 @@ function createSnapshotLister(config: Config, stopping: AbortSignal) {
   };
 }
 
-export default async function serve(global: GlobalOptions, flags: { listen?: string }): Promise<number> {
+export default async function serve(
+  global: GlobalOptions,
+  flags: { listen?: string; store?: string },
+): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
+  const storeKind = flags.store ?? "sqlite";
+  if (storeKind !== "sqlite" && storeKind !== "postgres")
+    throw new UsageError(
+      `--store ${storeKind} is not a store`,
+      "use --store postgres for the fleet hub (docs/fleet.md), or leave it out",
+    );
   const listenText = flags.listen ?? config.server.listen;
   const address = parseListen(listenText);
   if (!address) {
@@ -117,6 +127,8 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     );
   }
 
+  // The fleet hub (issue 18): the fleet database through the viewer role; checked before listening.
+  const fleet = storeKind === "postgres" ? await openFleetForServe(config) : undefined;
   const store = openStore(config);
   const stopping = new AbortController();
   const launcher = createCliLauncher({
@@ -142,10 +154,13 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     watchRuns: true,
     runJob: launcher.runJob,
     snapshots: createSnapshotLister(config, stopping.signal),
-    renderMetrics: async () => {
-      await recoverInterruptedRuns(store, { host: config.host });
-      return renderMetrics(config, store, new Date());
-    },
+    renderMetrics: fleet
+      ? async () => (await import("../../fleet/fleet-metrics.js")).renderFleetMetrics(await fleet.view())
+      : async () => {
+          await recoverInterruptedRuns(store, { host: config.host });
+          return renderMetrics(config, store, new Date());
+        },
+    ...(fleet ? { fleet } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
@@ -159,6 +174,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     });
   } catch (err) {
     await store.close();
+    await fleet?.close();
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(
       `cannot listen on ${listenText}: ${code === "EADDRINUSE" ? "the address is in use" : (err as Error).message}`,
@@ -171,7 +187,7 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
   const bound = server.address() as AddressInfo;
   const url = formatListenUrl(address.host, bound.port);
   process.stdout.write(
-    `holdfast: dashboard and API on ${url} (${token !== null || named > 0 ? `API token required${named > 0 ? `; ${named} named token${named === 1 ? "" : "s"}` : ""}` : "loopback only; POSTs need the header X-Holdfast-Request: 1"})\n`,
+    `holdfast: dashboard and API on ${url}${fleet ? ` (fleet hub: ${fleet.where})` : ""} (${token !== null || named > 0 ? `API token required${named > 0 ? `; ${named} named token${named === 1 ? "" : "s"}` : ""}` : "loopback only; POSTs need the header X-Holdfast-Request: 1"})\n`,
   );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -191,5 +207,18 @@ export default async function serve(global: GlobalOptions, flags: { listen?: str
     server.closeAllConnections();
   });
   await store.close();
+  await fleet?.close();
   return 0;
+}
+
+async function openFleetForServe(config: Config): Promise<HubReader> {
+  const { openHubReader } = await import("../../fleet/hub.js");
+  const reader = openHubReader(config, { max: 4 });
+  try {
+    await reader.view();
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+  return reader;
 }

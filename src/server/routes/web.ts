@@ -36,6 +36,8 @@ export const VIEW_ROUTES = [
   "/repos/:repo",
   "/repos/:repo/snapshots/:id",
   "/repos/:repo/snapshots/:id/restore",
+  "/fleet",
+  "/fleet/hosts/:id",
 ] as const;
 
 function loadFiles(dir: string): Map<string, WebFile> {
