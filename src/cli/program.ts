@@ -292,6 +292,19 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       ]),
     )
     .action(on(() => import("./commands/import.js")));
+  program
+    .command("adopt")
+    .description(
+      "list the snapshots other tools made that each source adopts (sources.NAME.adopt), and those no source adopts; changes nothing",
+    )
+    .argument("[source]", "only this source")
+    .option("--repo <name>", "only this repository")
+    .option(
+      "--json",
+      'print JSON: {"repositories": [{"name", "holdfast", "sources": [...], "not_adopted": [...]}]}',
+    )
+    .addHelpText("after", examples(["holdfast adopt", "holdfast adopt home --repo local --json"]))
+    .action(on(() => import("./commands/adopt.js")));
 
   // Commands: init, snapshots, restore, unlock, doctor
   const schedule = program

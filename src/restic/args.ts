@@ -87,6 +87,8 @@ export interface ForgetOptions {
   keep: KeepPolicy;
   tags: TagFilter;
   hosts: readonly string[];
+  /** restic --path: snapshots holding all of these (a source's adopt.paths). */
+  paths?: readonly string[];
   groupBy: string;
   prune: boolean;
 }
@@ -97,7 +99,7 @@ export function forgetArgs(options: ForgetOptions): string[] {
     "--json",
     "--group-by",
     options.groupBy,
-    ...filterArgs({ tags: options.tags, hosts: options.hosts }),
+    ...filterArgs({ tags: options.tags, hosts: options.hosts, paths: options.paths ?? [] }),
     ...keepArgs(options.keep),
     ...(options.prune ? ["--prune"] : []),
   ];

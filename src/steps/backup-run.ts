@@ -6,7 +6,7 @@ import type { SourceConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import type { TargetRecord } from "../store/types.js";
 import type { ResticHost } from "../restic/host.js";
-import { HOLDFAST_TAG, sourceTag } from "../restic/args.js";
+import { sourceFilter } from "../sources/adopt.js";
 import { backup, detectRestic, snapshots, stats } from "../restic/commands.js";
 import { summarizeBackupErrors, type BackupStatus } from "../restic/outputs.js";
 import { resticCacheDir } from "../restic/repository.js";
@@ -277,7 +277,8 @@ async function startGuard(
       repo,
       ["latest"],
       "restore-size",
-      { tags: [[HOLDFAST_TAG, sourceTag(source.name)]], hosts: [hostName] },
+      // The last snapshot of the source, holdfast's or one it adopts from the tool used before (issue 17).
+      sourceFilter(source, [hostName]),
       { onOpenRetry },
     ).then((result): RepoVerdict => {
       const durationMs = Date.now() - started;

@@ -1,16 +1,11 @@
 import { z } from "zod";
-import { defineStepKind, isSourceBlocked, type StepContext } from "../engine/step-kind.js";
+import { defineStepKind } from "../engine/step-kind.js";
 import { boundedInt, nameSchema, resticDurationSchema } from "../config/values.js";
-import { stepError } from "../errors.js";
-import type { TargetRecord } from "../store/types.js";
-import { forgetArgs, HOLDFAST_TAG, sourceTag } from "../restic/args.js";
+import { forgetArgs } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { sourceScopes, type SourceScope } from "./scope.js";
-import type { ResticHost } from "../restic/host.js";
-import type { RepositoryConfig } from "../config/types.js";
-import type { snapshots as snapshotsCommand } from "../restic/commands.js";
-import type { ForgetOutput } from "../restic/outputs.js";
-import { combineTargets } from "./targets.js";
+import type { Config } from "../config/types.js";
+import { describeAdopt, sourceFilter } from "../sources/adopt.js";
 
 export const keepSchema = z
   .strictObject({
@@ -57,27 +52,43 @@ const options = {
     .optional()
     .describe("only these sources' snapshots (default: the sources this job backs up, else every source)"),
 };
-type ForgetStepOptions = z.output<z.ZodObject<typeof options>>;
+// Retention groups are one source on one host (issue 17): one restic forget per source, grouped by
+// host — so a second job backing the source up, a changed `tags:`, or the snapshots the source adopts
+// from another tool are thinned together instead of each keeping its own `last N` forever. (restic's
+// default host,paths would mix sources with equal paths; host,tags split them by job and tags.)
+export const GROUP_BY = "host";
 
-// Groups per host and tag set: holdfast's tags carry the source (and job), so each source of each
-// host keeps its own `last N` — restic's default (host,paths) would mix sources with equal paths.
-const GROUP_BY = "host,tags";
+export type ForgetStepOptions = z.output<z.ZodObject<typeof options>>;
 
-/** holdfast's own snapshots of these sources, as restic --tag/--host filters. */
-function scopeFilter(scopes: SourceScope[]) {
-  return {
-    tags: scopes.map((s) => [HOLDFAST_TAG, sourceTag(s.source)]),
-    hosts: [...new Set(scopes.flatMap((s) => s.hosts))],
-  };
+/** The restic filter of one source's retention group(s): holdfast's snapshots and the adopted ones. */
+export function scopeFilter(config: Pick<Config, "sources">, scope: SourceScope) {
+  const source = config.sources[scope.source];
+  return sourceFilter(source ?? { name: scope.source }, scope.hosts);
 }
 
-function forgetOptionsFor(opts: ForgetStepOptions, scopes: SourceScope[]) {
-  return { keep: opts.keep, ...scopeFilter(scopes), groupBy: GROUP_BY, prune: opts.prune };
+/**
+ * One source's forget. With several sources in a repository, each forget runs without --prune and one
+ * `restic prune` follows (pruneApart): restic prunes only after a forget that removed something, and
+ * pruning once is the expensive part.
+ */
+export function forgetOptionsFor(
+  opts: ForgetStepOptions,
+  config: Pick<Config, "sources">,
+  scope: SourceScope,
+  pruneApart: boolean,
+) {
+  return {
+    keep: opts.keep,
+    ...scopeFilter(config, scope),
+    groupBy: GROUP_BY,
+    prune: opts.prune && !pruneApart,
+  };
 }
 
 export const forgetStep = defineStepKind({
   type: "forget",
-  summary: "retention with restic forget (scoped to holdfast's own snapshots), optionally prune",
+  summary:
+    "retention with restic forget, per source and host (holdfast's snapshots and those the source adopts), optionally prune",
   options,
   references: (o) => [
     ...o.repos.map((name, i) => ({ path: ["repos", i], kind: "repository" as const, name })),
@@ -87,132 +98,19 @@ export const forgetStep = defineStepKind({
     const scopes = sourceScopes(ctx, ctx.options.sources);
     return ctx.options.repos.flatMap((name) => {
       const repo = ctx.config.repositories[name];
-      return repo
-        ? [planResticCommand(ctx.config, repo, forgetArgs(forgetOptionsFor(ctx.options, scopes)))]
-        : [];
+      if (!repo) return [];
+      const apart = scopes.length > 1;
+      const lines = scopes.map((scope) => {
+        const source = ctx.config.sources[scope.source];
+        const adopted = source?.adopt ? ` and the snapshots it adopts (${describeAdopt(source)})` : "";
+        const args = forgetArgs(forgetOptionsFor(ctx.options, ctx.config, scope, apart));
+        return `${planResticCommand(ctx.config, repo, args)}   # source ${scope.source}${adopted}, per host`;
+      });
+      if (apart && ctx.options.prune)
+        lines.push(
+          `${planResticCommand(ctx.config, repo, ["prune"])}   # once, when a forget removed snapshots`,
+        );
+      return lines;
     });
   },
-  run: runForget,
 });
-
-/**
- * After a forget that could not delete everything: the snapshots of the step's scope that are still
- * there (snapshots_kept), which of restic's planned removals really went (snapshots_removed; unknown
- * when restic printed no plan, as 0.14 does when it fails) and which were refused.
- */
-async function countAfterRefusal(
-  host: ResticHost,
-  repo: RepositoryConfig,
-  scopes: SourceScope[],
-  planned: ForgetOutput | null,
-  list: typeof snapshotsCommand,
-): Promise<Record<string, number | null>> {
-  const after = await list(host, repo, scopeFilter(scopes));
-  if (!after.outcome.ok) return { snapshots_removed: null };
-  const present = new Set(after.snapshots.map((s) => s.id));
-  const plannedRemovals = planned?.groups.flatMap((g) => g.remove) ?? null;
-  const refused = plannedRemovals?.filter((s) => present.has(s.id)).length ?? null;
-  return {
-    snapshots_kept: after.snapshots.length,
-    snapshots_removed: plannedRemovals === null ? null : plannedRemovals.length - (refused ?? 0),
-    snapshots_refused: refused,
-  };
-}
-
-async function runForget(ctx: StepContext<ForgetStepOptions>) {
-  const { resticHostFromStep } = await import("./restic-host.js");
-  const { detectRestic, forget, snapshots } = await import("../restic/commands.js");
-  const opts = ctx.options;
-  const host = resticHostFromStep(ctx);
-  const restic = await detectRestic(ctx.config, ctx.env);
-  if (restic.error) return { status: "failed" as const, error: restic.error };
-  const scopes = sourceScopes(ctx, opts.sources);
-
-  const runOne = async (repoName: string): Promise<TargetRecord> => {
-    const repo = ctx.config.repositories[repoName];
-    if (!repo)
-      return {
-        repo: repoName,
-        status: "failed",
-        duration_ms: null,
-        error: stepError("config", `unknown repository "${repoName}"`, null),
-      };
-    // Never forget snapshots of a source whose backup failed or was guarded in this run (behavior.md).
-    const allowed = scopes.filter((s) => !isSourceBlocked(ctx.runState, s.source, repoName));
-    const blocked = scopes
-      .filter((s) => isSourceBlocked(ctx.runState, s.source, repoName))
-      .map((s) => s.source);
-    if (blocked.length > 0) {
-      ctx.log.warn(
-        `${repoName}: not forgetting snapshots of ${blocked.join(", ")}: the backup failed or was stopped by its guard in this run`,
-      );
-    }
-    if (allowed.length === 0) {
-      return {
-        repo: repoName,
-        status: "skipped",
-        duration_ms: null,
-        error: null,
-        reason: `source ${blocked.join(", ")} failed or was guarded in this run; its snapshots are left alone`,
-        sources_skipped: blocked.join(","),
-      };
-    }
-    const started = Date.now();
-    const { outcome, output } = await forget(host, repo, forgetOptionsFor(opts, allowed));
-    const durationMs = Date.now() - started;
-    const skippedNote = blocked.length > 0 ? { sources_skipped: blocked.join(",") } : {};
-    if (!outcome.ok || !output) {
-      const error = outcome.error ?? stepError("exit_code", "restic forget failed", null);
-      const status =
-        error.kind === "cancelled" ? "cancelled" : error.kind === "timeout" ? "timed_out" : "failed";
-      // A refused delete (an append-only server: 0.18.0 exits 0 and lists the snapshot as removed, 0.14
-      // exits 1): what is really gone is what the repository no longer lists.
-      const truth =
-        error.kind === "permission" || outcome.refusedFiles !== undefined
-          ? await countAfterRefusal(host, repo, allowed, output, snapshots)
-          : {};
-      return {
-        repo: repoName,
-        status,
-        duration_ms: Date.now() - started,
-        error,
-        exit_code: outcome.exitCode,
-        ...truth,
-        ...skippedNote,
-      };
-    }
-    const kept = output.groups.reduce((n, g) => n + g.keep.length, 0);
-    const removed = output.groups.flatMap((g) => g.remove);
-    for (const g of output.groups) {
-      const tags = g.tags.filter((t) => t.startsWith("source:")).join(",");
-      ctx.log.info(
-        `${repoName}: ${tags || "(no tags)"} on ${g.host}: keep ${g.keep.length}, remove ${g.remove.length}${g.remove.length ? ` (${g.remove.map((s) => s.shortId).join(" ")})` : ""}`,
-      );
-    }
-    return {
-      repo: repoName,
-      status: "succeeded",
-      duration_ms: durationMs,
-      error: null,
-      exit_code: outcome.exitCode,
-      groups: output.groups.length,
-      snapshots_kept: kept,
-      snapshots_removed: removed.length,
-      pruned: opts.prune && removed.length > 0,
-      ...skippedNote,
-    };
-  };
-
-  const targets = await Promise.all(opts.repos.map(runOne));
-  const outcome = combineTargets(targets);
-  return {
-    ...outcome,
-    summary: {
-      sources: scopes.map((s) => s.source),
-      snapshots_removed: targets.reduce(
-        (n, t) => n + (typeof t.snapshots_removed === "number" ? t.snapshots_removed : 0),
-        0,
-      ),
-    },
-  };
-}

@@ -40,5 +40,6 @@ export const builtinStepRunners: Readonly<Record<string, () => Promise<StepRunne
   mirror: async () => (await import("./mirror-run.js")).mirrorRunner,
   git: async () => (await import("./git-run.js")).gitRunner,
   manifest: async () => (await import("./manifest-run.js")).manifestRunner,
+  forget: async () => (await import("./forget-run.js")).forgetRunner,
   verify: async () => (await import("./verify-run.js")).verifyRunner,
 };

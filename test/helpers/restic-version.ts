@@ -25,6 +25,11 @@ const FEATURE_SINCE = {
   fullSnapshotIdFromBackup: "0.15",
   /** `copy` prints "skipping source snapshot …, was already copied" only with -v. */
   copySkipNeedsVerbose: "0.15",
+  /**
+   * forget keeps the oldest snapshot too when a --keep-daily/weekly/… count is not filled (restic
+   * PR #4366): all snapshots of one day under keep-daily 14 keep 2, not 1.
+   */
+  keepsOldestOfUnfilledBucket: "0.16",
   /** `--retry-lock DURATION` on every command that locks. */
   retryLock: "0.16",
   /** `program_version` in `snapshots --json`. */

@@ -15,6 +15,7 @@ import {
   resticSnapshots,
   writePassword,
 } from "../helpers/restic-backends.js";
+import { resticUnderTest } from "../helpers/restic-version.js";
 import { writeTree } from "../helpers/tmp.js";
 
 const FIXTURES = path.join(REPO_ROOT, "test/fixtures/import");
@@ -60,6 +61,12 @@ describe("autorestic aliases.yml (hooks and a forget policy shared through merge
     writeTree(secrets, { "some.url": `${repo.repo}\n` });
     fs.chmodSync(path.join(secrets, "some.url"), 0o600);
     resticInit(repo);
+    // Two snapshots autorestic made before the move: `restic backup --tag ar:location:b PATH`
+    // (internal/location.go), under restic's default host name, as holdfast's.
+    for (const extra of [[], ["--tag", "ar:cron"]]) {
+      const r = restic(repo, ["backup", ...extra, "--tag", "ar:location:b", path.join(cfg, "data/b")]);
+      expect(r.code, r.stderr).toBe(0);
+    }
   });
 
   it("runs location b: its hooks in autorestic's order, one snapshot of data/b", async () => {
@@ -72,12 +79,24 @@ describe("autorestic aliases.yml (hooks and a forget policy shared through merge
       log.stdout,
     ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    const snaps = resticSnapshots(repo);
+    const snaps = resticSnapshots(repo).filter((s) => s.tags?.includes("holdfast"));
     expect(snaps).toHaveLength(1);
     expect(snaps[0]!.paths).toEqual([path.join(cfg, "data/b")]);
     expect(snaps[0]!.tags).toEqual(expect.arrayContaining(["holdfast", "source:b"]));
+  });
+
+  it("the snapshots autorestic made are adopted (the importer's adopt:) and thinned by the location's policy", async () => {
+    expect(resticSnapshots(repo)).toHaveLength(3);
     const forget = await cli(out, ["run", "b-forget"]);
     expect(forget.code, forget.stdout + forget.stderr).toBe(0);
+    // keep-daily 14, keep-weekly 52, all made today: the newest (holdfast's) stays, and with restic
+    // 0.16+ the oldest (adopted) too; the other adopted one goes.
+    const keep = resticUnderTest.has("keepsOldestOfUnfilledBucket") ? 2 : 1;
+    const line = `1 of holdfast's + 2 adopted (tags ar:location:b): keep ${keep}, remove ${3 - keep}`;
+    expect(forget.stdout + forget.stderr).toContain(line);
+    const left = resticSnapshots(repo);
+    expect(left).toHaveLength(keep);
+    expect(left.at(-1)!.tags).toContain("holdfast");
   });
 });
 

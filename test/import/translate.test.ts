@@ -113,7 +113,7 @@ describe("autorestic", () => {
     const imp = await importFixture("autorestic", "forget-prune.yml");
     const p = await plan(imp, "etc");
     expect(Object.keys(p)).toEqual(["backup", "forget"]);
-    expect(resticLine(p.forget, "forget")).toMatch(/--keep-last 5 --prune$/);
+    expect(resticLine(p.forget, "forget")).toMatch(/--keep-last 5 --prune {3}# source etc/);
   });
 
   it("--check validates the new config and prints every job's plan; a validation failure is its exit code", async () => {
@@ -244,7 +244,7 @@ describe("resticprofile", () => {
     // A run-before with {{ .Now.Format … }} cannot be computed ahead: left out and reported.
     expect(imp.report).toMatch(/profiles\.src\.backup\.run-before: \{\{ \.Now\.Format .*\(line 182\)/);
     const src = await plan(imp, "src");
-    expect(resticLine(src.retention, "forget")).toMatch(/--keep-within 30d --prune$/);
+    expect(resticLine(src.retention, "forget")).toMatch(/--keep-within 30d --prune {3}# source src/);
   });
 
   it("linux.yaml: v1 inherit with per-profile templates; copy sections become copy jobs", async () => {

@@ -4,7 +4,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, printJson } from "../output.js";
-import { HOLDFAST_TAG, resolveSnapshotId, restore, sourceTag } from "../../restic/commands.js";
+import { resolveSnapshotId, restore } from "../../restic/commands.js";
+import type { SourceConfig } from "../../config/types.js";
+import { sourceFilter } from "../../sources/adopt.js";
 import { parseRestoreLine } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
 import {
@@ -142,7 +144,8 @@ export default async function restoreCommand(
       target: prepared.dir,
       ...(flags.include?.length ? { include: flags.include } : {}),
       filter: {
-        ...(id === "latest" && source !== undefined ? { tags: [[HOLDFAST_TAG, sourceTag(source)]] } : {}),
+        // The latest of the source: holdfast's, or one the source adopts (issue 17).
+        ...(id === "latest" && source !== undefined ? latestOfSource(config.sources[source], source) : {}),
         ...(flags.host !== undefined ? { hosts: [flags.host] } : {}),
       },
       ...(flags.verify ? { verify: true } : {}),
@@ -248,4 +251,9 @@ function recheckTarget(prepared: PreparedTarget, flags: RestoreFlags): void {
     if (err instanceof UnsafeDirError) throw new UsageError(`--target ${err.message}`, err.hint);
     throw err;
   }
+}
+
+function latestOfSource(source: SourceConfig | undefined, name: string) {
+  const filter = sourceFilter(source ?? { name }, []);
+  return { tags: filter.tags, ...(filter.paths.length > 0 ? { paths: filter.paths } : {}) };
 }

@@ -86,7 +86,7 @@ function createSnapshotLister(config: Config, stopping: AbortSignal) {
       filter.source !== null ? { tags: [[HOLDFAST_TAG, sourceTag(filter.source)]] } : {},
     );
     return {
-      snapshots: result.snapshots.map(snapshotJson),
+      snapshots: result.snapshots.map((s) => snapshotJson(s, config.sources)),
       error: result.outcome.ok
         ? null
         : (jsonError(result.outcome.error, redactor) ?? {

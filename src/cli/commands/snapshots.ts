@@ -1,7 +1,9 @@
 // holdfast snapshots [REPO] [--source NAME] [--json]: the snapshots of each repository.
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, formatTable, printJson } from "../output.js";
-import { HOLDFAST_TAG, snapshots, sourceTag } from "../../restic/commands.js";
+import { HOLDFAST_TAG, snapshots } from "../../restic/commands.js";
+import type { SourceConfig } from "../../config/types.js";
+import { snapshotSource, sourceFilter } from "../../sources/adopt.js";
 import type { Snapshot } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
 import {
@@ -18,7 +20,9 @@ interface SnapshotsFlags {
   json?: boolean;
 }
 
-export function snapshotJson(s: Snapshot) {
+export function snapshotJson(s: Snapshot, sources: Record<string, Pick<SourceConfig, "adopt">> = {}) {
+  // A snapshot another tool made counts as the source that adopts it (issue 17).
+  const belongs = snapshotSource(s, sources);
   return {
     id: s.id,
     short_id: s.shortId,
@@ -27,9 +31,10 @@ export function snapshotJson(s: Snapshot) {
     username: s.username,
     paths: s.paths,
     tags: s.tags,
-    source: s.tags.find((t) => t.startsWith("source:"))?.slice(7) ?? null,
+    source: belongs?.source ?? s.tags.find((t) => t.startsWith("source:"))?.slice(7) ?? null,
     job: s.tags.find((t) => t.startsWith("job:"))?.slice(4) ?? null,
     holdfast: s.tags.includes(HOLDFAST_TAG),
+    adopted: belongs?.adopted ?? false,
   };
 }
 
@@ -50,10 +55,15 @@ export default async function snapshotsCommand(
   try {
     const results = await Promise.all(
       repos.map(async (repo) => {
+        const source = flags.source !== undefined ? config.sources[flags.source] : undefined;
         const r = await snapshots(cli.host, repo, {
-          ...(flags.source !== undefined ? { tags: [[HOLDFAST_TAG, sourceTag(flags.source)]] } : {}),
+          ...(source !== undefined ? { tags: sourceFilter(source, []).tags } : {}),
           ...(flags.host !== undefined ? { hosts: [flags.host] } : {}),
         });
+        // restic's filter is the tags only (its host and paths would apply to holdfast's too): the
+        // adopted ones are then told apart by the same rule as retention's.
+        if (source !== undefined)
+          r.snapshots = r.snapshots.filter((s) => snapshotSource(s, config.sources)?.source === source.name);
         return { repo, ...r };
       }),
     );
@@ -64,7 +74,7 @@ export default async function snapshotsCommand(
       printJson({
         repositories: results.map((r) => ({
           name: r.repo.name,
-          snapshots: r.snapshots.map(snapshotJson),
+          snapshots: r.snapshots.map((s) => snapshotJson(s, config.sources)),
           error: r.outcome.ok ? null : jsonError(r.outcome.error, cli.redactor),
         })),
       });
@@ -86,12 +96,12 @@ export default async function snapshotsCommand(
       }
       const rows = [["ID", "TIME", "HOST", "SOURCE", "JOB", "PATHS"]];
       for (const s of r.snapshots) {
-        const j = snapshotJson(s);
+        const j = snapshotJson(s, config.sources);
         rows.push([
           s.shortId,
           s.time.replace("T", " ").slice(0, 19),
           s.hostname,
-          j.source ?? "-",
+          j.source === null ? "-" : j.adopted ? `${j.source} (adopted)` : j.source,
           j.job ?? "-",
           s.paths.join(" "),
         ]);
