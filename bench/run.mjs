@@ -82,6 +82,15 @@ const lines = [
 ];
 for (const r of results) lines.push(...renderRows(r));
 lines.push("", "Rerun one: `npm run build && node bench/pN-….mjs`; all: `npm run bench`.", "");
+// What was written by hand below the marker (analyses, decisions taken from the figures) is kept.
+const NOTES_MARK = "<!-- notes: written by hand, kept by bench/run.mjs -->";
+let previous = "";
+try {
+  previous = readFileSync(join(benchDir, "RESULTS.md"), "utf8");
+} catch {
+  previous = "";
+}
+if (previous.includes(NOTES_MARK)) lines.push(previous.slice(previous.indexOf(NOTES_MARK)));
 writeFileSync(join(benchDir, "RESULTS.md"), lines.join("\n"));
 process.stderr.write(`bench: wrote bench/RESULTS.md (${results.length} benchmarks)\n`);
 
