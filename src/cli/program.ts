@@ -531,6 +531,25 @@ export function buildProgram(setAction: (action: Action) => void): Command {
       ]),
     )
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetInitDb }))));
+  fleet
+    .command("prune")
+    .description(
+      "the hub's retention: delete raw runs older than fleet.keep_runs_months (daily rollups are kept)",
+    )
+    .option(
+      "--url-file <file>",
+      "the URL of a role that may delete runs, e.g. holdfast_pruner (default fleet.url_file)",
+    )
+    .option("--dry-run", "count what would go, delete nothing")
+    .option("--json", "print the outcome as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast fleet prune --url-file /etc/holdfast/fleet-pruner.url",
+        "holdfast fleet prune --dry-run",
+      ]),
+    )
+    .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetPrune }))));
   // Commands: fleet
   program
     .command("completion")

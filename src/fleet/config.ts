@@ -2,7 +2,7 @@
 // user, one line), refused with file:line:col when anyone else could read it. The URL carries this
 // host's credentials: it is never printed, logged or passed in argv — messages use describePgUrl.
 import fs from "node:fs";
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { ConfigError, UsageError, type ConfigIssue } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import { positionsInConfigFile } from "../config/load.js";
 
@@ -116,4 +116,28 @@ export function readFleetViewUrl(config: Config): string {
   return fleet.view_url_file !== undefined
     ? readUrlFile(config, fleet.view_url_file, "view_url_file")
     : readUrlFile(config, fleet.url_file, "url_file");
+}
+
+/** A URL file named by a flag (fleet prune --url-file): the same checks, as a usage error (exit 2). */
+export function readUrlFileFlag(file: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    throw new UsageError(
+      `cannot read --url-file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+  if (!st.isFile() || (st.mode & 0o077) !== 0)
+    throw new UsageError(
+      `--url-file ${file} must be a file only its owner can read (it holds credentials)`,
+      `chmod 600 ${file}`,
+    );
+  const url = fs.readFileSync(file, "utf8").trim();
+  if (!/^postgres(ql)?:\/\//.test(url) || url.includes("\n"))
+    throw new UsageError(
+      `--url-file ${file} does not hold one postgresql:// URL`,
+      "write one line: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+    );
+  return url;
 }

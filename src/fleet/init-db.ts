@@ -4,7 +4,8 @@
 //   - a group role holdfast_writer and one login role per host, mapped to that host's id in
 //     holdfast.host_roles; row-level security on every table lets a writer see, insert and update
 //     only the rows whose host_id is its own (no DELETE except of its own key/value state);
-//   - a login role for the hub's dashboard that can only read;
+//   - a login role for the hub's dashboard that can only read, and one for the hub's retention
+//     (`fleet prune`) that can read and delete finished runs and nothing else;
 //   - no password anywhere: the script creates the roles without one and says how to set them (the
 //     URL with the password lives only in each host's 0600 url_file). No repository secret is in the
 //     schema at all: hosts send run records, which are redacted before they are recorded.
@@ -31,6 +32,8 @@ export interface InitDbOptions {
   viewer?: string;
   /** The group every host role is in (default holdfast_writer). */
   writerGroup?: string;
+  /** The hub's retention login role (default holdfast_pruner): reads and deletes runs, nothing else. */
+  pruner?: string;
 }
 
 /** Tables with a host_id column, and what a host's role may do with its own rows there. */
@@ -83,9 +86,12 @@ function checkRole(name: string, flag: string): void {
 export function initDbSql(options: InitDbOptions): string {
   const viewer = options.viewer ?? "holdfast_viewer";
   const writer = options.writerGroup ?? "holdfast_writer";
+  const pruner = options.pruner ?? "holdfast_pruner";
   checkRole(viewer, "--viewer");
   checkRole(writer, "--writer-group");
-  if (viewer === writer) throw new UsageError("--viewer and --writer-group must be different roles");
+  checkRole(pruner, "--pruner");
+  if (new Set([viewer, writer, pruner]).size !== 3)
+    throw new UsageError("--viewer, --pruner and the writer group must be three different roles");
   const seenRoles = new Map<string, string>();
   const seenIds = new Map<string, string>();
   for (const h of options.hosts) {
@@ -142,6 +148,8 @@ export function initDbSql(options: InitDbOptions): string {
     createRole(writer, "NOLOGIN"),
     createRole(viewer, "LOGIN"),
     `ALTER ROLE ${ident(viewer)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;`,
+    createRole(pruner, "LOGIN"),
+    `ALTER ROLE ${ident(pruner)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;`,
   );
   for (const h of options.hosts) {
     const role = hostRoleName(h.name);
@@ -156,9 +164,11 @@ export function initDbSql(options: InitDbOptions): string {
     "",
     "-- Privileges: the schema's tables are the administrator's; hosts and the hub get only these.",
     `REVOKE ALL ON SCHEMA ${S} FROM PUBLIC;`,
-    `REVOKE ALL ON ALL TABLES IN SCHEMA ${S} FROM PUBLIC, ${ident(writer)}, ${ident(viewer)};`,
-    `GRANT USAGE ON SCHEMA ${S} TO ${ident(writer)}, ${ident(viewer)};`,
-    `GRANT SELECT ON ${S}.schema_migrations TO ${ident(writer)}, ${ident(viewer)};`,
+    `REVOKE ALL ON ALL TABLES IN SCHEMA ${S} FROM PUBLIC, ${ident(writer)}, ${ident(viewer)}, ${ident(pruner)};`,
+    `GRANT USAGE ON SCHEMA ${S} TO ${ident(writer)}, ${ident(viewer)}, ${ident(pruner)};`,
+    `GRANT SELECT ON ${S}.schema_migrations TO ${ident(writer)}, ${ident(viewer)}, ${ident(pruner)};`,
+    // Retention: the pruner reads and deletes runs (their steps and notifications go by cascade).
+    `GRANT SELECT, DELETE ON ${S}.runs TO ${ident(pruner)};`,
     `GRANT SELECT ON ${S}.host_roles TO ${ident(writer)}, ${ident(viewer)};`,
     `GRANT EXECUTE ON FUNCTION ${S}.my_host_id() TO ${ident(writer)};`,
     `GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${S} TO ${ident(writer)};`,
@@ -182,6 +192,12 @@ export function initDbSql(options: InitDbOptions): string {
       `CREATE POLICY holdfast_viewer_read ON ${S}.${table} FOR SELECT TO ${ident(viewer)} USING (true);`,
     );
   }
+  add(
+    `DROP POLICY IF EXISTS holdfast_pruner_read ON ${S}.runs;`,
+    `CREATE POLICY holdfast_pruner_read ON ${S}.runs FOR SELECT TO ${ident(pruner)} USING (true);`,
+    `DROP POLICY IF EXISTS holdfast_pruner_delete ON ${S}.runs;`,
+    `CREATE POLICY holdfast_pruner_delete ON ${S}.runs FOR DELETE TO ${ident(pruner)} USING (status <> 'running');`,
+  );
 
   if (options.hosts.length > 0) {
     add(
@@ -201,7 +217,7 @@ export function initDbSql(options: InitDbOptions): string {
     "",
     "-- Now give each login role a password (psql asks for it; it is never in this script):",
   );
-  for (const role of [viewer, ...options.hosts.map((h) => hostRoleName(h.name))])
+  for (const role of [viewer, pruner, ...options.hosts.map((h) => hostRoleName(h.name))])
     add(`--   \\password ${role}`);
   add(
     "-- and put each host's URL, postgresql://ROLE:PASSWORD@HOST:5432/DATABASE, in its fleet.url_file (mode 0600).",

@@ -1,4 +1,4 @@
-// `holdfast fleet sync|id|reset-id|init-db`: this host's side of the fleet (docs/fleet.md).
+// `holdfast fleet sync|id|reset-id|init-db|prune`: this host's side of the fleet (docs/fleet.md).
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../util/units.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
@@ -92,6 +92,32 @@ export async function fleetInitDb(
   const { initDbSql, parseInitDbHost } = await import("../../fleet/init-db.js");
   const hosts = (flags.host ?? []).map(parseInitDbHost);
   process.stdout.write(initDbSql({ hosts, ...(flags.viewer !== undefined ? { viewer: flags.viewer } : {}) }));
+  return 0;
+}
+
+export async function fleetPrune(
+  global: GlobalOptions,
+  flags: { urlFile?: string; dryRun?: boolean; json?: boolean },
+): Promise<number> {
+  const { config } = await loadConfigForReading(global);
+  const keepMonths = config.fleet?.keep_runs_months;
+  if (keepMonths === undefined)
+    throw new UsageError(
+      "fleet prune needs fleet.keep_runs_months in the config (how many months of raw runs the hub keeps)",
+      "add it to the hub's fleet: section, e.g. keep_runs_months: 13; daily rollups are kept forever",
+    );
+  const { readFleetSettings, readUrlFileFlag } = await import("../../fleet/config.js");
+  const url = flags.urlFile !== undefined ? readUrlFileFlag(flags.urlFile) : readFleetSettings(config).url;
+  const { pruneFleet } = await import("../../fleet/prune.js");
+  const result = await pruneFleet(url, { keepMonths, dryRun: flags.dryRun === true });
+  if (flags.json) printJson(result);
+  else
+    process.stdout.write(
+      `holdfast: fleet: ${result.dry_run ? "would delete" : "deleted"} ${result.deleted} run(s) started before ` +
+        `${result.cutoff} (keep_runs_months: ${keepMonths}); ${result.remaining} run(s) kept` +
+        (result.rollup_days >= 0 ? `, ${result.rollup_days} daily rollup row(s) kept` : "") +
+        "\n",
+    );
   return 0;
 }
 

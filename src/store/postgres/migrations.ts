@@ -249,6 +249,14 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       FROM holdfast.runs WHERE status <> 'running' GROUP BY 1, 2, 3;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Hub retention (holdfast fleet prune): finished runs older than fleet.keep_runs_months go, by
+      -- their start; job_latest and runs_daily stay (the trigger only counts inserts and updates).
+      CREATE INDEX runs_by_started ON holdfast.runs (started_at) WHERE status <> 'running';
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION: number = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
