@@ -305,6 +305,32 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     )
     .addHelpText("after", examples(["holdfast adopt", "holdfast adopt home --repo local --json"]))
     .action(on(() => import("./commands/adopt.js")));
+  program
+    .command("bootstrap")
+    .description(
+      "start over on a new machine: restore the config and run history from a repository's latest holdfast-meta snapshot, then say which secret files to put back",
+    )
+    .option("--repo <url>", "the repository (a path or a URL without credentials)")
+    .option("--repo-file <file>", "a file holding the repository URL (for a URL with credentials)")
+    .option("--password-file <file>", "the repository password, in a file")
+    .option("--dir <dir>", "write holdfast.yaml here (default: where it was on the old machine)")
+    .option("--force", "replace an existing holdfast.yaml")
+    .option("--json", "print what was restored as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "holdfast bootstrap --repo /mnt/usb/restic --password-file ~/usb.pass",
+        "holdfast bootstrap --repo-file ~/offsite.url --password-file ~/offsite.pass --dir ~/.config/holdfast",
+      ]),
+    )
+    .action(on(() => import("./commands/bootstrap.js")));
+  program
+    .command("recovery-sheet")
+    .description(
+      "print a one-page HTML sheet to keep away from the machine: repositories, where each password lives, the restore commands (no secrets)",
+    )
+    .addHelpText("after", examples(["holdfast recovery-sheet > recovery.html   # then print it to PDF"]))
+    .action(on(() => import("./commands/recovery-sheet.js")));
 
   // Commands: init, snapshots, restore, unlock, doctor
   const schedule = program

@@ -400,6 +400,21 @@ function buildFileSchema(
       })
       .default({ listen: "127.0.0.1:8760" })
       .describe("`holdfast serve`: the dashboard and HTTP API"),
+    // Issue 17: what a new machine needs after a disaster, kept in the repositories themselves.
+    recovery: z
+      .strictObject({
+        meta: z
+          .boolean()
+          .default(false)
+          .describe(
+            "after each run that backed up into a repository, store this config (secrets stay out: their paths are listed) and the run history there as a snapshot tagged holdfast-meta, for `holdfast bootstrap`",
+          ),
+        keep: boundedInt(1000)
+          .default(3)
+          .describe("how many holdfast-meta snapshots each repository keeps per host"),
+      })
+      .default({ meta: false, keep: 3 })
+      .describe("starting over on a new machine (`holdfast bootstrap`, `holdfast recovery-sheet`)"),
     // Issue 18: replicate this host's history to the fleet's PostgreSQL (docs/fleet.md).
     fleet: z
       .strictObject({

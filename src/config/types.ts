@@ -128,6 +128,8 @@ export interface RawConfig {
   notifications: Record<string, NotifierConfig>;
   metrics: { textfile?: string | undefined };
   server: ServerSettings;
+  /** holdfast-meta snapshots for `holdfast bootstrap` (issue 17). */
+  recovery: { meta: boolean; keep: number };
   /** Replicate this host's history to the fleet's PostgreSQL (docs/fleet.md). */
   fleet?:
     | {

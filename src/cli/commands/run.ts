@@ -275,6 +275,13 @@ async function runOne(
         ...(flags.step?.length ? { onlySteps: flags.step } : {}),
       },
     );
+    if (config.recovery.meta) {
+      // Issue 17: the config and history into each repository written, for `holdfast bootstrap`.
+      const { storeMetaSnapshots } = await import("../../meta/meta-snapshot.js");
+      const { cliResticEnv } = await import("./restic-shared.js");
+      for (const w of await storeMetaSnapshots(config, store, record, cliResticEnv(config)))
+        out.write(`holdfast: ${color.yellow("warning")}: ${w}\n`);
+    }
     return { exitCode: record.exit_code ?? EXIT.failed, record, plan: null };
   } finally {
     lock.release();
