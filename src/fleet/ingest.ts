@@ -6,7 +6,6 @@
 import type pg from "pg";
 import { HoldfastError, EXIT } from "../errors.js";
 import type { RunRecord } from "../store/types.js";
-import { writeStepRow } from "../store/postgres/postgres-store.js";
 
 export interface IngestHost {
   host_id: string;
@@ -72,19 +71,27 @@ export async function ingestBatch(
     if (known.rows[0]?.fingerprint !== host.fingerprint) {
       conflict = `host id ${host.host_id} is already in the fleet for another machine (hostname + machine-id differ)`;
     }
-    for (const item of conflict === null ? items : []) {
-      const clash = await c.query<{ run_id: string }>(
-        `SELECT run_id FROM holdfast.runs WHERE host_id = $1 AND host_seq = $2 AND run_id <> $3 LIMIT 1`,
-        [host.host_id, item.hostSeq, item.record.id],
+    if (conflict === null && items.length > 0) {
+      // Two different runs at one position of the host's history: two hosts share this id.
+      const clash = await c.query<{ host_seq: number; run_id: string }>(
+        `SELECT host_seq, run_id FROM holdfast.runs WHERE host_id = $1 AND host_seq = ANY($2::bigint[])`,
+        [host.host_id, items.map((i) => i.hostSeq)],
       );
-      if (clash.rows[0] !== undefined) {
-        conflict =
-          `host id ${host.host_id} recorded two different runs as its run #${item.hostSeq} ` +
-          `(${clash.rows[0].run_id} at the hub, ${item.record.id} here): two hosts share this id`;
-        break;
+      const atSeq = new Map(clash.rows.map((r) => [Number(r.host_seq), r.run_id]));
+      for (const item of items) {
+        const there = atSeq.get(item.hostSeq);
+        if (there !== undefined && there !== item.record.id) {
+          conflict =
+            `host id ${host.host_id} recorded two different runs as its run #${item.hostSeq} ` +
+            `(${there} at the hub, ${item.record.id} here): two hosts share this id`;
+          break;
+        }
       }
-      if (await ingestRun(c, host.host_id, item)) result.applied++;
-      else result.unchanged++;
+    }
+    if (conflict === null && items.length > 0) {
+      const applied = await ingestRuns(c, host.host_id, items);
+      result.applied += applied;
+      result.unchanged += items.length - applied;
     }
     if (conflict !== null) {
       await c.query("ROLLBACK");
@@ -99,55 +106,142 @@ export async function ingestBatch(
   }
 }
 
-async function ingestRun(c: pg.ClientBase, hostId: string, item: IngestItem): Promise<boolean> {
-  const r = item.record;
-  const upsert = await c.query<{ seq: number }>(
-    `INSERT INTO holdfast.runs (host_id, run_id, host_seq, version, job, host, trigger, status, exit_code,
-                               started_at, finished_at, duration_ms, pid, error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+/**
+ * Writes a batch in a few statements (not one round trip per row): the runs, then the steps of the
+ * runs whose row was written, then step_latest by the same rule as the store (record-rules.ts
+ * replacesLatest: the newest run's record of a step wins), then the notifications. Returns how
+ * many runs were written.
+ */
+async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[]): Promise<number> {
+  // One row per run (the newest state of it in this batch), in the host's order.
+  const byId = new Map<string, IngestItem>();
+  for (const item of items) {
+    const seen = byId.get(item.record.id);
+    if (seen === undefined || seen.version <= item.version) byId.set(item.record.id, item);
+  }
+  const batch = [...byId.values()].sort((a, b) => a.hostSeq - b.hostSeq);
+  const runRows = batch.map((item, ord) => {
+    const r = item.record;
+    return {
+      ord,
+      run_id: r.id,
+      host_seq: item.hostSeq,
+      version: item.version,
+      job: r.job,
+      host: r.host,
+      trigger: r.trigger,
+      status: r.status,
+      exit_code: r.exit_code,
+      started_at: new Date(r.started_at).toISOString(),
+      finished_at: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
+      duration_ms: r.duration_ms,
+      pid: r.pid,
+      error: r.error,
+    };
+  });
+  const written = await c.query<{ run_id: string; seq: number }>(
+    `INSERT INTO holdfast.runs AS t (host_id, run_id, host_seq, version, job, host, trigger, status, exit_code,
+                                   started_at, finished_at, duration_ms, pid, error)
+     SELECT $1, x.run_id, x.host_seq, x.version, x.job, x.host, x.trigger, x.status, x.exit_code,
+            x.started_at, x.finished_at, x.duration_ms, x.pid, x.error
+     FROM jsonb_to_recordset($2::jsonb) AS x(ord int, run_id text, host_seq bigint, version bigint, job text,
+            host text, trigger text, status text, exit_code int, started_at timestamptz, finished_at timestamptz,
+            duration_ms bigint, pid int, error jsonb)
+     ORDER BY x.ord
      ON CONFLICT (host_id, run_id) DO UPDATE SET host_seq = excluded.host_seq, version = excluded.version,
        job = excluded.job, host = excluded.host, trigger = excluded.trigger, status = excluded.status,
        exit_code = excluded.exit_code, started_at = excluded.started_at, finished_at = excluded.finished_at,
        duration_ms = excluded.duration_ms, pid = excluded.pid, error = excluded.error, received_at = now()
-     WHERE holdfast.runs.status = 'running' AND holdfast.runs.version < excluded.version
-     RETURNING seq`,
-    [
-      hostId,
-      r.id,
-      item.hostSeq,
-      item.version,
-      r.job,
-      r.host,
-      r.trigger,
-      r.status,
-      r.exit_code,
-      new Date(r.started_at),
-      r.finished_at === null ? null : new Date(r.finished_at),
-      r.duration_ms,
-      r.pid,
-      r.error === null ? null : JSON.stringify(r.error),
-    ],
+     WHERE t.status = 'running' AND t.version < excluded.version
+     RETURNING t.run_id, t.seq`,
+    [hostId, JSON.stringify(runRows)],
   );
-  const seq = upsert.rows[0]?.seq;
-  if (seq !== undefined) {
-    for (const step of r.steps) {
-      await c.query(
-        `INSERT INTO holdfast.steps (host_id, run_id, idx, run_seq, job, name, type, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT DO NOTHING`,
-        [hostId, r.id, step.index, seq, r.job, step.name, step.type],
-      );
-      await writeStepRow(c, hostId, { run_id: r.id, job: r.job, seq }, step);
+  const seqOf = new Map(written.rows.map((r) => [r.run_id, Number(r.seq)]));
+  const stepRows: Array<Record<string, unknown>> = [];
+  for (const item of batch) {
+    const seq = seqOf.get(item.record.id);
+    if (seq === undefined) continue;
+    for (const st of item.record.steps) {
+      stepRows.push({
+        ord: stepRows.length,
+        run_id: item.record.id,
+        idx: st.index,
+        run_seq: seq,
+        job: item.record.job,
+        name: st.name,
+        type: st.type,
+        status: st.status,
+        started_at: st.started_at === null ? null : new Date(st.started_at).toISOString(),
+        finished_at: st.finished_at === null ? null : new Date(st.finished_at).toISOString(),
+        duration_ms: st.duration_ms,
+        exit_code: st.exit_code,
+        attempts: st.attempts,
+        error: st.error,
+        summary: st.summary,
+        targets: st.targets,
+        log_path: st.log_path,
+      });
     }
   }
-  // Notifications may follow a run's end; each is one row at its position, whatever the replays.
-  for (const [pos, n] of r.notifications.entries()) {
+  if (stepRows.length > 0) {
+    const stepsJson = JSON.stringify(stepRows);
     await c.query(
-      `INSERT INTO holdfast.notifications (host_id, run_id, pos, notifier, event, ok, at, attempts, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-      [hostId, r.id, pos, n.notifier, n.event, n.ok, new Date(n.at), n.attempts, n.error],
+      `INSERT INTO holdfast.steps AS t (host_id, run_id, idx, run_seq, job, name, type, status, started_at,
+                                      finished_at, duration_ms, exit_code, attempts, error, summary, targets, log_path)
+       SELECT $1, x.run_id, x.idx, x.run_seq, x.job, x.name, x.type, x.status, x.started_at, x.finished_at,
+              x.duration_ms, x.exit_code, x.attempts, x.error, x.summary, coalesce(x.targets, '[]'), x.log_path
+       FROM jsonb_to_recordset($2::jsonb) AS x(run_id text, idx int, run_seq bigint, job text, name text, type text,
+              status text, started_at timestamptz, finished_at timestamptz, duration_ms bigint, exit_code int,
+              attempts int, error jsonb, summary jsonb, targets jsonb, log_path text)
+       ON CONFLICT (host_id, run_id, idx) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, exit_code = excluded.exit_code,
+         attempts = excluded.attempts, error = excluded.error, summary = excluded.summary,
+         targets = excluded.targets, log_path = excluded.log_path`,
+      [hostId, stepsJson],
+    );
+    // step_latest: per job and step name, this batch's newest record (not pending) replaces the
+    // current one when it is the same record or from a run recorded no earlier.
+    await c.query(
+      `INSERT INTO holdfast.step_latest AS l (host_id, job, name, type, run_id, idx, status, started_at, finished_at,
+                                             duration_ms, error, run_seq)
+       SELECT DISTINCT ON (x.job, x.name) $1, x.job, x.name, x.type, x.run_id, x.idx, x.status, x.started_at,
+              x.finished_at, x.duration_ms, x.error, x.run_seq
+       FROM jsonb_to_recordset($2::jsonb) AS x(ord int, run_id text, idx int, run_seq bigint, job text, name text,
+              type text, status text, started_at timestamptz, finished_at timestamptz, duration_ms bigint, error jsonb)
+       WHERE x.status <> 'pending'
+       ORDER BY x.job, x.name, x.run_seq DESC, x.ord DESC
+       ON CONFLICT (host_id, job, name) DO UPDATE SET type = excluded.type, run_id = excluded.run_id,
+         idx = excluded.idx, status = excluded.status, started_at = excluded.started_at,
+         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, error = excluded.error,
+         run_seq = excluded.run_seq
+       WHERE (l.run_id = excluded.run_id AND l.idx = excluded.idx) OR excluded.run_seq >= l.run_seq`,
+      [hostId, stepsJson],
     );
   }
-  return seq !== undefined;
+  // Notifications may follow a run's end; each is one row at its position, whatever the replays.
+  const notes: Array<Record<string, unknown>> = [];
+  for (const item of batch)
+    for (const [pos, n] of item.record.notifications.entries())
+      notes.push({
+        run_id: item.record.id,
+        pos,
+        notifier: n.notifier,
+        event: n.event,
+        ok: n.ok,
+        at: new Date(n.at).toISOString(),
+        attempts: n.attempts,
+        error: n.error,
+      });
+  if (notes.length > 0)
+    await c.query(
+      `INSERT INTO holdfast.notifications (host_id, run_id, pos, notifier, event, ok, at, attempts, error)
+       SELECT $1, x.run_id, x.pos, x.notifier, x.event, x.ok, x.at, x.attempts, x.error
+       FROM jsonb_to_recordset($2::jsonb) AS x(run_id text, pos int, notifier text, event text, ok boolean,
+              at timestamptz, attempts int, error text)
+       ON CONFLICT DO NOTHING`,
+      [hostId, JSON.stringify(notes)],
+    );
+  return seqOf.size;
 }
 
 /** What a host says of itself at the end of each sync (its clock, versions, what to expect of it). */

@@ -49,6 +49,18 @@ async function localHistory(host: Host): Promise<RunRecord[]> {
   }
 }
 
+/** Each job's summary (last run, last success, each step's latest record) at the hub and on the host. */
+async function summaries(host: Host): Promise<{ hub: unknown; local: unknown }> {
+  const hub = createPostgresStore({ url, hostId: host.id, migrate: false });
+  const local = createSqliteStore({ path: path.join(host.cfg.stateDir, "history.db"), readonly: true });
+  try {
+    return { hub: await hub.jobSummaries(["nightly"]), local: await local.jobSummaries(["nightly"]) };
+  } finally {
+    await hub.close();
+    await local.close();
+  }
+}
+
 async function hubHistory(host: Host): Promise<RunRecord[]> {
   const store = createPostgresStore({ url, hostId: host.id, migrate: false });
   try {
@@ -165,6 +177,8 @@ describe("fleet replication", () => {
       // Exactly once and in the host's order, and the same records.
       expect(await hubRows(h.id)).toEqual(local.map((run) => run.id));
       expect(await hubHistory(h)).toEqual(local);
+      const { hub, local: mine } = await summaries(h);
+      expect(hub).toEqual(mine);
     }
     const after = parseJson<{ fleet: { pending: number; lag_seconds: number; last_error: string | null } }>(
       await hosts[0]!.cfg.run(["status", "--json"]),
@@ -240,6 +254,9 @@ describe("fleet replication", () => {
     expect(await pg.sql(`SELECT count(*) FROM holdfast.steps WHERE host_id = '${h.id}'`, "fleet")).toBe(
       "304",
     );
+    // What status and the grid read (each step's latest record) is the host's own.
+    const { hub, local: mine } = await summaries(h);
+    expect(hub).toEqual(mine);
   }, 600_000);
 
   it("flags a cloned state dir (two hosts, one id) and does not merge its records", async () => {
