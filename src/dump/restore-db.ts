@@ -301,9 +301,12 @@ async function streamInto(
     })
     .then((result) => {
       clientExited = true;
-      if (!stopRestic.signal.aborted) stopRestic.abort();
+      // A client may end before the last bytes (pg_restore stops reading after the archive's last
+      // entry): restic's rest is read and dropped, so restic ends as it would. A client that failed
+      // stops restic.
       source?.unpipe();
       source?.resume();
+      if (result.exitCode !== 0 && !stopRestic.signal.aborted) stopRestic.abort();
       return result;
     });
   const stdin = await Promise.race([sink, clientDone.then(() => null)]);
@@ -334,8 +337,8 @@ async function streamInto(
     stdin.destroy();
   }
   const result = await clientDone;
-  // A client that ended first stopped restic: that is the client's failure, not restic's.
-  if (!restic.ok && clientExited && result.exitCode !== 0)
+  // A client that failed first stopped restic: that is the client's failure, not restic's.
+  if (!restic.ok && stopRestic.signal.aborted && result.exitCode !== 0)
     return { restic: { ...restic, ok: true }, client: result, bytes };
   return { restic, client: result, bytes };
 }

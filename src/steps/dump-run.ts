@@ -374,9 +374,15 @@ async function viaPipe(
   try {
     const made = await ctx.exec("mkfifo", ["-m", "600", fifo], { onLine: () => undefined });
     if (made.exitCode === 0) {
-      // The reader first, without blocking (no writer yet); then the writer, which a reader lets open.
-      readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
+      // A reader first, without blocking (no writer yet); then the writer, which a reader lets open;
+      // then restic's reader, a blocking one like a shell's pipe (the first is closed).
+      const opening = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try {
+        writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
+        readFd = fs.openSync(fifo, fs.constants.O_RDONLY);
+      } finally {
+        fs.closeSync(opening);
+      }
     }
   } catch {
     /* no FIFO here: the tee below */
@@ -386,6 +392,7 @@ async function viaPipe(
   }
   if (readFd === null || writeFd === null) {
     if (readFd !== null) fs.closeSync(readFd);
+    if (writeFd !== null) fs.closeSync(writeFd);
     return viaTee(ctx, host, commands, [name], unit, base);
   }
   const reader = readFd;
