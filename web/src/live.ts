@@ -40,11 +40,16 @@ async function refreshInfo(): Promise<void> {
   }
 }
 
+/** The next poll, unless one is due already (a failing event stream must not keep pushing it back). */
 function schedule(): void {
-  if (timer) clearTimeout(timer);
-  timer = null;
-  if (document.hidden || liveMode.get() === "events") return;
+  if (document.hidden || liveMode.get() === "events") {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    return;
+  }
+  if (timer) return;
   timer = setTimeout(() => {
+    timer = null;
     void refreshStatus().then(() => {
       tick.update((n) => n + 1);
       schedule();
@@ -107,6 +112,7 @@ async function startEvents(): Promise<void> {
     if (liveMode.get() !== "events") {
       liveMode.set("events");
       if (timer) clearTimeout(timer);
+      timer = null;
       void refreshStatus();
     }
     if (m.data.kind === "event") {
@@ -142,6 +148,7 @@ async function startEvents(): Promise<void> {
 /** The SSE stream, read with fetch so the Bearer header can go with it; resumes with Last-Event-ID. */
 async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) | null): Promise<void> {
   let retryMs = 3000;
+  let failures = 0;
   while (!signal.aborted) {
     try {
       const res = await fetch("/api/events", {
@@ -153,7 +160,9 @@ async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) 
       });
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       liveMode.set("events");
+      failures = 0;
       if (timer) clearTimeout(timer);
+      timer = null;
       await refreshStatus();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -179,7 +188,10 @@ async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) 
     }
     liveMode.set("polling");
     schedule();
-    await new Promise((r) => setTimeout(r, retryMs));
+    // A stream that keeps failing (a proxy that refuses it) is retried less and less often: 3 s, 6 s,
+    // … up to 2 min, while the tab polls.
+    await new Promise((r) => setTimeout(r, Math.min(120_000, retryMs * 2 ** Math.min(failures, 6))));
+    failures++;
   }
 }
 
@@ -237,9 +249,16 @@ function handleEvent(event: string, data: string): void {
   queueRefresh();
 }
 
+/** Even with the event stream, status is re-read now and then: "late" and "overdue" come with time,
+ * not with an event (an unchanged answer is a body-less 304). */
+const SLOW_POLL_MS = 120_000;
+
 export function startLive(): void {
   if (started) return;
   started = true;
+  setInterval(() => {
+    if (!document.hidden && liveMode.get() === "events") void refreshStatus();
+  }, SLOW_POLL_MS);
   // Logged out or refused: this tab stops reading (and sharing) the stream until a token is given.
   auth.subscribe((a) => {
     if (a.state === "needed") stopEvents();

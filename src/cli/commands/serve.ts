@@ -184,6 +184,9 @@ export default async function serve(
     );
   }
 
+  // The dashboard's files are read and compressed (brotli 11) at the first request for one; do it now,
+  // after the socket is up, so the first visitor does not wait for it.
+  setImmediate(() => void Promise.resolve(app.request("/index.html")).catch(() => undefined));
   const bound = server.address() as AddressInfo;
   const url = formatListenUrl(address.host, bound.port);
   process.stdout.write(
