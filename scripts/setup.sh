@@ -22,8 +22,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # own (in a temp dir, on a unix socket / 127.0.0.1) from these binaries; the system clusters stay off.
 # chromium: the dashboard's end-to-end tests drive Debian's Chromium through playwright-core (no
 # browser download); fonts-dejavu-core gives its screenshots readable text.
+# nginx-light: the dashboard's reverse-proxy recipe (docs/recipes.md) is tested with a real nginx.
 packages=(python3 make g++ restic rsync rclone openssh-server openssh-client git prometheus util-linux procps openssl ca-certificates systemd gzip time faketime
-  postgresql mariadb-server mariadb-client chromium fonts-dejavu-core)
+  postgresql mariadb-server mariadb-client chromium fonts-dejavu-core nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

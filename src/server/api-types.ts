@@ -78,6 +78,9 @@ export interface InfoResponse {
 
 export type JobState = "ok" | "warning" | "failed" | "stale" | "running" | "never";
 
+/** "Is it safe?" per job, as the home page's board shows it. */
+export type Freshness = "ok" | "late" | "overdue" | "failed" | "running" | "hung" | "never";
+
 export interface JobStatus {
   name: string;
   state: JobState;
@@ -94,6 +97,12 @@ export interface JobStatus {
   stale: boolean;
   stale_for_ms: number | null;
   clock_warning: string | null;
+  /** The server's verdict (server/freshness.ts): GET /api/status only, not `status --json`. */
+  freshness?: Freshness;
+  /** When the next scheduled run was due: the schedule's first time after the last run started. */
+  due_at?: string | null;
+  /** How long after due_at the job turns late (a tenth of the schedule's period, at least 5 min). */
+  grace_ms?: number | null;
   steps: Array<{
     name: string;
     type: string;
@@ -225,7 +234,10 @@ export interface RedundancyCell {
   snapshot_id: string | null;
   via: "backup" | "copy" | null;
   stale: boolean;
+  /** When a `verify` restore drill of this source from this repository last passed. */
   last_verified_at: string | null;
+  /** When a `check` step of this repository last passed. */
+  last_check_at: string | null;
 }
 
 export interface RedundancyRow {

@@ -19,6 +19,8 @@ export interface RedundancyCell {
   stale: boolean;
   /** When a `verify` restore drill last passed for this source in this repository. */
   last_verified_at: string | null;
+  /** When a `check` step last passed for this repository. */
+  last_check_at: string | null;
 }
 
 export interface RedundancyRow {
@@ -142,6 +144,28 @@ export async function computeRedundancy(
     }
   }
 
+  // The last passed `check` of each repository (a check is of a whole repository: every source's cell
+  // in its column shows the same).
+  const lastCheck = new Map<string, string>();
+  for (const job of Object.values(config.jobs)) {
+    for (const step of job.steps) {
+      if (step.type !== "check") continue;
+      const checked = Array.isArray(step.repos) ? (step.repos as string[]) : [];
+      for (const record of await store.stepHistory(job.name, step.name, SUCCESSES_READ)) {
+        const at = record.finished_at ?? record.started_at;
+        if (!at) continue;
+        const passed = record.targets.length
+          ? record.targets.filter((t) => OK_STATUSES.has(t.status)).map((t) => t.repo)
+          : OK_STATUSES.has(record.status)
+            ? checked
+            : [];
+        for (const repo of passed) {
+          if (checked.includes(repo) && at > (lastCheck.get(repo) ?? "")) lastCheck.set(repo, at);
+        }
+      }
+    }
+  }
+
   const rows: RedundancyRow[] = [];
   for (const source of sources) {
     const cells: RedundancyCell[] = [];
@@ -174,6 +198,7 @@ export async function computeRedundancy(
         via: best?.via ?? null,
         stale: ageMs !== null && limit !== null && ageMs > limit,
         last_verified_at: await store.getState(`drill:${repo.name}:${source.name}`),
+        last_check_at: lastCheck.get(repo.name) ?? null,
       });
     }
     const held = cells.filter((c) => c.latest_snapshot_at !== null);

@@ -480,6 +480,32 @@ server:
     }
   });
 
+  it("dark mode (prefers-color-scheme): screenshots at desktop and phone width, dark backgrounds", async () => {
+    await page.emulateMedia({ colorScheme: "dark" });
+    try {
+      const views: Array<[string, string]> = [
+        ["home-dark", "/"],
+        ["run-dark", `/runs/${brokenRun}?step=offsite`],
+        ["repo-dark", "/repos/local"],
+      ];
+      for (const [name, url] of views) {
+        await page.goto(`${server.base}${url}`);
+        await page.waitForSelector("main h1");
+        await page.waitForFunction(
+          () => !(globalThis as unknown as InPage).document.querySelector("main .loading"),
+          null,
+          { timeout: 15_000 },
+        );
+        const bg = await page.evaluate<string>("getComputedStyle(document.body).backgroundColor");
+        const rgb = (bg.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+        expect(Math.max(...rgb), `${url} background ${bg} in dark mode`).toBeLessThan(80);
+        await shot(name);
+      }
+    } finally {
+      await page.emulateMedia({ colorScheme: "light" });
+    }
+  });
+
   it("has no horizontal scroll at 390 px on any view", async () => {
     const urls = [
       "/",

@@ -8,6 +8,8 @@ import type { LaunchResult, RestoreRequest } from "../../src/server/launcher.js"
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import type { RunStore } from "../../src/store/types.js";
 import { computeJobStatuses } from "../../src/engine/job-status.js";
+import { freshnessOf } from "../../src/server/freshness.js";
+import type { JobConfig } from "../../src/config/types.js";
 import { maskConfig } from "../../src/config/mask.js";
 import { lockPaths } from "../../src/engine/job-lock.js";
 import { redactorForConfig } from "../../src/engine/secrets.js";
@@ -113,11 +115,13 @@ describe("GET /api/status", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const body = await json(res);
-    // The same JSON, with the secrets planted in one run's error masked.
-    const expected = redactDeep(
-      JSON.parse(JSON.stringify({ jobs: await computeJobStatuses(fx.config, store, NOW) })),
-      redactorForConfig(fx.config),
-    );
+    // The same JSON, with the secrets planted in one run's error masked, and the server's freshness
+    // verdict added to each job.
+    const jobs = (await computeJobStatuses(fx.config, store, NOW)).map((j) => ({
+      ...j,
+      ...freshnessOf(fx.config.jobs[j.name] as JobConfig, j, NOW),
+    }));
+    const expected = redactDeep(JSON.parse(JSON.stringify({ jobs })), redactorForConfig(fx.config));
     expect(body).toEqual(expected);
     const nightly = body.jobs.find((j: { name: string }) => j.name === "nightly");
     // Last success 30 h ago with max_age 26h: stale.

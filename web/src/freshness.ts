@@ -20,8 +20,8 @@ export const FRESHNESS_LABEL: Record<Freshness, string> = {
 const DAY = 86_400_000;
 
 export function freshnessOf(job: JobStatus, now = Date.now()): Freshness {
-  const server = (job as { freshness?: unknown }).freshness;
-  if (typeof server === "string" && server in FRESHNESS_LABEL) return server as Freshness;
+  const server = job.freshness;
+  if (server !== undefined && server in FRESHNESS_LABEL) return server;
   const last = job.last_run;
   if (last?.status === "running") {
     const limit = job.max_age_ms ?? DAY;

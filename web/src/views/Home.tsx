@@ -125,8 +125,8 @@ function Redundancy() {
     <section aria-labelledby="matrix-h">
       <h2 id="matrix-h">3-2-1 copies</h2>
       <p class="muted small">
-        Per source: 3 copies (the source counts), on 2 media, 1 offsite. Each cell: the newest snapshot, and
-        the last passed restore drill.
+        Per source: 3 copies (the source counts), on 2 media, 1 offsite. Each cell: the newest snapshot, the
+        last passed restore drill of it, and the last passed check of the repository.
       </p>
       {m.error !== null && <ErrorBox error={m.error} title="The matrix could not be read" />}
       {m.value === null && m.error === null && <Loading what="the 3-2-1 matrix" />}
@@ -164,7 +164,6 @@ function Matrix({ m }: { m: RedundancyMatrix }) {
               <div class="muted small path">{row.paths.join(", ")}</div>
             </th>
             {row.cells.map((c) => {
-              const extra = c as { last_check_at?: string | null };
               return (
                 <td
                   key={c.repo}
@@ -186,16 +185,14 @@ function Matrix({ m }: { m: RedundancyMatrix }) {
                           <span class="muted">never</span>
                         )}
                       </div>
-                      {extra.last_check_at !== undefined && (
-                        <div class="small">
-                          check:{" "}
-                          {extra.last_check_at ? (
-                            <Time iso={extra.last_check_at} rel />
-                          ) : (
-                            <span class="muted">never</span>
-                          )}
-                        </div>
-                      )}
+                      <div class="small">
+                        check:{" "}
+                        {c.last_check_at ? (
+                          <Time iso={c.last_check_at} rel />
+                        ) : (
+                          <span class="muted">never</span>
+                        )}
+                      </div>
                     </>
                   ) : (
                     <span class="muted">{c.planned ? "planned, none yet" : "—"}</span>
