@@ -146,7 +146,7 @@ async function seed(pool) {
                 t.started, t.started + interval '2 minutes', 120000, 1000 + j, t.started + interval '2 minutes 1 second'
          FROM generate_series($1::int, $2::int) h, generate_series(0, $3::int - 1) d, generate_series(0, $4::int - 1) j,
               LATERAL (SELECT date_trunc('day', now()) - ($3::int - d) * interval '1 day' + j * interval '7 minutes'
-                              + (h % 60) * interval '1 minute' AS started) t,
+                              + (h % 60) * interval '1 minute' + ((h * 13 + j) % 600) * interval '1 second' AS started) t,
               LATERAL (SELECT CASE WHEN (h * 31 + d * 7 + j) % 41 = 0 THEN 'failed' ELSE 'succeeded' END AS status) s
          ORDER BY h, d, j`,
         [first, last, DAYS, JOBS],
