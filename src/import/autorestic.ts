@@ -64,6 +64,20 @@ export function translateAutorestic(text: string, ctx: ImportContext): ImportRes
   for (const key of Object.keys(global))
     if (!["all", "backup", "forget"].includes(key))
       b.skip(`global.${key}`, `restic flags for \`${key}\`: holdfast runs no such command on its own`);
+  // global.all: flags autorestic puts before every restic command (internal/utils.go ExecuteResticCommand).
+  const globalAll = mergeFlags([global.all]);
+  for (const [flag, value] of Object.entries(globalAll)) {
+    if (flag === "cache-dir" && typeof value === "string") {
+      b.section("restic").cache_dir = value;
+      b.comment(["restic", "cache_dir"], "from global.all.cache-dir");
+    } else
+      b.skip(
+        `global.all.${flag}`,
+        ["limit-upload", "limit-download", "option", "o"].includes(flag)
+          ? "set it on each repository (limit_upload, limit_download, options)"
+          : "a flag for every restic command: add it to the backup steps' extra_args if it applies there",
+      );
+  }
 
   // Backends → repositories.
   const backends = isRecord(data.backends) ? data.backends : {};

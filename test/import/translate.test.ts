@@ -144,6 +144,34 @@ describe("autorestic", () => {
     expect(bad.stderr).toContain('missing required key "jobs"');
   });
 
+  it("global options (docs/pages/location/options/index.md's global block, with a location): all.cache-dir, backup.tag", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, ".autorestic.yml");
+    fs.writeFileSync(
+      file,
+      `version: 2
+global:
+  all:
+    cache-dir: ~/restic
+    verbose: true
+  backup:
+    tag:
+      - foo
+backends:
+  hdd: { type: local, path: /mnt/hdd }
+locations:
+  home: { from: /home, to: hdd }
+`,
+    );
+    const out = path.join(dir, "holdfast.yaml");
+    const r = await runCli(["import", "autorestic", file, "-o", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const config = parse(fs.readFileSync(out, "utf8")) as Record<string, any>;
+    expect(config.restic).toEqual({ cache_dir: "~/restic" });
+    expect(config.jobs.home.steps[0].tags).toEqual(["foo"]);
+    expect(r.stderr).toContain("global.all.verbose: a flag for every restic command");
+  });
+
   it("exclude.yml: excludes and the exclude file (relative to the config's directory)", async () => {
     const imp = await importFixture("autorestic", "exclude.yml");
     const line = resticLine((await plan(imp, "my-location")).backup, "backup");
