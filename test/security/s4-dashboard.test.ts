@@ -183,7 +183,7 @@ describe("S4: the dashboard", () => {
     // Only the static web files and /healthz are open; they carry no data.
     for (const r of open)
       expect(r).toMatch(
-        /^GET (\/|\/healthz|\/[\w.-]+\.(js|css|html|ico|svg)|\/index\.html|\/assets\/x|\/(jobs|runs|repos)\/x(\/snapshots\/x(\/restore)?)?)$/,
+        /^GET (\/|\/healthz|\/[\w.-]+\.(js|css|html|ico|svg)|\/index\.html|\/assets\/x|\/(jobs|runs|repos)\/x(\/snapshots\/x(\/restore)?)?|\/fleet(\/hosts\/x)?)$/,
       );
     expect(api.length).toBeGreaterThanOrEqual(10);
 

@@ -123,7 +123,7 @@ export default async function serve(
   if (token === null && named === 0 && !isLoopbackHost(address.host)) {
     throw new UsageError(
       `refusing to listen on ${listenText} without an API token: anyone who can reach it could read the backup history and start runs`,
-      `${TOKEN_HINT}; or listen on 127.0.0.1`,
+      `${TOKEN_HINT}; or make named tokens with \`holdfast serve token add NAME --role operator\`; or listen on 127.0.0.1`,
     );
   }
 
