@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { defineStepKind, type PlanContext, type StepProblem } from "../engine/step-kind.js";
 import { countOrPercentSchema, nameSchema } from "../config/values.js";
-import { HOLDFAST_TAG, sourceTag } from "../restic/commands.js";
+import { HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { DATABASE_NAME } from "../dump/drivers.js";
 import { dumpedDatabases, findDumpSteps } from "../dump/locate.js";
