@@ -146,6 +146,16 @@ export interface DataFlowDeclaration<Opts> {
   of(options: Opts): Omit<DataFlow, "how">;
 }
 
+/** A program a step kind runs besides restic (which every config needs), for `holdfast doctor`. */
+export interface ToolNeed {
+  /** The program's name on PATH. */
+  tool: string;
+  /** Arguments that print its version and exit 0. */
+  versionArgs: readonly string[];
+  /** How to get it, said when it is missing. */
+  hint: string;
+}
+
 export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   type: string;
   summary: string;
@@ -166,6 +176,11 @@ export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
    * the detected restic by `config validate` and before a run (exit 2), and again when the step runs.
    */
   resticRequires?(options: z.output<z.ZodObject<Shape>>): ResticRequirement[];
+  /**
+   * The programs a step of this kind runs besides restic. `doctor` checks every tool some registered
+   * kind declares, and calls a missing one an error when a configured step of that kind needs it.
+   */
+  tools?: readonly ToolNeed[];
   /** Names of repositories/sources this step uses, so the loader can report unknown ones with positions. */
   references?(options: z.output<z.ZodObject<Shape>>): StepReference[];
   /** `--dry-run`: the exact commands the step would run, secrets masked. */

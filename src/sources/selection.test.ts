@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeTempDir, writeTree } from "../../test/helpers/tmp.js";
+import { EXIT, HoldfastError } from "../errors.js";
 import {
   cleanLikeGo,
   compilePatterns,
@@ -131,7 +132,12 @@ describe("exclude files", () => {
     } catch (err) {
       expect((err as SelectionError).hint).toMatch(/create the file/);
       expect((err as SelectionError).file).toBe(missing);
+      // One error base: the CLI prints it as a user error with its hint (exit 2), not as a crash.
+      expect(err).toBeInstanceOf(HoldfastError);
+      expect((err as HoldfastError).kind).toBe("config");
+      expect((err as HoldfastError).exitCode).toBe(EXIT.usage);
     }
+    expect.assertions(7);
   });
 
   it("refuses an invalid pattern from a file", () => {

@@ -23,6 +23,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SourceConfig } from "../config/types.js";
+import { EXIT, HoldfastError } from "../errors.js";
 import {
   childPath,
   defaultReaderKind,
@@ -33,15 +34,17 @@ import {
   type FsPath,
 } from "./directory-reader.js";
 
-/** A problem with what the config says to leave out; the steps report it as a `config` failure. */
-export class SelectionError extends Error {
-  readonly hint: string;
+/**
+ * A problem with what the config says to leave out (an exclude file that cannot be read, a bad
+ * pattern); the steps report it as a `config` failure, and the CLI as a user error (exit 2).
+ */
+export class SelectionError extends HoldfastError {
+  declare readonly hint: string;
   /** The exclude file concerned, when there is one. */
   readonly file: string | null;
   constructor(message: string, hint: string, file: string | null = null) {
-    super(message);
+    super(message, { kind: "config", hint, exitCode: EXIT.usage });
     this.name = "SelectionError";
-    this.hint = hint;
     this.file = file;
   }
 }

@@ -28,6 +28,9 @@ export const CONCURRENCY = Math.min(4, Math.max(2, os.availableParallelism()));
 export const gitStep = defineStepKind({
   type: "git",
   summary: "inventory of git repositories, with bundles of work that exists nowhere else",
+  tools: [
+    { tool: "git", versionArgs: ["--version"], hint: "install git (apt install git); git steps need it" },
+  ],
   options: gitOptions,
   plan: (ctx) => [
     `find git repositories under ${ctx.options.roots.join(", ")} (max depth ${ctx.options.max_depth})`,

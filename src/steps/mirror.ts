@@ -81,6 +81,13 @@ export function buildRsyncArgs(o: MirrorOptions, maxDelete?: number | string): s
 export const mirrorStep = defineStepKind({
   type: "mirror",
   summary: "rsync mirror of a directory to a path or host:path",
+  tools: [
+    {
+      tool: "rsync",
+      versionArgs: ["--version"],
+      hint: "install rsync (apt install rsync); mirror steps need it",
+    },
+  ],
   options: {
     from: pathOrRemoteSchema.describe("what to mirror; a trailing / means its contents, as for rsync"),
     to: pathOrRemoteSchema.describe("where the copy goes: a path or host:path"),

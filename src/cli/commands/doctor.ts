@@ -16,6 +16,8 @@ import { parseRepoConfig } from "../../restic/outputs.js";
 import { resticFeatures, versionAtLeast, type ResticVersion } from "../../restic/version.js";
 import { DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS } from "../../restic/repository.js";
 import type { GlobalOptions } from "../context.js";
+import type { StepKind, ToolNeed } from "../../engine/step-kind.js";
+import { allStepKinds } from "../../registry.js";
 import { inspectHistory } from "../../store/sqlite/health.js";
 import { listPendingRecords } from "../../store/resilient-store.js";
 import { color, printJson } from "../output.js";
@@ -82,8 +84,10 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
   }
 
   const env = config ? safeEnv(config) : { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-  const uses = (type: string) =>
-    config ? Object.values(config.jobs).some((j) => j.steps.some((s) => s.type === type)) : false;
+  const tools = toolsToCheck(
+    config ? Object.values(config.jobs).flatMap((j) => j.steps.map((s) => s.type)) : [],
+    allStepKinds(),
+  );
 
   // Tools
   if (config) {
@@ -98,22 +102,8 @@ export default async function doctor(global: GlobalOptions, flags: { json?: bool
       );
     } else add("restic", "ok", `${restic.text} (${findOnPath(restic.binary, env.PATH) ?? restic.binary})`);
   }
-  await toolCheck(
-    add,
-    "rsync",
-    ["--version"],
-    env,
-    uses("mirror"),
-    "install rsync (apt install rsync); mirror steps need it",
-  );
-  await toolCheck(
-    add,
-    "git",
-    ["--version"],
-    env,
-    uses("git"),
-    "install git (apt install git); git steps need it",
-  );
+  for (const { need, needed } of tools)
+    await toolCheck(add, need.tool, [...need.versionArgs], env, needed, need.hint);
 
   if (config && config.file === null && !fs.existsSync(quickstartPaths(config.state_dir).passwordFile)) {
     // The embedded quickstart has not run yet: its repository and password do not exist, and that is fine.
@@ -157,6 +147,25 @@ function safeEnv(config: Config): Record<string, string> {
   } catch {
     return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
   }
+}
+
+/**
+ * The tools the registered step kinds declare (in registry order, each once), with whether a step of
+ * the config needs it: doctor checks them all and calls a missing one an error only when needed.
+ */
+export function toolsToCheck(
+  configuredTypes: readonly string[],
+  kinds: readonly Pick<StepKind, "type" | "tools">[],
+): Array<{ need: ToolNeed; needed: boolean }> {
+  const configured = new Set(configuredTypes);
+  const tools = new Map<string, { need: ToolNeed; needed: boolean }>();
+  for (const kind of kinds)
+    for (const need of kind.tools ?? []) {
+      const entry = tools.get(need.tool) ?? { need, needed: false };
+      if (configured.has(kind.type)) entry.needed = true;
+      tools.set(need.tool, entry);
+    }
+  return [...tools.values()];
 }
 
 async function toolCheck(
