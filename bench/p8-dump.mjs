@@ -185,7 +185,10 @@ async function main() {
       return repo;
     };
     const conn = `--no-password --host ${server.sock} --port ${server.port} --username postgres`;
-    const filename = "postgresql/localhost/bench.dump";
+    // restic 0.18.0 cannot save a --stdin-filename with a directory (restic #5324): holdfast's name there.
+    const filename = resticVersion.startsWith("restic 0.18.0 ")
+      ? "postgresql_localhost_bench.dump"
+      : "postgresql/localhost/bench.dump";
     const tags = "--tag holdfast --tag source:pg --tag job:p8 --tag dump:postgresql --tag db:bench";
 
     const bare = async () => {

@@ -45,6 +45,8 @@ export async function startMariadb(options: { timeoutMs?: number } = {}): Promis
     "--auth-root-authentication-method=socket",
     "--skip-test-db",
     "--skip-name-resolve",
+    // Its own temp dir: two bootstraps at once (both restic passes) clashed in /tmp's #sql-temptable-*.
+    `--tmpdir=${dir}`,
   ]);
   if (init.code !== 0) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -64,6 +66,7 @@ export async function startMariadb(options: { timeoutMs?: number } = {}): Promis
       `--pid-file=${path.join(dir, "mariadbd.pid")}`,
       `--log-error=${logFile}`,
       "--skip-name-resolve",
+      `--tmpdir=${dir}`,
       "--innodb-buffer-pool-size=32M",
       "--innodb-log-file-size=16M",
       "--innodb-flush-log-at-trx-commit=0",
