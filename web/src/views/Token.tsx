@@ -1,4 +1,4 @@
-// The token screen: the content of server.token_file, kept in this tab only; a refused token says so.
+// The token screen: a named token or server.token_file's, kept in this tab only; a refused token says so.
 import { useState } from "preact/hooks";
 import { setToken } from "../api.js";
 import { restartLive } from "../live.js";
@@ -12,12 +12,14 @@ export function TokenScreen({ wrong }: { wrong: boolean }) {
       </h1>
       {wrong ? (
         <p class="error" role="alert">
-          Wrong token: the server refused it. Paste the content of <code>server.token_file</code> again.
+          Wrong token: the server refused it (mistyped, cut short, or removed). Paste it again, or ask for a
+          new one (<code>holdfast serve token add NAME</code>).
         </p>
       ) : (
         <p>
-          This server needs its API token (the content of <code>server.token_file</code>). It is kept only in
-          this tab, until you log out or close it.
+          This server needs an API token: one made by <code>holdfast serve token add NAME --role viewer</code>
+          (or operator), or the content of <code>server.token_file</code>. It is kept only in this tab, until
+          you log out or close it.
         </p>
       )}
       <form
