@@ -3,7 +3,7 @@
 // redundancy matrix and the metrics list these next to the configured sources, each with the
 // databases it holds, so a database counts as a source (copies, age of the newest dump, last drill).
 import type { Config, StepConfig } from "../config/types.js";
-import type { StepRecord } from "../store/types.js";
+import type { RunStore, StepRecord } from "../store/types.js";
 import type { DumpOptions } from "../steps/dump.js";
 import { dumpUnits } from "./drivers.js";
 import { dumpSourceName, dumpTarget } from "./naming.js";
@@ -73,4 +73,52 @@ export function newestDumps(records: readonly StepRecord[], step: StepConfig): D
     }
   }
   return [...out.values()];
+}
+
+export interface DatabaseStatus {
+  source: string;
+  job: string;
+  step: string;
+  database: string;
+  repo: string;
+  /** When the newest good dump of the database was saved in the repository; null: none yet. */
+  last_dump_at: string | null;
+  age_ms: number | null;
+  size_bytes: number | null;
+  snapshot_id: string | null;
+  /** When a restore drill of the source from the repository last passed. */
+  last_drill_at: string | null;
+}
+
+/** Each database × repository of every dump step, with its newest dump and last drill (for status). */
+export async function databaseStatuses(
+  config: Pick<Config, "jobs">,
+  store: Pick<RunStore, "stepHistory" | "getState">,
+  now: Date,
+): Promise<DatabaseStatus[]> {
+  const out: DatabaseStatus[] = [];
+  for (const job of Object.values(config.jobs))
+    for (const step of job.steps) {
+      if (step.type !== "dump") continue;
+      const o = step as unknown as DumpOptions;
+      const source = dumpSourceName(o);
+      const newest = newestDumps(await store.stepHistory(job.name, step.name, 10), step);
+      for (const unit of dumpUnits(dumpTarget(o), {}))
+        for (const repo of o.repos) {
+          const d = newest.find((n) => n.repo === repo && n.database === unit.database);
+          out.push({
+            source,
+            job: job.name,
+            step: step.name,
+            database: unit.database,
+            repo,
+            last_dump_at: d?.at ?? null,
+            age_ms: d ? Math.max(0, now.getTime() - Date.parse(d.at)) : null,
+            size_bytes: d?.size ?? null,
+            snapshot_id: d?.snapshot_id ?? null,
+            last_drill_at: await store.getState(`drill:${repo}:${source}`),
+          });
+        }
+    }
+  return out;
 }

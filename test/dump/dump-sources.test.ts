@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { computeRedundancy } from "../../src/server/redundancy.js";
 import { renderMetrics } from "../../src/metrics/render-metrics.js";
-import { dumpSources } from "../../src/dump/sources.js";
+import { databaseStatuses, dumpSources } from "../../src/dump/sources.js";
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import { loadTestConfig, recordRun } from "../notify/fixtures.js";
 
@@ -108,5 +108,21 @@ describe("dump steps as sources", () => {
     expect(
       value("holdfast_repository_latest_snapshot_timestamp_seconds", 'repo="offsite",source="pg"'),
     ).toBeDefined();
+
+    // status: every database × repository, with its newest dump and the last drill; none yet is said.
+    const rows = await databaseStatuses(config, store, now);
+    expect(rows.map((r) => [r.source, r.database, r.repo, r.size_bytes, r.last_drill_at !== null])).toEqual([
+      ["pg", "globals", "local", null, true],
+      ["pg", "globals", "offsite", null, false],
+      ["pg", "shop", "local", 5000, true],
+      ["pg", "shop", "offsite", 5000, false],
+      ["pg", "crm", "local", 700, true],
+      ["pg", "crm", "offsite", 700, false],
+      ["lite", "app", "local", 90, false],
+    ]);
+    const shop = rows.find((r) => r.database === "shop" && r.repo === "local")!;
+    expect(shop.last_dump_at).toBe("2026-11-20T02:30:02.000Z");
+    expect(shop.age_ms).toBe(now.getTime() - Date.parse("2026-11-20T02:30:02.000Z"));
+    expect(rows.find((r) => r.database === "globals")!.last_dump_at).toBeNull();
   });
 });

@@ -107,6 +107,20 @@ jobs:
         expect(t.snapshot_id).toMatch(/^[0-9a-f]{64}$/);
       }
       expect(await scratchLeft()).toBe(0);
+      // status names each database × repository with its newest dump and the drill that passed.
+      const status = await runCli(["--config", path.join(work, "holdfast.yaml"), "status", "--json"]);
+      const dbs = JSON.parse(status.stdout).databases;
+      expect(dbs.map((d: any) => [d.source, d.database, d.repo])).toEqual([
+        ["pg", "shop", "local"],
+        ["pg", "shop", "rest"],
+      ]);
+      for (const d of dbs) {
+        expect(d.last_dump_at).toMatch(/^\d{4}-/);
+        expect(d.size_bytes).toBeGreaterThan(1000);
+        expect(d.last_drill_at).toMatch(/^\d{4}-/);
+      }
+      const human = await runCli(["--config", path.join(work, "holdfast.yaml"), "status"]);
+      expect(human.stdout).toMatch(/databases:\n.*DATABASE.*\n\s*pg\/shop\s+local\s+\S+/);
       // The drill's time is kept per repository × source (the redundancy matrix and metrics read it).
       const metrics = await runCli(["--config", path.join(work, "holdfast.yaml"), "metrics"]);
       expect(metrics.stdout).toMatch(

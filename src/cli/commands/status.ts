@@ -2,10 +2,11 @@ import { StoreError } from "../../errors.js";
 import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { age, formatTable, printJson, statusColor } from "../output.js";
-import { formatDuration } from "../../util/units.js";
+import { formatBytes, formatDuration } from "../../util/units.js";
 import { computeJobStatuses, type JobStatus } from "../../engine/job-status.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
 import type { FleetLag } from "../../fleet/lag.js";
+import type { DatabaseStatus } from "../../dump/sources.js";
 
 function describeLag(lag: FleetLag): string {
   const queued =
@@ -29,6 +30,7 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
   if (flags.fleet) return (await import("./status-fleet.js")).default(global, flags);
   let statuses: JobStatus[];
   let lag: FleetLag | null = null;
+  let databases: DatabaseStatus[] = [];
   try {
     const { config } = await loadConfigForReading(global, { allowEmbedded: true });
     await addPendingRecordsQuietly(config);
@@ -38,6 +40,9 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
       statuses = await computeJobStatuses(config, store, new Date());
       // fleet/ brings the PostgreSQL client: loaded only with a fleet: section (bench P2′).
       if (config.fleet) lag = (await import("../../fleet/lag.js")).fleetLag(config, new Date());
+      // Each database of the dump steps as a source: its newest dump per repository, its last drill.
+      if (Object.values(config.jobs).some((j) => j.steps.some((st) => st.type === "dump")))
+        databases = await (await import("../../dump/sources.js")).databaseStatuses(config, store, new Date());
     } finally {
       await store.close();
     }
@@ -59,7 +64,11 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
 
   if (flags.check) return printCheck(statuses);
   if (flags.json) {
-    printJson(lag === null ? { jobs: statuses } : { jobs: statuses, fleet: lag });
+    printJson({
+      jobs: statuses,
+      ...(lag === null ? {} : { fleet: lag }),
+      ...(databases.length === 0 ? {} : { databases }),
+    });
     return 0;
   }
   const rows = [["JOB", "STATE", "LAST RUN", "AGE", "DURATION", "NEXT RUN"]];
@@ -89,6 +98,18 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
       st.error ? st.error.message : "",
     ]);
     process.stdout.write(`${formatTable(stepRows)}\n`);
+  }
+  if (databases.length > 0) {
+    const dbRows = [["DATABASE", "REPOSITORY", "NEWEST DUMP", "SIZE", "LAST DRILL"]];
+    for (const d of databases)
+      dbRows.push([
+        `${d.source}/${d.database}`,
+        d.repo,
+        d.last_dump_at ? age(d.last_dump_at) : "none yet",
+        d.size_bytes !== null ? formatBytes(d.size_bytes) : "-",
+        d.last_drill_at ? age(d.last_drill_at) : "never",
+      ]);
+    process.stdout.write(`\ndatabases:\n${formatTable(dbRows)}\n`);
   }
   return 0;
 }
