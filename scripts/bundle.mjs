@@ -1,14 +1,25 @@
 // `npm run build`, second half: bundles the CLI (targets.md P2, P2′, P1′). tsc has already written
 // dist/ module by module (type-checked; the benchmarks and tools import those modules); this replaces
-// the two files Node starts from — dist/cli/main.js (the `bin`) and dist/steps/tree-walk-worker.js (the
-// manifest walk's worker thread) — with esbuild bundles, so that starting holdfast reads a handful
-// of files instead of ~300 (every module of holdfast, zod, yaml, commander), with source maps.
+// the files Node starts from with esbuild bundles, so that starting holdfast reads three files instead
+// of ~300 (every module of holdfast, zod, yaml, commander), with source maps:
 //
-// Code splitting keeps the dynamic imports lazy: each command, step kind runtime and notifier is a
-// chunk in dist/chunks/, loaded when it runs. Every output sits exactly two levels below the package
-// root (dist/cli/, dist/steps/, dist/chunks/), like the modules tsc writes for src/*/, so paths that
-// code builds from import.meta.url ("../../package.json", "../../native/…", "../steps/…") mean the
-// same in a chunk as in the module it came from. The build fails if an output lands anywhere else.
+//   dist/cli/main.js            the `bin`: a few lines that answer `--version` and otherwise import
+//   dist/cli/program-bundle.js  the whole CLI (src/cli/program.ts and everything it imports, lazily
+//                               or not) in one file, without code splitting;
+//   dist/steps/tree-walk-worker.js  the manifest walk's worker thread.
+//
+// One file, not a chunk per lazy import: Node 20's ES module loader costs more per file (resolve,
+// read, compile, link, and a promise hop each) than V8 spends pre-parsing code that never runs — the
+// run path of a one-step exec job read 67 chunks (1.33 MB); with code splitting it took 270 ms of CPU,
+// as one 2.3 MB file 240 ms (bench P2′, medians of 15 interleaved runs). The lazy imports stay lazy in
+// what they evaluate: esbuild turns an inlined `import()` into a call of the module's init function,
+// so a command's top-level code still runs only when the command does. `--version` stays out of the
+// big file (it would pay its parse: 70 → 165 ms of CPU).
+//
+// Every output sits exactly two levels below the package root (dist/cli/, dist/steps/), like the
+// modules tsc writes for src/*/, so paths that code builds from import.meta.url ("../../package.json",
+// "../../native/…", "../steps/…") mean the same in a bundle as in the module it came from. The build
+// fails if an output lands anywhere else.
 //
 // Not bundled: better-sqlite3 (a native addon found through `bindings`) and nodemailer (loaded only to
 // send email); both are imported from node_modules as before.
@@ -53,17 +64,42 @@ const zodEnglishOnly = {
   },
 };
 
-const result = await build({
-  plugins: [zodEnglishOnly],
-  absWorkingDir: root,
-  entryPoints: {
-    "cli/main": "src/cli/main.ts",
-    "steps/tree-walk-worker": "src/steps/tree-walk-worker.ts",
+// main.ts's `import("./program.js")` is the whole CLI: the bundle of it, beside main.js.
+const programBundle = {
+  name: "program-bundle",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/program\.js$/ }, (args) =>
+      args.importer === path.join(root, "src/cli/main.ts")
+        ? { path: "./program-bundle.js", external: true }
+        : undefined,
+    );
   },
+};
+
+// The CLI bundle's entry: program.ts, behind its own copy of output.ts's best-effort streams (the
+// bundle has its own module instances, so its stdoutClosed() must see its own listener; main.js's
+// copy covers `--version` and the moment before the bundle is loaded).
+const programEntry = {
+  name: "program-entry",
+  setup(b) {
+    b.onResolve({ filter: /^holdfast:program-entry$/ }, () => ({
+      path: "program-entry",
+      namespace: "holdfast",
+    }));
+    b.onLoad({ filter: /.*/, namespace: "holdfast" }, () => ({
+      contents:
+        'import { makeOutputBestEffort } from "./output.js";\nmakeOutputBestEffort();\nexport * from "./program.js";\n',
+      resolveDir: path.join(root, "src/cli"),
+      loader: "js",
+    }));
+  },
+};
+
+const common = {
+  absWorkingDir: root,
   outdir: "dist",
-  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
-  splitting: true,
+  splitting: false,
   format: "esm",
   platform: "node",
   target: "node20.19",
@@ -78,8 +114,25 @@ const result = await build({
   legalComments: "none",
   metafile: true,
   logLevel: "warning",
-});
+};
 
+const results = await Promise.all([
+  build({ ...common, plugins: [programBundle], entryPoints: { "cli/main": "src/cli/main.ts" } }),
+  build({
+    ...common,
+    plugins: [zodEnglishOnly, programEntry],
+    entryPoints: {
+      "cli/program-bundle": "holdfast:program-entry",
+      "steps/tree-walk-worker": "src/steps/tree-walk-worker.ts",
+    },
+  }),
+]);
+const result = {
+  metafile: {
+    inputs: Object.assign({}, ...results.map((r) => r.metafile.inputs)),
+    outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs)),
+  },
+};
 if (process.env.HOLDFAST_BUNDLE_METAFILE)
   fs.writeFileSync(process.env.HOLDFAST_BUNDLE_METAFILE, JSON.stringify(result.metafile));
 const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"));
