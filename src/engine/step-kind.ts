@@ -123,8 +123,9 @@ export interface ResticRequirement {
  * - `mirror`: reads a directory and writes a copy of it elsewhere; no repository is involved.
  * - `verify`: reads `source`'s snapshots back from each of `repos` and compares them with the source
  *   (a restore drill); it writes no data.
+ * - `check`: reads each of `repos` whole to prove it sound (restic check); it writes no data.
  */
-export type DataFlowHow = "backup" | "dump" | "copy" | "mirror" | "verify";
+export type DataFlowHow = "backup" | "dump" | "copy" | "mirror" | "verify" | "check";
 
 export interface DataFlow {
   how: DataFlowHow;
@@ -134,7 +135,7 @@ export interface DataFlow {
   sources?: readonly string[];
   /** copy: the repository read. */
   from?: string;
-  /** The repositories written (backup, dump, copy) or read back (verify). */
+  /** The repositories written (backup, dump, copy) or read back (verify, check). */
   repos: readonly string[];
   /** The host name snapshots are made under, when the step sets its own. */
   host?: string;
@@ -161,7 +162,7 @@ export interface StepKind<Shape extends z.ZodRawShape = z.ZodRawShape> {
   summary: string;
   /** Type-specific fields; the common ones (name, timeout, retries, …) are added by the config schema. */
   options: Shape;
-  /** What the step reads and writes; absent for steps that move no backup data (exec, forget, check…). */
+  /** What the step reads and writes; absent for steps that touch no backup data (exec, forget…). */
   dataFlow?: DataFlowDeclaration<z.output<z.ZodObject<Shape>>>;
   /** Cross-field checks that zod cannot express simply (exactly one of command/shell, …). */
   check?(options: z.output<z.ZodObject<Shape>>): StepProblem[];

@@ -238,6 +238,8 @@ export interface RedundancyCell {
   last_verified_at: string | null;
   /** When a `check` step of this repository last passed. */
   last_check_at: string | null;
+  /** The repository is on the source's own filesystem: a copy, but not a second medium. */
+  same_medium_as_source: boolean;
 }
 
 export interface RedundancyRow {

@@ -1,10 +1,12 @@
 // The redundancy matrix of the dashboard: for each source, where its snapshots are (repository ×
 // latest snapshot age, by backup or by copy), and a 3-2-1 verdict: at least 3 copies counting the
-// source itself, on at least 2 media (distinct repositories), at least 1 of them offsite.
+// source itself, on at least 2 media counting the source's own (a medium is a filesystem or a remote
+// host/bucket: server/media.ts), at least 1 of them offsite.
 // It reads only the config and the history: no repository is contacted.
 import type { Config } from "../config/types.js";
 import { dataFlowOf } from "../registry.js";
 import { dumpSources } from "../dump/sources.js";
+import { mediaOfPaths, mediumOfRepository } from "./media.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 
 export interface RedundancyCell {
@@ -21,6 +23,8 @@ export interface RedundancyCell {
   last_verified_at: string | null;
   /** When a `check` step last passed for this repository. */
   last_check_at: string | null;
+  /** The repository is on the filesystem of the source it holds: a copy, but no second medium. */
+  same_medium_as_source: boolean;
 }
 
 export interface RedundancyRow {
@@ -29,7 +33,7 @@ export interface RedundancyRow {
   cells: RedundancyCell[];
   /** The source itself plus every repository holding a snapshot of it. */
   copies: number;
-  /** Distinct repositories holding a snapshot. */
+  /** Media holding it: the source's own, plus each other filesystem or remote with a snapshot. */
   media: number;
   offsite: number;
   verdict: "ok" | "at_risk";
@@ -149,8 +153,9 @@ export async function computeRedundancy(
   const lastCheck = new Map<string, string>();
   for (const job of Object.values(config.jobs)) {
     for (const step of job.steps) {
-      if (step.type !== "check") continue;
-      const checked = Array.isArray(step.repos) ? (step.repos as string[]) : [];
+      const flow = dataFlowOf(step);
+      if (flow?.how !== "check") continue;
+      const checked = flow.repos;
       for (const record of await store.stepHistory(job.name, step.name, SUCCESSES_READ)) {
         const at = record.finished_at ?? record.started_at;
         if (!at) continue;
@@ -166,8 +171,11 @@ export async function computeRedundancy(
     }
   }
 
+  const repoMedium = new Map(repos.map((r) => [r.name, mediumOfRepository(r)]));
   const rows: RedundancyRow[] = [];
   for (const source of sources) {
+    // A source whose paths cannot be read here (a database) shares no filesystem with a repository.
+    const sourceMedia = mediaOfPaths(source.paths);
     const cells: RedundancyCell[] = [];
     for (const repo of repos) {
       const cellKey = key(source.name, repo.name);
@@ -199,20 +207,29 @@ export async function computeRedundancy(
         stale: ageMs !== null && limit !== null && ageMs > limit,
         last_verified_at: await store.getState(`drill:${repo.name}:${source.name}`),
         last_check_at: lastCheck.get(repo.name) ?? null,
+        same_medium_as_source: sourceMedia.has(repoMedium.get(repo.name) ?? ""),
       });
     }
     const held = cells.filter((c) => c.latest_snapshot_at !== null);
     const offsite = held.filter((c) => config.repositories[c.repo]?.offsite === true).length;
     const copies = 1 + held.length;
-    const media = new Set(held.map((c) => c.repo)).size;
+    // The source is one medium (however many filesystems its paths span); each other medium holding
+    // a snapshot adds one.
+    const otherMedia = new Set(
+      held.filter((c) => !c.same_medium_as_source).map((c) => repoMedium.get(c.repo) ?? `repo:${c.repo}`),
+    );
+    const media = 1 + otherMedia.size;
     const problems: string[] = [];
     if (copies < 3)
       problems.push(
         `${copies} cop${copies === 1 ? "y" : "ies"} (the source and ${held.length} snapshot${held.length === 1 ? "" : "s"}); 3-2-1 needs 3`,
       );
+    const onSourceMedium = held.filter((c) => c.same_medium_as_source).map((c) => c.repo);
     if (media < 2)
       problems.push(
-        `${media} repositor${media === 1 ? "y" : "ies"} hold${media === 1 ? "s" : ""} it; 3-2-1 needs 2 media`,
+        onSourceMedium.length
+          ? `${onSourceMedium.join(", ")} ${onSourceMedium.length === 1 ? "is" : "are"} on the source's own filesystem: one medium in all; 3-2-1 needs 2 media`
+          : `1 medium in all (the source's); 3-2-1 needs 2 media`,
       );
     if (offsite < 1) problems.push("no offsite copy; back it up to a repository marked offsite: true");
     for (const c of cells) {

@@ -29,6 +29,7 @@ export const checkStep = defineStepKind({
   type: "check",
   summary: "restic check, optionally reading a subset of the data",
   options,
+  dataFlow: { how: "check", of: (o) => ({ repos: o.repos }) },
   references: (o) => o.repos.map((name, i) => ({ path: ["repos", i], kind: "repository" as const, name })),
   plan: (ctx) =>
     ctx.options.repos.flatMap((name) => {

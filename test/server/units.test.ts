@@ -176,7 +176,8 @@ describe("computeRedundancy", () => {
     expect(home).toMatchObject({ copies: 3, media: 2, offsite: 1, verdict: "ok" });
     const etc = m.sources.find((s) => s.source === "etc")!;
     expect(etc.cells[2]).toMatchObject({ repo: "nas", planned: true, latest_snapshot_at: null });
-    expect(etc).toMatchObject({ copies: 1, media: 0, offsite: 0, verdict: "at_risk" });
+    // No snapshot yet: the source alone, on its own medium.
+    expect(etc).toMatchObject({ copies: 1, media: 1, offsite: 0, verdict: "at_risk" });
     expect(etc.problems).toContain("no snapshot in nas yet, though the config writes it there");
     await store.close();
   });

@@ -37,7 +37,8 @@ version: 1
 state_dir: /tmp/holdfast-data-flow-test
 repositories:
   local: { url: /tmp/holdfast-data-flow-test/repo, password_file: /tmp/holdfast-data-flow-test/pass }
-  b2: { url: /tmp/holdfast-data-flow-test/repo2, password_file: /tmp/holdfast-data-flow-test/pass, offsite: true }
+  # b2 is remote: a repository on the disk of the source (/tmp) would be a copy but no second medium.
+  b2: { url: "rest:http://127.0.0.1:1/b2", password_file: /tmp/holdfast-data-flow-test/pass, offsite: true }
 sources:
   db: { paths: [/tmp] }
 jobs:

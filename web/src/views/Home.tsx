@@ -193,6 +193,11 @@ function Matrix({ m }: { m: RedundancyMatrix }) {
                           <span class="muted">never</span>
                         )}
                       </div>
+                      {c.same_medium_as_source && (
+                        <div class="small muted" title="a copy, but not a second medium for 3-2-1">
+                          on the source's disk
+                        </div>
+                      )}
                     </>
                   ) : (
                     <span class="muted">{c.planned ? "planned, none yet" : "—"}</span>
