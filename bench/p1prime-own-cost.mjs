@@ -30,7 +30,8 @@ import { fileURLToPath } from "node:url";
 import console from "node:console";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(benchDir, "../dist/cli/main.js");
+// HOLDFAST_BENCH_CLI: another build's main.js, to compare two builds on the same data.
+const CLI = process.env.HOLDFAST_BENCH_CLI ?? path.join(benchDir, "../dist/cli/main.js");
 const RUNS = Number(process.env.HOLDFAST_BENCH_RUNS ?? 5);
 const FILES = Number(process.env.HOLDFAST_BENCH_P1P_FILES ?? 60_000);
 const TARGET_WALL_MS = 150;
