@@ -178,8 +178,9 @@ describe("priorityPrefix", () => {
   it("nice and ionice as configured, skipped when turned off", () => {
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
     const on = priorityPrefix({ restic: { nice: 10, ionice: "idle" } } as Config, env);
-    expect(on.map((a) => path.basename(a))).toEqual(expect.arrayContaining(["nice", "-n", "10"]));
-    if (on.some((a) => a.endsWith("ionice"))) expect(on.slice(-2)).toEqual(["-c", "3"]);
+    // nice last: the ionice exec runs at normal CPU priority (see priorityPrefix).
+    expect(on.slice(-3).map((a) => path.basename(a))).toEqual(["nice", "-n", "10"]);
+    if (on.some((a) => a.endsWith("ionice"))) expect(on.slice(1, 3)).toEqual(["-c", "3"]);
     expect(priorityPrefix({ restic: { nice: null, ionice: "none" } } as Config, env)).toEqual([]);
     expect(
       priorityPrefix({ restic: { nice: 5, ionice: "idle" } } as Config, { PATH: "/nonexistent" }),

@@ -23,11 +23,12 @@ export function planResticCommand(
   for (const [key, value] of Object.entries(repo.options ?? {})) global.push("-o", `${key}=${value}`);
   if (repo.limit_upload !== undefined) global.push("--limit-upload", String(repo.limit_upload));
   if (repo.limit_download !== undefined) global.push("--limit-download", String(repo.limit_download));
+  // The order of priorityPrefix (restic/priority.ts): ionice, then nice.
   const prefix: string[] = [];
-  if (config.restic.nice !== null && config.restic.nice !== 0)
-    prefix.push("nice", "-n", String(config.restic.nice));
   if (config.restic.ionice !== "none")
     prefix.push("ionice", ...(config.restic.ionice === "idle" ? ["-c3"] : ["-c2", "-n7"]));
+  if (config.restic.nice !== null && config.restic.nice !== 0)
+    prefix.push("nice", "-n", String(config.restic.nice));
   const envText = Object.entries(env).map(([k, v]) => `${k}=${quoteArgv([v])}`);
   const fileNote = repo.env_file !== undefined ? ` (+ variables from ${repo.env_file})` : "";
   return `${[...envText, quoteArgv([...prefix, config.restic.binary, ...global, ...args])].join(" ")}${fileNote}`;
