@@ -11,7 +11,7 @@ import type { Heartbeat, HeartbeatJob } from "./ingest.js";
 
 let version: string | null | undefined;
 
-/** holdfast's version, from the package.json two levels up (src/fleet/, dist/fleet/, dist/chunks/). */
+/** holdfast's version, from the package.json two levels up (src/fleet/, dist/fleet/, dist/cli/ for the bundle). */
 export function holdfastVersion(): string | null {
   if (version !== undefined) return version;
   try {

@@ -15,7 +15,7 @@ import { writeFileAtomic } from "../util/atomic-write.js";
 
 export const META_TAG = "holdfast-meta";
 
-/** holdfast's version, from the package.json two levels up (src/meta/, dist/meta/, dist/chunks/). */
+/** holdfast's version, from the package.json two levels up (src/meta/, dist/meta/, dist/cli/ for the bundle). */
 function holdfastVersion(): string {
   try {
     const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
