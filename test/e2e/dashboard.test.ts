@@ -235,6 +235,12 @@ server:
     await expect.poll(() => page.title()).toMatch(/^✖ 1 failed or stale/);
     expect(await page.getAttribute("#favicon", "href")).toBe("/favicon-alert.svg");
     await page.waitForSelector("table.matrix td.cell-ok");
+    // data's one repository is on its own disk: one medium, said as such (and in the singular).
+    const data = page.locator("table.matrix tr", { hasText: "data" }).first();
+    expect(await data.textContent()).toContain("on the source's disk");
+    expect(await data.locator('td[data-label="3-2-1"] .small').first().textContent()).toMatch(
+      /^2 copies · 1 medium · 0 offsite$/,
+    );
     expect(cspErrors).toEqual([]);
     await shot("home");
   });

@@ -208,7 +208,8 @@ function Matrix({ m }: { m: RedundancyMatrix }) {
             <td data-label="3-2-1">
               <Badge status={row.verdict} label={row.verdict === "ok" ? "ok" : "at risk"} />
               <div class="small">
-                {row.copies} copies · {row.media} media · {row.offsite} offsite
+                {row.copies} {row.copies === 1 ? "copy" : "copies"} · {row.media}{" "}
+                {row.media === 1 ? "medium" : "media"} · {row.offsite} offsite
               </div>
               {row.problems.length > 0 && (
                 <ul class="problems small">
