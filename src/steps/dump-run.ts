@@ -362,11 +362,7 @@ async function viaPipe(
   base: UnitBase,
 ): Promise<UnitResult> {
   const repoConfig = ctx.config.repositories[name] ?? null;
-  if (!repoConfig)
-    return {
-      dump: okDump(null),
-      repos: [{ repo: name, repoConfig, result: null, durationMs: 0, stoppedBeforeEnd: false }],
-    };
+  if (!repoConfig) return unknownRepository(name);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dump-"));
   const fifo = path.join(dir, "stream");
   let readFd: number | null = null;
@@ -552,6 +548,14 @@ function judgeDump(
   };
 }
 
+/** A repository the config does not name (the loader refuses it; this keeps the types honest). */
+function unknownRepository(name: string): UnitResult {
+  return {
+    dump: okDump(null),
+    repos: [{ repo: name, repoConfig: null, result: null, durationMs: 0, stoppedBeforeEnd: false }],
+  };
+}
+
 /** restic 0.17+: restic runs the dump and saves no snapshot when it fails. */
 async function viaStdinFromCommand(
   ctx: StepContext<DumpOptions>,
@@ -562,11 +566,7 @@ async function viaStdinFromCommand(
   base: UnitBase,
 ): Promise<UnitResult> {
   const repoConfig = ctx.config.repositories[name] ?? null;
-  if (!repoConfig)
-    return {
-      dump: okDump(null),
-      repos: [{ repo: name, repoConfig, result: null, durationMs: 0, stoppedBeforeEnd: false }],
-    };
+  if (!repoConfig) return unknownRepository(name);
   const started = Date.now();
   const result = await commands.backup(host, repoConfig, {
     paths: unit.argv ?? [],
