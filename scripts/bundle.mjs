@@ -3,12 +3,18 @@
 // the files Node starts from with esbuild bundles, so that starting holdfast reads three files instead
 // of ~300 (every module of holdfast, zod, yaml, commander), with source maps:
 //
-//   dist/cli/main.js            the `bin`: a few lines that answer `--version` and otherwise import
-//   dist/cli/program-bundle.js  the whole CLI (src/cli/program.ts and everything it imports, lazily
-//                               or not) in one file, without code splitting;
+//   dist/cli/main.js             the `bin`: answers `--version`, and otherwise loads the CLI bundle
+//                                through V8's code cache (src/cli/load-program.ts);
+//   dist/cli/program-bundle.cjs  the whole CLI (src/cli/program.ts and everything it imports, lazily
+//                                or not) in one CommonJS file, without code splitting;
 //   dist/steps/tree-walk-worker.js  the manifest walk's worker thread.
 //
-// One file, not a chunk per lazy import: Node 20's ES module loader costs more per file (resolve,
+// CommonJS, because Node 20 can hand V8 a code cache only for a script (vm.Script's cachedData), not
+// for an ES module: with the cache, the bundle's compile (~40 ms) and most lazy compiles are gone.
+// `import.meta.url` is defined as the bundle's own file URL, so the paths code builds from it mean
+// what they mean in the ES module they came from.
+//
+// One file, not a chunk per lazy import: Node 20's module loader costs more per file (resolve,
 // read, compile, link, and a promise hop each) than V8 spends pre-parsing code that never runs — the
 // run path of a one-step exec job read 67 chunks (1.33 MB); with code splitting it took 270 ms of CPU,
 // as one 2.3 MB file 240 ms (bench P2′, medians of 15 interleaved runs). The lazy imports stay lazy in
@@ -22,7 +28,7 @@
 // fails if an output lands anywhere else.
 //
 // Not bundled: better-sqlite3 (a native addon found through `bindings`) and nodemailer (loaded only to
-// send email); both are imported from node_modules as before.
+// send email); both are required from node_modules as before.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +37,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");
 const chunks = path.join(dist, "chunks");
 fs.rmSync(chunks, { recursive: true, force: true });
+// The ES module bundle of earlier builds, now program-bundle.cjs.
+for (const old of ["program-bundle.js", "program-bundle.js.map"])
+  fs.rmSync(path.join(dist, "cli", old), { force: true });
 
 let build;
 try {
@@ -64,13 +73,14 @@ const zodEnglishOnly = {
   },
 };
 
-// main.ts's `import("./program.js")` is the whole CLI: the bundle of it, beside main.js.
-const programBundle = {
-  name: "program-bundle",
+// load-program.ts falls back to `import("./program.js")` (tsc's module, beside main.js) when the
+// bundle is missing; that import must stay one, not pull the whole CLI into main.js.
+const programFallback = {
+  name: "program-fallback",
   setup(b) {
     b.onResolve({ filter: /^\.\/program\.js$/ }, (args) =>
-      args.importer === path.join(root, "src/cli/main.ts")
-        ? { path: "./program-bundle.js", external: true }
+      args.importer === path.join(root, "src/cli/load-program.ts")
+        ? { path: "./program.js", external: true }
         : undefined,
     );
   },
@@ -139,15 +149,42 @@ const common = {
   logLevel: "warning",
 };
 
+// In the CommonJS bundle the two packages left out are required where they are imported, also where
+// that is a dynamic `import()`: a vm.Script has no module loader of its own to resolve them with.
+const requiredExternals = {
+  name: "required-externals",
+  setup(b) {
+    b.onResolve({ filter: /^(?:better-sqlite3|nodemailer)$/ }, (args) =>
+      args.namespace === "required-external"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "required-external" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "required-external" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
 const results = await Promise.all([
-  build({ ...common, plugins: [programBundle], entryPoints: { "cli/main": "src/cli/main.ts" } }),
+  build({ ...common, plugins: [programFallback], entryPoints: { "cli/main": "src/cli/main.ts" } }),
   build({
     ...common,
-    plugins: [zodEnglishOnly, programEntry, lazyBuiltins],
-    entryPoints: {
-      "cli/program-bundle": "holdfast:program-entry",
-      "steps/tree-walk-worker": "src/steps/tree-walk-worker.ts",
-    },
+    format: "cjs",
+    // Whitespace and comments out (2.3 → 1.5 MB to read); names kept, for the crash log's trace.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    outExtension: { ".js": ".cjs" },
+    // The vm.Script wrapper (load-program.ts) passes require, module and __filename.
+    banner: { js: 'var __holdfastImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { "import.meta.url": "__holdfastImportMetaUrl" },
+    plugins: [zodEnglishOnly, programEntry, lazyBuiltins, requiredExternals],
+    entryPoints: { "cli/program-bundle": "holdfast:program-entry" },
+  }),
+  build({
+    ...common,
+    plugins: [zodEnglishOnly],
+    entryPoints: { "steps/tree-walk-worker": "src/steps/tree-walk-worker.ts" },
   }),
 ]);
 const result = {
@@ -158,7 +195,7 @@ const result = {
 };
 if (process.env.HOLDFAST_BUNDLE_METAFILE)
   fs.writeFileSync(process.env.HOLDFAST_BUNDLE_METAFILE, JSON.stringify(result.metafile));
-const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"));
+const outputs = Object.keys(result.metafile.outputs).filter((f) => /\.c?js$/.test(f));
 const misplaced = outputs.filter((f) => path.relative(dist, path.join(root, f)).split(path.sep).length !== 2);
 if (misplaced.length > 0) {
   console.error(

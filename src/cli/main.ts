@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry point: parse → run → map errors to exit codes (cli.md). `--version` answers before any
-// heavy import so the CLI's fixed cost stays small (P2).
+// heavy import so the CLI's fixed cost stays small (P2); everything else loads the CLI bundle through
+// V8's code cache (load-program.ts).
 import fs from "node:fs";
+import { loadProgram } from "./load-program.js";
 import { makeOutputBestEffort } from "./output.js";
 
 makeOutputBestEffort();
@@ -13,6 +15,7 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   };
   process.stdout.write(`holdfast ${pkg.version}\n`);
 } else {
-  const { main } = await import("./program.js");
-  process.exitCode = await main(argv);
+  const { program, saveCache } = await loadProgram(argv);
+  process.exitCode = await program.main(argv);
+  saveCache();
 }

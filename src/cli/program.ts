@@ -595,10 +595,23 @@ export function buildProgram(setAction: (action: Action) => void): Command {
   return program;
 }
 
+let ranCommand: string | null = null;
+
+/** The top-level command the last main() ran (`serve token add` → "serve"), or null if none did. */
+export function commandThatRan(): string | null {
+  return ranCommand;
+}
+
 /** Runs the CLI and returns the exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
   let action: Action | null = null;
+  ranCommand = null;
   const program = buildProgram((a) => (action = a));
+  program.hook("preAction", (_root, actionCommand) => {
+    let top = actionCommand;
+    while (top.parent && top.parent !== program) top = top.parent;
+    ranCommand = top.name();
+  });
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   for (const sub of program.commands) {

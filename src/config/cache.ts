@@ -16,7 +16,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "./types.js";
 import { maskConfigForCache } from "./mask.js";
-import { dirDistrust, fileDistrust, NO_FOLLOW, openFlags, READ_NO_FOLLOW } from "../util/trusted-dir.js";
+import { cacheDir } from "./locate.js";
+import { writeFileAtomicSync } from "../util/atomic-write.js";
+import { dirDistrust, fileDistrust, READ_NO_FOLLOW } from "../util/trusted-dir.js";
 
 // 2: inline env values and notifier headers stored masked.
 const FORMAT = 2;
@@ -32,9 +34,8 @@ interface CacheEntry {
 
 /** Where the config file's cache lives: $XDG_CACHE_HOME/holdfast (or ~/.cache/holdfast). */
 export function configCachePath(configFile: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(env.HOME ?? os.homedir(), ".cache");
   const id = crypto.createHash("sha256").update(configFile).digest("hex").slice(0, 24);
-  return path.join(base, "holdfast", `config-${id}.json`);
+  return path.join(cacheDir(env), `config-${id}.json`);
 }
 
 /** The cached config when every input of loading is as it was, else null (and the caller loads). */
@@ -102,15 +103,8 @@ export function loadAndCacheConfig(
     const file = configCachePath(configFile, env);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     // Written only into a directory of this user's that no one else can write, never through a link.
-    if (dirDistrust(path.dirname(file)) === null) {
-      const temp = `${file}.${process.pid}.tmp`;
-      fs.rmSync(temp, { force: true });
-      fs.writeFileSync(temp, JSON.stringify(entry), {
-        mode: 0o600,
-        flag: openFlags(fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NO_FOLLOW),
-      });
-      fs.renameSync(temp, file);
-    }
+    if (dirDistrust(path.dirname(file)) === null)
+      writeFileAtomicSync(file, JSON.stringify(entry), { mode: 0o600, durable: false });
   } catch {
     // Only speed is lost.
   }

@@ -26,6 +26,11 @@ export function findConfigFile(options: LoadOptions = {}): string | null {
   return candidates.find((file) => fs.existsSync(file)) ?? null;
 }
 
+/** holdfast's caches (speed-ups only, never needed): $XDG_CACHE_HOME/holdfast, or ~/.cache/holdfast. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(env.HOME ?? os.homedir(), ".cache"), "holdfast");
+}
+
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (process.getuid?.() === 0 && !env.XDG_STATE_HOME) return "/var/lib/holdfast";
   const base = env.XDG_STATE_HOME || path.join(env.HOME ?? os.homedir(), ".local", "state");

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { copyDatabase, type SqliteCopyResult } from "./sqlite-copy-core.js";
 
-// "../dump/…" resolves from dist/dump/ (tsc) and from dist/cli/program-bundle.js (the bundle) alike.
+// "../dump/…" resolves from dist/dump/ (tsc) and from dist/cli/program-bundle.cjs (the bundle) alike.
 const WORKER_URL = new URL("../dump/sqlite-copy-worker.js", import.meta.url);
 
 export interface SqliteCopy {

@@ -15,7 +15,7 @@ export function resolveHoldfastCommand(): string[] {
 
 /**
  * This holdfast's dist/cli/main.js. Relative to this module's place two levels below the package root
- * (dist/scheduler/, or dist/cli/program-bundle.js in the bundled CLI: scripts/bundle.mjs), so it is right in both.
+ * (dist/scheduler/, or dist/cli/program-bundle.cjs in the bundled CLI: scripts/bundle.mjs), so it is right in both.
  */
 export function holdfastMainPath(): string {
   return fileURLToPath(new URL("../cli/main.js", import.meta.url));

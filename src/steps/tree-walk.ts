@@ -61,7 +61,7 @@ export interface WalkResult {
 const BATCH_BUDGET = 1024;
 // This thread also serves worker messages: it hands work back after a directory or two.
 const MAIN_BUDGET = 256;
-// "../steps/" and not "./": in the bundled CLI this code sits in dist/cli/program-bundle.js, beside dist/steps/
+// "../steps/" and not "./": in the bundled CLI this code sits in dist/cli/program-bundle.cjs, beside dist/steps/
 // (scripts/bundle.mjs keeps every output two levels below the package root).
 const WORKER_URL = new URL("../steps/tree-walk-worker.js", import.meta.url);
 // Entries this thread walks alone before it asks for help (a few ms of work).
