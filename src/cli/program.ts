@@ -179,6 +179,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .argument("[repo]", "only this repository")
     .option("--source <name>", "only snapshots holdfast made of this source")
     .option("--host <host>", "only snapshots made under this host name")
+    .option("--meta", "also the holdfast-meta snapshots (the config and history for `holdfast bootstrap`)")
     .option("--json", 'print JSON: {"repositories": [{"name", "snapshots": [...], "error"}]}')
     .addHelpText(
       "after",
@@ -314,6 +315,7 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .option("--repo-file <file>", "a file holding the repository URL (for a URL with credentials)")
     .option("--password-file <file>", "the repository password, in a file")
     .option("--dir <dir>", "write holdfast.yaml here (default: where it was on the old machine)")
+    .option("--host <name>", "the machine to bring back, when several store theirs in the repository")
     .option("--force", "replace an existing holdfast.yaml")
     .option("--json", "print what was restored as JSON")
     .addHelpText(

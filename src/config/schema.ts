@@ -156,6 +156,22 @@ export const sourceSchema = z
       ),
   })
   .superRefine((source, ctx) => {
+    // holdfast's own tags: `holdfast` snapshots are a source's already, and `holdfast-meta` ones are
+    // the recovery snapshots (src/meta/), which no source's retention may thin.
+    for (const [i, tag] of (source.adopt?.tags ?? []).entries()) {
+      if (tag === "holdfast" || tag === "holdfast-meta")
+        ctx.addIssue({
+          code: "custom",
+          path: ["adopt", "tags", i],
+          message: `"${tag}" is holdfast's own tag and cannot be adopted`,
+          params: {
+            hint:
+              tag === "holdfast"
+                ? "holdfast's snapshots of this source are its own already; list the old tool's tags"
+                : "holdfast-meta snapshots hold the config for `holdfast bootstrap` and keep their own retention (recovery.keep)",
+          },
+        });
+    }
     // restic's --path filter applies to every snapshot of the forget call, holdfast's own too: a path
     // the source does not back up would leave holdfast's snapshots out of their own retention.
     for (const [i, p] of (source.adopt?.paths ?? []).entries()) {
@@ -405,15 +421,15 @@ function buildFileSchema(
       .strictObject({
         meta: z
           .boolean()
-          .default(false)
+          .default(true)
           .describe(
-            "after each run that backed up into a repository, store this config (secrets stay out: their paths are listed) and the run history there as a snapshot tagged holdfast-meta, for `holdfast bootstrap`",
+            "after each run that backed up into a repository, store this config (secrets stay out: their paths are listed) and a compact export of the run history there as a snapshot tagged holdfast-meta (one small `restic backup --stdin`), for `holdfast bootstrap`; false turns it off",
           ),
         keep: boundedInt(1000)
           .default(3)
           .describe("how many holdfast-meta snapshots each repository keeps per host"),
       })
-      .default({ meta: false, keep: 3 })
+      .default({ meta: true, keep: 3 })
       .describe("starting over on a new machine (`holdfast bootstrap`, `holdfast recovery-sheet`)"),
     // Issue 18: replicate this host's history to the fleet's PostgreSQL (docs/fleet.md).
     fleet: z

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Config } from "../config/schema.js";
 import type { ResticOutcome } from "../restic/exec.js";
 import { ls, snapshots as listSnapshots } from "../restic/commands.js";
+import { isMetaSnapshot } from "../sources/adopt.js";
 import type { LsNode, Snapshot } from "../restic/outputs.js";
 import type { RunStore } from "../store/types.js";
 import type { Redactor } from "../util/redact.js";
@@ -148,6 +149,8 @@ export class SnapshotService {
         const host = this.options.resticHost({ timeoutMs: RESTIC_TIMEOUT_MS });
         const result = await listSnapshots(host, repo);
         if (!result.outcome.ok) throw resticApiError(result.outcome, this.options.redactor, "snapshots");
+        // holdfast's recovery snapshots (holdfast-meta) are not the user's to browse or restore here.
+        result.snapshots = result.snapshots.filter((s) => !isMetaSnapshot(s));
         const needFigures = result.snapshots.some((s) => !s.summary);
         const figures = needFigures ? await this.figuresFromHistory() : new Map<string, Figures>();
         const listing: Listing = {

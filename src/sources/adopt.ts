@@ -9,6 +9,17 @@ import type { SourceConfig } from "../config/types.js";
 const HOLDFAST = "holdfast";
 const SOURCE_PREFIX = "source:";
 
+/**
+ * The tag of holdfast's own recovery snapshots (the config and history, src/meta/): never a source's,
+ * never counted with the user's snapshots (retention, the guard, listings, adopt, doctor).
+ */
+export const META_TAG = "holdfast-meta";
+
+/** A holdfast-meta snapshot (`holdfast bootstrap` reads it; everything else leaves it out). */
+export function isMetaSnapshot(snapshot: { tags: readonly string[] }): boolean {
+  return snapshot.tags.includes(META_TAG);
+}
+
 export interface SourceFilter {
   tags: string[][];
   hosts: string[];
@@ -47,7 +58,7 @@ export function isAdoptedBy(
   hosts: readonly string[] = [],
 ): boolean {
   const adopt = source.adopt;
-  if (!adopt || snapshot.tags.includes(HOLDFAST)) return false;
+  if (!adopt || snapshot.tags.includes(HOLDFAST) || isMetaSnapshot(snapshot)) return false;
   const tagsMatch =
     adopt.tags.length === 0 ? snapshot.tags.length === 0 : adopt.tags.every((t) => snapshot.tags.includes(t));
   if (!tagsMatch) return false;

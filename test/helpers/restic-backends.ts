@@ -375,12 +375,18 @@ export function restic(target: DirectRestic, args: string[], options: { timeoutM
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * The repository's snapshots, as restic lists them — without holdfast's own holdfast-meta snapshots
+ * (the config and history each run stores for `holdfast bootstrap`, on by default) unless
+ * `{ meta: true }`: the tests count the user's snapshots.
+ */
 export function resticSnapshots(
   target: DirectRestic,
+  options: { meta?: boolean } = {},
 ): Array<{ id: string; short_id: string; time: string; tags?: string[]; hostname: string; paths: string[] }> {
   const r = restic(target, ["snapshots", "--json"]);
   if (r.code !== 0) throw new Error(`restic snapshots failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Array<{
+  const all = JSON.parse(r.stdout) as Array<{
     id: string;
     short_id: string;
     time: string;
@@ -388,6 +394,7 @@ export function resticSnapshots(
     hostname: string;
     paths: string[];
   }>;
+  return options.meta ? all : all.filter((s) => !(s.tags ?? []).includes("holdfast-meta"));
 }
 
 export function resticInit(target: DirectRestic): void {

@@ -1,8 +1,9 @@
 // Starting over (issue 17 item 7), real restic (both passes) and a REST server (rclone serve restic,
-// with credentials, the URL in a url_file) on 127.0.0.1: runs with recovery.meta store the config and
-// history as holdfast-meta snapshots (recovery.keep of them); after the config dir and the state dir
-// are gone, `holdfast bootstrap` brings the config back where it was, `history` shows the old runs,
-// the next run succeeds; `recovery-sheet` names every file and command and holds no secret.
+// with credentials, the URL in a url_file) on 127.0.0.1: a config with no `recovery:` at all stores
+// the config and history as holdfast-meta snapshots (the default); after the config dir and the state
+// dir are gone, `holdfast bootstrap` brings the config back where it was, `history` shows the old
+// runs, the next run succeeds; `recovery-sheet` names every file and command and holds no secret.
+// Several hosts in one repository: bootstrap asks which one (--host).
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,7 +45,6 @@ beforeAll(async () => {
     "etc/holdfast.yaml": `version: 1
 state_dir: ${dir}/state
 host: old-machine
-recovery: { meta: true, keep: 2 }
 repositories:
   offsite: { url_file: ${urlFile}, password_file: ${passwordFile}, offsite: true }
 sources:
@@ -63,27 +63,25 @@ afterAll(async () => {
 });
 
 describe("holdfast-meta, bootstrap, recovery-sheet", () => {
-  it("each run stores a holdfast-meta snapshot (config, secret paths, history; no secret), keeping recovery.keep", async () => {
+  it("each run stores a holdfast-meta snapshot (config, secret paths, history; no secret) without any recovery config", async () => {
     for (let i = 0; i < 3; i++) {
       const run = await runCli(["--config", config, "run", "nightly"]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout + run.stderr).not.toContain("warning");
     }
-    const snaps = resticSnapshots(repo);
-    expect(snaps.filter((s) => s.tags?.includes("holdfast-meta"))).toHaveLength(2);
+    const snaps = resticSnapshots(repo, { meta: true });
+    expect(snaps.filter((s) => s.tags?.includes("holdfast-meta"))).toHaveLength(3);
     expect(snaps.filter((s) => s.tags?.includes("holdfast"))).toHaveLength(3);
-    const out = path.join(dir, "meta-check");
-    expect(restic(repo, ["restore", "latest", "--tag", "holdfast-meta", "--target", out]).code).toBe(0);
-    const files = fs.readdirSync(path.join(out, dir, "state/meta")).sort();
-    expect(files).toEqual(["history.json", "holdfast.yaml", "meta.json", "secrets.json"]);
-    for (const f of files) {
-      const text = fs.readFileSync(path.join(out, dir, "state/meta", f), "utf8");
-      expect(text).not.toContain(PASSWORD);
-      expect(text).not.toContain(REST_PASSWORD);
-    }
-    expect(fs.readFileSync(path.join(out, dir, "state/meta/holdfast.yaml"), "utf8")).toBe(
-      fs.readFileSync(config, "utf8"),
-    );
+    const dumped = restic(repo, ["dump", "latest", "/holdfast-meta.json", "--tag", "holdfast-meta"]);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    expect(dumped.stdout).not.toContain(PASSWORD);
+    expect(dumped.stdout).not.toContain(REST_PASSWORD);
+    const doc = JSON.parse(dumped.stdout) as { config: string; secrets: Array<{ where: string }> };
+    expect(doc.config).toBe(fs.readFileSync(config, "utf8"));
+    expect(doc.secrets.map((s) => s.where)).toEqual([
+      "repositories.offsite.url_file",
+      "repositories.offsite.password_file",
+    ]);
   });
 
   it("recovery-sheet: the repositories, where their passwords live, the commands; no secret", async () => {
@@ -140,6 +138,13 @@ describe("holdfast-meta, bootstrap, recovery-sheet", () => {
     expect(history.runs.map((r) => r.id)).toEqual(before.runs.map((r) => r.id));
     const next = await runCli(["--config", config, "run", "nightly"]);
     expect(next.code, next.stdout + next.stderr).toBe(0);
+    // The new machine goes on where the old one stopped: its next export holds the old runs and its own,
+    // and the last 3 holdfast-meta snapshots are kept.
+    const latest = restic(repo, ["dump", "latest", "/holdfast-meta.json", "--tag", "holdfast-meta"]);
+    expect((JSON.parse(latest.stdout) as { runs: unknown[] }).runs).toHaveLength(4);
+    expect(
+      resticSnapshots(repo, { meta: true }).filter((s) => s.tags?.includes("holdfast-meta")),
+    ).toHaveLength(3);
 
     const again = await runCli(["bootstrap", "--repo-file", urlFile, "--password-file", repo.passwordFile]);
     expect(again.code).toBe(2);
@@ -162,6 +167,47 @@ describe("holdfast-meta, bootstrap, recovery-sheet", () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("holds no holdfast-meta snapshot");
-    expect(r.stderr).toContain("recovery: { meta: true }");
+    expect(r.stderr).toContain("recovery: { meta: false }");
+  });
+  it("several hosts store theirs in one repository: bootstrap asks which (--host), then restores that one", async () => {
+    const shared = { repo: `${rest.base}shared`, passwordFile: repo.passwordFile };
+    resticInit(shared);
+    const sharedUrl = path.join(dir, "secrets/shared.url");
+    fs.writeFileSync(sharedUrl, `${shared.repo}\n`, { mode: 0o600 });
+    for (const host of ["alpha", "beta"]) {
+      const cfg = path.join(dir, `${host}/holdfast.yaml`);
+      writeTree(dir, {
+        [`${host}/holdfast.yaml`]: `version: 1
+state_dir: ${dir}/${host}/state
+host: ${host}
+repositories:
+  shared: { url_file: ${sharedUrl}, password_file: ${repo.passwordFile} }
+sources:
+  home: { paths: [${dir}/home] }
+jobs:
+  nightly:
+    steps:
+      - { name: home, type: backup, source: home, repos: [shared] }
+`,
+      });
+      const run = await runCli(["--config", cfg, "run", "nightly"]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+    }
+    const args = ["bootstrap", "--repo-file", sharedUrl, "--password-file", repo.passwordFile];
+    const ask = await runCli([...args, "--dir", path.join(dir, "new")]);
+    expect(ask.code).toBe(2);
+    expect(ask.stderr).toContain("holdfast-meta snapshots of 2 hosts: alpha, beta");
+    expect(ask.stderr).toContain("--host NAME");
+    const unknown = await runCli([...args, "--dir", path.join(dir, "new"), "--host", "gamma"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no holdfast-meta snapshot of host gamma");
+    fs.rmSync(path.join(dir, "beta/state"), { recursive: true });
+    const beta = await runCli([...args, "--dir", path.join(dir, "new"), "--host", "beta", "--json"]);
+    expect(beta.code, beta.stderr).toBe(0);
+    expect(parseJson<{ host: string; runs_imported: number }>(beta)).toMatchObject({
+      host: "beta",
+      runs_imported: 1,
+    });
+    expect(fs.readFileSync(path.join(dir, "new/holdfast.yaml"), "utf8")).toContain("host: beta\n");
   });
 });

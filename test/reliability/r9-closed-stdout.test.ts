@@ -91,7 +91,10 @@ test(`R9: stdout or stderr closed mid-run (${TRIALS} trials, seed ${SEED})`, asy
     held.push(label);
   }
   // Every trial made its snapshot.
-  const snapshots = JSON.parse(restic(target, ["snapshots", "--json"]).stdout) as unknown[];
+  // holdfast's own (not the holdfast-meta snapshots each run also stores).
+  const snapshots = JSON.parse(
+    restic(target, ["snapshots", "--json", "--tag", "holdfast"]).stdout,
+  ) as unknown[];
   expect(snapshots).toHaveLength(TRIALS);
   expect(held).toHaveLength(TRIALS);
 });

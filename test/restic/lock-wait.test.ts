@@ -80,8 +80,10 @@ function writtenLocks(): string[] {
   return lockFiles().filter((f) => /^[0-9a-f]{64}$/.test(f));
 }
 
+/** holdfast's snapshots (not the holdfast-meta ones each run that backed up also stores). */
 const snapshotCount = () =>
-  (JSON.parse(restic(target, ["snapshots", "--json", "--no-lock"]).stdout) as unknown[]).length;
+  (JSON.parse(restic(target, ["snapshots", "--json", "--no-lock", "--tag", "holdfast"]).stdout) as unknown[])
+    .length;
 
 /**
  * Starts a real restic (the version under test) and freezes it with SIGSTOP once its lock exists.

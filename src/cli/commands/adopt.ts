@@ -6,7 +6,7 @@ import { UsageError } from "../../errors.js";
 import { dataFlowOf } from "../../registry.js";
 import { snapshots } from "../../restic/commands.js";
 import type { Snapshot } from "../../restic/outputs.js";
-import { describeAdopt, isAdoptedBy } from "../../sources/adopt.js";
+import { describeAdopt, isAdoptedBy, isMetaSnapshot } from "../../sources/adopt.js";
 import type { Config } from "../../config/types.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, formatTable, printJson } from "../output.js";
@@ -69,7 +69,11 @@ export default async function adoptCommand(
   const cli = createCliRestic(config);
   try {
     const results = await Promise.all(
-      repos.map(async (repo) => ({ repo, ...(await snapshots(cli.host, repo, {})) })),
+      repos.map(async (repo) => {
+        const listed = await snapshots(cli.host, repo, {});
+        // holdfast's recovery snapshots (holdfast-meta) are neither another tool's nor a source's.
+        return { repo, ...listed, snapshots: listed.snapshots.filter((s) => !isMetaSnapshot(s)) };
+      }),
     );
     const cancelled = signalExitCode(cli.host);
     if (cancelled !== null) return cancelled;

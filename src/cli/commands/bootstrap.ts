@@ -7,8 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError, UsageError, formatConfigIssue } from "../../errors.js";
 import { loadConfigFile } from "../../config/load.js";
-import { META_FORMAT, META_TAG, type SecretReference } from "../../meta/meta-snapshot.js";
-import type { RunRecord } from "../../store/types.js";
+import { META_FILENAME, META_FORMAT, META_TAG, type MetaDocument } from "../../meta/meta-snapshot.js";
 import { runProcess } from "../../util/process.js";
 import type { GlobalOptions } from "../context.js";
 import { openStore } from "../open-store.js";
@@ -19,17 +18,9 @@ interface BootstrapFlags {
   repoFile?: string;
   passwordFile?: string;
   dir?: string;
+  host?: string;
   force?: boolean;
   json?: boolean;
-}
-
-interface MetaJson {
-  format: number;
-  holdfast_version: string;
-  host: string;
-  created_at: string;
-  config_path: string | null;
-  state_dir: string;
 }
 
 export default async function bootstrapCommand(
@@ -67,34 +58,51 @@ export default async function bootstrapCommand(
         `restic cannot list the repository's snapshots (exit ${listed.exitCode ?? "?"}): ${listed.stderrTail.join(" ")}`,
         "check the URL (or its file) and the password file",
       );
-    const snaps = (JSON.parse(listed.stdout ?? "[]") ?? []) as Array<{
+    const all = (JSON.parse(listed.stdout ?? "[]") ?? []) as Array<{
       id: string;
       time: string;
       hostname: string;
       paths: string[];
     }>;
+    const hosts = [...new Set(all.map((s) => s.hostname))].sort();
+    if (flags.host !== undefined && !hosts.includes(flags.host))
+      throw new UsageError(
+        `the repository holds no ${META_TAG} snapshot of host ${flags.host}`,
+        hosts.length > 0
+          ? `it holds those of: ${hosts.join(", ")} (--host NAME)`
+          : "holdfast stores one after each run that backs up into it (unless the config sets recovery: { meta: false })",
+      );
+    if (flags.host === undefined && hosts.length > 1)
+      throw new UsageError(
+        `the repository holds ${META_TAG} snapshots of ${hosts.length} hosts: ${hosts.join(", ")}`,
+        "name the machine to bring back: --host NAME",
+      );
+    const snaps = all.filter((s) => flags.host === undefined || s.hostname === flags.host);
     const latest = [...snaps].sort((a, b) => a.time.localeCompare(b.time)).at(-1);
     if (!latest)
       throw new UsageError(
         `the repository holds no ${META_TAG} snapshot`,
-        "holdfast stores one after each run when the config sets recovery: { meta: true }; without it, restore your config from a snapshot of its directory",
+        "holdfast stores one after each run that backs up into it (unless the config sets recovery: { meta: false }: docs/recovery.md); without one, restore your config from a snapshot of its directory",
       );
-    const target = path.join(work, "restore");
-    const restored = await restic(["restore", latest.id, "--target", target]);
-    if (restored.exitCode !== 0)
+    const dumped = await restic(["dump", latest.id, `/${META_FILENAME}`], true);
+    if (dumped.exitCode !== 0)
       throw new UsageError(
-        `restic could not restore snapshot ${latest.id.slice(0, 8)}: ${restored.stderrTail.join(" ")}`,
+        `restic could not read ${META_FILENAME} from snapshot ${latest.id.slice(0, 8)}: ${dumped.stderrTail.join(" ")}`,
+        `a ${META_TAG} snapshot made by another holdfast version? Install the one that made it`,
       );
-    const bundleDir = path.join(target, latest.paths[0] ?? "");
-    const read = (name: string) => fs.readFileSync(path.join(bundleDir, name), "utf8");
-    const meta = JSON.parse(read("meta.json")) as MetaJson;
+    let meta: MetaDocument;
+    try {
+      meta = JSON.parse(dumped.stdout ?? "") as MetaDocument;
+    } catch {
+      throw new UsageError(`snapshot ${latest.id.slice(0, 8)} does not hold a holdfast-meta document`);
+    }
     if (meta.format !== META_FORMAT)
       throw new UsageError(
         `the ${META_TAG} snapshot has format ${meta.format}; this holdfast reads ${META_FORMAT}`,
         "install the holdfast version that made it",
       );
-    const secrets = JSON.parse(read("secrets.json")) as SecretReference[];
-    const history = (JSON.parse(read("history.json")) as { runs: RunRecord[] }).runs;
+    const secrets = meta.secrets;
+    const history = meta.runs;
 
     const dest =
       flags.dir !== undefined
@@ -103,7 +111,7 @@ export default async function bootstrapCommand(
     if (fs.existsSync(dest) && !flags.force)
       throw new UsageError(`${dest} exists`, "pass --dir ANOTHER-DIR, or --force to replace it");
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, read("holdfast.yaml"), { mode: 0o600 });
+    fs.writeFileSync(dest, meta.config, { mode: 0o600 });
 
     let imported = 0;
     let configProblem: string | null = null;

@@ -12,6 +12,7 @@ import { runProcess } from "../../util/process.js";
 import { detectRestic } from "../../restic/detect.js";
 import { findOnPath } from "../../util/find-on-path.js";
 import { catConfig, locks, snapshots } from "../../restic/commands.js";
+import { isMetaSnapshot } from "../../sources/adopt.js";
 import { parseRepoConfig } from "../../restic/outputs.js";
 import { resticFeatures, versionAtLeast, type ResticVersion } from "../../restic/version.js";
 import { DEFAULT_PASSWORD_COMMAND_TIMEOUT_MS } from "../../restic/repository.js";
@@ -352,13 +353,16 @@ async function repositories(config: Config, add: Add) {
         add(label, "error", `not usable: ${error?.message ?? "restic failed"}`, error?.hint ?? null);
         continue;
       }
-      const holdfastCount = listed.snapshots.filter((s) => s.tags.includes("holdfast")).length;
-      const latest = listed.snapshots.at(-1);
+      // holdfast's recovery snapshots (holdfast-meta) are counted apart from the user's.
+      const metaCount = listed.snapshots.filter((s) => isMetaSnapshot(s)).length;
+      const user = listed.snapshots.filter((s) => !isMetaSnapshot(s));
+      const holdfastCount = user.filter((s) => s.tags.includes("holdfast")).length;
+      const latest = user.at(-1);
       const madeBy = latest ? (latest.programVersion ?? null) : null;
       add(
         label,
         "ok",
-        `reachable, ${listed.snapshots.length} snapshot${listed.snapshots.length === 1 ? "" : "s"} (${holdfastCount} by holdfast)${latest ? `, latest ${latest.time.slice(0, 19).replace("T", " ")} made by ${madeByText(madeBy, version)}` : ""}; ${formatText(format)}`,
+        `reachable, ${user.length} snapshot${user.length === 1 ? "" : "s"} (${holdfastCount} by holdfast)${metaCount > 0 ? ` and ${metaCount} holdfast-meta` : ""}${latest ? `, latest ${latest.time.slice(0, 19).replace("T", " ")} made by ${madeByText(madeBy, version)}` : ""}; ${formatText(format)}`,
         null,
         { format, latest_snapshot_program_version: madeBy },
       );

@@ -9,7 +9,7 @@ import { lockJob } from "../../engine/job-lock.js";
 import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
 import { combineReporters, createLiveFileReporter } from "../../engine/live-file.js";
-import { color, formatTable, isJournalStream, printJson, statusColor } from "../output.js";
+import { color, formatTable, isJournalStream, journalPrefix, printJson, statusColor } from "../output.js";
 
 interface RunFlags {
   step?: string[];
@@ -275,12 +275,28 @@ async function runOne(
         ...(flags.step?.length ? { onlySteps: flags.step } : {}),
       },
     );
-    if (config.recovery.meta) {
-      // Issue 17: the config and history into each repository written, for `holdfast bootstrap`.
-      const { storeMetaSnapshots } = await import("../../meta/meta-snapshot.js");
-      const { cliResticEnv } = await import("./restic-shared.js");
-      for (const w of await storeMetaSnapshots(config, store, record, cliResticEnv(config)))
-        out.write(`holdfast: ${color.yellow("warning")}: ${w}\n`);
+    if (config.recovery.meta && config.file !== null && !controller.signal.aborted) {
+      // Issue 17: the config and history into each repository the run wrote, for `holdfast bootstrap`.
+      // After the job's steps (its lock still held); a failure is a warning and the exit code stays.
+      const { repositoriesWritten, storeMetaSnapshots } = await import("../../meta/meta-snapshot.js");
+      if (repositoriesWritten(record).length > 0) {
+        const { cliResticEnv } = await import("./restic-shared.js");
+        const { resticHostForCli } = await import("../../restic/host.js");
+        const { redactorForConfig } = await import("../../engine/secrets.js");
+        const host = resticHostForCli(config, { env: cliResticEnv(config), signal: controller.signal });
+        const warnings = await storeMetaSnapshots(config, store, record, host);
+        let redact = (line: string) => line;
+        if (warnings.length > 0) {
+          try {
+            const redactor = redactorForConfig(config);
+            redact = (line) => redactor.redact(line);
+          } catch {
+            /* a url_file that cannot be read now: restic could not have used it either */
+          }
+        }
+        for (const w of warnings)
+          out.write(`${journalPrefix("warning", out)}holdfast: ${color.yellow("warning")}: ${redact(w)}\n`);
+      }
     }
     return { exitCode: record.exit_code ?? EXIT.failed, record, plan: null };
   } finally {

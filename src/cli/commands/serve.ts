@@ -22,6 +22,7 @@ import { readTokens, tokensFileOf } from "../../server/tokens.js";
 import { holdfastMainPath } from "../../scheduler/holdfast-command.js";
 import { cliResticEnv, jsonError } from "./restic-shared.js";
 import { snapshotJson } from "./snapshots.js";
+import { isMetaSnapshot } from "../../sources/adopt.js";
 import { loadCliConfig, openStore, type GlobalOptions } from "../context.js";
 
 const MIN_TOKEN_LENGTH = 16;
@@ -86,7 +87,10 @@ function createSnapshotLister(config: Config, stopping: AbortSignal) {
       filter.source !== null ? { tags: [[HOLDFAST_TAG, sourceTag(filter.source)]] } : {},
     );
     return {
-      snapshots: result.snapshots.map((s) => snapshotJson(s, config.sources)),
+      // holdfast's recovery snapshots (holdfast-meta) are not the user's: the dashboard leaves them out.
+      snapshots: result.snapshots
+        .filter((s) => !isMetaSnapshot(s))
+        .map((s) => snapshotJson(s, config.sources)),
       error: result.outcome.ok
         ? null
         : (jsonError(result.outcome.error, redactor) ?? {

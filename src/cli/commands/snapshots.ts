@@ -3,7 +3,7 @@ import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, formatTable, printJson } from "../output.js";
 import { HOLDFAST_TAG, snapshots } from "../../restic/commands.js";
 import type { SourceConfig } from "../../config/types.js";
-import { snapshotSource, sourceFilter } from "../../sources/adopt.js";
+import { isMetaSnapshot, snapshotSource, sourceFilter } from "../../sources/adopt.js";
 import type { Snapshot } from "../../restic/outputs.js";
 import { UsageError } from "../../errors.js";
 import {
@@ -17,6 +17,7 @@ import {
 interface SnapshotsFlags {
   source?: string;
   host?: string;
+  meta?: boolean;
   json?: boolean;
 }
 
@@ -64,6 +65,8 @@ export default async function snapshotsCommand(
         // adopted ones are then told apart by the same rule as retention's.
         if (source !== undefined)
           r.snapshots = r.snapshots.filter((s) => snapshotSource(s, config.sources)?.source === source.name);
+        // holdfast's recovery snapshots are not the user's: listed only when asked (--meta).
+        else if (!flags.meta) r.snapshots = r.snapshots.filter((s) => !isMetaSnapshot(s));
         return { repo, ...r };
       }),
     );
