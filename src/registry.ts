@@ -105,5 +105,15 @@ export function dataFlowOf(step: { type: string }): DataFlow | null {
   if (!names(flow.repos) || (flow.sources !== undefined && !names(flow.sources))) return null;
   for (const field of ["source", "from", "host"] as const)
     if (flow[field] !== undefined && typeof flow[field] !== "string") return null;
+  const isDatabase = (d: unknown) => {
+    const o = d as Partial<Record<"name" | "what" | "file", unknown>> | null;
+    return (
+      typeof o?.name === "string" &&
+      typeof o.what === "string" &&
+      (o.file === undefined || typeof o.file === "string")
+    );
+  };
+  if (flow.databases !== undefined && !(Array.isArray(flow.databases) && flow.databases.every(isDatabase)))
+    return null;
   return flow;
 }

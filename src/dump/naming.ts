@@ -2,7 +2,7 @@
 // step's definition, its runner and restore --database).
 import { HOLDFAST_TAG, jobTag, sourceTag } from "../restic/args.js";
 import type { DumpOptions } from "../steps/dump.js";
-import type { DumpTarget } from "./drivers.js";
+import { dumpUnits, type DumpTarget } from "./drivers.js";
 
 /** The source a dump step's snapshots belong to: `source:` or the step's name. */
 export function dumpSourceName(o: DumpOptions): string {
@@ -35,4 +35,13 @@ export function dumpTags(o: DumpOptions, job: string, database: string): string[
     `db:${database}`,
     ...o.tags,
   ];
+}
+
+/** The databases a dump step dumps, in order, with what each is ("postgresql:shop", "sqlite:/srv/app.db"). */
+export function dumpedDatabasesOf(o: DumpOptions): Array<{ name: string; what: string; file?: string }> {
+  return dumpUnits(dumpTarget(o), {}).map((u) =>
+    o.engine === "sqlite" && o.path !== undefined
+      ? { name: u.database, what: `sqlite:${o.path}`, file: o.path }
+      : { name: u.database, what: `${o.engine}:${u.database}` },
+  );
 }

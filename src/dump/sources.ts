@@ -1,38 +1,65 @@
-// The sources the dump steps make: a dump step's snapshots belong to its `source:` (default: the
-// step's name), which is usually not a source under `sources:` (a database has no paths). The
-// redundancy matrix and the metrics list these next to the configured sources, each with the
-// databases it holds, so a database counts as a source (copies, age of the newest dump, last drill).
+// The databases of the dump steps as sources. A dump step's snapshots belong to its `source:`
+// (default: the step's name), and each database it dumps is its own snapshot per repository — so
+// each database is a source of the redundancy matrix, the metrics, anomalies and `status` (copies,
+// age of the newest dump, last drill). What a step dumps comes from its declared data flow
+// (registry.ts dataFlowOf, handed in by the caller: this module is below the registry), never from
+// its type or options.
 import type { Config, StepConfig } from "../config/types.js";
+import type { DataFlow, DataFlowDatabase } from "../engine/step-kind.js";
 import type { RunStore, StepRecord } from "../store/types.js";
-import type { DumpOptions } from "../steps/dump.js";
-import { dumpUnits } from "./drivers.js";
-import { dumpSourceName, dumpTarget } from "./naming.js";
+import { drillStateKey } from "../store/state-keys.js";
 
-export interface DumpSource {
-  name: string;
-  /** What the source holds, as the matrix shows it: "postgresql:shop", "sqlite:/srv/app.db". */
-  paths: string[];
-  databases: string[];
+export type FlowOf = (step: StepConfig) => DataFlow | null;
+
+/** One step that dumps databases, as its data flow declares it. */
+export interface DatabaseFlow {
+  job: string;
+  step: string;
+  source: string;
+  repos: readonly string[];
+  databases: readonly DataFlowDatabase[];
 }
 
-/** The dump sources not already under `sources:`, in config order. */
-export function dumpSources(config: Pick<Config, "jobs" | "sources">): DumpSource[] {
-  const out = new Map<string, DumpSource>();
+/** Every step whose data flow names databases (the dump steps), in config order. */
+export function databaseFlows(config: Pick<Config, "jobs">, flowOf: FlowOf): DatabaseFlow[] {
+  const out: DatabaseFlow[] = [];
   for (const job of Object.values(config.jobs))
     for (const step of job.steps) {
-      if (step.type !== "dump") continue;
-      const o = step as unknown as DumpOptions;
-      const name = dumpSourceName(o);
-      if (config.sources[name]) continue;
-      const entry = out.get(name) ?? { name, paths: [], databases: [] };
-      for (const unit of dumpUnits(dumpTarget(o), {})) {
-        if (entry.databases.includes(unit.database)) continue;
-        entry.databases.push(unit.database);
-        entry.paths.push(
-          o.engine === "sqlite" && o.path ? `sqlite:${o.path}` : `${o.engine}:${unit.database}`,
-        );
-      }
-      out.set(name, entry);
+      const flow = flowOf(step);
+      if (!flow?.databases?.length || flow.source === undefined) continue;
+      out.push({
+        job: job.name,
+        step: step.name,
+        source: flow.source,
+        repos: flow.repos,
+        databases: flow.databases,
+      });
+    }
+  return out;
+}
+
+export interface DumpedDatabase {
+  source: string;
+  database: string;
+  /** What it is, as the matrix shows it: "postgresql:shop", "sqlite:/srv/app.db". */
+  what: string;
+  /** SQLite: the database file. */
+  file?: string;
+}
+
+/** Each source × database the dump steps dump, once, in config order. */
+export function listDatabases(flows: readonly DatabaseFlow[]): DumpedDatabase[] {
+  const out = new Map<string, DumpedDatabase>();
+  for (const flow of flows)
+    for (const db of flow.databases) {
+      const key = `${flow.source}\u0000${db.name}`;
+      if (!out.has(key))
+        out.set(key, {
+          source: flow.source,
+          database: db.name,
+          what: db.what,
+          ...(db.file !== undefined ? { file: db.file } : {}),
+        });
     }
   return [...out.values()];
 }
@@ -48,19 +75,25 @@ export interface DatabaseDump {
 
 const GOOD = new Set(["succeeded", "warning"]);
 
-/** The newest good dump of each database × repository among a dump step's records (newest first). */
-export function newestDumps(records: readonly StepRecord[], step: StepConfig): DatabaseDump[] {
+/** When one good dump target was saved: its step's start plus the target's own duration. */
+export function dumpTargetTime(record: StepRecord, durationMs: number | null): string | null {
+  if (!record.started_at) return null;
+  return durationMs !== null
+    ? new Date(Date.parse(record.started_at) + durationMs).toISOString()
+    : (record.finished_at ?? record.started_at);
+}
+
+/** The newest good dump of each database × repository among one step's records (any order). */
+export function newestDumps(records: readonly StepRecord[], stepName: string): DatabaseDump[] {
   const out = new Map<string, DatabaseDump>();
   for (const record of records) {
-    if (record.name !== step.name || !record.started_at) continue;
+    if (record.name !== stepName) continue;
     for (const t of record.targets) {
       if (!GOOD.has(t.status) || typeof t.database !== "string" || typeof t.snapshot_id !== "string")
         continue;
+      const at = dumpTargetTime(record, t.duration_ms);
+      if (at === null) continue;
       const key = `${t.repo}\u0000${t.database}`;
-      const at =
-        t.duration_ms !== null
-          ? new Date(Date.parse(record.started_at) + t.duration_ms).toISOString()
-          : (record.finished_at ?? record.started_at);
       const known = out.get(key);
       if (known && known.at >= at) continue;
       out.set(key, {
@@ -86,39 +119,35 @@ export interface DatabaseStatus {
   age_ms: number | null;
   size_bytes: number | null;
   snapshot_id: string | null;
-  /** When a restore drill of the source from the repository last passed. */
+  /** When a restore drill of this database from the repository last passed. */
   last_drill_at: string | null;
 }
 
 /** Each database × repository of every dump step, with its newest dump and last drill (for status). */
 export async function databaseStatuses(
-  config: Pick<Config, "jobs">,
+  flows: readonly DatabaseFlow[],
   store: Pick<RunStore, "stepHistory" | "getState">,
   now: Date,
 ): Promise<DatabaseStatus[]> {
   const out: DatabaseStatus[] = [];
-  for (const job of Object.values(config.jobs))
-    for (const step of job.steps) {
-      if (step.type !== "dump") continue;
-      const o = step as unknown as DumpOptions;
-      const source = dumpSourceName(o);
-      const newest = newestDumps(await store.stepHistory(job.name, step.name, 10), step);
-      for (const unit of dumpUnits(dumpTarget(o), {}))
-        for (const repo of o.repos) {
-          const d = newest.find((n) => n.repo === repo && n.database === unit.database);
-          out.push({
-            source,
-            job: job.name,
-            step: step.name,
-            database: unit.database,
-            repo,
-            last_dump_at: d?.at ?? null,
-            age_ms: d ? Math.max(0, now.getTime() - Date.parse(d.at)) : null,
-            size_bytes: d?.size ?? null,
-            snapshot_id: d?.snapshot_id ?? null,
-            last_drill_at: await store.getState(`drill:${repo}:${source}`),
-          });
-        }
-    }
+  for (const flow of flows) {
+    const newest = newestDumps(await store.stepHistory(flow.job, flow.step, 10), flow.step);
+    for (const db of flow.databases)
+      for (const repo of flow.repos) {
+        const d = newest.find((n) => n.repo === repo && n.database === db.name);
+        out.push({
+          source: flow.source,
+          job: flow.job,
+          step: flow.step,
+          database: db.name,
+          repo,
+          last_dump_at: d?.at ?? null,
+          age_ms: d ? Math.max(0, now.getTime() - Date.parse(d.at)) : null,
+          size_bytes: d?.size ?? null,
+          snapshot_id: d?.snapshot_id ?? null,
+          last_drill_at: await store.getState(drillStateKey(repo, flow.source, db.name)),
+        });
+      }
+  }
   return out;
 }

@@ -7,6 +7,7 @@ import { RETRYABLE_KINDS, stepError, type StepError } from "../errors.js";
 import type { Config, JobConfig, StepConfig } from "../config/types.js";
 import type { RunRecord, RunStatus, RunStore, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
 import { newStepRecord } from "../store/record-rules.js";
+import { drillStateKey } from "../store/state-keys.js";
 import { describeLeftovers, runProcess, type LeftoverProcess } from "../util/process.js";
 import { formatDuration, timerDelay } from "../util/units.js";
 import { dataFlowOf, findStepKind, loadStepRunner } from "../registry.js";
@@ -209,7 +210,9 @@ export async function runJob(deps: RunJobDeps, options: RunJobOptions): Promise<
       ...(historyError !== null ? { error: historyError } : {}),
     });
     for (const drill of runState.drillsPassed) {
-      await deps.store.setState(`drill:${drill.repo}:${drill.source}`, drill.at);
+      await deps.store.setState(drillStateKey(drill.repo, drill.source), drill.at);
+      if (drill.database !== undefined)
+        await deps.store.setState(drillStateKey(drill.repo, drill.source, drill.database), drill.at);
     }
     reporter?.runFinished(run);
     await safeHook(() => deps.hooks?.runFinished?.(run, config));

@@ -39,8 +39,8 @@ export interface RunState {
   blockedSources: Map<string, Set<string>>;
   /** Snapshots made in this run. */
   snapshots: Array<{ repo: string; source: string; snapshotId: string; step: string }>;
-  /** Restore drills that passed in this run (repo × source → ISO time). */
-  drillsPassed: Array<{ repo: string; source: string; at: string }>;
+  /** Restore drills that passed in this run (repo × source → ISO time; a database drill names it). */
+  drillsPassed: Array<{ repo: string; source: string; database?: string; at: string }>;
 }
 
 export interface StepLogger {
@@ -139,6 +139,18 @@ export interface DataFlow {
   repos: readonly string[];
   /** The host name snapshots are made under, when the step sets its own. */
   host?: string;
+  /**
+   * dump: the databases the step dumps, each its own snapshot per repository — each a source of the
+   * matrix, the metrics, anomalies and `status` (name as tagged `db:NAME`; what: "postgresql:shop").
+   */
+  databases?: readonly DataFlowDatabase[];
+}
+
+export interface DataFlowDatabase {
+  name: string;
+  what: string;
+  /** A database that is a file here (SQLite): its path, so the matrix knows the medium it is on. */
+  file?: string;
 }
 
 export interface DataFlowDeclaration<Opts> {

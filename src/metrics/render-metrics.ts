@@ -15,6 +15,7 @@ import {
 import { createExposition } from "./exposition.js";
 import { dataFlowOf } from "../registry.js";
 import { newestDumps } from "../dump/sources.js";
+import { drillStateKey } from "../store/state-keys.js";
 
 const JOB_STATES: readonly JobState[] = ["ok", "warning", "failed", "stale", "running", "never"];
 const SUCCESS_TARGET = new Set(["succeeded", "warning"]);
@@ -139,6 +140,10 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
     "holdfast_dump_size_bytes",
     "Size of the newest good dump of the database in the repository.",
   );
+  const dumpDrill = x.family(
+    "holdfast_dump_last_drill_timestamp_seconds",
+    "When a restore drill of the database (verify with database:) from the repository last passed (Unix time).",
+  );
 
   const repoSnapshot = x.family(
     "holdfast_repository_latest_snapshot_timestamp_seconds",
@@ -214,15 +219,23 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
           entry.latest = Math.max(entry.latest ?? 0, snapshotAt);
         }
       }
-      // A dump step holds several databases, each its own snapshot per repository: one series each.
-      if (flow.how === "dump") {
+      // A step that dumps several databases makes a snapshot of each per repository: one series each
+      // (its newest good dump, its size, its last drill), as a source has.
+      if (flow.databases?.length) {
         const records = await store.stepHistory(job.name, step.name, 10);
         if (lastRunStep) records.unshift(lastRunStep);
-        for (const d of newestDumps(records, step)) {
-          const dl = { ...sl, repo: d.repo, database: d.database };
-          setIf(dumpAt, dl, seconds(d.at));
-          setIf(dumpSize, dl, d.size);
-        }
+        const newest = newestDumps(records, step.name);
+        for (const db of flow.databases)
+          for (const repo of flow.repos) {
+            const dl = { ...sl, repo, database: db.name };
+            const d = newest.find((n) => n.repo === repo && n.database === db.name);
+            if (d) {
+              setIf(dumpAt, dl, seconds(d.at));
+              setIf(dumpSize, dl, d.size);
+            }
+            if (flow.source !== undefined)
+              setIf(dumpDrill, dl, seconds(await store.getState(drillStateKey(repo, flow.source, db.name))));
+          }
       }
     }
   }
@@ -239,7 +252,7 @@ export async function renderMetrics(config: Config, store: RunStore, now: Date):
   for (const entry of repoSource.values()) {
     const l = { repo: entry.repo, source: entry.source };
     setIf(repoSnapshot, l, entry.latest);
-    setIf(repoDrill, l, seconds(await store.getState(`drill:${entry.repo}:${entry.source}`)));
+    setIf(repoDrill, l, seconds(await store.getState(drillStateKey(entry.repo, entry.source))));
   }
   for (const repo of Object.values(config.repositories))
     repoOffsite.set({ repo: repo.name }, repo.offsite ? 1 : 0);

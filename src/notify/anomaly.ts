@@ -1,13 +1,16 @@
 // Anomaly warnings: a backup or mirror step whose duration or bytes added lies far outside its own
-// recent history — the early sign of a stalled backend, a runaway log file or a mass change. Robust
+// recent history — the early sign of a stalled backend, a runaway log file or a mass change. Each
+// database of a dump step is judged like a source, per repository: its bytes added, the size of its
+// dump (far smaller than usual: rows gone, or a dump cut short that still exited 0), and a database
+// dumped by the previous successful run that this one did not dump at all. Robust
 // statistics (median and MAD), so one odd run in the history does not move the baseline, with floors
 // so a short or perfectly regular history does not turn noise into alarms. The result is a `warning`
 // notification only: the run's status and exit code stay what the steps made them.
 import type { DataFlowHow } from "../engine/step-kind.js";
 import { dataFlowHow } from "../registry.js";
-import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
+import type { RunRecord, RunStore, StepRecord, TargetRecord } from "../store/types.js";
 
-export type AnomalyFigure = "duration_ms" | "data_added" | "bytes_transferred";
+export type AnomalyFigure = "duration_ms" | "data_added" | "bytes_transferred" | "dump_size" | "dump_missing";
 
 export interface AnomalyOptions {
   /** How many (scaled) MADs away from the median is "far". */
@@ -27,7 +30,14 @@ export const DEFAULT_ANOMALY_OPTIONS: AnomalyOptions = {
   minHistory: 5,
   maxHistory: 20,
   relativeFloor: 0.5,
-  absoluteFloor: { duration_ms: 60_000, data_added: 64 * 1024 * 1024, bytes_transferred: 64 * 1024 * 1024 },
+  absoluteFloor: {
+    duration_ms: 60_000,
+    data_added: 64 * 1024 * 1024,
+    bytes_transferred: 64 * 1024 * 1024,
+    // A dump that shrinks by half is news even for a small database; below 1 MiB, noise.
+    dump_size: 1024 * 1024,
+    dump_missing: 0,
+  },
 };
 
 /** MAD × 1.4826 estimates the standard deviation of normally distributed data. */
@@ -47,6 +57,8 @@ export interface Anomaly extends Verdict {
   type: string;
   /** The repository, for a figure of one backup target. */
   repo?: string;
+  /** The database, for a figure of one database of a dump step. */
+  database?: string;
   figure: AnomalyFigure;
   /** How many records formed the baseline. */
   history: number;
@@ -99,13 +111,26 @@ function mirrorBytes(record: StepRecord): number | null {
   return null;
 }
 
-function targetAdded(record: StepRecord, repo: string): number | null {
-  const target = record.targets.find((t) => t.repo === repo);
-  if (!target || (target.status !== "succeeded" && target.status !== "warning")) return null;
-  return typeof target.data_added === "number" ? target.data_added : null;
+const isSuccess = (status: string) => status === "succeeded" || status === "warning";
+
+/** A target of a snapshot step: one per repository, and per database for a step that dumps several. */
+const databaseOf = (t: TargetRecord): string | undefined =>
+  typeof t.database === "string" ? t.database : undefined;
+
+function goodTarget(record: StepRecord, repo: string, database: string | undefined): TargetRecord | null {
+  const target = record.targets.find((t) => t.repo === repo && databaseOf(t) === database);
+  return target && isSuccess(target.status) ? target : null;
 }
 
-const isSuccess = (status: string) => status === "succeeded" || status === "warning";
+function targetNumber(
+  record: StepRecord,
+  repo: string,
+  database: string | undefined,
+  field: string,
+): number | null {
+  const value = goodTarget(record, repo, database)?.[field];
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
 
 /**
  * The figure judged per data flow: what a snapshot step adds to each repository, what a mirror
@@ -131,12 +156,19 @@ export function findStepAnomalies(
   if (judged === undefined || !isSuccess(step.status)) return [];
   const past = history.filter((h) => isSuccess(h.status)).slice(0, options.maxHistory);
   const found: Anomaly[] = [];
-  const add = (figure: AnomalyFigure, verdict: Verdict | null, baseline: number, repo?: string) => {
+  const add = (
+    figure: AnomalyFigure,
+    verdict: Verdict | null,
+    baseline: number,
+    repo?: string,
+    database?: string,
+  ) => {
     if (verdict)
       found.push({
         step: step.name,
         type: step.type,
         ...(repo !== undefined ? { repo } : {}),
+        ...(database !== undefined ? { database } : {}),
         figure,
         history: baseline,
         ...verdict,
@@ -152,14 +184,49 @@ export function findStepAnomalies(
   }
   if (judged === "per_repository_added") {
     for (const target of step.targets) {
-      const value = targetAdded(step, target.repo);
-      if (value === null) continue;
-      const added = past.map((h) => targetAdded(h, target.repo)).filter((v): v is number => v !== null);
+      const db = databaseOf(target);
+      const series = (field: string) =>
+        past.map((h) => targetNumber(h, target.repo, db, field)).filter((v): v is number => v !== null);
+      const value = targetNumber(step, target.repo, db, "data_added");
+      if (value !== null) {
+        const added = series("data_added");
+        add(
+          "data_added",
+          judgeFigure(value, added, "data_added", options, true),
+          Math.min(added.length, options.maxHistory),
+          target.repo,
+          db,
+        );
+      }
+      // A dump far smaller (or larger) than this database's usual dump.
+      const size = targetNumber(step, target.repo, db, "dump_size");
+      if (size !== null) {
+        const sizes = series("dump_size");
+        add(
+          "dump_size",
+          judgeFigure(size, sizes, "dump_size", options),
+          Math.min(sizes.length, options.maxHistory),
+          target.repo,
+          db,
+        );
+      }
+    }
+    // A database the previous successful run dumped into a repository that this run did not dump
+    // there at all (the step succeeded without it: its list or the server's databases changed).
+    const previous = past[0];
+    for (const t of previous?.targets ?? []) {
+      const db = databaseOf(t);
+      if (db === undefined || !isSuccess(t.status) || goodTarget(step, t.repo, db) !== null) continue;
+      if (step.targets.some((c) => c.repo === t.repo && databaseOf(c) === db)) continue;
+      const sizes = past
+        .map((h) => targetNumber(h, t.repo, db, "dump_size"))
+        .filter((v): v is number => v !== null);
       add(
-        "data_added",
-        judgeFigure(value, added, "data_added", options, true),
-        Math.min(added.length, options.maxHistory),
-        target.repo,
+        "dump_missing",
+        { value: 0, median: sizes.length ? median(sizes) : 0, mad: 0, threshold: 0, direction: "low" },
+        past.filter((h) => goodTarget(h, t.repo, db) !== null).length,
+        t.repo,
+        db,
       );
     }
   } else {

@@ -174,6 +174,7 @@ function formatText(
 interface AnomalyLike {
   step?: unknown;
   repo?: unknown;
+  database?: unknown;
   figure?: unknown;
   value?: unknown;
   median?: unknown;
@@ -185,8 +186,11 @@ interface AnomalyLike {
 function describeAnomaly(a: AnomalyLike): string {
   const isBytes = a.figure !== "duration_ms";
   const fmt = (v: unknown) => (typeof v === "number" ? (isBytes ? formatBytes(v) : formatDuration(v)) : "?");
-  const where = `${String(a.step)}${typeof a.repo === "string" ? ` → ${a.repo}` : ""}`;
-  const figure = a.figure === "duration_ms" ? "duration" : String(a.figure);
+  const where = `${String(a.step)}${typeof a.repo === "string" ? ` → ${a.repo}` : ""}${typeof a.database === "string" ? ` (database ${a.database})` : ""}`;
+  if (a.figure === "dump_missing")
+    return `${where}: not dumped by this run, though the previous successful run dumped it (${fmt(a.median)}, in ${String(a.history)} of the recent runs)`;
+  const figure =
+    a.figure === "duration_ms" ? "duration" : a.figure === "dump_size" ? "dump size" : String(a.figure);
   return `${where}: ${figure} ${fmt(a.value)} is far ${a.direction === "low" ? "below" : "above"} its median ${fmt(a.median)} (allowed deviation ${fmt(a.threshold)}, ${String(a.history)} runs)`;
 }
 

@@ -244,6 +244,8 @@ export interface RedundancyCell {
 
 export interface RedundancyRow {
   source: string;
+  /** A database of a dump source: each is a row of its own. null for a source under `sources:`. */
+  database: string | null;
   paths: string[];
   cells: RedundancyCell[];
   copies: number;

@@ -2,10 +2,13 @@
 // latest snapshot age, by backup or by copy), and a 3-2-1 verdict: at least 3 copies counting the
 // source itself, on at least 2 media counting the source's own (a medium is a filesystem or a remote
 // host/bucket: server/media.ts), at least 1 of them offsite.
+// Each database of a dump step is a row of its own (source + database): its own snapshot per
+// repository, its own newest dump, its own last drill.
 // It reads only the config and the history: no repository is contacted.
 import type { Config } from "../config/types.js";
 import { dataFlowOf } from "../registry.js";
-import { dumpSources } from "../dump/sources.js";
+import { databaseFlows, dumpTargetTime, listDatabases } from "../dump/sources.js";
+import { drillStateKey } from "../store/state-keys.js";
 import { mediaOfPaths, mediumOfRepository } from "./media.js";
 import type { RunRecord, RunStore, StepRecord } from "../store/types.js";
 
@@ -29,6 +32,9 @@ export interface RedundancyCell {
 
 export interface RedundancyRow {
   source: string;
+  /** A database of a dump source (each is a row of its own); null for a source under `sources:`. */
+  database: string | null;
+  /** The source's paths; for a database what it is ("postgresql:shop", "sqlite:/srv/app.db"). */
   paths: string[];
   cells: RedundancyCell[];
   /** The source itself plus every repository holding a snapshot of it. */
@@ -49,6 +55,8 @@ interface Writer {
   job: string;
   step: string;
   kind: "backup" | "copy";
+  /** A dump step's writer of one database: only that database's targets count. */
+  database?: string;
   /** For copies: the repository the snapshots come from. */
   from?: string;
   maxAgeMs: number | null;
@@ -60,7 +68,18 @@ const RUNS_SCANNED = 20;
 const SUCCESSES_READ = 5;
 const OK_STATUSES = new Set(["succeeded", "warning"]);
 
-const key = (source: string, repo: string) => `${source}\u0000${repo}`;
+const key = (row: string, repo: string) => `${row}\u0000${repo}`;
+/** The row id of a database of a dump source (a source name has no control characters). */
+const databaseRow = (source: string, database: string) => `${source}\u0001${database}`;
+
+interface Row {
+  id: string;
+  source: string;
+  database: string | null;
+  paths: string[];
+  /** Paths on this machine whose filesystem is the row's own medium. */
+  localPaths: string[];
+}
 
 export function backendOf(repo: { url?: string | undefined; url_file?: string | undefined }): string | null {
   if (!repo.url) return null;
@@ -74,23 +93,46 @@ export async function computeRedundancy(
   now: Date,
 ): Promise<RedundancyMatrix> {
   const repos = Object.values(config.repositories);
-  const sources = [...Object.values(config.sources), ...dumpSources(config)];
+  const databases = listDatabases(databaseFlows(config, dataFlowOf));
+  const rows: Row[] = [
+    ...Object.values(config.sources).map((s) => ({
+      id: s.name,
+      source: s.name,
+      database: null,
+      paths: s.paths,
+      localPaths: s.paths,
+    })),
+    ...databases.map((d) => ({
+      id: databaseRow(d.source, d.database),
+      source: d.source,
+      database: d.database,
+      paths: [d.what],
+      localPaths: d.file !== undefined ? [d.file] : [],
+    })),
+  ];
+  // The rows a source's snapshots land in: its own, and one per database it dumps.
+  const rowsOf = new Map<string, string[]>();
+  for (const row of rows) rowsOf.set(row.source, [...(rowsOf.get(row.source) ?? []), row.id]);
   const writers = new Map<string, Writer[]>();
-  const addWriter = (source: string, repo: string, writer: Writer) => {
-    const list = writers.get(key(source, repo)) ?? [];
+  const addWriter = (row: string, repo: string, writer: Writer) => {
+    const list = writers.get(key(row, repo)) ?? [];
     list.push(writer);
-    writers.set(key(source, repo), list);
+    writers.set(key(row, repo), list);
   };
 
   // Steps that snapshot a source (backup, dump) count as backups here: their records carry one target
-  // per repository with its snapshot.
+  // per repository (and per database, for a dump) with its snapshot.
   for (const job of Object.values(config.jobs)) {
     const maxAgeMs = job.max_age ?? null;
     for (const step of job.steps) {
       const flow = dataFlowOf(step);
       if ((flow?.how !== "backup" && flow?.how !== "dump") || flow.source === undefined) continue;
+      const writer = { job: job.name, step: step.name, kind: "backup" as const, maxAgeMs };
       for (const repo of flow.repos) {
-        addWriter(flow.source, repo, { job: job.name, step: step.name, kind: "backup", maxAgeMs });
+        if (flow.databases?.length)
+          for (const db of flow.databases)
+            addWriter(databaseRow(flow.source, db.name), repo, { ...writer, database: db.name });
+        else addWriter(flow.source, repo, writer);
       }
     }
   }
@@ -101,10 +143,13 @@ export async function computeRedundancy(
       const flow = dataFlowOf(step);
       if (flow?.how !== "copy" || flow.from === undefined) continue;
       const from = flow.from;
-      const copied = flow.sources ?? sources.map((s) => s.name).filter((s) => writers.has(key(s, from)));
-      for (const source of copied) {
+      // A copy of a source carries every database of it (restic copy selects by the source: tag).
+      const copied = (flow.sources ?? [...rowsOf.keys()])
+        .flatMap((source) => rowsOf.get(source) ?? [])
+        .filter((row) => flow.sources !== undefined || writers.has(key(row, from)));
+      for (const row of copied) {
         for (const to of flow.repos) {
-          addWriter(source, to, { job: job.name, step: step.name, kind: "copy", from, maxAgeMs });
+          addWriter(row, to, { job: job.name, step: step.name, kind: "copy", from, maxAgeMs });
         }
       }
     }
@@ -125,9 +170,20 @@ export async function computeRedundancy(
   const copyTimes = new Map<string, Array<{ finished: string; from: string }>>();
   const collect = (jobName: string, step: StepRecord) => {
     for (const { cellKey, repo, writer } of byStep.get(`${jobName}\u0000${step.name}`) ?? []) {
-      const target = step.targets.find((t) => t.repo === repo && OK_STATUSES.has(t.status));
-      const at = writer.kind === "backup" ? step.started_at : (step.finished_at ?? step.started_at);
-      if (!target || !at) continue;
+      const target = step.targets.find(
+        (t) =>
+          t.repo === repo &&
+          OK_STATUSES.has(t.status) &&
+          (writer.database === undefined || t.database === writer.database),
+      );
+      if (!target) continue;
+      const at =
+        writer.kind === "copy"
+          ? (step.finished_at ?? step.started_at)
+          : writer.database !== undefined
+            ? dumpTargetTime(step, target.duration_ms)
+            : step.started_at;
+      if (!at) continue;
       if (writer.kind === "backup") {
         const snapshotId = typeof target.snapshot_id === "string" ? target.snapshot_id : null;
         backupTimes.set(cellKey, [...(backupTimes.get(cellKey) ?? []), { at, snapshot_id: snapshotId }]);
@@ -172,13 +228,14 @@ export async function computeRedundancy(
   }
 
   const repoMedium = new Map(repos.map((r) => [r.name, mediumOfRepository(r)]));
-  const rows: RedundancyRow[] = [];
-  for (const source of sources) {
-    // A source whose paths cannot be read here (a database) shares no filesystem with a repository.
-    const sourceMedia = mediaOfPaths(source.paths);
+  const out: RedundancyRow[] = [];
+  for (const source of rows) {
+    // A source whose paths cannot be read here (a database on a server) shares no filesystem with a
+    // repository; a SQLite file is on its own filesystem.
+    const sourceMedia = mediaOfPaths(source.localPaths);
     const cells: RedundancyCell[] = [];
     for (const repo of repos) {
-      const cellKey = key(source.name, repo.name);
+      const cellKey = key(source.id, repo.name);
       const cellWriters = writers.get(cellKey) ?? [];
       let best: { at: string; snapshot_id: string | null; via: "backup" | "copy" } | null = null;
       for (const b of backupTimes.get(cellKey) ?? []) {
@@ -186,7 +243,7 @@ export async function computeRedundancy(
       }
       // A copy carries the newest snapshot the from-repository had when the copy ran.
       for (const c of copyTimes.get(cellKey) ?? []) {
-        const before = (backupTimes.get(key(source.name, c.from)) ?? []).filter((b) => b.at <= c.finished);
+        const before = (backupTimes.get(key(source.id, c.from)) ?? []).filter((b) => b.at <= c.finished);
         const newest = before.reduce<string | null>(
           (acc, b) => (acc === null || b.at > acc ? b.at : acc),
           null,
@@ -205,7 +262,11 @@ export async function computeRedundancy(
         snapshot_id: best?.snapshot_id ?? null,
         via: best?.via ?? null,
         stale: ageMs !== null && limit !== null && ageMs > limit,
-        last_verified_at: await store.getState(`drill:${repo.name}:${source.name}`),
+        last_verified_at: await store.getState(
+          source.database === null
+            ? drillStateKey(repo.name, source.source)
+            : drillStateKey(repo.name, source.source, source.database),
+        ),
         last_check_at: lastCheck.get(repo.name) ?? null,
         same_medium_as_source: sourceMedia.has(repoMedium.get(repo.name) ?? ""),
       });
@@ -236,8 +297,9 @@ export async function computeRedundancy(
       if (c.planned && c.latest_snapshot_at === null)
         problems.push(`no snapshot in ${c.repo} yet, though the config writes it there`);
     }
-    rows.push({
-      source: source.name,
+    out.push({
+      source: source.source,
+      database: source.database,
       paths: source.paths,
       cells,
       copies,
@@ -249,6 +311,6 @@ export async function computeRedundancy(
   }
   return {
     repositories: repos.map((r) => ({ name: r.name, offsite: r.offsite, backend: backendOf(r) })),
-    sources: rows,
+    sources: out,
   };
 }

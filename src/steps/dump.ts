@@ -8,7 +8,7 @@ import { argvSchema, nameSchema, pathSchema, percentSchema, sizeSchema } from ".
 import { planResticCommand } from "../restic/plan.js";
 import { quoteArgv } from "../util/shell-quote.js";
 import { DATABASE_NAME, dumpUnits, hostLabel, stdinFilename } from "../dump/drivers.js";
-import { dumpSourceName, dumpTags, dumpTarget } from "../dump/naming.js";
+import { dumpedDatabasesOf, dumpSourceName, dumpTags, dumpTarget } from "../dump/naming.js";
 
 const databaseName = z
   .string()
@@ -147,6 +147,7 @@ export const dumpStep = defineStepKind({
       source: dumpSourceName(o),
       repos: o.repos,
       ...(o.snapshot_host !== undefined ? { host: o.snapshot_host } : {}),
+      databases: dumpedDatabasesOf(o),
     }),
   },
   plan: (ctx) => {

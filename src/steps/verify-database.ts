@@ -17,7 +17,7 @@ import type { ResticHost } from "../restic/host.js";
 import { prepareCredentials } from "../dump/credentials.js";
 import { defaultCheckQuery } from "../dump/clients.js";
 import { dumpTarget } from "../dump/naming.js";
-import { findDumpSteps, type FoundDump } from "../dump/locate.js";
+import { findDumpSteps, type FoundDump } from "./dump-locate.js";
 import { dropDatabase, queryDatabase, restoreDatabase } from "../dump/restore-db.js";
 import type { ClientCredentials } from "../dump/drivers.js";
 import { formatBytes } from "../util/units.js";
@@ -85,7 +85,8 @@ export async function runDatabaseDrill(
   }
   const at = new Date().toISOString();
   for (const t of targets)
-    if (t.status === "succeeded") ctx.runState.drillsPassed.push({ repo: t.repo, source: o.source, at });
+    if (t.status === "succeeded")
+      ctx.runState.drillsPassed.push({ repo: t.repo, source: o.source, database, at });
   return {
     ...combineTargets(targets),
     summary: {

@@ -13,7 +13,7 @@ import { countOrPercentSchema, nameSchema } from "../config/values.js";
 import { HOLDFAST_TAG, sourceTag } from "../restic/args.js";
 import { planResticCommand } from "../restic/plan.js";
 import { DATABASE_NAME } from "../dump/drivers.js";
-import { dumpedDatabases, findDumpSteps } from "../dump/locate.js";
+import { dumpedDatabases, findDumpSteps } from "./dump-locate.js";
 import {
   createCommand,
   defaultCheckQuery,

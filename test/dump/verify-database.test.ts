@@ -8,44 +8,22 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { startMariadb, type MariadbServer } from "../helpers/mariadb.js";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.js";
-import {
-  makeSharedDir,
-  removeDir,
-  resticInit,
-  startRestServer,
-  writePassword,
-  type DirectRestic,
-  type RestServer,
-} from "../helpers/restic-backends.js";
+import type { MariadbServer } from "../helpers/mariadb.js";
+import type { PostgresServer } from "../helpers/postgres.js";
+import { makeSharedDir, removeDir, writePassword } from "../helpers/restic-backends.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
 import { writeConfig } from "../helpers/tmp.js";
 import { runJobWith } from "../steps/run-helpers.js";
+import { startDumpFixture, type DumpFixture } from "./fixture.js";
 
-let dir: string;
+let fx: DumpFixture;
 let pg: PostgresServer;
 let maria: MariadbServer;
-let rest: RestServer;
-let local: DirectRestic;
-let remote: DirectRestic;
-
-function repositories(): string {
-  return [
-    "repositories:",
-    `  local: { url: ${local.repo}, password_file: ${local.passwordFile} }`,
-    `  rest: { url: "${remote.repo}", password_file: ${remote.passwordFile} }`,
-  ].join("\n");
-}
+const repositories = () => fx.repositories();
 
 beforeAll(async () => {
-  dir = makeSharedDir("holdfast-drilldb-");
-  [pg, maria] = await Promise.all([startPostgres(), startMariadb()]);
-  rest = await startRestServer(dir);
-  local = { repo: path.join(dir, "repo-local"), passwordFile: writePassword(path.join(dir, "pw-l"), "lp") };
-  remote = { repo: `${rest.base}drills`, passwordFile: writePassword(path.join(dir, "pw-r"), "rp") };
-  resticInit(local);
-  resticInit(remote);
+  fx = await startDumpFixture("holdfast-drilldb-");
+  ({ pg, maria } = fx);
   await pg.sql("CREATE DATABASE shop");
   await pg.sql(
     "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item-' || g FROM generate_series(1, 1500) g;",
@@ -56,10 +34,7 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all([pg?.stop(), maria?.stop(), rest?.stop()]);
-  removeDir(dir);
-});
+afterAll(() => fx?.stop());
 
 const scratchLeft = async () =>
   Number(await pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'holdfast_drill_%'"));
@@ -126,6 +101,13 @@ jobs:
       expect(metrics.stdout).toMatch(
         /holdfast_repository_last_drill_timestamp_seconds\{[^}]*repo="local"[^}]*source="pg"[^}]*\} \d+/,
       );
+      // …and per database, as the engine records a database drill (issue 16 item 5).
+      for (const repo of ["local", "rest"])
+        expect(metrics.stdout).toMatch(
+          new RegExp(
+            `holdfast_dump_last_drill_timestamp_seconds\\{job="j",step="pg",repo="${repo}",database="shop"\\} \\d+`,
+          ),
+        );
 
       // A check that the copy does not meet: an anomaly, and the scratch database is still dropped.
       const short = await runJobWith(work, body(2000), "j", ["--step", "drill"]);

@@ -150,3 +150,89 @@ describe("a registered step kind's data flow", () => {
     ]);
   });
 });
+
+// A kind that declares the databases it dumps (as `dump` does) — with option names of its own: each
+// database becomes a source of the matrix, the metrics, status and anomalies with no type check.
+const multiKind = defineStepKind({
+  type: "throwaway-multi",
+  summary: "test only: several databases into repositories",
+  options: { label: z.string(), tables: z.array(z.string()), into: z.array(z.string()) },
+  dataFlow: {
+    how: "dump",
+    of: (o) => ({
+      source: o.label,
+      repos: o.into,
+      databases: o.tables.map((t) => ({ name: t, what: `kv:${t}` })),
+    }),
+  },
+  plan: () => [],
+  run: () => Promise.resolve({ status: "succeeded" }),
+});
+
+describe("a registered kind that declares databases", () => {
+  beforeAll(() => registerStepKind(multiKind));
+  afterAll(() => unregisterStepKind(multiKind.type));
+
+  it("gives each database a matrix row, metric series, status rows and anomalies", async () => {
+    const multi: StepConfig = {
+      ...hello,
+      name: "kv",
+      type: multiKind.type,
+      label: "kvstore",
+      tables: ["users", "carts"],
+      into: ["local"],
+    };
+    const cfg = { ...base, jobs: { nightly: { ...base.jobs.nightly!, steps: [multi] } } };
+    const { databaseFlows, databaseStatuses } = await import("../../src/dump/sources.js");
+    expect(dataFlowOf(multi)?.databases).toEqual([
+      { name: "users", what: "kv:users" },
+      { name: "carts", what: "kv:carts" },
+    ]);
+    const store = createMemoryStore();
+    const dbTarget = (database: string, size: number) => ({
+      ...target("local", size),
+      snapshot_id: `snap-${database}`,
+      database,
+      dump_size: size,
+    });
+    await recordRun(store, "nightly", "succeeded", {
+      startedAt: "2026-11-20T03:00:00.000Z",
+      steps: [{ name: "kv", type: multiKind.type, status: "succeeded", targets: [dbTarget("users", 500)] }],
+    });
+    const now = new Date("2026-11-20T04:00:00.000Z");
+    const matrix = await computeRedundancy(cfg, store, now);
+    const rows = matrix.sources.filter((s) => s.source === "kvstore");
+    expect(rows.map((r) => [r.database, r.paths, r.cells[0]?.snapshot_id ?? null])).toEqual([
+      ["users", ["kv:users"], "snap-users"],
+      ["carts", ["kv:carts"], null],
+    ]);
+    const text = await renderMetrics(cfg, store, now);
+    expect(text).toContain(
+      'holdfast_dump_size_bytes{job="nightly",step="kv",repo="local",database="users"} 500',
+    );
+    const statuses = await databaseStatuses(databaseFlows(cfg, dataFlowOf), store, now);
+    expect(statuses.map((s) => [s.database, s.size_bytes])).toEqual([
+      ["users", 500],
+      ["carts", null],
+    ]);
+    const rec = (i: number, targets: ReturnType<typeof dbTarget>[]): StepRecord => ({
+      index: 0,
+      name: "kv",
+      type: multiKind.type,
+      status: "succeeded",
+      started_at: new Date(Date.UTC(2026, 10, i)).toISOString(),
+      finished_at: new Date(Date.UTC(2026, 10, i, 0, 1)).toISOString(),
+      duration_ms: 60_000,
+      exit_code: 0,
+      error: null,
+      summary: null,
+      log_path: null,
+      attempts: 1,
+      targets,
+    });
+    const history = [6, 5, 4, 3, 2].map((i) => rec(i, [dbTarget("users", 50e6), dbTarget("carts", 9e6)]));
+    expect(
+      findStepAnomalies(rec(7, [dbTarget("users", 50e6), dbTarget("carts", 1e6)]), history),
+    ).toMatchObject([{ step: "kv", database: "carts", figure: "dump_size", direction: "low" }]);
+  });
+});

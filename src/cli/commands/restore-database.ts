@@ -13,7 +13,7 @@ import { quoteArgv } from "../../util/shell-quote.js";
 import { formatBytes } from "../../util/units.js";
 import { prepareCredentials } from "../../dump/credentials.js";
 import { DATABASE_NAME, type ClientCredentials, type DumpUnit } from "../../dump/drivers.js";
-import { dumpedDatabases, findDumpSteps, type FoundDump } from "../../dump/locate.js";
+import { dumpedDatabases, findDumpSteps, type FoundDump } from "../../steps/dump-locate.js";
 import { createCommand, loadCommand, type ClientCommand } from "../../dump/clients.js";
 import { dumpSourceName, dumpTarget } from "../../dump/naming.js";
 import { describeHeld, inspectTarget, restoreDatabase } from "../../dump/restore-db.js";

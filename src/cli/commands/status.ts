@@ -40,9 +40,9 @@ export default async function status(global: GlobalOptions, flags: StatusFlags):
       statuses = await computeJobStatuses(config, store, new Date());
       // fleet/ brings the PostgreSQL client: loaded only with a fleet: section (bench P2′).
       if (config.fleet) lag = (await import("../../fleet/lag.js")).fleetLag(config, new Date());
-      // Each database of the dump steps as a source: its newest dump per repository, its last drill.
-      if (Object.values(config.jobs).some((j) => j.steps.some((st) => st.type === "dump")))
-        databases = await (await import("../../dump/sources.js")).databaseStatuses(config, store, new Date());
+      // Each database the steps' data flows name (dump steps) as a source: its newest dump per
+      // repository, its last drill.
+      databases = await statusOfDatabases(config, store);
     } finally {
       await store.close();
     }
@@ -140,4 +140,17 @@ function printCheck(statuses: JobStatus[]): number {
   }
   process.stdout.write(`HOLDFAST OK - ${statuses.length} job${statuses.length === 1 ? "" : "s"} ok\n`);
   return NAGIOS.ok;
+}
+
+/** The databases of the config's dump steps, found through their declared data flow (none: []). */
+async function statusOfDatabases(
+  config: Parameters<typeof computeJobStatuses>[0],
+  store: Parameters<typeof computeJobStatuses>[1],
+): Promise<DatabaseStatus[]> {
+  const [{ dataFlowOf }, { databaseFlows, databaseStatuses }] = await Promise.all([
+    import("../../registry.js"),
+    import("../../dump/sources.js"),
+  ]);
+  const flows = databaseFlows(config, dataFlowOf);
+  return flows.length ? databaseStatuses(flows, store, new Date()) : [];
 }

@@ -158,9 +158,9 @@ function Matrix({ m }: { m: RedundancyMatrix }) {
       </thead>
       <tbody>
         {m.sources.map((row) => (
-          <tr key={row.source}>
+          <tr key={row.database === null ? row.source : `${row.source}/${row.database}`}>
             <th scope="row">
-              {row.source}
+              {row.database === null ? row.source : `${row.source} · ${row.database}`}
               <div class="muted small path">{row.paths.join(", ")}</div>
             </th>
             {row.cells.map((c) => {

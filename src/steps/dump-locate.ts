@@ -1,9 +1,9 @@
 // Which dump step dumps a database: restore --database and the restore drill (verify with
 // `database:`) name a database and, when two dump steps dump one of that name, the source.
 import type { StepConfig } from "../config/types.js";
-import type { DumpOptions } from "../steps/dump.js";
-import { dumpUnits, type DumpUnit } from "./drivers.js";
-import { dumpSourceName, dumpTarget } from "./naming.js";
+import type { DumpOptions } from "./dump.js";
+import { dumpUnits, type DumpUnit } from "../dump/drivers.js";
+import { dumpSourceName, dumpTarget } from "../dump/naming.js";
 
 export interface FoundDump {
   job: string;
