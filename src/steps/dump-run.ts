@@ -1,22 +1,22 @@
 // The runner of the `dump` step (definition: dump.ts). For each database of the step, one dump is
 // streamed into `restic backup` of each repository; no temporary file (SQLite excepted, see
-// dump/sqlite-copy.ts) and flat memory — the dump's stdout goes through bounded stream buffers, so a
-// slow repository slows the dump instead of filling holdfast's memory.
+// dump/sqlite-copy.ts) and flat memory — the dump's bytes go from process to process through FIFOs
+// (64 KiB each), never through holdfast, so a slow repository slows the dump instead of filling memory.
 //
 // Two ways to reach restic, chosen per dump (fan_out):
-//   - tee: holdfast runs the dump once and streams its stdout into `restic backup --stdin` of every
-//     repository. restic's stdin is ended only after the dump exited 0; a dump that fails (non-zero
-//     exit, killed, cut short) stops every restic before it sees the end of its input, so no snapshot
-//     is made. Should restic have saved one anyway (it read EOF first), it is forgotten by id.
+//   - tee: the dump runs once; coreutils' tee copies it into one FIFO per repository, each read by
+//     `restic backup --stdin` (viaFifoTee). restic's input ends only after the dump and tee exited 0;
+//     a dump that fails (non-zero exit, killed, cut short) stops every restic before it sees the end of
+//     its input, so no snapshot is made. Should restic have saved one anyway (it read EOF first), it is
+//     forgotten by id.
 //   - per_repo: one dump per repository. On restic 0.17+ restic runs the dump itself
-//     (`--stdin-from-command`) and saves no snapshot when it exits non-zero; before 0.17 it is a tee
-//     into one repository.
+//     (`--stdin-from-command`) and saves no snapshot when it exits non-zero; before 0.17 the dump
+//     writes into a FIFO that restic reads (viaPipe, mode `pipe` for one repository).
 // The record (targets, one per database × repository) says what happened to a failed dump's snapshot:
 // partial_snapshot "never_created", "forgotten" (with its id) or "forget_failed".
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough, type Readable, type Writable } from "node:stream";
 import type { StepContext, StepOutcome } from "../engine/step-kind.js";
 import { stepError, type StepError } from "../errors.js";
 import type { RepositoryConfig } from "../config/schema.js";
@@ -127,13 +127,16 @@ export async function runDump(ctx: StepContext<DumpOptions>): Promise<StepOutcom
           const one =
             unit.argv !== null
               ? await viaPipe(ctx, host, commands, name, unit, base)
-              : await viaTee(ctx, host, commands, [name], unit, base);
+              : await viaSqliteCopy(ctx, host, commands, [name], unit, base);
           for (const r of one.repos) r.dumpError = one.dump.error;
           all.push(one);
         }
         results = { dump: okDump(null), repos: all.flatMap((r) => r.repos) };
       } else {
-        results = await viaTee(ctx, host, commands, opts.repos, unit, base);
+        results =
+          unit.argv !== null
+            ? await viaFifoTee(ctx, host, commands, opts.repos, unit, base)
+            : await viaSqliteCopy(ctx, host, commands, opts.repos, unit, base);
       }
 
       const failures: StepError[] = [];
@@ -235,114 +238,104 @@ function stoppableHost(host: ResticHost, stop: AbortSignal): ResticHost {
   };
 }
 
-/**
- * One dump, streamed into `restic backup --stdin` of each repository. Each restic reads from its own
- * PassThrough (bounded buffer); the dump's stdout is piped into all of them, so the slowest repository
- * sets the pace. A restic that ends early (its repository is gone) is unpiped and the others go on; when
- * none is left the dump is stopped.
- */
-async function viaTee(
-  ctx: StepContext<DumpOptions>,
-  host: ResticHost,
-  commands: Commands,
-  repos: readonly string[],
-  unit: DumpUnit,
-  base: UnitBase,
-): Promise<UnitResult> {
-  const passes = repos.map(() => new PassThrough());
-  const stops = repos.map(() => new AbortController());
-  const ended = repos.map(() => false);
-  const stopDump = new AbortController();
-  let source: Readable | null = null;
-  let bytes = 0;
-
-  const detach = (i: number) => {
-    ended[i] = true;
-    source?.unpipe(passes[i]);
-    passes[i]?.resume();
-    if (ended.every(Boolean)) {
-      stopDump.abort();
-      source?.resume();
-    }
-  };
-
-  const backups = repos.map(async (name, i): Promise<RepoRun> => {
-    const repoConfig = ctx.config.repositories[name] ?? null;
-    const started = Date.now();
-    if (!repoConfig) {
-      detach(i);
-      return { repo: name, repoConfig, result: null, durationMs: 0, stoppedBeforeEnd: false };
-    }
-    let attached = false;
-    const pass = passes[i] as PassThrough;
-    const result = await commands.backup(
-      stoppableHost(host, (stops[i] as AbortController).signal),
-      repoConfig,
-      {
-        paths: [],
-        tags: base.tags,
-        host: base.host,
-        extraArgs: ["--stdin", "--stdin-filename", base.filename],
-        stdinStream: (stdin: Writable) => {
-          // A second start (restic retried after removing a stale lock) would read a dump already begun.
-          if (attached) {
-            stdin.destroy();
-            return;
-          }
-          attached = true;
-          stdin.on("error", () => detach(i));
-          pass.pipe(stdin);
-        },
-      },
-    );
-    detach(i);
-    return {
-      repo: name,
-      repoConfig,
-      result,
-      durationMs: Date.now() - started,
-      stoppedBeforeEnd: (stops[i] as AbortController).signal.aborted,
-    };
-  });
-
-  const attach = (stream: Readable) => {
-    source = stream;
-    stream.on("data", (chunk: Buffer) => (bytes += chunk.length));
-    let any = false;
-    passes.forEach((pass, i) => {
-      if (ended[i]) return;
-      any = true;
-      stream.pipe(pass, { end: false });
-    });
-    if (!any) stream.resume();
-  };
-
-  let dump: DumpRun;
-  if (unit.argv === null) dump = await streamSqliteCopy(ctx, unit, attach);
-  else {
-    const [program, ...args] = unit.argv as [string, ...string[]];
-    const result = await ctx.exec(program, args, {
-      env: { ...ctx.env, ...unit.env },
-      stopSignal: stopDump.signal,
-      stdoutStream: attach,
-      onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
-    });
-    dump = judgeDump(ctx, program, result, bytes, stopDump.signal.aborted);
-  }
-
-  if (dump.error === null) for (const pass of passes) pass.end();
-  else {
-    // Stop every restic before it sees the end of its input, then close its input (0.18 waits for it).
-    for (const stop of stops) stop.abort();
-    await new Promise((r) => setTimeout(r, STOP_THEN_CLOSE_MS));
-    for (const pass of passes) pass.end();
-  }
-  return { dump, repos: await Promise.all(backups) };
-}
-
 /** A host whose restic reads its stdin from this file descriptor. */
 function stdinFromFd(host: ResticHost, fd: number): ResticHost {
   return { ...host, exec: (command, args, options) => host.exec(command, args, { ...options, stdinFd: fd }) };
+}
+
+/**
+ * A FIFO of which holdfast holds both ends: its reader (handed to restic as stdin) and a writer, so
+ * that restic sees the end of its input only when holdfast closes that writer — after the dump exited 0.
+ */
+interface HeldFifo {
+  path: string;
+  readFd: number;
+  writeFd: number;
+}
+
+/** Opens both ends of a FIFO without blocking: a reader first (no writer yet), then the writer, which a
+ * reader lets open, then restic's reader, a blocking one like a shell's pipe (the first is closed). */
+function openFifo(file: string): HeldFifo {
+  const opening = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const writeFd = fs.openSync(file, fs.constants.O_WRONLY);
+    try {
+      return { path: file, readFd: fs.openSync(file, fs.constants.O_RDONLY), writeFd };
+    } catch (err) {
+      fs.closeSync(writeFd);
+      throw err;
+    }
+  } finally {
+    fs.closeSync(opening);
+  }
+}
+
+/** FIFOs (0600) in a private directory (0700), both ends open; null when this system cannot make them. */
+async function makeFifos(
+  ctx: StepContext<DumpOptions>,
+  names: readonly string[],
+): Promise<{ dir: string; fifos: HeldFifo[] } | null> {
+  let dir: string | null = null;
+  const fifos: HeldFifo[] = [];
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dump-"));
+    const at = dir;
+    const paths = names.map((n) => path.join(at, n));
+    const made = await ctx.exec("mkfifo", ["-m", "600", ...paths], { onLine: () => undefined });
+    if (made.exitCode !== 0) throw new Error(describeExit(made));
+    for (const p of paths) fifos.push(openFifo(p));
+    return { dir, fifos };
+  } catch (err) {
+    for (const f of fifos) {
+      fs.closeSync(f.readFd);
+      fs.closeSync(f.writeFd);
+    }
+    if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
+    ctx.log.warn(`cannot make a FIFO in ${os.tmpdir()}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** The step's result when no FIFO can be made (the dump is never streamed through holdfast). */
+function noFifo(repos: readonly string[], ctx: StepContext<DumpOptions>): UnitResult {
+  const error = stepError(
+    "permission",
+    `cannot make a FIFO in ${os.tmpdir()} for the dump (see the step log)`,
+    "run holdfast with TMPDIR set to a local directory it may write, on a filesystem with FIFOs (e.g. /tmp)",
+  );
+  return notStarted(ctx, repos, error);
+}
+
+/** The dump failed before any restic started: every repository's target says why. */
+function notStarted(ctx: StepContext<DumpOptions>, repos: readonly string[], error: StepError): UnitResult {
+  return {
+    dump: { error, bytes: null, exitCode: null },
+    repos: repos.map((repo) => ({
+      repo,
+      repoConfig: ctx.config.repositories[repo] ?? null,
+      result: null,
+      durationMs: 0,
+      stoppedBeforeEnd: false,
+    })),
+  };
+}
+
+/** Closes file descriptors once each. */
+function fdCloser(): { add(fd: number): number; close(fd: number): void; closeAll(): void } {
+  const open = new Set<number>();
+  return {
+    add: (fd) => {
+      open.add(fd);
+      return fd;
+    },
+    close: (fd) => {
+      if (open.delete(fd)) fs.closeSync(fd);
+    },
+    closeAll: () => {
+      for (const fd of open) fs.closeSync(fd);
+      open.clear();
+    },
+  };
 }
 
 /**
@@ -350,8 +343,8 @@ function stdinFromFd(host: ResticHost, fd: number): ResticHost {
  * reads from it, and the bytes never pass through holdfast (a copy through Node's streams costs about
  * 35 MB of buffers in flight, measured in bench/p8-dump.mjs). holdfast keeps a write end of the FIFO
  * open itself, so restic sees the end of its input only when holdfast closes it — after the dump
- * exited 0; a failed dump stops restic first, as with the tee. A restic started again after a stale
- * lock was removed reads the FIFO from the start: restic locks the repository before it reads stdin.
+ * exited 0; a failed dump stops restic first. A restic started again after a stale lock was removed
+ * reads the FIFO from the start: restic locks the repository before it reads stdin.
  */
 async function viaPipe(
   ctx: StepContext<DumpOptions>,
@@ -363,149 +356,272 @@ async function viaPipe(
 ): Promise<UnitResult> {
   const repoConfig = ctx.config.repositories[name] ?? null;
   if (!repoConfig) return unknownRepository(name);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dump-"));
-  const fifo = path.join(dir, "stream");
-  let readFd: number | null = null;
-  let writeFd: number | null = null;
-  try {
-    const made = await ctx.exec("mkfifo", ["-m", "600", fifo], { onLine: () => undefined });
-    if (made.exitCode === 0) {
-      // A reader first, without blocking (no writer yet); then the writer, which a reader lets open;
-      // then restic's reader, a blocking one like a shell's pipe (the first is closed).
-      const opening = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      try {
-        writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
-        readFd = fs.openSync(fifo, fs.constants.O_RDONLY);
-      } finally {
-        fs.closeSync(opening);
-      }
-    }
-  } catch {
-    /* no FIFO here: the tee below */
-  } finally {
-    // Both ends are open (or never will be): the name is not needed any more.
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  if (readFd === null || writeFd === null) {
-    if (readFd !== null) fs.closeSync(readFd);
-    if (writeFd !== null) fs.closeSync(writeFd);
-    return viaTee(ctx, host, commands, [name], unit, base);
-  }
-  const reader = readFd;
-  let writer: number | null = writeFd;
-  const closeWriter = () => {
-    if (writer !== null) fs.closeSync(writer);
-    writer = null;
-  };
+  const made = await makeFifos(ctx, ["stream"]);
+  if (!made) return noFifo([name], ctx);
+  // Both ends are open: the name is not needed any more.
+  fs.rmSync(made.dir, { recursive: true, force: true });
+  const fifo = made.fifos[0] as HeldFifo;
+  const fds = fdCloser();
+  fds.add(fifo.readFd);
+  fds.add(fifo.writeFd);
   const stop = new AbortController();
   const stopDump = new AbortController();
   const started = Date.now();
   let dumpEnded = false;
-  const backup = commands
-    .backup(stdinFromFd(stoppableHost(host, stop.signal), reader), repoConfig, {
-      paths: [],
-      tags: base.tags,
-      host: base.host,
-      extraArgs: ["--stdin", "--stdin-filename", base.filename],
-    })
-    .then((result) => {
-      // restic ended before the dump: nobody reads the FIFO any more (holdfast holds a reader).
-      if (!dumpEnded) stopDump.abort();
-      return result;
-    });
-  let dump: DumpRun;
   try {
+    const backup = commands
+      .backup(stdinFromFd(stoppableHost(host, stop.signal), fifo.readFd), repoConfig, {
+        paths: [],
+        tags: base.tags,
+        host: base.host,
+        extraArgs: ["--stdin", "--stdin-filename", base.filename],
+      })
+      .then((result) => {
+        // restic ended before the dump: nobody reads the FIFO any more (holdfast holds a reader).
+        if (!dumpEnded) stopDump.abort();
+        return result;
+      });
     const [program, ...args] = unit.argv as [string, ...string[]];
-    const result = await ctx.exec(program, args, {
+    const ran = await ctx.exec(program, args, {
       env: { ...ctx.env, ...unit.env },
       stopSignal: stopDump.signal,
-      stdoutFd: writer,
+      stdoutFd: fifo.writeFd,
       onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
     });
     dumpEnded = true;
-    dump = { ...judgeDump(ctx, program, result, null, stopDump.signal.aborted), bytes: null };
-    if (dump.error !== null) {
-      stop.abort();
-      await new Promise((r) => setTimeout(r, STOP_THEN_CLOSE_MS));
-    }
+    let dump: DumpRun = { ...judgeDump(ctx, program, ran, null, stopDump.signal.aborted), bytes: null };
+    await endInputs(dump.error === null, [stop], () => fds.close(fifo.writeFd));
+    const result = await backup;
+    // restic ended first and failed: its error is this target's (the dump was only stopped for it).
+    if (stopDump.signal.aborted && !result.outcome.ok && dump.error !== null) dump = { ...dump, error: null };
+    return {
+      dump,
+      repos: [
+        {
+          repo: name,
+          repoConfig,
+          result,
+          durationMs: Date.now() - started,
+          stoppedBeforeEnd: stop.signal.aborted,
+          dumpError: dump.error,
+        },
+      ],
+    };
   } finally {
-    closeWriter();
+    fds.closeAll();
   }
-  const result = await backup;
-  fs.closeSync(reader);
-  // restic ended first and failed: its error is this target's (the dump was only stopped for it).
-  if (stopDump.signal.aborted && !result.outcome.ok && dump.error !== null) dump = { ...dump, error: null };
-  return {
-    dump,
-    repos: [
-      {
+}
+
+/**
+ * After the dump: a good one ends every restic's input (EOF: the snapshot is saved); a failed one
+ * stops every restic first, so none sees the end of an incomplete input, then closes the inputs
+ * (restic 0.18 waits for its stdin to close before it exits).
+ */
+async function endInputs(ok: boolean, stops: readonly AbortController[], close: () => void): Promise<void> {
+  if (!ok) {
+    for (const stop of stops) stop.abort();
+    await new Promise((r) => setTimeout(r, STOP_THEN_CLOSE_MS));
+  }
+  close();
+}
+
+/**
+ * One dump into several repositories, written once (fan_out: tee). The dump writes into a FIFO that
+ * coreutils' `tee` reads; tee writes into one FIFO per repository, each read by that repository's
+ * `restic backup --stdin`. The bytes pass from process to process through the kernel, never through
+ * holdfast, so its memory is the same as with one repository (bench P8); the slowest repository sets
+ * the pace (a FIFO holds 64 KiB). holdfast holds a write end of every repository's FIFO, so no restic
+ * sees the end of its input before holdfast has judged the dump and tee (both exited 0); a failure of
+ * either stops every restic first. A restic that ends early (its repository is gone) gets a `cat` that
+ * reads its FIFO to /dev/null in its place, so tee and the other repositories go on; when no restic
+ * is left, the dump is stopped.
+ */
+async function viaFifoTee(
+  ctx: StepContext<DumpOptions>,
+  host: ResticHost,
+  commands: Commands,
+  repos: readonly string[],
+  unit: DumpUnit,
+  base: UnitBase,
+): Promise<UnitResult> {
+  const known = repos.filter((name) => ctx.config.repositories[name] !== undefined);
+  const unknown = repos.filter((name) => ctx.config.repositories[name] === undefined);
+  const made = await makeFifos(ctx, ["dump", ...known.map((_, i) => `repo-${i}`)]);
+  if (!made) return noFifo(repos, ctx);
+  const fds = fdCloser();
+  for (const f of made.fifos) {
+    fds.add(f.readFd);
+    fds.add(f.writeFd);
+  }
+  const [dumpFifo, ...repoFifos] = made.fifos as [HeldFifo, ...HeldFifo[]];
+  const devNull = fds.add(fs.openSync("/dev/null", "w"));
+  const stops = known.map(() => new AbortController());
+  const ended = known.map(() => false);
+  const stopDump = new AbortController();
+  const drains: Array<Promise<ProcessResult>> = [];
+  let dumpEnded = false;
+  let teeEndedFirst = false;
+  let noResticLeft = false;
+  const started = Date.now();
+  try {
+    const backups = known.map(async (name, i): Promise<RepoRun> => {
+      const fifo = repoFifos[i] as HeldFifo;
+      const repoConfig = ctx.config.repositories[name] as RepositoryConfig;
+      const result = await commands.backup(
+        stdinFromFd(stoppableHost(host, (stops[i] as AbortController).signal), fifo.readFd),
+        repoConfig,
+        {
+          paths: [],
+          tags: base.tags,
+          host: base.host,
+          extraArgs: ["--stdin", "--stdin-filename", base.filename],
+        },
+      );
+      ended[i] = true;
+      if (!dumpEnded) {
+        if (ended.every(Boolean)) {
+          noResticLeft = true;
+          stopDump.abort();
+        } else
+          drains.push(
+            ctx.exec("cat", [], { stdinFd: fifo.readFd, stdoutFd: devNull, stopSignal: stopDump.signal }),
+          );
+      }
+      return {
         repo: name,
         repoConfig,
         result,
         durationMs: Date.now() - started,
-        stoppedBeforeEnd: stop.signal.aborted,
-        dumpError: dump.error,
-      },
-    ],
-  };
-}
-
-/** The copy of a SQLite database (VACUUM INTO, checked), streamed like a dump's stdout. */
-async function streamSqliteCopy(
-  ctx: StepContext<DumpOptions>,
-  unit: DumpUnit,
-  attach: (stream: Readable) => void,
-): Promise<DumpRun> {
-  const { copySqlite } = await import("../dump/sqlite-copy.js");
-  const file = unit.file ?? "";
-  if (!fs.existsSync(file))
-    return {
-      error: stepError("not_found", `the SQLite database ${file} does not exist`, "check path: in the step"),
-      bytes: null,
-      exitCode: null,
-    };
-  let copy;
-  try {
-    copy = await copySqlite(file, ctx.signal);
-  } catch (err) {
-    return {
-      error: stepError(
-        "exit_code",
-        `cannot copy the SQLite database ${file}: ${(err as Error).message}`,
-        null,
-      ),
-      bytes: null,
-      exitCode: null,
-    };
-  }
-  try {
-    if (copy.check !== "ok")
-      return {
+        stoppedBeforeEnd: (stops[i] as AbortController).signal.aborted,
+      };
+    });
+    const teeRun = ctx
+      .exec(
+        "tee",
+        repoFifos.map((f) => f.path),
+        {
+          stdinFd: dumpFifo.readFd,
+          stdoutFd: devNull,
+          stopSignal: stopDump.signal,
+          onLine: (line) => ctx.log.output(`[tee] ${line}`, "stderr"),
+        },
+      )
+      .then((r) => {
+        // tee gone before the dump ended: nobody reads the dump's FIFO any more.
+        if (!dumpEnded) {
+          teeEndedFirst = true;
+          stopDump.abort();
+        }
+        return r;
+      });
+    const [program, ...args] = unit.argv as [string, ...string[]];
+    const ran = await ctx.exec(program, args, {
+      env: { ...ctx.env, ...unit.env },
+      stopSignal: stopDump.signal,
+      stdoutFd: dumpFifo.writeFd,
+      onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
+    });
+    dumpEnded = true;
+    // The dump's end of its FIFO is closed: tee reads to the end and exits.
+    fds.close(dumpFifo.writeFd);
+    const tee = await teeRun;
+    let dump: DumpRun = { ...judgeDump(ctx, program, ran, null, noResticLeft), bytes: null };
+    // tee failed on its own (not stopped by holdfast, not cancelled with the step): its error wins when
+    // the dump looked fine or was stopped only because tee was gone.
+    const teeFailed = !tee.cancelled && !tee.stopped && (tee.spawnError !== null || tee.exitCode !== 0);
+    if (teeFailed && (dump.error === null || teeEndedFirst))
+      dump = {
         error: stepError(
-          "exit_code",
-          `the copy of ${file} fails PRAGMA quick_check: ${copy.check}`,
-          "check the database with sqlite3 FILE 'PRAGMA integrity_check'",
+          tee.spawnError ? "not_found" : "exit_code",
+          `tee failed (${describeExit(tee)})${tee.stderrTail.at(-1) ? `: ${tee.stderrTail.at(-1) ?? ""}` : ""}`,
+          tee.spawnError
+            ? "install coreutils (tee), or dump into each repository on its own: fan_out: per_repo"
+            : "the dump did not reach every repository, so no snapshot of it was kept; see the step log",
         ),
         bytes: null,
         exitCode: null,
       };
+    await endInputs(dump.error === null, stops, () => {
+      for (const f of repoFifos) fds.close(f.writeFd);
+    });
+    const runs = await Promise.all(backups);
+    await Promise.all(drains);
+    // Every restic ended first and failed: their errors are the targets' (the dump was only stopped
+    // because nobody was left to read it).
+    if (noResticLeft && runs.every((r) => r.result?.outcome.ok !== true)) dump = { ...dump, error: null };
+    return { dump, repos: [...runs, ...unknown.flatMap((name) => unknownRepository(name).repos)] };
+  } finally {
+    fds.closeAll();
+    fs.rmSync(made.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * SQLite: a consistent copy (VACUUM INTO, checked) made once, then read by each repository's restic
+ * from a descriptor of its own (in parallel), so the copy never passes through holdfast either.
+ */
+async function viaSqliteCopy(
+  ctx: StepContext<DumpOptions>,
+  host: ResticHost,
+  commands: Commands,
+  repos: readonly string[],
+  unit: DumpUnit,
+  base: UnitBase,
+): Promise<UnitResult> {
+  const failed = (error: StepError) => notStarted(ctx, repos, error);
+  const { copySqlite } = await import("../dump/sqlite-copy.js");
+  const file = unit.file ?? "";
+  if (!fs.existsSync(file))
+    return failed(
+      stepError("not_found", `the SQLite database ${file} does not exist`, "check path: in the step"),
+    );
+  let copy;
+  try {
+    copy = await copySqlite(file, ctx.signal);
+  } catch (err) {
+    return failed(
+      stepError("exit_code", `cannot copy the SQLite database ${file}: ${(err as Error).message}`),
+    );
+  }
+  try {
+    if (copy.check !== "ok")
+      return failed(
+        stepError(
+          "exit_code",
+          `the copy of ${file} fails PRAGMA quick_check: ${copy.check}`,
+          "check the database with sqlite3 FILE 'PRAGMA integrity_check'",
+        ),
+      );
     ctx.log.info(
       `${unit.database}: consistent copy of ${file} made with VACUUM INTO (${formatBytes(copy.size)}, quick_check ok)`,
     );
-    const stream = fs.createReadStream(copy.file);
-    const done = new Promise<Error | null>((resolve) => {
-      stream.once("end", () => resolve(null));
-      stream.once("error", (err) => resolve(err));
-    });
-    attach(stream);
-    const err = await done;
-    if (err)
-      return {
-        error: stepError("exit_code", `reading the copy failed: ${err.message}`),
-        bytes: null,
-        exitCode: null,
-      };
-    return okDump(copy.size);
+    const copied = copy;
+    const runs = await Promise.all(
+      repos.map(async (name): Promise<RepoRun> => {
+        const repoConfig = ctx.config.repositories[name] ?? null;
+        if (!repoConfig) return unknownRepository(name).repos[0] as RepoRun;
+        const started = Date.now();
+        const fd = fs.openSync(copied.file, "r");
+        try {
+          const result = await commands.backup(stdinFromFd(host, fd), repoConfig, {
+            paths: [],
+            tags: base.tags,
+            host: base.host,
+            extraArgs: ["--stdin", "--stdin-filename", base.filename],
+          });
+          return {
+            repo: name,
+            repoConfig,
+            result,
+            durationMs: Date.now() - started,
+            stoppedBeforeEnd: false,
+          };
+        } finally {
+          fs.closeSync(fd);
+        }
+      }),
+    );
+    return { dump: okDump(copy.size), repos: runs };
   } finally {
     copy.cleanup();
   }
@@ -618,6 +734,15 @@ async function recordTarget(
   guarded: boolean,
 ): Promise<TargetRecord> {
   const { summarizeBackupErrors } = await import("../restic/outputs.js");
+  if (run.repoConfig && !run.result && failure !== null)
+    return {
+      repo: run.repo,
+      status: "failed",
+      duration_ms: run.durationMs,
+      error: failure,
+      snapshot_id: null,
+      partial_snapshot: "never_created",
+    };
   if (!run.repoConfig || !run.result)
     return {
       ...skippedTarget(

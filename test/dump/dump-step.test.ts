@@ -1,83 +1,45 @@
 // The dump step with real servers and real restic (both passes): PostgreSQL and MariaDB on private
-// servers (test/helpers/postgres.ts, mariadb.ts), SQLite while a writer inserts, a command dump;
-// into a local repository and a REST one (rclone serve restic). Failures leave no snapshot anywhere.
-import { spawn, spawnSync } from "node:child_process";
+// servers (test/dump/fixture.ts), SQLite while a writer inserts, a command dump; into a local
+// repository and a REST one (rclone serve restic). A dump that fails half-way, in every mode:
+// dump-failures.test.ts.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, runCli } from "../helpers/cli.js";
-import { startMariadb, type MariadbServer } from "../helpers/mariadb.js";
-import { PG_BIN, startPostgres, type PostgresServer } from "../helpers/postgres.js";
+import { collect, runCli, startCli } from "../helpers/cli.js";
+import type { MariadbServer } from "../helpers/mariadb.js";
+import { PG_BIN, type PostgresServer } from "../helpers/postgres.js";
 import {
   makeSharedDir,
   removeDir,
   restic,
-  resticInit,
-  resticSnapshots,
-  startRestServer,
   writePassword,
   type DirectRestic,
-  type RestServer,
 } from "../helpers/restic-backends.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
 import { runJobWith } from "../steps/run-helpers.js";
+import {
+  dumpSnapshots,
+  startDumpFixture,
+  startSqliteWriter,
+  watchArgv,
+  type DumpFixture,
+} from "./fixture.js";
 
+let fx: DumpFixture;
 let dir: string;
 let pg: PostgresServer;
 let maria: MariadbServer;
-let rest: RestServer;
 let local: DirectRestic;
 let remote: DirectRestic;
 let pgPassword: string;
 let mariaPassword: string;
-
-function repositories(): string {
-  return [
-    "repositories:",
-    `  local: { url: ${local.repo}, password_file: ${local.passwordFile} }`,
-    `  rest: { url: "${remote.repo}", password_file: ${remote.passwordFile} }`,
-  ].join("\n");
-}
-
-/** Reads every process's argv every few ms until stopped; returns the command lines holding `needle`. */
-function watchArgv(needle: string): () => string[] {
-  const seen: string[] = [];
-  let on = true;
-  const scan = () => {
-    for (const entry of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
-        if (cmd.includes(needle)) seen.push(cmd.replaceAll("\0", " "));
-      } catch {
-        /* gone */
-      }
-    }
-    if (on) setTimeout(scan, 10);
-  };
-  scan();
-  return () => {
-    on = false;
-    return seen;
-  };
-}
-
-function dumpSnapshots(target: DirectRestic, db: string) {
-  return resticSnapshots(target).filter((s) => s.tags?.includes(`db:${db}`));
-}
+const repositories = () => fx.repositories();
 
 beforeAll(async () => {
-  dir = makeSharedDir("holdfast-dump-");
-  [pg, maria] = await Promise.all([startPostgres(), startMariadb()]);
-  rest = await startRestServer(dir);
-  local = {
-    repo: path.join(dir, "repo-local"),
-    passwordFile: writePassword(path.join(dir, "pw-local"), "lp"),
-  };
-  remote = { repo: `${rest.base}dumps`, passwordFile: writePassword(path.join(dir, "pw-rest"), "rp") };
-  resticInit(local);
-  resticInit(remote);
+  fx = await startDumpFixture("holdfast-dump-");
+  ({ dir, pg, maria, local, remote } = fx);
   // A login role with a password (TCP: scram), and a database with a planted schema and rows.
   pgPassword = "pg-Secret-9f2c:x";
   await pg.sql(`CREATE ROLE app LOGIN PASSWORD '${pgPassword}'`);
@@ -104,10 +66,7 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all([pg?.stop(), maria?.stop(), rest?.stop()]);
-  removeDir(dir);
-});
+afterAll(() => fx?.stop());
 
 describe(`dump step (${resticUnderTest.label})`, () => {
   it("PostgreSQL over TCP with a password file: one dump per database into local and REST, tagged, restorable", async () => {
@@ -210,19 +169,8 @@ jobs:
   it("SQLite while a writer inserts: a consistent copy (integrity_check ok) is stored", async () => {
     const work = makeSharedDir("holdfast-dump-lite-");
     const file = path.join(work, "app.db");
-    const db = new Database(file);
-    db.pragma("journal_mode = WAL");
-    db.exec("CREATE TABLE log (id INTEGER PRIMARY KEY, body TEXT)");
-    db.close();
     // The writer: another process inserting rows in small transactions for the whole dump.
-    const writer = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const D=require(${JSON.stringify(path.join(REPO_ROOT, "node_modules/better-sqlite3"))});const d=new D(${JSON.stringify(file)});d.pragma("busy_timeout=5000");const s=d.prepare("INSERT INTO log(body) VALUES (?)");const t=d.transaction(()=>{for(let i=0;i<50;i++)s.run("x".repeat(200))});setInterval(()=>t(),5);`,
-      ],
-      { stdio: "ignore" },
-    );
+    const stopWriter = startSqliteWriter(file);
     try {
       await new Promise((r) => setTimeout(r, 500));
       const out = await runJobWith(
@@ -235,10 +183,19 @@ jobs:
         type: dump
         engine: sqlite
         path: ${file}
-        repos: [local]
+        repos: [local, rest]
 `,
       );
       expect(out.cli.code, out.cli.stderr).toBe(0);
+      // One copy, read by both repositories' restic: the same bytes in each.
+      const targets = out.step("lite").targets;
+      expect(targets.map((t: any) => [t.repo, t.status])).toEqual([
+        ["local", "succeeded"],
+        ["rest", "succeeded"],
+      ]);
+      expect(targets[0].dump_size).toBeGreaterThan(4096);
+      expect(targets[1].dump_size).toBe(targets[0].dump_size);
+      expect(dumpSnapshots(remote, "app").filter((s) => s.tags?.includes("dump:sqlite"))).toHaveLength(1);
       const snaps = dumpSnapshots(local, "app").filter((s) => s.tags?.includes("dump:sqlite"));
       expect(snaps.length).toBeGreaterThanOrEqual(1);
       const latest = snaps.at(-1) as { id: string; paths: string[] };
@@ -254,66 +211,7 @@ jobs:
       expect((restored.prepare("SELECT count(*) AS n FROM log").get() as { n: number }).n).toBeGreaterThan(0);
       restored.close();
     } finally {
-      writer.kill("SIGKILL");
-      removeDir(work);
-    }
-  });
-
-  it("a command dump that prints data and exits 3: step failed, no snapshot of it in any repository", async () => {
-    const work = makeSharedDir("holdfast-dump-fail-");
-    try {
-      const out = await runJobWith(
-        work,
-        `${repositories()}
-jobs:
-  j:
-    steps:
-      - name: broken
-        type: dump
-        engine: command
-        database: broken
-        command: [sh, -c, "head -c 300000 /dev/urandom; echo half-way >&2; exit 3"]
-        repos: [local, rest]
-`,
-      );
-      expect(out.cli.code).toBe(1);
-      const step = out.step("broken");
-      expect(step.status).toBe("failed");
-      expect(step.error.message).toMatch(/exit (code|status) 3/);
-      for (const t of step.targets) {
-        expect(t.status).toBe("failed");
-        expect(["never_created", "forgotten"]).toContain(t.partial_snapshot);
-      }
-      expect(dumpSnapshots(local, "broken")).toHaveLength(0);
-      expect(dumpSnapshots(remote, "broken")).toHaveLength(0);
-    } finally {
-      removeDir(work);
-    }
-  });
-
-  it("a command dump into one repository on restic 0.17+ goes through --stdin-from-command and fails the same way", async () => {
-    const work = makeSharedDir("holdfast-dump-fail1-");
-    try {
-      const out = await runJobWith(
-        work,
-        `${repositories()}
-jobs:
-  j:
-    steps:
-      - name: broken1
-        type: dump
-        engine: command
-        database: broken1
-        command: [sh, -c, "head -c 100000 /dev/urandom; exit 3"]
-        repos: [local]
-`,
-      );
-      expect(out.cli.code).toBe(1);
-      const t = out.step("broken1").targets[0];
-      expect(t.mode).toBe(resticUnderTest.has("skipIfUnchanged") ? "stdin_from_command" : "pipe");
-      expect(t.partial_snapshot).toBe("never_created");
-      expect(dumpSnapshots(local, "broken1")).toHaveLength(0);
-    } finally {
+      stopWriter();
       removeDir(work);
     }
   });
@@ -350,15 +248,9 @@ jobs:
     }
   });
 
-  it("the PostgreSQL server killed mid-dump: step failed, no snapshot left", async () => {
-    const victim = await startPostgres();
-    const work = makeSharedDir("holdfast-dump-kill-");
+  it("tee into local and REST: one dump whose bytes never pass through holdfast (its reads stay far below the dump)", async () => {
+    const work = makeSharedDir("holdfast-dump-tee-flat-");
     try {
-      await victim.sql("CREATE DATABASE big");
-      await victim.sql(
-        "CREATE TABLE blob AS SELECT g AS id, md5(g::text) || repeat(md5((g*7)::text), 30) AS body FROM generate_series(1, 150000) g",
-        "big",
-      );
       const config = path.join(work, "holdfast.yaml");
       fs.writeFileSync(
         config,
@@ -368,43 +260,83 @@ ${repositories()}
 jobs:
   j:
     steps:
-      - name: victim
+      - name: flat
         type: dump
-        engine: postgresql
-        host: ${victim.socketDir}
-        port: ${victim.port}
-        user: postgres
-        databases: [big]
-        globals: false
+        engine: command
+        database: teeflat
+        command: [sh, -c, "head -c 80000000 /dev/zero"]
         repos: [local, rest]
 `,
       );
-      // Kill the server once pg_dump is streaming (its backend runs the COPY).
-      const killer = (async () => {
-        const until = Date.now() + 60_000;
-        while (Date.now() < until) {
-          const active = await victim
-            .sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY public.blob%'")
-            .catch(() => "0");
-          if (Number(active) > 0) {
-            await new Promise((r) => setTimeout(r, 300));
-            victim.kill();
-            return true;
+      // Every byte holdfast's own threads read (rchar: files, pipes, sockets), sampled while it runs
+      // (per thread: /proc/PID/io also counts its reaped children, restic and tee). Before the dump
+      // went through FIFOs and tee, holdfast read the whole dump from the dump's stdout: 80 MB.
+      const child = startCli(["--config", config, "run", "j", "--json"]);
+      let rchar = 0;
+      const sampler = setInterval(() => {
+        let sum = 0;
+        try {
+          for (const tid of fs.readdirSync(`/proc/${child.pid}/task`)) {
+            const io = fs.readFileSync(`/proc/${child.pid}/task/${tid}/io`, "utf8");
+            sum += Number(/rchar: (\d+)/.exec(io)?.[1] ?? 0);
           }
-          await new Promise((r) => setTimeout(r, 50));
+        } catch {
+          return; // exited (or a thread did, mid-read)
         }
-        return false;
-      })();
-      const cli = await runCli(["--config", config, "run", "j", "--json"]);
-      expect(await killer).toBe(true);
-      expect(cli.code).toBe(1);
+        rchar = Math.max(rchar, sum);
+      }, 20);
+      const cli = await collect(child, { timeoutMs: 120_000 });
+      clearInterval(sampler);
+      expect(cli.code, cli.stderr).toBe(0);
       const step = JSON.parse(cli.stdout).steps[0];
-      expect(step.status).toBe("failed");
-      expect(step.error.message).toMatch(/pg_dump/);
-      expect(dumpSnapshots(local, "big")).toHaveLength(0);
-      expect(dumpSnapshots(remote, "big")).toHaveLength(0);
+      expect(step.targets.map((t: any) => [t.repo, t.status, t.mode, t.dump_size])).toEqual([
+        ["local", "succeeded", "tee", 80_000_000],
+        ["rest", "succeeded", "tee", 80_000_000],
+      ]);
+      expect(dumpSnapshots(local, "teeflat")).toHaveLength(1);
+      expect(dumpSnapshots(remote, "teeflat")).toHaveLength(1);
+      expect(rchar).toBeGreaterThan(0);
+      expect(rchar).toBeLessThan(20_000_000);
     } finally {
-      await victim.stop();
+      removeDir(work);
+    }
+  });
+
+  it("tee into two repositories, one of which fails at once: the other gets the whole dump, nothing hangs", async () => {
+    const work = makeSharedDir("holdfast-dump-tee-early-");
+    try {
+      const wrong = writePassword(path.join(work, "wrong-pw"), "not-the-password");
+      const started = Date.now();
+      const out = await runJobWith(
+        work,
+        `repositories:
+  good: { url: ${local.repo}, password_file: ${local.passwordFile} }
+  bad: { url: ${local.repo}, password_file: ${wrong} }
+jobs:
+  j:
+    steps:
+      - name: half
+        type: dump
+        engine: command
+        database: teehalf
+        # 40 MB: far more than the FIFOs hold, so tee would block on the dead repository's FIFO
+        command: [sh, -c, "head -c 40000000 /dev/zero"]
+        repos: [bad, good]
+`,
+      );
+      expect(out.cli.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(90_000);
+      const step = out.step("half");
+      expect(step.targets.map((t: any) => [t.repo, t.status, t.mode])).toEqual([
+        ["bad", "failed", "tee"],
+        ["good", "succeeded", "tee"],
+      ]);
+      expect(step.targets[0].error.kind).toBe("wrong_password");
+      expect(step.targets[1].dump_size).toBe(40_000_000);
+      const snaps = dumpSnapshots(local, "teehalf");
+      expect(snaps).toHaveLength(1);
+      expect(snaps[0]?.id.startsWith(step.targets[1].snapshot_id)).toBe(true);
+    } finally {
       removeDir(work);
     }
   });
