@@ -3,33 +3,23 @@
 // (rclone serve restic), restored from each into a new database, compared by a checksum query; a
 // SQLite database dumped while a writer inserts, restored into a new file (integrity_check ok). A
 // non-empty target is refused (exit 2) unless --force; --dry-run changes nothing and shows no secret.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, parseJson, runCli } from "../helpers/cli.js";
-import { startMariadb, type MariadbServer } from "../helpers/mariadb.js";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.js";
-import {
-  makeSharedDir,
-  removeDir,
-  resticInit,
-  startRestServer,
-  writePassword,
-  type DirectRestic,
-  type RestServer,
-} from "../helpers/restic-backends.js";
+import { parseJson, runCli } from "../helpers/cli.js";
+import type { MariadbServer } from "../helpers/mariadb.js";
+import type { PostgresServer } from "../helpers/postgres.js";
+import { writePassword } from "../helpers/restic-backends.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
 import { writeConfig } from "../helpers/tmp.js";
+import { startDumpFixture, startSqliteWriter, watchArgv, type DumpFixture } from "./fixture.js";
 
 let dir: string;
 let config: string;
 let pg: PostgresServer;
 let maria: MariadbServer;
-let rest: RestServer;
-let local: DirectRestic;
-let remote: DirectRestic;
+let fx: DumpFixture;
 let liteFile: string;
 const pgPassword = "pg-Restore-7d1e:x\\y";
 
@@ -40,37 +30,9 @@ const MARIA_CHECKSUM =
 
 const cli = (args: string[]) => runCli(["--config", config, ...args], { timeoutMs: 180_000 });
 
-/** Reads every process's argv every few ms until stopped; returns the command lines holding `needle`. */
-function watchArgv(needle: string): () => string[] {
-  const seen: string[] = [];
-  let on = true;
-  const scan = () => {
-    for (const entry of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
-        if (cmd.includes(needle)) seen.push(cmd.replaceAll("\0", " "));
-      } catch {
-        /* gone */
-      }
-    }
-    if (on) setTimeout(scan, 10);
-  };
-  scan();
-  return () => {
-    on = false;
-    return seen;
-  };
-}
-
 beforeAll(async () => {
-  dir = makeSharedDir("holdfast-dbrestore-");
-  [pg, maria] = await Promise.all([startPostgres(), startMariadb()]);
-  rest = await startRestServer(dir);
-  local = { repo: path.join(dir, "repo-local"), passwordFile: writePassword(path.join(dir, "pw-l"), "lp") };
-  remote = { repo: `${rest.base}dbs`, passwordFile: writePassword(path.join(dir, "pw-r"), "rp") };
-  resticInit(local);
-  resticInit(remote);
+  fx = await startDumpFixture("holdfast-dbrestore-");
+  ({ dir, pg, maria } = fx);
 
   // PostgreSQL: a backup role that may create databases, over TCP with its password (scram).
   await pg.sql(`CREATE ROLE app LOGIN CREATEDB PASSWORD '${pgPassword.replaceAll("'", "''")}'`);
@@ -97,18 +59,12 @@ beforeAll(async () => {
   );
 
   liteFile = path.join(dir, "app.db");
-  const lite = new Database(liteFile);
-  lite.pragma("journal_mode = WAL");
-  lite.exec("CREATE TABLE log (id INTEGER PRIMARY KEY, body TEXT)");
-  lite.close();
 
   config = writeConfig(
     dir,
     `version: 1
 state_dir: ${path.join(dir, "state")}
-repositories:
-  local: { url: ${local.repo}, password_file: ${local.passwordFile} }
-  rest: { url: "${remote.repo}", password_file: ${remote.passwordFile} }
+${fx.repositories()}
 jobs:
   dbs:
     steps:
@@ -139,27 +95,17 @@ jobs:
   );
 
   // The SQLite writer: another process inserting rows in small transactions for the whole dump.
-  const writer = spawn(
-    process.execPath,
-    [
-      "-e",
-      `const D=require(${JSON.stringify(path.join(REPO_ROOT, "node_modules/better-sqlite3"))});const d=new D(${JSON.stringify(liteFile)});d.pragma("busy_timeout=5000");const s=d.prepare("INSERT INTO log(body) VALUES (?)");const t=d.transaction(()=>{for(let i=0;i<50;i++)s.run("x".repeat(200))});setInterval(()=>t(),5);`,
-    ],
-    { stdio: "ignore" },
-  );
+  const stopWriter = startSqliteWriter(liteFile);
   try {
     await new Promise((r) => setTimeout(r, 500));
     const run = await cli(["run", "dbs", "--json"]);
     expect(run.code, run.stderr).toBe(0);
   } finally {
-    writer.kill("SIGKILL");
+    stopWriter();
   }
 }, 240_000);
 
-afterAll(async () => {
-  await Promise.all([pg?.stop(), maria?.stop(), rest?.stop()]);
-  removeDir(dir);
-});
+afterAll(() => fx?.stop());
 
 describe(`restore --database (${resticUnderTest.label})`, () => {
   it("PostgreSQL: from the local and the REST repository into new databases, row for row equal", async () => {

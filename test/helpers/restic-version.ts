@@ -40,6 +40,8 @@ const FEATURE_SINCE = {
   dataAddedPacked: "0.17",
   /** `backup --skip-if-unchanged`. */
   skipIfUnchanged: "0.17",
+  /** `backup --stdin-from-command` (restic runs the program and sees its exit status). */
+  stdinFromCommand: "0.17",
   /** Exit codes 10 (no repository), 11 (locked), 12 (wrong password). */
   exitCodes10to12: "0.17",
   /** SIGTERM shuts restic down cleanly (lock removed). */
