@@ -210,7 +210,6 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .option("--force", "restore into a directory that is not empty, or over a database that is not empty")
     .option("--json", "print the result as JSON")
     // `serve` passes the identity of the directory it made for the restore (S7); not for people.
-    .addOption(new Option("--target-identity <dev:ino>").hideHelp())
     .addHelpText(
       "after",
       examples([

@@ -7,7 +7,7 @@ import type { Config } from "../config/types.js";
 import type { RunStore } from "../store/types.js";
 import { redactorForConfig } from "../engine/secrets.js";
 import type { Redactor } from "../util/redact.js";
-import type { LaunchResult, RestoreLaunch, RestoreRequest } from "./launcher.js";
+import type { LaunchResult } from "./launcher.js";
 import type { ServerResticHost } from "./restic-host.js";
 import type { HubReader } from "../fleet/hub.js";
 import { SnapshotService } from "./snapshot-service.js";
@@ -33,8 +33,6 @@ export interface ServerDeps {
   now?: () => Date;
   /** Starts `holdfast run JOB --trigger api` (detached); absent → 501. */
   runJob?: (job: string, steps?: readonly string[]) => Promise<LaunchResult>;
-  /** Starts a restore; absent (a server made without restic, as in the route tests) → 501. */
-  restore?: (request: RestoreRequest) => Promise<RestoreLaunch>;
   /** Prometheus text exposition; absent → /metrics is 404. */
   renderMetrics?: () => Promise<string>;
   /** Lists a repository's snapshots (restic snapshots); absent → GET /api/snapshots does not exist. */

@@ -1,11 +1,10 @@
-// Starts `holdfast run` / `holdfast restore` for the API as detached child processes of the built CLI,
+// Starts `holdfast run` for the API ("Run now") as a detached child process of the built CLI,
 // so a run outlives the dashboard (stopping `serve` never cancels a backup), takes the job's lock
 // itself, and is recorded exactly like one started from a shell. Output goes to a file per launch
 // under <state_dir>/server/ (the run's own step logs are where they always are).
 import fs from "node:fs";
 import path from "node:path";
 import type { RunStore } from "../store/types.js";
-import { formatIdentity, type DirIdentity } from "../util/safe-dir.js";
 import { spawnDetached } from "../util/process.js";
 
 export interface LaunchResult {
@@ -16,23 +15,6 @@ export interface LaunchResult {
   exit_code: number | null;
   /** The end of the child's own output (start/finish lines, errors), for early failures. */
   output_tail: string;
-}
-
-export interface RestoreLaunch extends LaunchResult {
-  /** Settles when the restore's process has ended, however it ends (the API's slot is held till then). */
-  finished: Promise<void>;
-}
-
-export interface RestoreRequest {
-  repo: string;
-  snapshot: string | null;
-  /** Whose latest snapshot (when snapshot is null and the config has several sources). */
-  source: string | null;
-  /** The directory the server made for this restore, inside the restore root (real path). */
-  target: string;
-  /** Its device and inode: the restore command checks them just before restic starts. */
-  identity: DirIdentity;
-  include: string[];
 }
 
 export interface CliLauncherOptions {
@@ -48,7 +30,6 @@ export interface CliLauncherOptions {
 
 export interface CliLauncher {
   readonly runJob: (job: string, steps?: readonly string[]) => Promise<LaunchResult>;
-  readonly restore: (request: RestoreRequest) => Promise<RestoreLaunch>;
 }
 
 const KEEP_LAUNCH_LOGS = 50;
@@ -57,7 +38,7 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
   const logDir = path.join(options.stateDir, "server");
   const waitMs = options.waitMs ?? 5_000;
 
-  const launch = async (label: string, args: string[], job: string | null): Promise<RestoreLaunch> => {
+  const launch = async (label: string, args: string[], job: string): Promise<LaunchResult> => {
     fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
     pruneLaunchLogs(logDir);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -92,14 +73,12 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
     let runId: string | null = null;
     const deadline = Date.now() + waitMs;
     while (!exited && Date.now() < deadline) {
-      if (job !== null) {
-        const running = await options.store.runningRuns();
-        runId = running.find((r) => r.pid === pid && r.job === job)?.id ?? null;
-        if (runId !== null) break;
-      }
+      const running = await options.store.runningRuns();
+      runId = running.find((r) => r.pid === pid && r.job === job)?.id ?? null;
+      if (runId !== null) break;
       await Promise.race([exit, new Promise((r) => setTimeout(r, 50))]);
     }
-    if (exited && job !== null && runId === null) {
+    if (exited && runId === null) {
       // A job that ended within the wait: find its record by the child's pid.
       const recent = await options.store.listRuns({ job, limit: 10 });
       runId = recent.find((r) => r.pid === pid)?.id ?? null;
@@ -109,7 +88,6 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
       run_id: runId,
       exit_code: exited ? exitCode : null,
       output_tail: exited ? readTail(logFile) : "",
-      finished: exit,
     };
   };
 
@@ -119,22 +97,6 @@ export function createCliLauncher(options: CliLauncherOptions): CliLauncher {
         `run-${job}`,
         ["run", job, "--trigger", "api", "--quiet", ...steps.flatMap((s) => ["--step", s])],
         job,
-      ),
-    restore: (request) =>
-      launch(
-        `restore-${request.repo}`,
-        [
-          "restore",
-          request.repo,
-          ...(request.snapshot !== null ? [request.snapshot] : []),
-          "--target",
-          request.target,
-          "--target-identity",
-          formatIdentity(request.identity),
-          ...(request.source !== null ? ["--source", request.source] : []),
-          ...request.include.flatMap((p) => ["--include", p]),
-        ],
-        null,
       ),
   };
 }

@@ -27,19 +27,6 @@ export function identityOf(stat: fs.Stats): DirIdentity {
   return { dev: stat.dev, ino: stat.ino };
 }
 
-/** "DEV:INO", as it is passed on the command line. */
-export function formatIdentity(id: DirIdentity): string {
-  return `${id.dev}:${id.ino}`;
-}
-
-export function parseIdentity(text: string): DirIdentity | null {
-  const m = /^(\d+):(\d+)$/.exec(text.trim());
-  if (!m) return null;
-  const dev = Number(m[1]);
-  const ino = Number(m[2]);
-  return Number.isSafeInteger(dev) && Number.isSafeInteger(ino) ? { dev, ino } : null;
-}
-
 /**
  * Why a directory that already exists cannot be trusted to stay as it is while root writes below
  * it — null when it can: it is owned by the effective user (or root) and nobody else may write in it.

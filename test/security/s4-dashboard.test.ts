@@ -166,7 +166,6 @@ describe("S4: the dashboard", () => {
       store: createMemoryStore(),
       token: TOKEN,
       runJob: stub,
-      restore: stub,
       renderMetrics: () => Promise.resolve(""),
       snapshots: () => Promise.reject(new Error("unused")),
       logError: () => undefined,

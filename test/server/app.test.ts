@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp, type ServerDeps } from "../../src/server/app.js";
-import type { LaunchResult, RestoreRequest } from "../../src/server/launcher.js";
+import type { LaunchResult } from "../../src/server/launcher.js";
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import type { RunStore } from "../../src/store/types.js";
 import { computeJobStatuses } from "../../src/engine/job-status.js";
@@ -498,18 +498,9 @@ describe("without a token", () => {
   });
 });
 
-describe("POST /api/restore", () => {
-  const restoreCalls: RestoreRequest[] = [];
-  const restoreDep = (req: RestoreRequest) => {
-    restoreCalls.push(req);
-    return Promise.resolve({
-      pid: 999,
-      run_id: null,
-      exit_code: null,
-      output_tail: "",
-      finished: Promise.resolve(),
-    });
-  };
+describe("POST /api/restore on a server without restic", () => {
+  // The restores themselves run through the server's own restic: test/server/restic-restore.test.ts,
+  // and the escapes from the restore root against a real server in test/security/s4-dashboard.test.ts.
   const post = (a: ReturnType<typeof app>, body: unknown) =>
     a.request("/api/restore", {
       method: "POST",
@@ -517,85 +508,34 @@ describe("POST /api/restore", () => {
       body: JSON.stringify(body),
     });
 
-  const identity = (dir: string) => {
-    const st = fs.lstatSync(dir);
-    return { dev: st.dev, ino: st.ino };
-  };
-
-  beforeEach(() => {
-    restoreCalls.length = 0;
-  });
-
   it("needs the custom header", async () => {
-    const res = await app({ restore: restoreDep }).request("/api/restore", {
+    const res = await app().request("/api/restore", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ repo: "local", target: "x" }),
     });
     expect(res.status).toBe(403);
-    expect(restoreCalls).toEqual([]);
   });
 
-  it("starts a restore into a directory inside the root (relative or absolute)", async () => {
-    const a = app({ restore: restoreDep });
-    const rel = await post(a, { repo: "local", target: "home-2026-11-26", include: ["/home/sig/notes"] });
-    expect(rel.status).toBe(202);
-    const realRoot = fs.realpathSync(fx.restoreRoot);
-    expect(await json(rel)).toMatchObject({
-      repo: "local",
-      snapshot: "latest",
-      target: path.join(realRoot, "home-2026-11-26"),
-      pid: 999,
-      state: "started",
-    });
-    const abs = await post(a, {
-      repo: "cloud",
-      snapshot: "c6075084",
-      source: "home",
-      target: path.join(fx.restoreRoot, "a", "b"),
-    });
-    expect(abs.status).toBe(202);
-    expect(restoreCalls).toEqual([
-      {
-        repo: "local",
-        snapshot: null,
-        source: null,
-        target: path.join(realRoot, "home-2026-11-26"),
-        identity: identity(path.join(realRoot, "home-2026-11-26")),
-        include: ["/home/sig/notes"],
-      },
-      {
-        repo: "cloud",
-        snapshot: "c6075084",
-        source: "home",
-        target: path.join(realRoot, "a", "b"),
-        identity: identity(path.join(realRoot, "a", "b")),
-        include: [],
-      },
-    ]);
-    // The server made each target itself: new, private, empty.
-    for (const made of ["home-2026-11-26", "a", "a/b"]) {
-      const st = fs.lstatSync(path.join(realRoot, made));
-      expect(st.isDirectory() && st.mode & 0o777, made).toBe(0o700);
-    }
-    expect(fs.readdirSync(path.join(realRoot, "a", "b"))).toEqual([]);
-  });
-
-  it("is 501 when this build cannot restore, after checking the target", async () => {
-    expect((await post(app(), { repo: "local", target: "ok" })).status).toBe(501);
+  it("is 501 for a good request, after checking it like any server (a probe learns nothing)", async () => {
+    const ok = await post(app(), { repo: "local", paths: ["/home/sig/notes"], target: "ok" });
+    expect(ok.status).toBe(501);
+    expect((await json(ok)).error.hint).toContain("holdfast restore");
     expect((await post(app(), { repo: "local", target: "../../etc" })).status).toBe(400);
+    expect(fs.existsSync(path.join(fx.restoreRoot, "ok"))).toBe(false);
   });
 
-  it("refuses every escape from the restore root with 400", async () => {
+  it("refuses every escape from the restore root with 400 and makes nothing", async () => {
     const outside = path.join(fx.dir, "outside");
     fs.mkdirSync(outside);
+    fs.mkdirSync(fx.restoreRoot, { recursive: true });
     fs.symlinkSync(outside, path.join(fx.restoreRoot, "link-out"));
     fs.symlinkSync("/etc", path.join(fx.restoreRoot, "link-etc"));
     fs.symlinkSync(path.join(fx.dir, "does-not-exist"), path.join(fx.restoreRoot, "dangling"));
     fs.mkdirSync(path.join(fx.restoreRoot, "inner"));
     fs.symlinkSync("../../outside", path.join(fx.restoreRoot, "inner", "up"));
     fs.writeFileSync(path.join(fx.restoreRoot, "a-file"), "x");
-    const a = app({ restore: restoreDep });
+    const a = app();
     const attempts = [
       "..",
       "../outside",
@@ -626,28 +566,29 @@ describe("POST /api/restore", () => {
       expect(body.error.kind).toBe("bad_request");
       expect(body.error.hint).toBeTruthy();
     }
-    expect(restoreCalls).toEqual([]);
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
   it("validates the body", async () => {
-    const a = app({ restore: restoreDep });
+    const a = app();
     const bodies: unknown[] = [
       null,
       [],
       "local",
       { target: "x" },
       { repo: "nope", target: "x" },
-      { repo: "local" },
       { repo: "local", target: 5 },
       { repo: "local", target: "x", snapshot: "--dry-run" },
       { repo: "local", target: "x", snapshot: "not hex" },
-      { repo: "local", target: "x", include: "/etc" },
-      { repo: "local", target: "x", include: ["--target=/etc"] },
-      { repo: "local", target: "x", include: [""] },
+      { repo: "local", target: "x", paths: "/etc" },
+      { repo: "local", target: "x", paths: [""] },
+      { repo: "local", target: "x", paths: ["/a"], include: ["/b"] },
       { repo: "local", target: "x", extra: true },
       { repo: "local", target: "x", source: "nope" },
       { repo: "local", target: "x", source: 1 },
+      { repo: "local", to_original: true },
+      { repo: "local", to_original: true, confirm_original: true, target: "x" },
+      { repo: "local", target: "x", dry_run: "yes" },
     ];
     for (const body of bodies) expect((await post(a, body)).status, JSON.stringify(body)).toBe(400);
     const notJson = await a.request("/api/restore", { ...POST, body: "{not json" });
@@ -658,52 +599,5 @@ describe("POST /api/restore", () => {
       body: JSON.stringify({ repo: "local", target: "x".repeat(70_000) }),
     });
     expect(huge.status).toBe(413);
-    expect(restoreCalls).toEqual([]);
-  });
-
-  it("is 400 when the restore command refuses (exit 2), 202 with the output when it ended", async () => {
-    const refused = await post(
-      app({
-        restore: () =>
-          Promise.resolve({
-            pid: 5,
-            run_id: null,
-            exit_code: 2,
-            output_tail: "error: --target /x is not empty\nhint: …",
-            finished: Promise.resolve(),
-          }),
-      }),
-      { repo: "local", target: "r" },
-    );
-    expect(refused.status).toBe(400);
-    expect((await json(refused)).error.message).toContain("is not empty");
-    const ended = await post(
-      app({
-        restore: () =>
-          Promise.resolve({
-            pid: 5,
-            run_id: null,
-            exit_code: 1,
-            output_tail: "wrong password",
-            finished: Promise.resolve(),
-          }),
-      }),
-      {
-        repo: "local",
-        target: "r",
-      },
-    );
-    expect(ended.status).toBe(202);
-    expect(await json(ended)).toMatchObject({ state: "failed", exit_code: 1, output: "wrong password" });
-  });
-
-  it("creates the default restore root (<state_dir>/restores) when none is configured", async () => {
-    const config = { ...fx.config, server: { listen: "127.0.0.1:8760" } };
-    const a = createApp({ config, store, token: null, restore: restoreDep });
-    const res = await post(a, { repo: "local", target: "t1" });
-    expect(res.status).toBe(202);
-    const root = path.join(fx.config.state_dir, "restores");
-    expect(fs.statSync(root).mode & 0o777).toBe(0o700);
-    expect(restoreCalls[0]?.target).toBe(path.join(fs.realpathSync(root), "t1"));
   });
 });

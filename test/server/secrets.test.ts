@@ -49,14 +49,6 @@ describe("S1: no API response holds a secret", () => {
           exit_code: 2,
           output_tail: `error: cannot read ${fx.secrets.join(" ")}`,
         }),
-      restore: () =>
-        Promise.resolve({
-          pid: 2,
-          run_id: null,
-          exit_code: 1,
-          output_tail: `restic: ${fx.secrets.join(" ")}`,
-          finished: Promise.resolve(),
-        }),
     });
 
     const gets = [

@@ -12,7 +12,6 @@ import { UsageError } from "../../errors.js";
 import {
   checkDirIdentity,
   identityOf,
-  parseIdentity,
   UnsafeDirError,
   untrustedBecause,
   type DirIdentity,
@@ -37,8 +36,6 @@ interface RestoreFlags {
   verify?: boolean;
   force?: boolean;
   json?: boolean;
-  /** Hidden: DEV:INO of the directory `serve` made for this restore (S7). */
-  targetIdentity?: string;
 }
 
 export default async function restoreCommand(
@@ -191,20 +188,12 @@ interface PreparedTarget {
 }
 
 /**
- * The restore target, made or checked. From `serve` (--target-identity): the directory it made, still
- * the same, empty, no symlink on the way. From a shell: a missing target is made here (0700, the
+ * The restore target, made or checked. A missing target is made here (0700, the
  * last component exclusively, so nothing planted at that name is followed); an existing one must be
  * a directory that no other user may write in — as root, restic would otherwise write wherever a
  * symlink that user puts into it during the restore points — and empty unless --force.
  */
 function prepareTarget(target: string, flags: RestoreFlags): PreparedTarget {
-  if (flags.targetIdentity !== undefined) {
-    const identity = parseIdentity(flags.targetIdentity);
-    if (!identity) throw new UsageError(`--target-identity ${flags.targetIdentity} is not DEV:INO`);
-    const prepared = { dir: target, identity };
-    recheckTarget(prepared, flags);
-    return prepared;
-  }
   let stat: fs.Stats | null = null;
   try {
     stat = fs.statSync(target);

@@ -19,7 +19,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
       capabilities: {
         run: ctx.deps.runJob !== undefined,
         // Served by the server itself when it has restic (operations), else by a launcher (route tests).
-        restore: ctx.operations !== null || ctx.deps.restore !== undefined,
+        restore: ctx.operations !== null,
         metrics: ctx.deps.renderMetrics !== undefined,
         snapshots: ctx.deps.snapshots !== undefined,
         browse: ctx.snapshots !== null,
