@@ -55,6 +55,22 @@ module.exports = {
       to: { path: SRC },
     },
     {
+      name: "api-types-are-dependency-free",
+      severity: "error",
+      comment:
+        "server/api-types.ts is what the dashboard (web/) compiles against as it is: no Node, no runtime code. It may import types only from modules that import nothing themselves (engine/progress-figures.ts).",
+      from: { path: "^src/server/api-types\\.ts$" },
+      to: { path: SRC, pathNot: "^src/engine/progress-figures\\.ts$" },
+    },
+    {
+      name: "progress-figures-import-nothing",
+      severity: "error",
+      comment:
+        "engine/progress-figures.ts is the one declaration of the progress figures, shared by the live file and the API types (and so the dashboard); it imports nothing of ours, not even types.",
+      from: { path: "^src/engine/progress-figures\\.ts$" },
+      to: { path: SRC },
+    },
+    {
       name: "config-no-runtime-above",
       severity: "error",
       comment:

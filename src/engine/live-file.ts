@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { RunReporter } from "./run-job.js";
 import type { StepProgress } from "./step-kind.js";
+import type { ProgressFigures } from "./progress-figures.js";
 import type { RunRecord, RunStatus, RunTrigger, StepRecord, StepStatus } from "../store/types.js";
 import { writeFileAtomicSync } from "../util/atomic-write.js";
 
@@ -38,20 +39,11 @@ export interface LiveStep {
   error: { kind: string; message: string; hint: string | null } | null;
 }
 
-export interface LiveProgress {
+/** The current step's progress: the published figures (progress-figures.ts) and which step. */
+export interface LiveProgress extends ProgressFigures {
   index: number;
   step: string;
-  /** 0..1, or null when the step gave no fraction. */
-  fraction: number | null;
-  files_done: number | null;
-  files_total: number | null;
-  bytes_done: number | null;
-  bytes_total: number | null;
-  rate_bps: number | null;
-  eta_s: number | null;
-  current_file: string | null;
   label: string | null;
-  at: string;
 }
 
 export interface LiveRunFile {

@@ -1,12 +1,16 @@
 // The HTTP API's JSON, request and response, as TypeScript types — the one description the server
-// and the dashboard (web/) both compile against. Types only: no imports, no runtime code, nothing
-// of Node, so the front end can import it as it is. src/server/api-types-check.ts makes the server's
-// own record types (store/types.ts, engine/job-status.ts, server/redundancy.ts) fail to compile when
-// they stop fitting these, so the two cannot drift apart. docs/api.md describes every endpoint.
+// and the dashboard (web/) both compile against. Types only: no runtime code, nothing of Node, and
+// no import but of other types-only modules that import nothing (engine/progress-figures.ts, the
+// progress figures the run process writes), so the front end can import it as it is.
+// src/server/api-types-check.ts makes the server's own record types (store/types.ts,
+// engine/job-status.ts, server/redundancy.ts) fail to compile when they stop fitting these, so the
+// two cannot drift apart. docs/api.md describes every endpoint.
 //
 // Conventions: times are ISO-8601 UTC strings ("2026-11-26T03:00:04.123Z"); durations are *_ms
 // numbers; sizes are bytes; ids are strings; absent values are null, not missing. Every error is
 // ApiErrorBody with an HTTP status of 4xx/5xx.
+
+import type { ProgressFigures } from "../engine/progress-figures.js";
 
 // ---------------------------------------------------------------------------------------------
 // Errors and access
@@ -502,23 +506,11 @@ export interface StepEvent {
   error: ApiStepError | null;
 }
 
-/** How far a step is (restic backup/restore status, as the runner last published it). */
-export interface Progress {
-  /** 0..1, or null when the total is not known yet. */
-  fraction: number | null;
-  files_done: number | null;
-  files_total: number | null;
-  bytes_done: number | null;
-  bytes_total: number | null;
-  /** Bytes per second over the last seconds. */
-  rate_bps: number | null;
-  /** Estimated seconds left (restic's own estimate), or null. */
-  eta_s: number | null;
-  /** The file being read now (one of them). */
-  current_file: string | null;
+/** How far a step is (restic backup/restore status, as the runner last published it): the figures
+ * the run process writes into its live file (engine/progress-figures.ts, one declaration for both). */
+export interface Progress extends ProgressFigures {
   /** Which repository, for a step that writes several. */
   repo: string | null;
-  at: string;
 }
 
 export interface ProgressEvent extends Progress {
