@@ -72,6 +72,8 @@ export interface InfoResponse {
     cancel?: boolean;
     /** Downloads (POST /api/downloads). */
     download?: boolean;
+    /** GET /api/runs/:id/logs/follow: a step's log as it is written. */
+    follow_logs?: boolean;
   };
   /** "METHOD /path?query" of every endpoint this server answers. */
   endpoints: string[];
@@ -124,7 +126,7 @@ export interface StatusResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Runs: GET /api/runs, GET /api/runs/:id, GET /api/runs/:id/logs (text/plain)
+// Runs: GET /api/runs, GET /api/runs/:id, GET /api/runs/:id/logs (text/plain; …/logs/follow below)
 
 export type RunStatus = "running" | "succeeded" | "warning" | "failed" | "cancelled" | "interrupted";
 export type StepStatus =
@@ -518,6 +520,38 @@ export interface ProgressEvent extends Progress {
   job: string;
   index: number;
   step: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A step's log as it is written: GET /api/runs/:id/logs/follow?step=NAME&from=BYTE (text/event-stream)
+//
+// `log` events carry the log's text from byte `from` to byte `to` (whole lines while the step runs,
+// redacted like GET …/logs); the id of each is `to`, so a reconnect with Last-Event-ID (or ?from=)
+// resumes exactly there. The stream keeps following while the step runs and ends with one `end`
+// event once the step has its result (or the run ended without it), then closes. A finished step's
+// log comes the same way: all of it, then `end`. A comment line every 15 s keeps proxies from
+// closing it. Read it with fetch() (the Authorization header), like GET /api/events.
+
+export interface LogEvent {
+  /** Byte offset of the first byte of `text` in the log. */
+  from: number;
+  /** Byte offset after it: the event's id, and the `from=` to resume with. */
+  to: number;
+  text: string;
+}
+
+export interface LogEndEvent {
+  /** The step's status when the stream ended. */
+  status: StepStatus;
+  /** The run's: `interrupted` when its process is gone without recording an end. */
+  run_status: RunStatus;
+  /** The log's length in bytes (what was sent up to). */
+  to: number;
+}
+
+export interface LogFollowEventMap {
+  log: LogEvent;
+  end: LogEndEvent;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,16 @@ async function serveForFile(configFile: string): Promise<{ child: ChildProcess; 
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
+async function waitForAsync<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function waitFor<T>(what: string, fn: () => T | null, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -61,6 +71,7 @@ let context: BrowserContext;
 let page: Page;
 let userDataDir: string;
 let nightlyRun: string;
+let tickerRun: string | null = null;
 let brokenRun: string;
 let snapshotId: string;
 let canBrowse = false;
@@ -160,6 +171,16 @@ jobs:
     steps:
       - { name: nap, type: exec, shell: "touch ${dir}/nap-started; sleep 120" }
       - { name: wake, type: exec, always: true, command: [touch, ${dir}/woke] }
+  ticker:
+    steps:
+      - name: tick
+        type: exec
+        shell: >-
+          echo "before the view opened";
+          for i in $(seq 1 60); do echo "filler line $i"; done;
+          while [ ! -e ${dir}/tick-go ]; do sleep 0.05; done;
+          echo "printed after the view opened";
+          for i in $(seq 1 20); do echo "tick $i"; sleep 0.3; done
 server:
   restore_root: ${restoreRoot}
 `,
@@ -395,6 +416,88 @@ server:
     expect(fs.existsSync(path.join(dir, "woke"))).toBe(true);
   });
 
+  it("follows a running step's log: new lines without reload, auto-scroll that yields to the reader", async () => {
+    const child = startCli(["--config", configFile, "run", "ticker"]);
+    const ended = collect(child);
+    try {
+      const runId = await waitForAsync("the ticker run's step to run", async () => {
+        const { runs } = (await (await fetch(`${server.base}/api/runs?job=ticker&limit=1`)).json()) as {
+          runs: Array<{ id: string; status: string; steps: Array<{ status: string }> }>;
+        };
+        const r = runs[0];
+        return r?.status === "running" && r.steps[0]?.status === "running" ? r.id : null;
+      });
+      tickerRun = runId;
+      const navigations: string[] = [];
+      const onNav = (f: { url(): string }) => navigations.push(f.url());
+      await page.goto(`${server.base}/runs/${runId}?step=tick`);
+      page.on("framenavigated", onNav);
+      const log = page.locator("[data-testid=log]");
+      await page.waitForFunction(
+        () =>
+          (globalThis as unknown as InPage).document
+            .querySelector("[data-testid=log]")
+            ?.innerText.includes("filler line 60") ?? false,
+        null,
+        { timeout: 15_000 },
+      );
+      await page.locator("[data-testid=log-following]").waitFor();
+      expect(await log.innerText()).not.toContain("printed after the view opened");
+      const distanceFromBottom = () =>
+        page.evaluate<number>(
+          `(() => { const el = document.querySelector("[data-testid=log]"); return el.scrollHeight - el.scrollTop - el.clientHeight; })()`,
+        );
+      const overflows = await page.evaluate<boolean>(
+        `(() => { const el = document.querySelector("[data-testid=log]"); return el.scrollHeight > el.clientHeight + 50; })()`,
+      );
+      expect(overflows, "the log is longer than its box (so scrolling is tested)").toBe(true);
+      expect(await distanceFromBottom()).toBeLessThan(24);
+      // Marks the element: if a refresh of the run around it re-created or reset the log, the mark goes.
+      await page.evaluate(`document.querySelector("[data-testid=log]").dataset.mark = "kept"`);
+
+      fs.writeFileSync(path.join(dir, "tick-go"), "");
+      await page.waitForFunction(
+        () =>
+          (globalThis as unknown as InPage).document
+            .querySelector("[data-testid=log]")
+            ?.innerText.includes("printed after the view opened") ?? false,
+        null,
+        { timeout: 15_000 },
+      );
+      await expect.poll(distanceFromBottom).toBeLessThan(24);
+      await shot("run-following");
+      // The reader scrolls up: new lines still come, the view stays where they are, Follow is offered.
+      await page.evaluate(`document.querySelector("[data-testid=log]").scrollTop = 0`);
+      await page.getByRole("button", { name: "↓ Follow" }).waitFor({ timeout: 5_000 });
+      const before = await log.innerText();
+      await expect.poll(() => log.innerText(), { timeout: 10_000 }).not.toBe(before);
+      expect(await page.evaluate<number>(`document.querySelector("[data-testid=log]").scrollTop`)).toBe(0);
+      await page.getByRole("button", { name: "↓ Follow" }).click();
+      await expect.poll(distanceFromBottom).toBeLessThan(24);
+
+      const result = await ended;
+      expect(result.code, result.stderr).toBe(0);
+      // The end: the stream closes by itself, the run shows succeeded (from the event stream).
+      await page.locator("[data-testid=log-following]").waitFor({ state: "detached", timeout: 15_000 });
+      await page.waitForSelector("h1 .badge:text('succeeded')", { timeout: 15_000 });
+      const text = await log.innerText();
+      expect(text.startsWith("holdfast: started step tick")).toBe(true);
+      expect(text).toContain("filler line 1\n");
+      expect(text).toContain("tick 20");
+      expect(text).toMatch(/run tick finished with exit code 0/);
+      // Every line once: nothing repeated when chunks joined up.
+      expect(text.match(/tick 3\n/g)?.length).toBe(1);
+      expect(await page.evaluate<string>(`document.querySelector("[data-testid=log]").dataset.mark`)).toBe(
+        "kept",
+      );
+      expect(navigations, "no reload").toEqual([]);
+      page.off("framenavigated", onNav);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await ended;
+    }
+  });
+
   it("shows a backup's progress change without reload, one event stream for two tabs", async () => {
     await page.goto(`${server.base}/`);
     await page.waitForSelector("[data-live=events]", { timeout: 15_000 });
@@ -453,6 +556,8 @@ server:
     const s2 = await serveForFile(config);
     try {
       await page.goto(`${s2.base}/jobs/nightly`);
+      await page.getByLabel("Token", { exact: true }).waitFor();
+      await shot("token");
       await page.getByLabel("Token", { exact: true }).fill("hf_not-the-token-at-all-000000000000000000000");
       await page.getByRole("button", { name: "Use token" }).click();
       await page.getByRole("alert").filter({ hasText: "Wrong token" }).waitFor({ timeout: 10_000 });
@@ -491,8 +596,18 @@ server:
     try {
       const views: Array<[string, string]> = [
         ["home-dark", "/"],
+        ["job-dark", "/jobs/nightly"],
         ["run-dark", `/runs/${brokenRun}?step=offsite`],
         ["repo-dark", "/repos/local"],
+        ...(canBrowse
+          ? [
+              ["snapshot-dark", `/repos/local/snapshots/${snapshotId}?path=${encodeURIComponent(src)}`] as [
+                string,
+                string,
+              ],
+            ]
+          : []),
+        ["restore-dark", `/repos/local/snapshots/${snapshotId}/restore`],
       ];
       for (const [name, url] of views) {
         await page.goto(`${server.base}${url}`);
@@ -518,6 +633,7 @@ server:
       "/jobs/nightly",
       `/runs/${nightlyRun}?step=data`,
       `/runs/${brokenRun}?step=offsite`,
+      ...(tickerRun ? [`/runs/${tickerRun}?step=tick`] : []),
       "/repos/local",
       ...(canBrowse ? [`/repos/local/snapshots/${snapshotId}?path=${encodeURIComponent(src)}`] : []),
       `/repos/local/snapshots/${snapshotId}/restore`,

@@ -111,10 +111,16 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await res.json()) as T;
 }
 
-export async function getText(path: string, signal?: AbortSignal): Promise<string> {
-  const res = await request(path, { headers: headers(), ...(signal ? { signal } : {}) }, 60_000);
-  if (!res.ok) throw await failure(res);
-  return res.text();
+/** A GET whose body is read as it comes (an event stream): the response once its headers are in. */
+export async function openStream(
+  path: string,
+  signal: AbortSignal,
+  extra: Record<string, string> = {},
+): Promise<Response & { body: NonNullable<Response["body"]> }> {
+  const res = await request(path, { headers: headers({ Accept: "text/event-stream", ...extra }), signal });
+  if (!res.ok || !res.body) throw await failure(res);
+  if (auth.get().state !== "ok") auth.set({ state: "ok" });
+  return res as Response & { body: NonNullable<Response["body"]> };
 }
 
 const etags = new Map<string, { etag: string; value: unknown }>();

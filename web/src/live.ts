@@ -2,6 +2,7 @@
 // answer a body-less 304) and, when the server has it, the Server-Sent Events stream instead. Polling
 // pauses while the tab is hidden; an idle visible tab costs one small request per interval.
 import { auth, getJsonCached, headers } from "./api.js";
+import { readEvents } from "./sse.js";
 import { createStore } from "./store.js";
 import type { Info, JobStatus, ProgressEvent, StatusResponse } from "./types.js";
 
@@ -164,25 +165,14 @@ async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) 
       if (timer) clearTimeout(timer);
       timer = null;
       await refreshStatus();
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const ev = parseEvent(block);
-          if (ev.retry) retryMs = ev.retry;
-          if (ev.id) lastEventId = ev.id;
-          if (ev.data !== null) {
-            handleEvent(ev.event, ev.data);
-            share?.({ kind: "event", id: ev.id, event: ev.event, data: ev.data });
-          }
+      await readEvents(res.body, (ev) => {
+        if (ev.retry) retryMs = ev.retry;
+        if (ev.id) lastEventId = ev.id;
+        if (ev.data !== null) {
+          handleEvent(ev.event, ev.data);
+          share?.({ kind: "event", id: ev.id, event: ev.event, data: ev.data });
         }
-      }
+      });
     } catch {
       if (signal.aborted) return;
     }
@@ -193,24 +183,6 @@ async function followEvents(signal: AbortSignal, share: ((msg: Shared) => void) 
     await new Promise((r) => setTimeout(r, Math.min(120_000, retryMs * 2 ** Math.min(failures, 6))));
     failures++;
   }
-}
-
-function parseEvent(block: string): { id: string | null; event: string; data: string | null; retry: number } {
-  let id: string | null = null;
-  let event = "message";
-  const data: string[] = [];
-  let retry = 0;
-  for (const line of block.split(/\r?\n/)) {
-    if (line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "id") id = value;
-    else if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-    else if (field === "retry" && /^\d+$/.test(value)) retry = Number(value);
-  }
-  return { id, event, data: data.length ? data.join("\n") : null, retry };
 }
 
 let refreshQueued = false;

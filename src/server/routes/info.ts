@@ -26,6 +26,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         download: ctx.operations !== null,
         events: true,
         cancel: true,
+        follow_logs: true,
       },
       endpoints: [
         "GET /healthz",
@@ -36,6 +37,7 @@ export function infoRoutes(ctx: ServerContext): Hono {
         "GET /api/runs/:id",
         "POST /api/runs/:id/cancel",
         "GET /api/runs/:id/logs?step=",
+        "GET /api/runs/:id/logs/follow?step=&from=",
         "GET /api/events",
         "GET /api/config",
         "GET /api/tokens",

@@ -1,4 +1,5 @@
-// GET /api/runs (as `history --json`), GET /api/runs/:id (as `show --json`), a run's logs as text, and
+// GET /api/runs (as `history --json`), GET /api/runs/:id (as `show --json`), a run's logs as text (and
+// one step's as it is written: GET /api/runs/:id/logs/follow, server/log-follow.ts), and
 // POST /api/runs/:id/cancel: SIGTERM to the run's own process (as `systemctl stop` would), which
 // stops the current step, skips the rest but the always steps, and records the run `cancelled`.
 import fs from "node:fs";
@@ -14,6 +15,7 @@ import { findStepLog, stepLogRefusal } from "../../engine/step-log.js";
 import { READ_NO_FOLLOW } from "../../util/trusted-dir.js";
 import type { RunRecord, RunStore, StepRecord } from "../../store/types.js";
 import type { CancelResponse } from "../api-types.js";
+import { followOffset, followStepLog } from "../log-follow.js";
 
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 10_000;
@@ -146,6 +148,30 @@ export function runRoutes(ctx: ServerContext): Hono {
         await writeStepLog(ctx.config.state_dir, step, (line) => out.write(`${ctx.redactor.redact(line)}\n`));
       }
     });
+  });
+  // The log of one step as it is written (server/log-follow.ts): Server-Sent Events from a byte offset.
+  app.get("/api/runs/:id/logs/follow", async (c) => {
+    const run = await findRun(ctx.store, c.req.param("id"));
+    const stepName = c.req.query("step");
+    if (stepName === undefined || stepName === "") {
+      throw new ApiError(
+        400,
+        "bad_request",
+        "step= is needed: a log stream follows one step",
+        `its steps: ${run.steps.map((s) => s.name).join(", ")}`,
+      );
+    }
+    const step = run.steps.find((s) => s.name === stepName);
+    if (!step) {
+      throw new ApiError(
+        404,
+        "not_found",
+        `run ${run.id} has no step "${stepName}"`,
+        `its steps: ${run.steps.map((s) => s.name).join(", ")}`,
+      );
+    }
+    const from = followOffset(c.req.header("Last-Event-ID") ?? c.req.query("from"));
+    return followStepLog(ctx, { run, step, from, signal: c.req.raw.signal });
   });
   app.post("/api/runs/:id/cancel", async (c) => {
     const run = await findRun(ctx.store, c.req.param("id"));

@@ -1,8 +1,8 @@
 // One run: the per-step pipeline timeline, each step's result (targets, error and hint), Cancel while
-// it runs, and the log of a step that follows the run live (its place in the URL, so it survives
-// refreshes and can be linked).
-import { useEffect, useRef, useState } from "preact/hooks";
-import { getJson, getText, postJson } from "../api.js";
+// it runs, and the log of a step, followed as it is written (LogView.tsx; the step is in the URL, so
+// it survives reloads and can be linked).
+import { useEffect, useState } from "preact/hooks";
+import { getJson, postJson } from "../api.js";
 import { Badge, Crumbs, Duration, ErrorBox, Link, Loading, Time } from "../components.js";
 import { formatBytes } from "../format.js";
 import { useLoad } from "../hooks.js";
@@ -10,6 +10,7 @@ import { info, liveMode, progress, refreshStatus, tick } from "../live.js";
 import { href, navigate } from "../router.js";
 import { useStore } from "../store.js";
 import type { CancelResponse, RunRecord, StepRecord } from "../types.js";
+import { LogView } from "./LogView.js";
 import { ProgressLine } from "./progress.js";
 
 const TONE: Record<string, string> = {
@@ -168,7 +169,7 @@ function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
       {selected ? (
         <div id="step-panel" role="tabpanel" aria-labelledby={`tab-${selected.index}`}>
           <StepDetail step={selected} />
-          <LogView runId={run.id} step={selected} running={running} />
+          <LogView key={`${run.id}:${selected.index}`} runId={run.id} step={selected} />
         </div>
       ) : (
         <p class="muted">Choose a step to see its result and log.</p>
@@ -285,53 +286,4 @@ function figures(t: Record<string, unknown>): string[] {
         ? `${k.replace(/_/g, " ")} ${formatBytes(v)}`
         : `${k.replace(/_/g, " ")} ${String(v)}`,
     );
-}
-
-/** The step's log; while it runs, re-read every 2 s and kept scrolled to the end if it was there. */
-function LogView({ runId, step, running }: { runId: string; step: StepRecord; running: boolean }) {
-  const [text, setText] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const pre = useRef<HTMLPreElement>(null);
-  const follow = running && (step.status === "running" || step.status === "pending");
-  const url = `/api/runs/${encodeURIComponent(runId)}/logs?step=${encodeURIComponent(step.name)}`;
-  useEffect(() => {
-    let stop = false;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const controller = new AbortController();
-    const load = async () => {
-      const el = pre.current;
-      const atEnd = !el || el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-      try {
-        const body = await getText(url, controller.signal);
-        if (stop) return;
-        setText(body);
-        setError(null);
-        if (atEnd)
-          requestAnimationFrame(() => {
-            if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
-          });
-      } catch (err) {
-        if (!stop) setError(err);
-      }
-      if (!stop && follow) timer = setTimeout(() => void load(), 2000);
-    };
-    void load();
-    return () => {
-      stop = true;
-      controller.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, [url, follow]);
-  return (
-    <section aria-label={`log of ${step.name}`}>
-      <h3 class="row">Log {follow && <span class="badge run">following</span>}</h3>
-      {error !== null && <ErrorBox error={error} title="The log could not be read" />}
-      {text === null && error === null && <Loading what="the log" />}
-      {text !== null && (
-        <pre class="log" ref={pre} tabIndex={0} aria-label={`log of step ${step.name}`} data-testid="log">
-          {text || "(empty)"}
-        </pre>
-      )}
-    </section>
-  );
 }
