@@ -57,6 +57,9 @@ const OPERATOR_READS = new Set(["/api/tokens"]);
 export function accessControl(tokens: TokenRegistry): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url);
+    // The path the router matches (Hono decodes %XX in it: /%61pi/status is routed as /api/status),
+    // not url.pathname as sent — deciding on the encoded form let such a request past the token.
+    const pathname = c.req.path;
     const required = tokens.required;
     if (!required && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
       throw new ApiError(
@@ -67,7 +70,7 @@ export function accessControl(tokens: TokenRegistry): MiddlewareHandler {
       );
     }
     const changing = STATE_CHANGING.has(c.req.method);
-    const needsToken = isProtected(url.pathname) || changing;
+    const needsToken = isProtected(pathname) || changing;
     if (required && needsToken) {
       const given = bearerToken(c.req.header("Authorization"));
       const caller = given === null ? null : tokens.identify(given);
@@ -83,11 +86,11 @@ export function accessControl(tokens: TokenRegistry): MiddlewareHandler {
         );
       }
       callers.set(c.req.raw, caller);
-      if (caller.role !== "operator" && (changing || OPERATOR_READS.has(url.pathname))) {
+      if (caller.role !== "operator" && (changing || OPERATOR_READS.has(pathname))) {
         throw new ApiError(
           403,
           "forbidden",
-          `the token${caller.name ? ` "${caller.name}"` : ""} is a ${caller.role} token: it may look, but ${changing ? `not ${c.req.method} ${url.pathname} (run, cancel, restore and download need an operator token)` : `not read ${url.pathname}`}`,
+          `the token${caller.name ? ` "${caller.name}"` : ""} is a ${caller.role} token: it may look, but ${changing ? `not ${c.req.method} ${pathname} (run, cancel, restore and download need an operator token)` : `not read ${pathname}`}`,
           "use an operator token (`holdfast serve token add NAME --role operator` makes one)",
           { needs_role: "operator" },
         );

@@ -261,4 +261,46 @@ describe("S4: the dashboard", () => {
         `${escapes.length} restore escapes → 400; ${calls} calls in all`,
     );
   });
+
+  it("a percent-encoded path is the same route: /%61pi/status needs the token, /api/token%73 the operator role", async () => {
+    // The router decodes %XX in the path (Hono's getPath): the access check must decide on that path,
+    // not on the one as sent, or an encoded letter walks past the token.
+    const viewerAdd = await runCli(["--config", tokenConfigFile, "serve", "token", "add", "s4-viewer"]);
+    expect(viewerAdd.code, viewerAdd.stderr).toBe(0);
+    const viewer = viewerAdd.stdout.trim();
+    const s = await serve(tokenConfigFile, "127.0.0.1:0");
+    const get = (p: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        // node:http sends the path byte for byte (fetch would too, but this leaves no doubt).
+        const req = http.request({ host: "127.0.0.1", port: s.port, path: p, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const encoded = [
+      "/%61pi/status",
+      "/%61pi/config",
+      "/%61pi/runs",
+      "/%61pi/repositories",
+      "/%61pi/redundancy",
+      "/%61pi/info",
+      "/api/%73tatus",
+      "/%61%70%69/config",
+      "/%6detrics",
+      "/%61pi/tokens",
+      "/%61pi/events",
+    ];
+    for (const p of encoded) expect(await get(p), `${p} without a token`).toBe(401);
+    expect(await get("/api/status", { Authorization: `Bearer ${viewer}` })).toBe(200);
+    for (const p of ["/api/token%73", "/%61pi/tokens", "/api/tokens"])
+      expect(await get(p, { Authorization: `Bearer ${viewer}` }), `${p} with a viewer token`).toBe(403);
+    expect(await get("/api/token%73", { Authorization: `Bearer ${TOKEN}` })).toBe(200);
+    s.child.kill("SIGTERM");
+    await s.done;
+    expect((await runCli(["--config", tokenConfigFile, "serve", "token", "remove", "s4-viewer"])).code).toBe(
+      0,
+    );
+  });
 });
