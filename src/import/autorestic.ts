@@ -6,7 +6,6 @@
 // internal/config.go combineAllOptions).
 import path from "node:path";
 import { parseDocument } from "yaml";
-import { isSecretName } from "../util/secret-names.js";
 import {
   asList,
   flagArgs,
@@ -14,6 +13,7 @@ import {
   ImportBuilder,
   isRecord,
   KEEP_FLAGS,
+  relativeTo,
   scalarText,
   uniqueName,
   type ImportContext,
@@ -45,8 +45,7 @@ export function translateAutorestic(text: string, ctx: ImportContext): ImportRes
   }
   const b = new ImportBuilder("autorestic", ctx.file);
   const configDir = path.dirname(ctx.file);
-  const relative = (p: string) =>
-    path.isAbsolute(p) || p.startsWith("~") || p.startsWith("$") ? p : path.join(configDir, p);
+  const relative = relativeTo(configDir);
 
   if (scalarText(data.version) !== "2") {
     b.skip(
@@ -100,8 +99,9 @@ export function translateAutorestic(text: string, ctx: ImportContext): ImportRes
     if (known) return known;
     const repoName = uniqueName(holdfastName(backend), taken);
     repoNames.set(backend, repoName);
-    const urlFile = path.join(ctx.secretsDir, `${repoName}.url`);
-    const passFile = path.join(ctx.secretsDir, `${repoName}.pass`);
+    const from = "(backend not in the file)";
+    const urlFile = b.secretFile(ctx, repoName, "url", `the URL of repository ${repoName}`, from);
+    const passFile = b.secretFile(ctx, repoName, "pass", `the password of repository ${repoName}`, from);
     b.section("repositories")[repoName] = { url_file: urlFile, password_file: passFile };
     b.comment(
       ["repositories", repoName],
@@ -111,16 +111,6 @@ export function translateAutorestic(text: string, ctx: ImportContext): ImportRes
       `backends.${backend}`,
       `not defined in the file (named by ${referencedAt}): its URL goes in ${urlFile}`,
     );
-    b.secrets.push({
-      what: `the URL of repository ${repoName}`,
-      from: "(backend not in the file)",
-      file: urlFile,
-    });
-    b.secrets.push({
-      what: `the password of repository ${repoName}`,
-      from: "(backend not in the file)",
-      file: passFile,
-    });
     return repoName;
   };
 
@@ -371,49 +361,37 @@ function translateBackend(
     type === "rest" &&
     (rest.user !== undefined || rest.password !== undefined || /\/\/[^/]*@/.test(p))
   ) {
-    const file = path.join(ctx.secretsDir, `${repoName}.url`);
-    repo.url_file = file;
-    b.secrets.push({
-      what: `the URL of repository ${repoName} (it carries credentials)`,
-      from: `${where}.path with ${where}.rest.user/password: rest:${p.replace(/\/\/([^/@]*)@/, "//…@")}`,
-      file,
-    });
+    repo.url_file = b.secretFile(
+      ctx,
+      repoName,
+      "url",
+      `the URL of repository ${repoName} (it carries credentials)`,
+      `${where}.path with ${where}.rest.user/password: rest:${p.replace(/\/\/([^/@]*)@/, "//…@")}`,
+    );
   } else if (["rest", "b2", "azure", "gs", "s3", "sftp", "rclone", "swift"].includes(type))
     repo.url = `${type}:${p}`;
   else {
     b.skip(where, `backend type "${type}" is not one autorestic knows`);
     return;
   }
-  const passFile = path.join(ctx.secretsDir, `${repoName}.pass`);
-  repo.password_file = passFile;
   const envPrefix = `AUTORESTIC_${name.toUpperCase().replace(/[^A-Za-z0-9]/g, "_")}_`;
-  b.secrets.push({
-    what: `the password of repository ${repoName}`,
-    from:
-      typeof raw.key === "string"
-        ? `${where}.key (inline in ${ctx.file})`
-        : `$${envPrefix}RESTIC_PASSWORD or .autorestic.env (no key in the file)`,
-    file: passFile,
-  });
-  const env = isRecord(raw.env) ? raw.env : {};
-  const plain: Record<string, string> = {};
-  const secretKeys: string[] = [];
-  for (const [k, v] of Object.entries(env)) {
-    const upper = k.toUpperCase();
-    if (isSecretName(upper)) secretKeys.push(upper);
-    else plain[upper] = String(v);
-  }
-  if (Object.keys(plain).length > 0) repo.env = plain;
-  if (secretKeys.length > 0) {
-    const file = path.join(ctx.secretsDir, `${repoName}.env`);
-    repo.env_file = file;
-    b.secrets.push({
-      what: `backend credentials of repository ${repoName}`,
-      from: `${where}.env`,
-      file,
-      keys: secretKeys,
-    });
-  }
+  repo.password_file = b.secretFile(
+    ctx,
+    repoName,
+    "pass",
+    `the password of repository ${repoName}`,
+    typeof raw.key === "string"
+      ? `${where}.key (inline in ${ctx.file})`
+      : `$${envPrefix}RESTIC_PASSWORD or .autorestic.env (no key in the file)`,
+  );
+  b.repositoryEnv(
+    ctx,
+    repo,
+    repoName,
+    isRecord(raw.env) ? raw.env : {},
+    `backend credentials of repository ${repoName}`,
+    `${where}.env`,
+  );
   const opts = isRecord(raw.options) ? raw.options : {};
   for (const key of Object.keys(opts))
     if (!["all", "backup", "forget"].includes(key))

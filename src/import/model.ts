@@ -3,6 +3,7 @@
 // and why, every template left unresolved, every secret the user has to put in a file. Pure data:
 // the importers read no file but the one handed in, and write nothing (the CLI writes).
 import path from "node:path";
+import { isSecretName } from "../util/secret-names.js";
 
 export type ConfigPath = ReadonlyArray<string | number>;
 
@@ -111,6 +112,46 @@ export class ImportBuilder {
     this.notes.push(text);
   }
 
+  /**
+   * A secret of repository `repoName` the user puts in a file: the file's path in the secrets dir
+   * (REPO.url, REPO.pass, REPO.env), reported with what it is and where the original had it.
+   */
+  secretFile(
+    ctx: Pick<ImportContext, "secretsDir">,
+    repoName: string,
+    kind: "url" | "pass" | "env",
+    what: string,
+    from: string,
+    keys?: string[],
+  ): string {
+    const file = path.join(ctx.secretsDir, `${repoName}.${kind}`);
+    this.secrets.push({ what, from, file, ...(keys ? { keys } : {}) });
+    return file;
+  }
+
+  /**
+   * A repository's environment: the variables that are secret by name (B2_ACCOUNT_KEY) go to an
+   * env_file in the secrets dir, reported by name only; the rest stay inline as `env`.
+   */
+  repositoryEnv(
+    ctx: Pick<ImportContext, "secretsDir">,
+    repo: Record<string, unknown>,
+    repoName: string,
+    env: Record<string, unknown>,
+    what: string,
+    from: string,
+  ): void {
+    const plain: Record<string, string> = {};
+    const secret: string[] = [];
+    for (const [k, v] of Object.entries(env)) {
+      const upper = k.toUpperCase();
+      if (isSecretName(upper)) secret.push(upper);
+      else plain[upper] = String(v);
+    }
+    if (Object.keys(plain).length > 0) repo.env = plain;
+    if (secret.length > 0) repo.env_file = this.secretFile(ctx, repoName, "env", what, from, secret);
+  }
+
   skip(where: string, why: string): void {
     this.unmapped.push({ where, why });
   }
@@ -138,6 +179,14 @@ export class ImportBuilder {
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/**
+ * A path of the original file as an absolute one: relative paths are the config file's directory's
+ * (both tools read them so); absolute, ~ and $VARIABLE paths are kept as written.
+ */
+export function relativeTo(configDir: string): (p: string) => string {
+  return (p) => (path.isAbsolute(p) || p.startsWith("~") || p.startsWith("$") ? p : path.join(configDir, p));
 }
 
 /** A holdfast name (lower case, digits, - and _) for a name of the other tool. */

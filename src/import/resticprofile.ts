@@ -9,7 +9,6 @@
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
-import { isSecretName } from "../util/secret-names.js";
 import { urlHasCredentials } from "../config/values.js";
 import { ImportError } from "./errors.js";
 import { renderStaticTemplate, unresolvedIn, withProfileName, type RenderedTemplate } from "./go-template.js";
@@ -20,6 +19,7 @@ import {
   ImportBuilder,
   isRecord,
   KEEP_FLAGS,
+  relativeTo,
   scalarText,
   uniqueName,
   type ImportContext,
@@ -110,8 +110,7 @@ export function translateResticprofile(text: string, ctx: ImportContext): Import
   const b = new ImportBuilder("resticprofile", ctx.file);
   for (const note of rendered.resolved) b.note(`line ${note.line}: ${note.expression} ${note.note}`);
   const version = scalarText(data.version).startsWith("2") ? 2 : 1;
-  const relative = (p: string) =>
-    path.isAbsolute(p) || p.startsWith("~") || p.startsWith("$") ? p : path.join(configDir, p);
+  const relative = relativeTo(configDir);
 
   // Profiles, as written.
   const rawProfiles: Record<string, Section> = {};
@@ -572,28 +571,27 @@ class Translation {
     this.repoByUrl.set(key, repoName);
     const repo: Record<string, unknown> = {};
     if (url !== undefined && urlHasCredentials(url)) {
-      const file = path.join(this.ctx.secretsDir, `${repoName}.url`);
-      repo.url_file = file;
-      this.b.secrets.push({
-        what: `the URL of repository ${repoName} (it carries credentials)`,
-        from: `${where}.repository`,
-        file,
-      });
+      repo.url_file = this.b.secretFile(
+        this.ctx,
+        repoName,
+        "url",
+        `the URL of repository ${repoName} (it carries credentials)`,
+        `${where}.repository`,
+      );
     } else if (url !== undefined)
       repo.url = url.startsWith("/") || /^[a-z0-9]+:/.test(url) ? url : this.relative(url);
     else repo.url_file = urlFile;
     if (passwordFile !== undefined) repo.password_file = passwordFile;
     else if (typeof p["password-command"] === "string")
       repo.password_command = ["sh", "-c", p["password-command"]];
-    else {
-      const file = path.join(this.ctx.secretsDir, `${repoName}.pass`);
-      repo.password_file = file;
-      this.b.secrets.push({
-        what: `the password of repository ${repoName}`,
-        from: `$RESTIC_PASSWORD (${where} names no password-file)`,
-        file,
-      });
-    }
+    else
+      repo.password_file = this.b.secretFile(
+        this.ctx,
+        repoName,
+        "pass",
+        `the password of repository ${repoName}`,
+        `$RESTIC_PASSWORD (${where} names no password-file)`,
+      );
     if (typeof p.cacert === "string") repo.cacert = this.relative(p.cacert);
     for (const [k, flag] of [
       ["limit-upload", "limit_upload"],
@@ -608,23 +606,14 @@ class Translation {
       }
       repo.options = options;
     }
-    const plain: Record<string, string> = {};
-    const secret: string[] = [];
-    for (const [k, v] of Object.entries(env)) {
-      if (isSecretName(k.toUpperCase())) secret.push(k.toUpperCase());
-      else plain[k.toUpperCase()] = String(v);
-    }
-    if (Object.keys(plain).length > 0) repo.env = plain;
-    if (secret.length > 0) {
-      const file = path.join(this.ctx.secretsDir, `${repoName}.env`);
-      repo.env_file = file;
-      this.b.secrets.push({
-        what: `environment of repository ${repoName}`,
-        from: `${where}.env`,
-        file,
-        keys: secret,
-      });
-    }
+    this.b.repositoryEnv(
+      this.ctx,
+      repo,
+      repoName,
+      env,
+      `environment of repository ${repoName}`,
+      `${where}.env`,
+    );
     this.b.section("repositories")[repoName] = repo;
     this.b.comment(
       ["repositories", repoName],
