@@ -107,7 +107,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         col: 1,
         path: "",
         message: "the config must be a YAML mapping (key: value lines)",
-        hint: "start from `holdfast init`, or see config.md for an example",
+        hint: "start from `holdfast init`, or see docs/config.md for an example",
       },
     ]);
   }
@@ -151,7 +151,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }
 
   for (const issue of issues)
-    issue.hint ??= "see `holdfast config schema` or config.md for what this field accepts";
+    issue.hint ??= "see `holdfast config schema` or docs/config.md for what this field accepts";
   for (const ref of findReferenceProblems(data as Record<string, unknown>))
     push(ref.path, ref.message, ref.hint);
 
@@ -528,7 +528,7 @@ function findReferenceProblems(data: Record<string, unknown>): ReferenceProblem[
         problems.push({
           path: ["jobs", jobName, "steps", i, ...problem.path],
           message: problem.message,
-          hint: problem.hint ?? "see config.md",
+          hint: problem.hint ?? "see docs/config.md",
         });
       }
     });

@@ -16,7 +16,7 @@ export const webhookNotifier = defineNotifierKind({
     url: z
       .url()
       .optional()
-      .describe("the URL the event's JSON is POSTed to (cli.md#notifications); or url_file"),
+      .describe("the URL the event's JSON is POSTed to (docs/cli.md#notifications); or url_file"),
     url_file: pathSchema.optional().describe("file holding the URL (when it carries a token)"),
     secret_file: pathSchema.optional().describe("HMAC-SHA256 key for the X-Holdfast-Signature header"),
     headers: z.record(z.string(), z.string()).default({}).describe("extra HTTP headers"),

@@ -239,7 +239,7 @@ function yamlString(value: string): string {
 function starterConfig(a: Answers & { passwordFile: string }): string {
   const home = process.env.HOME ?? os.homedir();
   const excludes = a.paths.some((p) => p === home) ? [path.join(home, ".cache"), "**/node_modules"] : [];
-  return `# holdfast config, written by \`holdfast init\` — see config.md for every option.
+  return `# holdfast config, written by \`holdfast init\` — see docs/config.md for every option.
 # Check it with \`holdfast config validate\`; see the effective config with \`holdfast config show\`.
 version: 1
 
