@@ -68,6 +68,63 @@ describe("autorestic", () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
+  // Every fixture, every location, read off the original with a reader of its own (YAML with merge
+  // keys, autorestic's documented keys): the dry run backs up `from` into each backend of `to` with the
+  // location's excludes and exclude files, its `cron` is the job's schedule, its forget policy is the
+  // forget line (in the job with `forget: yes|prune`, else in LOCATION-forget, `autorestic forget`'s
+  // job), its copy: targets are copied to, and autorestic's tag is adopted.
+  it.each(all)(
+    "%s: each location's paths, excludes, schedule, retention and copies as the original says",
+    async (name) => {
+      const file = path.join(FIXTURES, "autorestic", name);
+      const original = parse(fs.readFileSync(file, "utf8"), { merge: true }) as {
+        locations?: Record<string, any>;
+      };
+      const imp = await importFixture("autorestic", name);
+      const q = (arg: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg}'`);
+      const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(path.dirname(file), p));
+      const list = (v: unknown): string[] =>
+        v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => String(x as string | number));
+      const locations = Object.entries(original.locations ?? {});
+      expect(locations.length).toBeGreaterThan(0);
+      for (const [loc, l] of locations) {
+        const steps = await plan(imp, loc);
+        const backups = Object.values(steps)
+          .flat()
+          .filter((line) => /\brestic backup\b/.test(line));
+        expect(backups, `${name} ${loc}`).toHaveLength(list(l.to).length);
+        const backup = l.options?.backup ?? {};
+        for (const line of backups) {
+          const tail = `-- ${list(l.from)
+            .map((p) => q(abs(p)))
+            .join(" ")}`;
+          expect(line.endsWith(tail) || line.includes(`${tail} (`), `${name} ${loc}: ${line}`).toBe(true);
+          for (const x of list(backup.exclude)) expect(line).toContain(`--exclude ${q(x)}`);
+          for (const x of list(backup["exclude-file"])) expect(line).toContain(`--exclude-file ${q(abs(x))}`);
+          for (const t of list(backup.tag)) expect(line).toContain(`--tag ${q(t)}`);
+        }
+        expect(imp.config.jobs[loc].schedule, `${name} ${loc}`).toBe(l.cron);
+        const keep = Object.entries(l.options?.forget ?? {}).filter(([k]) => k.startsWith("keep-"));
+        if (keep.length > 0) {
+          const inJob = l.forget === "yes" || l.forget === "prune" || l.forget === true;
+          const forget = resticLine(
+            Object.values(inJob ? steps : await plan(imp, `${loc}-forget`)).flat(),
+            "forget",
+          );
+          for (const [k, v] of keep) expect(forget, `${name} ${loc}`).toContain(`--${k} ${String(v)}`);
+          if (l.forget === "prune") expect(forget).toContain("--prune");
+        }
+        for (const [from, targets] of Object.entries(l.copy ?? {})) {
+          const copies = (imp.config.jobs[loc].steps as Array<Record<string, unknown>>).filter(
+            (st) => st.type === "copy",
+          );
+          expect(copies.map((c) => [c.from, c.to])).toEqual([[from, list(targets)]]);
+        }
+        expect(imp.config.sources[loc].adopt, `${name} ${loc}`).toEqual({ tags: [`ar:location:${loc}`] });
+      }
+    },
+  );
+
   it("config-example.yml: both locations, their backends, B2 credentials referenced not copied", async () => {
     const imp = await importFixture("autorestic", "config-example.yml");
     expect(imp.config.repositories.remote.url).toBe("b2:myBucket:backup/home");
