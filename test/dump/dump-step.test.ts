@@ -132,6 +132,45 @@ jobs:
     }
   });
 
+  it("PostgreSQL all (pg_dumpall) and a list with globals (pg_dumpall --globals-only as db:globals)", async () => {
+    const work = makeSharedDir("holdfast-dump-pgall-");
+    try {
+      const out = await runJobWith(
+        work,
+        `${repositories()}
+jobs:
+  j:
+    steps:
+      - { name: whole, type: dump, engine: postgresql, host: ${pg.socketDir}, port: ${pg.port}, user: postgres, repos: [local] }
+      - { name: listed, type: dump, engine: postgresql, host: ${pg.socketDir}, port: ${pg.port}, user: postgres, databases: [shop], repos: [local] }
+`,
+      );
+      expect(out.cli.code, out.cli.stderr).toBe(0);
+      expect(out.step("whole").targets.map((t: any) => t.database)).toEqual(["all"]);
+      expect(out.step("listed").targets.map((t: any) => t.database)).toEqual(["globals", "shop"]);
+      const read = (db: string, source: string) => {
+        const snap = dumpSnapshots(local, db).find((s) => s.tags?.includes(`source:${source}`));
+        expect(snap, `${db} of ${source}`).toBeDefined();
+        const dumped = restic(local, ["dump", snap!.id, snap!.paths[0] as string], { timeoutMs: 60_000 });
+        expect(dumped.code).toBe(0);
+        return dumped.stdout;
+      };
+      // The whole server as SQL: the roles, the database and its rows.
+      const all = read("all", "whole");
+      expect(all).toContain("CREATE ROLE app;");
+      expect(all).toContain("CREATE DATABASE shop WITH");
+      expect(all).toContain("ALTER DATABASE shop OWNER TO app;");
+      expect(all).toContain("COPY public.items (id, name, note) FROM stdin;");
+      // With a list: the roles on their own, the database in custom format beside them.
+      const globals = read("globals", "listed");
+      expect(globals).toContain("CREATE ROLE app;");
+      expect(globals).not.toContain("CREATE DATABASE");
+      expect(read("shop", "listed").slice(0, 5)).toBe("PGDMP");
+    } finally {
+      removeDir(work);
+    }
+  });
+
   it("MariaDB over its socket with an option file: --single-transaction dump into local", async () => {
     const work = makeSharedDir("holdfast-dump-maria-");
     try {
@@ -161,6 +200,38 @@ jobs:
       expect(dumped.stdout).toContain("INSERT INTO `items`");
       expect(dumped.stdout).not.toContain(mariaPassword);
       expect(out.cli.stdout + out.cli.stderr).not.toContain(mariaPassword);
+    } finally {
+      removeDir(work);
+    }
+  });
+
+  it("MariaDB all (--all-databases): one dump of the server, with each database's CREATE DATABASE", async () => {
+    const work = makeSharedDir("holdfast-dump-mariaall-");
+    try {
+      const out = await runJobWith(
+        work,
+        `${repositories()}
+jobs:
+  j:
+    steps:
+      - { name: mall, type: dump, engine: mariadb, socket: ${maria.socket}, user: ${maria.user}, password_file: ${path.join(dir, "maria-pass")}, repos: [rest] }
+`,
+      );
+      expect(out.cli.code, out.cli.stderr).toBe(0);
+      expect(out.step("mall").targets.map((t: any) => [t.repo, t.database, t.status])).toEqual([
+        ["rest", "all", "succeeded"],
+      ]);
+      const snap = dumpSnapshots(remote, "all").find((s) => s.tags?.includes("source:mall"));
+      // Several MB (the mysql schema too): more than spawnSync's default buffer.
+      const dumped = spawnSync("restic", ["dump", snap!.id, snap!.paths[0] as string], {
+        env: { ...process.env, RESTIC_REPOSITORY: remote.repo, RESTIC_PASSWORD_FILE: remote.passwordFile },
+        maxBuffer: 64 << 20,
+        encoding: "utf8",
+      });
+      expect(dumped.status, dumped.stderr).toBe(0);
+      expect(dumped.stdout).toMatch(/CREATE DATABASE \/\*!32312 IF NOT EXISTS\*\/ `shop`/);
+      expect(dumped.stdout).toContain("INSERT INTO `items`");
+      expect(dumped.stdout).not.toContain(mariaPassword);
     } finally {
       removeDir(work);
     }
