@@ -16,6 +16,8 @@
 // run that is not counted. The data is built once under $HOLDFAST_BENCH_DIR/p1prime (default
 // /tmp/holdfast-bench-p1prime) and read once before timing, so the page cache is warm.
 // HOLDFAST_BENCH_RUNS=N (default 5); HOLDFAST_BENCH_P1P_FILES=N shrinks the data for a quick try.
+// The measured runs have recovery.meta off (the backup step's own cost); HOLDFAST_BENCH_P1P_META_RUNS
+// (default min(RUNS, 3)) more runs with it on report what the holdfast-meta snapshot adds.
 // HOLDFAST_BENCH_P1P_PRIORITY=off runs restic without holdfast's default `nice -n 10 ionice -c3`
 // (restic.nice: 0, restic.ionice: none): on a busy machine the wrapper's own start and exit, counted
 // as holdfast's, otherwise wait behind every other process and every other disk reader.
@@ -148,32 +150,41 @@ try {
   const cpuOut = path.join(work, "cpu.json");
   const repo = path.join(work, "repo");
   const cache = path.join(work, "restic-cache");
-  const config = path.join(work, "holdfast.yaml");
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      version: 1,
-      state_dir: path.join(work, "state"),
-      host: "bench",
-      restic: {
-        binary: wrapper,
-        cache_dir: cache,
-        ...(process.env.HOLDFAST_BENCH_P1P_PRIORITY === "off" ? { nice: 0, ionice: "none" } : {}),
-      },
-      repositories: { r: { url: repo, password_file: pw } },
-      sources: { data: { paths: [data] } },
-      jobs: { j: { steps: [{ name: "b", type: "backup", source: "data", repos: ["r"] }] } },
-    }),
-  );
+  // The targets are the backup step's own cost. holdfast-meta (the config and history stored after
+  // each run as a second, small snapshot: `recovery.meta`, on by default) is a restic backup and a
+  // restic forget of its own, so the measured runs turn it off and its cost is reported beside them.
+  const writeConfig = (name, meta) => {
+    const file = path.join(work, name);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        state_dir: path.join(work, "state"),
+        host: "bench",
+        restic: {
+          binary: wrapper,
+          cache_dir: cache,
+          ...(process.env.HOLDFAST_BENCH_P1P_PRIORITY === "off" ? { nice: 0, ionice: "none" } : {}),
+        },
+        repositories: { r: { url: repo, password_file: pw } },
+        sources: { data: { paths: [data] } },
+        recovery: { meta },
+        jobs: { j: { steps: [{ name: "b", type: "backup", source: "data", repos: ["r"] }] } },
+      }),
+    );
+    return file;
+  };
+  const config = writeConfig("holdfast.yaml", false);
+  const metaConfig = writeConfig("holdfast-meta.yaml", true);
 
-  const once = () => {
+  const once = (configFile = config) => {
     fs.rmSync(repo, { recursive: true, force: true });
     fs.rmSync(cache, { recursive: true, force: true });
     spawnSync("cp", ["-a", template, repo]);
     fs.rmSync(log, { force: true });
     fs.rmSync(cpuOut, { force: true });
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, ["--import", preload, CLI, "--config", config, "run", "-q"], {
+    const r = spawnSync(process.execPath, ["--import", preload, CLI, "--config", configFile, "run", "-q"], {
       env: { ...env, HOLDFAST_BENCH_CPU_OUT: cpuOut },
       encoding: "utf8",
       stdio: ["ignore", "ignore", "pipe"],
@@ -207,6 +218,15 @@ try {
     runs.push(r);
     process.stderr.write(
       `bench: P1′ run ${i + 1}/${RUNS}: holdfast ${round(r.wall)} ms, restic ${round(r.resticWall)} ms (+${round(r.wall - r.resticWall)} ms); CPU holdfast ${round(r.ownCpuMs)} ms, restic ${round(r.resticCpuMs)} ms (${round((100 * r.ownCpuMs) / r.resticCpuMs, 2)} %); restic calls: ${r.resticCalls.join(", ")}\n`,
+    );
+  }
+  const META_RUNS = Number(process.env.HOLDFAST_BENCH_P1P_META_RUNS ?? Math.min(RUNS, 3));
+  const metaRuns = [];
+  for (let i = 0; i < META_RUNS; i++) {
+    const r = once(metaConfig);
+    metaRuns.push(r);
+    process.stderr.write(
+      `bench: P1′ with recovery.meta, run ${i + 1}/${META_RUNS}: +${round(r.wall - r.resticWall)} ms over the backup, of which restic ${round(r.otherResticWall)} ms (${r.resticCalls.join(", ")})\n`,
     );
   }
   const overWall = stats(runs.map((r) => r.wall - r.resticWall));
@@ -246,6 +266,16 @@ try {
             percent: cpuPercent,
           },
         },
+        meta:
+          metaRuns.length === 0
+            ? null
+            : {
+                what: "the same run with recovery.meta on (the default): the holdfast-meta snapshot and its forget after the backup",
+                over_backup_ms: stats(metaRuns.map((r) => r.wall - r.resticWall)),
+                meta_restic_wall_ms: stats(metaRuns.map((r) => r.otherResticWall)),
+                holdfast_cpu_ms: stats(metaRuns.map((r) => r.ownCpuMs)),
+                restic_calls_per_run: metaRuns[0].resticCalls,
+              },
         restic_calls_per_run: runs[0]?.resticCalls ?? [],
         other_restic_wall_ms: stats(runs.map((r) => r.otherResticWall)),
         raw: runs.map((r) => ({

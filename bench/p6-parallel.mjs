@@ -202,6 +202,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
             rest: { url: r.remote, password_file: pw },
           },
           sources: { data: { paths: [data] } },
+          // Against the two bare backups: no holdfast-meta snapshots after them (bench/p1prime-own-cost.mjs
+          // reports what they cost).
+          recovery: { meta: false },
           jobs: { j: { steps: [{ name: "b", type: "backup", source: "data", repos: ["local", "rest"] }] } },
         }),
       );

@@ -216,6 +216,8 @@ async function main() {
           `state_dir: ${state}`,
           "host: p8",
           `restic: { binary: ${RESTIC} }`,
+          // The bare pipeline stores no holdfast-meta snapshot; the dump step's cost is what is measured.
+          "recovery: { meta: false }",
           "repositories:",
           ...made.map((repo, i) => `  r${i}: { url: ${repo}, password_file: ${pw} }`),
           "jobs:",
