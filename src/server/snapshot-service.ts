@@ -116,6 +116,9 @@ export class SnapshotService {
   private readonly listings = new Map<string, Listing>();
   private readonly pending = new Map<string, Promise<Listing>>();
   private readonly dirs = new Map<string, CachedDir>();
+  /** Every snapshot a listing showed, by repository and full id: a snapshot never changes, so its
+   * full id resolves from here without a new listing when the last one is older than the TTL. */
+  private readonly known = new Map<string, ApiSnapshot>();
   private cachedEntries = 0;
   private readonly clock: () => number;
 
@@ -158,6 +161,7 @@ export class SnapshotService {
           snapshots: result.snapshots.map((s) => apiSnapshot(s, figures.get(s.id))).reverse(),
         };
         this.listings.set(repoName, listing);
+        for (const snap of listing.snapshots) this.known.set(`${repoName}\u0000${snap.id}`, snap);
         return listing;
       })().finally(() => this.pending.delete(repoName));
       this.pending.set(repoName, inFlight);
@@ -200,6 +204,13 @@ export class SnapshotService {
         `"${ref}" is not a snapshot id`,
         "give 8 or more hex digits, or `latest`",
       );
+    }
+    // A full id listed before: no restic. (One forgotten since is found out by what is done with it —
+    // ls, restore and dump fail saying it is not there — and a cached directory of it stays what it was.)
+    if (!fresh && FULL_ID.test(ref)) {
+      this.repo(repoName);
+      const known = this.known.get(`${repoName}\u0000${ref}`);
+      if (known) return known;
     }
     const find = (list: ApiSnapshot[]): ApiSnapshot[] =>
       ref === "latest"

@@ -8,6 +8,8 @@ import type { RunStore } from "../../src/store/types.js";
 import type { ServerResticHost } from "../../src/server/restic-host.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
 import { removeDir } from "../helpers/restic-backends.js";
+import { LISTING_TTL_MS, SnapshotService } from "../../src/server/snapshot-service.js";
+import { createRedactor } from "../../src/util/redact.js";
 import { BIG_DIR_FILES, makeBrowseFixture, type BrowseFixture } from "./browse-fixture.js";
 
 const json = (res: Response): Promise<any> => res.json() as Promise<any>;
@@ -148,5 +150,41 @@ describe(`browsing snapshots (${resticUnderTest.label})`, () => {
       `cached 10k-entry directory: median ${times[2]?.toFixed(1)} ms (${resticUnderTest.label})\n`,
     );
     expect(times[2]).toBeLessThan(200);
+  });
+
+  it("resolves a snapshot listed before by its full id without restic, also once the listing is old", async () => {
+    let clock = 1_000_000;
+    const calls: string[][] = [];
+    const host: ServerResticHost = (options) => {
+      const h = fx.resticHost(options);
+      return {
+        ...h,
+        exec: (command, args, o) => {
+          calls.push([command, ...args]);
+          return h.exec(command, args, o);
+        },
+      };
+    };
+    const svc = new SnapshotService({
+      config: fx.config,
+      store,
+      redactor: createRedactor(),
+      resticHost: host,
+      now: () => clock,
+    });
+    const listings = () => calls.filter((c) => c.includes("snapshots")).length;
+    await svc.list("local");
+    expect(listings()).toBe(1);
+    clock += LISTING_TTL_MS + 1;
+    // Opening a cached folder of a snapshot by its full id (the dashboard's links) runs no restic.
+    expect((await svc.resolve("local", fx.dataId)).id).toBe(fx.dataId);
+    expect(listings()).toBe(1);
+    await expect(svc.resolve("nope", fx.dataId)).rejects.toThrow(/no repository named "nope"/);
+    // A prefix or `latest` is looked up in a listing as fresh as before …
+    expect((await svc.resolve("local", fx.dataId.slice(0, 8))).id).toBe(fx.dataId);
+    expect(listings()).toBe(2);
+    // … and `fresh` (a restore or download of latest) always lists anew.
+    expect((await svc.resolve("local", fx.dataId, null, true)).id).toBe(fx.dataId);
+    expect(listings()).toBe(3);
   });
 });
