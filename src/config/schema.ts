@@ -445,6 +445,11 @@ function buildFileSchema(
         sync_timeout: durationSchema
           .default(5_000)
           .describe("how long replication after a run may take before it is left for the next sync"),
+        report_every: durationSchema
+          .optional()
+          .describe(
+            "how often this host reports even without runs (run `holdfast fleet sync` from a timer this often); the hub calls it missing when silent this long + missing_grace (default for a host with no scheduled job: 1d)",
+          ),
         view_url_file: pathSchema
           .optional()
           .describe(

@@ -136,6 +136,7 @@ export interface RawConfig {
         url_file: string;
         host_name?: string | undefined;
         sync_timeout: number;
+        report_every?: number | undefined;
         view_url_file?: string | undefined;
         missing_grace: number;
         notify: string[];

@@ -5,8 +5,9 @@
 // `missing` once its earliest expected run (+ randomized delay) plus fleet.missing_grace has passed
 // on the hub's clock without a new report — never "ok because the last thing it said was ok".
 //
-// computeFleetView is pure (tested with made-up rows); readFleetView loads the rows in one
-// read-only snapshot: hosts + heartbeats (one row each) and job_latest (one row per cell).
+// computeFleetView is pure (tested with made-up rows); readFleetView loads its rows in one statement
+// (one snapshot, one round trip): hosts + heartbeats (one row each) and job_latest (one row per cell,
+// kept by a trigger on ingest), as one JSON document with times as epoch milliseconds.
 import type pg from "pg";
 
 export type FleetJobState = "missing" | "failed" | "stale" | "warning" | "never" | "running" | "ok";
@@ -23,17 +24,23 @@ export const FLEET_STATE_ORDER: readonly FleetJobState[] = [
   "ok",
 ];
 
+/** A host with no scheduled job that did not say how often it reports is expected to, daily. */
+export const DEFAULT_REPORT_EVERY_MS = 24 * 3_600_000;
+
 /** A skew beyond this is shown as a clock problem. */
 export const SKEW_WARNING_MS = 60_000;
 
+/** A host's row as readFleetView reads it: times as epoch milliseconds (host clock unless noted). */
 export interface HostRow {
   host_id: string;
   display_name: string;
-  first_seen_at: Date;
-  last_received_at: Date | null;
-  conflict_at: Date | null;
-  hb_sent_at: Date | null;
-  hb_received_at: Date | null;
+  /** The hub's clock. */
+  first_seen_ms: number;
+  /** The hub's clock: the last batch of runs it received from the host. */
+  last_received_ms: number | null;
+  conflict: boolean;
+  /** The hub's clock: the last heartbeat (null before the first). */
+  hb_received_ms: number | null;
   skew_ms: number | null;
   holdfast_version: string | null;
   restic_version: string | null;
@@ -45,20 +52,21 @@ export interface HostRow {
     max_age_ms: number | null;
   }> | null;
   pending: number | null;
-  oldest_pending_at: Date | null;
+  oldest_pending_ms: number | null;
+  /** How often the host promised to report (fleet.report_every); null: it did not say. */
+  report_every_ms: number | null;
 }
 
+/** A job_latest row: times as epoch milliseconds on the host's clock, but the received ones (hub's). */
 export interface JobLatestRow {
   host_id: string;
   job: string;
   last_run_id: string;
   last_status: string;
-  last_started_at: Date;
-  last_finished_at: Date | null;
-  last_received_at: Date;
-  last_success_at: Date | null;
-  last_success_received_at: Date | null;
-  last_failure_at: Date | null;
+  last_started_ms: number;
+  last_finished_ms: number | null;
+  last_success_ms: number | null;
+  last_success_received_ms: number | null;
 }
 
 export interface FleetHost {
@@ -74,8 +82,14 @@ export interface FleetHost {
   clock_warning: string | null;
   holdfast_version: string | null;
   restic_version: string | null;
-  /** The earliest run the hub expects next (hub clock), and when the host counts as missing. */
+  /**
+   * The earliest run or report the hub expects next (hub clock), and when the host counts as missing.
+   * A report is expected report_every after the last one: the host's fleet.report_every, or
+   * DEFAULT_REPORT_EVERY_MS for a host with no scheduled job (so it too goes missing when silent).
+   */
   next_expected_at: string | null;
+  /** The report interval the hub holds the host to (null: only its scheduled runs count). */
+  report_every_ms: number | null;
   missing_after: string | null;
   missing_since: string | null;
   replication: { pending: number; oldest_pending_at: string | null; lag_seconds: number } | null;
@@ -140,13 +154,25 @@ function reportedState(status: string | null): Exclude<FleetJobState, "missing" 
   }
 }
 
+// Heartbeats of many hosts carry the same next run times (a daily schedule): parse each text once.
+const parsedCache = new Map<string, number>();
+const parseIso = (text: string): number => {
+  let ms = parsedCache.get(text);
+  if (ms === undefined) {
+    if (parsedCache.size > 50_000) parsedCache.clear();
+    ms = Date.parse(text);
+    parsedCache.set(text, ms);
+  }
+  return ms;
+};
+
 export function computeFleetView(
-  hubNow: Date,
+  hubNowMs: number,
   hosts: HostRow[],
   latest: JobLatestRow[],
   missingGraceMs: number,
 ): FleetView {
-  const now = hubNow.getTime();
+  const now = hubNowMs;
   const latestOf = new Map<string, Map<string, JobLatestRow>>();
   for (const row of latest) {
     let m = latestOf.get(row.host_id);
@@ -159,25 +185,35 @@ export function computeFleetView(
     const skew = h.skew_ms ?? 0;
     /** A host-clock time on the hub's clock. */
     const onHub = (hostMs: number) => hostMs - skew;
-    const heard = Math.max(h.last_received_at?.getTime() ?? 0, h.hb_received_at?.getTime() ?? 0);
+    const heard = Math.max(h.last_received_ms ?? 0, h.hb_received_ms ?? 0);
     // Expected runs, by the last heartbeat: each job's next run plus its randomized delay.
     let expected: number | null = null;
     const nextOf = new Map<string, number | null>();
     for (const j of h.jobs ?? []) {
-      const next = j.next_run_at === null ? null : onHub(Date.parse(j.next_run_at));
+      const next = typeof j.next_run_at === "string" ? onHub(parseIso(j.next_run_at)) : null;
       nextOf.set(j.job, next !== null && Number.isFinite(next) ? next : null);
       if (next === null) continue;
       const t = next + (j.randomized_delay_ms ?? 0);
       if (Number.isFinite(t) && (expected === null || t < expected)) expected = t;
     }
+    // And its next report (the hub's clock throughout): a host with nothing scheduled is missing
+    // too once it has been silent for its report interval + grace.
+    const reportEvery =
+      h.report_every_ms !== null && h.report_every_ms > 0
+        ? h.report_every_ms
+        : expected === null
+          ? DEFAULT_REPORT_EVERY_MS
+          : null;
+    if (reportEvery !== null && heard > 0 && (expected === null || heard + reportEvery < expected))
+      expected = heard + reportEvery;
     const missingAfter = expected === null ? null : expected + missingGraceMs;
     const missing = missingAfter !== null && now > missingAfter && heard < (expected ?? 0);
-    const conflict = h.conflict_at !== null;
+    const conflict = h.conflict;
     const hostState: FleetHostState = missing
       ? "missing"
       : conflict
         ? "conflict"
-        : h.hb_received_at === null
+        : h.hb_received_ms === null
           ? "unknown"
           : "ok";
 
@@ -190,17 +226,14 @@ export function computeFleetView(
       const row = rows?.get(job) ?? null;
       // A success counts on the hub's clock, and no later than the hub received it.
       const successMs =
-        row?.last_success_at == null
+        row == null || row.last_success_ms === null
           ? null
-          : Math.min(
-              onHub(row.last_success_at.getTime()),
-              row.last_success_received_at?.getTime() ?? Number.POSITIVE_INFINITY,
-            );
+          : Math.min(onHub(row.last_success_ms), row.last_success_received_ms ?? Number.POSITIVE_INFINITY);
       const maxAge = spec?.max_age_ms ?? null;
       let staleFor: number | null = null;
       if (maxAge !== null) {
         // Never succeeded: stale once the hub has known the host for max_age.
-        const since = successMs ?? h.first_seen_at.getTime();
+        const since = successMs ?? h.first_seen_ms;
         const age = now - since;
         if (age > maxAge) staleFor = age - maxAge;
       }
@@ -224,8 +257,8 @@ export function computeFleetView(
             : {
                 id: row.last_run_id,
                 status: row.last_status,
-                started_at: row.last_started_at.toISOString(),
-                finished_at: row.last_finished_at?.toISOString() ?? null,
+                started_at: iso(row.last_started_ms)!,
+                finished_at: iso(row.last_finished_ms),
               },
         last_success_at: iso(successMs),
         stale_for_ms: staleFor,
@@ -240,7 +273,7 @@ export function computeFleetView(
       missing ? "missing" : "ok",
     );
     const pending = h.pending ?? 0;
-    const oldest = h.oldest_pending_at === null ? null : onHub(h.oldest_pending_at.getTime());
+    const oldest = h.oldest_pending_ms === null ? null : onHub(h.oldest_pending_ms);
     outHosts.push({
       host_id: h.host_id,
       host: h.display_name,
@@ -255,10 +288,11 @@ export function computeFleetView(
       holdfast_version: h.holdfast_version,
       restic_version: h.restic_version,
       next_expected_at: iso(expected),
+      report_every_ms: reportEvery,
       missing_after: iso(missingAfter),
       missing_since: missing ? iso(missingAfter) : null,
       replication:
-        h.hb_received_at === null
+        h.hb_received_ms === null
           ? null
           : {
               pending,
@@ -284,7 +318,13 @@ export function computeFleetView(
   for (const c of cells) summary[c.state]++;
   summary.hosts = outHosts.length;
   summary.missing_hosts = outHosts.filter((h) => h.state === "missing").length;
-  return { hub_now: hubNow.toISOString(), missing_grace_ms: missingGraceMs, hosts: outHosts, cells, summary };
+  return {
+    hub_now: new Date(now).toISOString(),
+    missing_grace_ms: missingGraceMs,
+    hosts: outHosts,
+    cells,
+    summary,
+  };
 }
 
 function formatSkew(ms: number): string {
@@ -293,26 +333,91 @@ function formatSkew(ms: number): string {
   return `${text} ${ms > 0 ? "ahead of" : "behind"}`;
 }
 
-/** Reads the rows for the view in one read-only snapshot and computes it on the hub's clock. */
-export async function readFleetView(c: pg.ClientBase, missingGraceMs: number): Promise<FleetView> {
-  await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  try {
-    const now = await c.query<{ now: Date }>("SELECT now() AS now");
-    const hosts = await c.query<HostRow>(
-      `SELECT h.host_id, h.display_name, h.first_seen_at, h.last_received_at, h.conflict_at,
-              b.sent_at AS hb_sent_at, b.received_at AS hb_received_at, b.skew_ms, b.holdfast_version,
-              b.restic_version, b.jobs, b.pending, b.oldest_pending_at
-       FROM holdfast.hosts h LEFT JOIN holdfast.heartbeats b USING (host_id)`,
-    );
-    const latest = await c.query<JobLatestRow>(
-      `SELECT host_id, job, last_run_id, last_status, last_started_at, last_finished_at, last_received_at,
-              last_success_at, last_success_received_at, last_failure_at
-       FROM holdfast.job_latest`,
-    );
-    await c.query("COMMIT");
-    return computeFleetView(now.rows[0]!.now, hosts.rows, latest.rows, missingGraceMs);
-  } catch (err) {
-    await c.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
+/**
+ * A timestamptz as epoch milliseconds, computed by the server (float8 seconds; + 0.5 µs so that
+ * float rounding never takes a millisecond off): the client parses numbers, not 60,000 timestamps.
+ */
+const ms = (col: string) => `floor(date_part('epoch', ${col}) * 1000 + 0.0005)::bigint`;
+
+/**
+ * The whole grid's input in one statement (one snapshot, one round trip, the hub's now() in it),
+ * as one JSON document of arrays: hosts with their heartbeat, and job_latest (one row per cell).
+ * With oneHost, only the host $1 (its primary keys lead with host_id).
+ */
+const fleetViewSql = (oneHost: boolean) => `
+  SELECT json_build_object(
+    'now', ${ms("now()")},
+    'hosts', coalesce((
+      SELECT json_agg(json_build_array(h.host_id, h.display_name, ${ms("h.first_seen_at")},
+               ${ms("h.last_received_at")}, h.conflict_at IS NOT NULL, ${ms("b.received_at")}, b.skew_ms,
+               b.holdfast_version, b.restic_version, b.jobs, b.pending, ${ms("b.oldest_pending_at")},
+               b.report_every_ms))
+      FROM holdfast.hosts h LEFT JOIN holdfast.heartbeats b USING (host_id)
+      ${oneHost ? "WHERE h.host_id = $1" : ""}), '[]'::json),
+    'latest', coalesce((
+      SELECT json_agg(json_build_array(host_id, job, last_run_id, last_status, ${ms("last_started_at")},
+               ${ms("last_finished_at")}, ${ms("last_success_at")}, ${ms("last_success_received_at")}))
+      FROM holdfast.job_latest ${oneHost ? "WHERE host_id = $1" : ""}), '[]'::json)
+  )::text AS doc`;
+export const FLEET_VIEW_SQL = fleetViewSql(false);
+const HOST_VIEW_SQL = fleetViewSql(true);
+
+type HostTuple = [
+  string,
+  string,
+  number,
+  number | null,
+  boolean,
+  number | null,
+  number | null,
+  string | null,
+  string | null,
+  HostRow["jobs"],
+  number | null,
+  number | null,
+  number | null,
+];
+type LatestTuple = [string, string, string, string, number, number | null, number | null, number | null];
+
+/**
+ * Reads the grid's rows in one statement and computes the view on the hub's clock; with hostId,
+ * the view of that host alone (the same judgement, for the host-scoped dashboard views).
+ */
+export async function readFleetView(
+  c: pg.ClientBase,
+  missingGraceMs: number,
+  options: { hostId?: string } = {},
+): Promise<FleetView> {
+  const result =
+    options.hostId === undefined
+      ? await c.query<{ doc: string }>(FLEET_VIEW_SQL)
+      : await c.query<{ doc: string }>(HOST_VIEW_SQL, [options.hostId]);
+  const doc = JSON.parse(result.rows[0]!.doc) as { now: number; hosts: HostTuple[]; latest: LatestTuple[] };
+  const hosts: HostRow[] = doc.hosts.map((t) => ({
+    host_id: t[0],
+    display_name: t[1],
+    first_seen_ms: t[2],
+    last_received_ms: t[3],
+    conflict: t[4],
+    hb_received_ms: t[5],
+    skew_ms: t[6],
+    holdfast_version: t[7],
+    restic_version: t[8],
+    // A host writes its own heartbeat: what is not a job entry is left out, not trusted.
+    jobs: Array.isArray(t[9]) ? t[9].filter((j) => typeof j?.job === "string") : null,
+    pending: t[10],
+    oldest_pending_ms: t[11],
+    report_every_ms: t[12],
+  }));
+  const latest: JobLatestRow[] = doc.latest.map((t) => ({
+    host_id: t[0],
+    job: t[1],
+    last_run_id: t[2],
+    last_status: t[3],
+    last_started_ms: t[4],
+    last_finished_ms: t[5],
+    last_success_ms: t[6],
+    last_success_received_ms: t[7],
+  }));
+  return computeFleetView(doc.now, hosts, latest, missingGraceMs);
 }

@@ -59,5 +59,6 @@ export function buildHeartbeat(
     jobs: heartbeatJobs(config, now),
     pending: outbox.pending,
     oldest_pending_at: outbox.oldest_pending_at,
+    report_every_ms: config.fleet?.report_every ?? null,
   };
 }

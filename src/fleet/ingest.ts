@@ -107,10 +107,11 @@ export async function ingestBatch(
 }
 
 /**
- * Writes a batch in a few statements (not one round trip per row): the runs, then the steps of the
- * runs whose row was written, then step_latest by the same rule as the store (record-rules.ts
- * replacesLatest: the newest run's record of a step wins), then the notifications. Returns how
- * many runs were written.
+ * Writes a batch in one statement (not one round trip per row, nor one per table): the runs, the
+ * steps of the runs whose row was written (joined to what the runs insert returned), step_latest
+ * from the steps just written by the same rule as the store (record-rules.ts replacesLatest: the
+ * newest run's record of a step wins), and the notifications. Each list travels once, as JSON text
+ * (json_to_recordset parses it without building jsonb first). Returns how many runs were written.
  */
 async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[]): Promise<number> {
   // One row per run (the newest state of it in this batch), in the host's order.
@@ -120,9 +121,13 @@ async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[])
     if (seen === undefined || seen.version <= item.version) byId.set(item.record.id, item);
   }
   const batch = [...byId.values()].sort((a, b) => a.hostSeq - b.hostSeq);
-  const runRows = batch.map((item, ord) => {
+  const isoOrNull = (t: string | null) => (t === null ? null : new Date(t).toISOString());
+  const runRows: Array<Record<string, unknown>> = [];
+  const stepRows: Array<Record<string, unknown>> = [];
+  const notes: Array<Record<string, unknown>> = [];
+  for (const [ord, item] of batch.entries()) {
     const r = item.record;
-    return {
+    runRows.push({
       ord,
       run_id: r.id,
       host_seq: item.hostSeq,
@@ -133,46 +138,21 @@ async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[])
       status: r.status,
       exit_code: r.exit_code,
       started_at: new Date(r.started_at).toISOString(),
-      finished_at: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
+      finished_at: isoOrNull(r.finished_at),
       duration_ms: r.duration_ms,
       pid: r.pid,
       error: r.error,
-    };
-  });
-  const written = await c.query<{ run_id: string; seq: number }>(
-    `INSERT INTO holdfast.runs AS t (host_id, run_id, host_seq, version, job, host, trigger, status, exit_code,
-                                   started_at, finished_at, duration_ms, pid, error)
-     SELECT $1, x.run_id, x.host_seq, x.version, x.job, x.host, x.trigger, x.status, x.exit_code,
-            x.started_at, x.finished_at, x.duration_ms, x.pid, x.error
-     FROM jsonb_to_recordset($2::jsonb) AS x(ord int, run_id text, host_seq bigint, version bigint, job text,
-            host text, trigger text, status text, exit_code int, started_at timestamptz, finished_at timestamptz,
-            duration_ms bigint, pid int, error jsonb)
-     ORDER BY x.ord
-     ON CONFLICT (host_id, run_id) DO UPDATE SET host_seq = excluded.host_seq, version = excluded.version,
-       job = excluded.job, host = excluded.host, trigger = excluded.trigger, status = excluded.status,
-       exit_code = excluded.exit_code, started_at = excluded.started_at, finished_at = excluded.finished_at,
-       duration_ms = excluded.duration_ms, pid = excluded.pid, error = excluded.error, received_at = now()
-     WHERE t.status = 'running' AND t.version < excluded.version
-     RETURNING t.run_id, t.seq`,
-    [hostId, JSON.stringify(runRows)],
-  );
-  const seqOf = new Map(written.rows.map((r) => [r.run_id, Number(r.seq)]));
-  const stepRows: Array<Record<string, unknown>> = [];
-  for (const item of batch) {
-    const seq = seqOf.get(item.record.id);
-    if (seq === undefined) continue;
-    for (const st of item.record.steps) {
+    });
+    for (const st of r.steps)
       stepRows.push({
-        ord: stepRows.length,
-        run_id: item.record.id,
+        run_id: r.id,
         idx: st.index,
-        run_seq: seq,
-        job: item.record.job,
+        job: r.job,
         name: st.name,
         type: st.type,
         status: st.status,
-        started_at: st.started_at === null ? null : new Date(st.started_at).toISOString(),
-        finished_at: st.finished_at === null ? null : new Date(st.finished_at).toISOString(),
+        started_at: isoOrNull(st.started_at),
+        finished_at: isoOrNull(st.finished_at),
         duration_ms: st.duration_ms,
         exit_code: st.exit_code,
         attempts: st.attempts,
@@ -181,49 +161,10 @@ async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[])
         targets: st.targets,
         log_path: st.log_path,
       });
-    }
-  }
-  if (stepRows.length > 0) {
-    const stepsJson = JSON.stringify(stepRows);
-    await c.query(
-      `INSERT INTO holdfast.steps AS t (host_id, run_id, idx, run_seq, job, name, type, status, started_at,
-                                      finished_at, duration_ms, exit_code, attempts, error, summary, targets, log_path)
-       SELECT $1, x.run_id, x.idx, x.run_seq, x.job, x.name, x.type, x.status, x.started_at, x.finished_at,
-              x.duration_ms, x.exit_code, x.attempts, x.error, x.summary, coalesce(x.targets, '[]'), x.log_path
-       FROM jsonb_to_recordset($2::jsonb) AS x(run_id text, idx int, run_seq bigint, job text, name text, type text,
-              status text, started_at timestamptz, finished_at timestamptz, duration_ms bigint, exit_code int,
-              attempts int, error jsonb, summary jsonb, targets jsonb, log_path text)
-       ON CONFLICT (host_id, run_id, idx) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
-         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, exit_code = excluded.exit_code,
-         attempts = excluded.attempts, error = excluded.error, summary = excluded.summary,
-         targets = excluded.targets, log_path = excluded.log_path`,
-      [hostId, stepsJson],
-    );
-    // step_latest: per job and step name, this batch's newest record (not pending) replaces the
-    // current one when it is the same record or from a run recorded no earlier.
-    await c.query(
-      `INSERT INTO holdfast.step_latest AS l (host_id, job, name, type, run_id, idx, status, started_at, finished_at,
-                                             duration_ms, error, run_seq)
-       SELECT DISTINCT ON (x.job, x.name) $1, x.job, x.name, x.type, x.run_id, x.idx, x.status, x.started_at,
-              x.finished_at, x.duration_ms, x.error, x.run_seq
-       FROM jsonb_to_recordset($2::jsonb) AS x(ord int, run_id text, idx int, run_seq bigint, job text, name text,
-              type text, status text, started_at timestamptz, finished_at timestamptz, duration_ms bigint, error jsonb)
-       WHERE x.status <> 'pending'
-       ORDER BY x.job, x.name, x.run_seq DESC, x.ord DESC
-       ON CONFLICT (host_id, job, name) DO UPDATE SET type = excluded.type, run_id = excluded.run_id,
-         idx = excluded.idx, status = excluded.status, started_at = excluded.started_at,
-         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, error = excluded.error,
-         run_seq = excluded.run_seq
-       WHERE (l.run_id = excluded.run_id AND l.idx = excluded.idx) OR excluded.run_seq >= l.run_seq`,
-      [hostId, stepsJson],
-    );
-  }
-  // Notifications may follow a run's end; each is one row at its position, whatever the replays.
-  const notes: Array<Record<string, unknown>> = [];
-  for (const item of batch)
-    for (const [pos, n] of item.record.notifications.entries())
+    // Notifications may follow a run's end; each is one row at its position, whatever the replays.
+    for (const [pos, n] of r.notifications.entries())
       notes.push({
-        run_id: item.record.id,
+        run_id: r.id,
         pos,
         notifier: n.notifier,
         event: n.event,
@@ -232,16 +173,65 @@ async function ingestRuns(c: pg.ClientBase, hostId: string, items: IngestItem[])
         attempts: n.attempts,
         error: n.error,
       });
-  if (notes.length > 0)
-    await c.query(
-      `INSERT INTO holdfast.notifications (host_id, run_id, pos, notifier, event, ok, at, attempts, error)
+  }
+  const written = await c.query<{ n: number }>(
+    `WITH w AS (
+       INSERT INTO holdfast.runs AS t (host_id, run_id, host_seq, version, job, host, trigger, status, exit_code,
+                                       started_at, finished_at, duration_ms, pid, error)
+       SELECT $1, x.run_id, x.host_seq, x.version, x.job, x.host, x.trigger, x.status, x.exit_code,
+              x.started_at, x.finished_at, x.duration_ms, x.pid, x.error
+       FROM json_to_recordset($2::json) AS x(ord int, run_id text, host_seq bigint, version bigint, job text,
+              host text, trigger text, status text, exit_code int, started_at timestamptz, finished_at timestamptz,
+              duration_ms bigint, pid int, error jsonb)
+       ORDER BY x.ord
+       ON CONFLICT (host_id, run_id) DO UPDATE SET host_seq = excluded.host_seq, version = excluded.version,
+         job = excluded.job, host = excluded.host, trigger = excluded.trigger, status = excluded.status,
+         exit_code = excluded.exit_code, started_at = excluded.started_at, finished_at = excluded.finished_at,
+         duration_ms = excluded.duration_ms, pid = excluded.pid, error = excluded.error, received_at = now()
+       WHERE t.status = 'running' AND t.version < excluded.version
+       RETURNING t.run_id, t.seq
+     ), s AS (
+       INSERT INTO holdfast.steps AS t (host_id, run_id, idx, run_seq, job, name, type, status, started_at,
+                                        finished_at, duration_ms, exit_code, attempts, error, summary, targets, log_path)
+       SELECT $1, x.run_id, x.idx, w.seq, x.job, x.name, x.type, x.status, x.started_at, x.finished_at,
+              x.duration_ms, x.exit_code, x.attempts, x.error, x.summary, coalesce(x.targets, '[]'), x.log_path
+       FROM json_to_recordset($3::json) AS x(run_id text, idx int, job text, name text, type text,
+              status text, started_at timestamptz, finished_at timestamptz, duration_ms bigint, exit_code int,
+              attempts int, error jsonb, summary jsonb, targets jsonb, log_path text)
+       JOIN w USING (run_id)
+       ON CONFLICT (host_id, run_id, idx) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, exit_code = excluded.exit_code,
+         attempts = excluded.attempts, error = excluded.error, summary = excluded.summary,
+         targets = excluded.targets, log_path = excluded.log_path
+       RETURNING t.run_id, t.idx, t.run_seq, t.job, t.name, t.type, t.status, t.started_at, t.finished_at,
+                 t.duration_ms, t.error
+     ), l AS (
+       -- step_latest: per job and step name, this batch's newest record (not pending) replaces the
+       -- current one when it is the same record or from a run recorded no earlier.
+       INSERT INTO holdfast.step_latest AS l (host_id, job, name, type, run_id, idx, status, started_at,
+                                             finished_at, duration_ms, error, run_seq)
+       SELECT DISTINCT ON (s.job, s.name) $1, s.job, s.name, s.type, s.run_id, s.idx, s.status, s.started_at,
+              s.finished_at, s.duration_ms, s.error, s.run_seq
+       FROM s WHERE s.status <> 'pending'
+       ORDER BY s.job, s.name, s.run_seq DESC, s.idx DESC
+       ON CONFLICT (host_id, job, name) DO UPDATE SET type = excluded.type, run_id = excluded.run_id,
+         idx = excluded.idx, status = excluded.status, started_at = excluded.started_at,
+         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, error = excluded.error,
+         run_seq = excluded.run_seq
+       WHERE (l.run_id = excluded.run_id AND l.idx = excluded.idx) OR excluded.run_seq >= l.run_seq
+       RETURNING 1
+     ), n AS (
+       INSERT INTO holdfast.notifications (host_id, run_id, pos, notifier, event, ok, at, attempts, error)
        SELECT $1, x.run_id, x.pos, x.notifier, x.event, x.ok, x.at, x.attempts, x.error
-       FROM jsonb_to_recordset($2::jsonb) AS x(run_id text, pos int, notifier text, event text, ok boolean,
+       FROM json_to_recordset($4::json) AS x(run_id text, pos int, notifier text, event text, ok boolean,
               at timestamptz, attempts int, error text)
-       ON CONFLICT DO NOTHING`,
-      [hostId, JSON.stringify(notes)],
-    );
-  return seqOf.size;
+       ON CONFLICT DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM w) AS n, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM n) AS notes`,
+    [hostId, JSON.stringify(runRows), JSON.stringify(stepRows), JSON.stringify(notes)],
+  );
+  return Number(written.rows[0]?.n ?? 0);
 }
 
 /** What a host says of itself at the end of each sync (its clock, versions, what to expect of it). */
@@ -254,6 +244,8 @@ export interface Heartbeat {
   /** Outbox entries still queued, and the oldest one's time (host clock). */
   pending: number;
   oldest_pending_at: string | null;
+  /** fleet.report_every: the host reports at least this often (ms); null: it did not say. */
+  report_every_ms: number | null;
 }
 
 export interface HeartbeatJob {
@@ -281,12 +273,12 @@ export async function recordHeartbeat(c: pg.ClientBase, host: IngestHost, hb: He
   if (known.rows[0]?.fingerprint !== host.fingerprint) return;
   await c.query(
     `INSERT INTO holdfast.heartbeats AS h (host_id, sent_at, received_at, skew_ms, holdfast_version, restic_version,
-                                           jobs, pending, oldest_pending_at)
-     VALUES ($1, $2, now(), round(extract(epoch FROM ($2::timestamptz - now())) * 1000), $3, $4, $5::jsonb, $6, $7)
+                                           jobs, pending, oldest_pending_at, report_every_ms)
+     VALUES ($1, $2, now(), round(extract(epoch FROM ($2::timestamptz - now())) * 1000), $3, $4, $5::jsonb, $6, $7, $8)
      ON CONFLICT (host_id) DO UPDATE SET sent_at = excluded.sent_at, received_at = excluded.received_at,
        skew_ms = excluded.skew_ms, holdfast_version = excluded.holdfast_version,
        restic_version = excluded.restic_version, jobs = excluded.jobs, pending = excluded.pending,
-       oldest_pending_at = excluded.oldest_pending_at`,
+       oldest_pending_at = excluded.oldest_pending_at, report_every_ms = excluded.report_every_ms`,
     [
       host.host_id,
       new Date(hb.sent_at),
@@ -295,6 +287,7 @@ export async function recordHeartbeat(c: pg.ClientBase, host: IngestHost, hb: He
       JSON.stringify(hb.jobs),
       hb.pending,
       hb.oldest_pending_at === null ? null : new Date(hb.oldest_pending_at),
+      hb.report_every_ms ?? null,
     ],
   );
 }

@@ -4,7 +4,8 @@
 // (libfaketime) and it runs every 5 s — and a hub (`status --fleet`, `watch --fleet`) whose webhook
 // notifier posts to an HTTP receiver on 127.0.0.1. Checks: skew and versions per host; B, silent,
 // becomes `missing` after its expected run + grace with one notification; back, one `recovered`;
-// A's job that never ran goes stale once.
+// A's job that never ran goes stale once. Host C has no scheduled job and promises a report every
+// 4 s (fleet.report_every): silent, it becomes `missing` too (once), and `fleet sync` recovers it.
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -44,6 +45,7 @@ let receiver: http.Server;
 const posted: Posted[] = [];
 let hostA: TestConfig;
 let hostB: TestConfig;
+let hostC: TestConfig;
 let hub: TestConfig;
 
 function writeUrl(file: string, role: string, password: string): void {
@@ -68,6 +70,7 @@ interface StatusJson {
     restic_version: string | null;
     replication: { pending: number; lag_seconds: number } | null;
     next_expected_at: string | null;
+    report_every_ms: number | null;
   }>;
   cells: Array<{ host: string; job: string; state: string; last_success_at: string | null }>;
 }
@@ -101,7 +104,7 @@ beforeAll(async () => {
     passwordFile: writePassword(path.join(root, "repo.pw"), "pw"),
   };
   resticInit(repo);
-  for (const name of ["a", "b", "hub"]) fs.mkdirSync(path.join(root, name));
+  for (const name of ["a", "b", "c", "hub"]) fs.mkdirSync(path.join(root, name));
   hostA = writeTestConfig(path.join(root, "a"), {
     host: "host-a",
     fleet: { url_file: path.join(root, "a", "fleet.url"), sync_timeout: "10s" },
@@ -124,6 +127,11 @@ beforeAll(async () => {
       tick: { schedule: "*:*:0/5", steps: [{ name: "say", type: "exec", command: ["echo", "tick"] }] },
     },
   });
+  hostC = writeTestConfig(path.join(root, "c"), {
+    host: "host-c",
+    fleet: { url_file: path.join(root, "c", "fleet.url"), sync_timeout: "10s", report_every: "4s" },
+    jobs: { manual: { steps: [{ name: "say", type: "exec", command: ["true"] }] } },
+  });
   const viewerUrl = path.join(root, "hub", "viewer.url");
   hub = writeTestConfig(path.join(root, "hub"), {
     host: "hub",
@@ -135,6 +143,7 @@ beforeAll(async () => {
   const idB = parseJson<{ host_id: string }>(
     await hostB.run(["fleet", "id", "--json"], { env: fakeClockB }),
   ).host_id;
+  const idC = parseJson<{ host_id: string }>(await hostC.run(["fleet", "id", "--json"])).host_id;
   const script = await hub.run([
     "fleet",
     "init-db",
@@ -143,14 +152,17 @@ beforeAll(async () => {
     `host-a=${idA}`,
     "--host",
     `host-b=${idB}`,
+    "--host",
+    `host-c=${idC}`,
   ]);
   expectExit(script, 0);
   await server.sql(script.stdout, "fleet");
   await server.sql(
-    "ALTER ROLE holdfast_host_host_a PASSWORD 'pa'; ALTER ROLE holdfast_host_host_b PASSWORD 'pb'; ALTER ROLE holdfast_viewer PASSWORD 'pv';",
+    "ALTER ROLE holdfast_host_host_a PASSWORD 'pa'; ALTER ROLE holdfast_host_host_b PASSWORD 'pb'; ALTER ROLE holdfast_host_host_c PASSWORD 'pc'; ALTER ROLE holdfast_viewer PASSWORD 'pv';",
   );
   writeUrl(path.join(root, "a", "fleet.url"), "holdfast_host_host_a", "pa");
   writeUrl(path.join(root, "b", "fleet.url"), "holdfast_host_host_b", "pb");
+  writeUrl(path.join(root, "c", "fleet.url"), "holdfast_host_host_c", "pc");
   writeUrl(viewerUrl, "holdfast_viewer", "pv");
 }, 120_000);
 
@@ -162,6 +174,9 @@ afterAll(async () => {
 
 describe("fleet clocks and liveness", () => {
   it("shows each host's clock skew, versions and jobs on the hub's clock, worst first", async () => {
+    // C has nothing scheduled: it reports by `fleet sync` (a timer, in real life). B last: its
+    // next run is due within 5 s.
+    expectExit(await hostC.run(["fleet", "sync"]), 0);
     expectExit(await hostA.run(["run", "nightly", "-q"]), 0);
     expectExit(await hostB.run(["run", "tick", "-q"], { env: fakeClockB }), 0);
     const r = await hub.run(["status", "--fleet", "--json"]);
@@ -176,6 +191,11 @@ describe("fleet clocks and liveness", () => {
     expect(b.state).toBe("ok");
     expect(Math.abs(b.skew_ms! - B_AHEAD_MS)).toBeLessThan(5_000);
     expect(b.clock_warning).toMatch(/3 min ahead of the hub's/);
+    const c = view.hosts.find((h) => h.host === "host-c")!;
+    expect(c).toMatchObject({ state: "ok", report_every_ms: 4_000 });
+    // Its next report is expected 4 s after the last one, on the hub's clock.
+    expect(Date.parse(c.next_expected_at!) - Date.parse(view.hub_now)).toBeLessThanOrEqual(4_000);
+    expect(b.report_every_ms).toBeNull();
     // B's next run, by its clock 3 min ahead, is expected within 5 s on the hub's.
     const expectedIn = Date.parse(b.next_expected_at!) - Date.parse(view.hub_now);
     expect(expectedIn).toBeGreaterThan(-3_000);
@@ -201,7 +221,8 @@ describe("fleet clocks and liveness", () => {
       last = await watchFleet();
       const b = last.json.entries.find((e) => e.host === "host-b" && e.job === "*")!;
       const weekly = last.json.entries.find((e) => e.host === "host-a" && e.job === "weekly")!;
-      if (b.state === "missing" && weekly.state === "stale") break;
+      const c = last.json.entries.find((e) => e.host === "host-c" && e.job === "*")!;
+      if (b.state === "missing" && weekly.state === "stale" && c.state === "missing") break;
       await new Promise((r) => setTimeout(r, 1_500));
     }
     expect(last!.code).toBe(2);
@@ -216,6 +237,9 @@ describe("fleet clocks and liveness", () => {
     expect(sent("host-b", "*", "stale")).toHaveLength(1);
     expect(sent("host-b", "*", "stale")[0]!.details).toMatchObject({ fleet: "missing" });
     expect(sent("host-b", "*", "stale")[0]!.title).toMatch(/host-b is MISSING/);
+    // C, with nothing scheduled, went missing when its reports stopped: once.
+    expect(sent("host-c", "*", "stale")).toHaveLength(1);
+    expect(sent("host-c", "*", "stale")[0]!.details).toMatchObject({ fleet: "missing" });
     expect(sent("host-a", "weekly", "stale")).toHaveLength(1);
     expect(sent("host-a", "weekly", "stale")[0]!.details).toMatchObject({ fleet: "stale" });
     // A's backups are fine: nothing about them; B's job is not notified separately while B is missing.
@@ -225,11 +249,17 @@ describe("fleet clocks and liveness", () => {
     expect(status.hosts[0]!.host).toBe("host-b");
     expect(status.cells[0]).toMatchObject({ host: "host-b", state: "missing" });
 
-    // B reports again.
+    // B and C report again.
     expectExit(await hostB.run(["run", "tick", "-q"], { env: fakeClockB }), 0);
+    expectExit(await hostC.run(["fleet", "sync"]), 0);
     const back = await watchFleet();
     const b = back.json.entries.find((e) => e.host === "host-b" && e.job === "*")!;
     expect(b).toMatchObject({ state: "ok", notice: "recovered" });
+    expect(back.json.entries.find((e) => e.host === "host-c" && e.job === "*")).toMatchObject({
+      state: "ok",
+      notice: "recovered",
+    });
+    expect(sent("host-c", "*", "recovered")).toHaveLength(1);
     const once = await watchFleet();
     expect(once.json.entries.find((e) => e.host === "host-b" && e.job === "*")!.notice).toBeNull();
     expect(sent("host-b", "*", "recovered")).toHaveLength(1);

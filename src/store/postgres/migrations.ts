@@ -257,6 +257,80 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX runs_by_started ON holdfast.runs (started_at) WHERE status <> 'running';
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Liveness of a host with no scheduled job (issue 18): how often it promised to report
+      -- (fleet.report_every, ms; null: it did not say). The hub expects a report that long after the
+      -- last one, so a host whose heartbeats stop goes missing even with nothing scheduled.
+      ALTER TABLE holdfast.heartbeats ADD COLUMN report_every_ms bigint;
+    `,
+  },
+  {
+    version: 6,
+    sql: `
+      -- job_latest and runs_daily kept once per statement instead of once per row (issue 18, P9: a
+      -- replayed batch of 500 runs is four set-based statements, not 1,500 single-row ones), by the
+      -- rules of migration 3's track_run: the run with the highest seq is the last run; a run that
+      -- became succeeded/warning is a success (the newest seq is the last success), failed/interrupted
+      -- a failure (the latest time is the last failure); a run counts once in its day's rollup, when
+      -- it stops running. "changed" is each row of the statement with its status before (NULL: new).
+      DROP TRIGGER runs_track ON holdfast.runs;
+      DROP FUNCTION holdfast.track_run();
+      CREATE FUNCTION holdfast.track_runs() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp AS $f$
+      DECLARE
+        changed text := CASE TG_OP
+          WHEN 'INSERT' THEN 'SELECT n.*, NULL::text AS old_status FROM new_rows n'
+          ELSE 'SELECT n.*, o.status AS old_status FROM new_rows n JOIN old_rows o USING (host_id, run_id)' END;
+      BEGIN
+        EXECUTE format($q$
+          INSERT INTO holdfast.job_latest AS l (host_id, job, last_seq, last_run_id, last_status, last_started_at,
+                                                last_finished_at, last_received_at)
+          SELECT DISTINCT ON (host_id, job) host_id, job, seq, run_id, status, started_at, finished_at, received_at
+          FROM (%s) c ORDER BY host_id, job, seq DESC
+          ON CONFLICT (host_id, job) DO UPDATE SET last_seq = excluded.last_seq, last_run_id = excluded.last_run_id,
+            last_status = excluded.last_status, last_started_at = excluded.last_started_at,
+            last_finished_at = excluded.last_finished_at, last_received_at = excluded.last_received_at
+          WHERE l.last_seq <= excluded.last_seq $q$, changed);
+        EXECUTE format($q$
+          UPDATE holdfast.job_latest l SET last_success_seq = s.seq, last_success_at = s.at,
+            last_success_received_at = s.received_at
+          FROM (SELECT DISTINCT ON (host_id, job) host_id, job, seq, coalesce(finished_at, started_at) AS at, received_at
+                FROM (%s) c WHERE status IN ('succeeded', 'warning') AND old_status IS DISTINCT FROM status
+                ORDER BY host_id, job, seq DESC) s
+          WHERE l.host_id = s.host_id AND l.job = s.job
+            AND (l.last_success_seq IS NULL OR l.last_success_seq <= s.seq) $q$, changed);
+        EXECUTE format($q$
+          UPDATE holdfast.job_latest l SET last_failure_at = f.at
+          FROM (SELECT host_id, job, max(coalesce(finished_at, started_at)) AS at
+                FROM (%s) c WHERE status IN ('failed', 'interrupted') AND old_status IS DISTINCT FROM status
+                GROUP BY host_id, job) f
+          WHERE l.host_id = f.host_id AND l.job = f.job AND (l.last_failure_at IS NULL OR l.last_failure_at <= f.at) $q$,
+          changed);
+        EXECUTE format($q$
+          INSERT INTO holdfast.runs_daily AS d (host_id, job, day, runs, succeeded, warning, failed, other, duration_ms)
+          SELECT host_id, job, (started_at AT TIME ZONE 'UTC')::date, count(*),
+                 count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'warning'),
+                 count(*) FILTER (WHERE status IN ('failed', 'interrupted')),
+                 count(*) FILTER (WHERE status NOT IN ('succeeded', 'warning', 'failed', 'interrupted')),
+                 coalesce(sum(duration_ms), 0)
+          FROM (%s) c WHERE status <> 'running' AND (old_status IS NULL OR old_status = 'running')
+          GROUP BY 1, 2, 3
+          ON CONFLICT (host_id, job, day) DO UPDATE SET runs = d.runs + excluded.runs,
+            succeeded = d.succeeded + excluded.succeeded, warning = d.warning + excluded.warning,
+            failed = d.failed + excluded.failed, other = d.other + excluded.other,
+            duration_ms = d.duration_ms + excluded.duration_ms $q$, changed);
+        RETURN NULL;
+      END
+      $f$;
+      CREATE TRIGGER runs_track_insert AFTER INSERT ON holdfast.runs REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION holdfast.track_runs();
+      CREATE TRIGGER runs_track_update AFTER UPDATE ON holdfast.runs
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION holdfast.track_runs();
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION: number = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

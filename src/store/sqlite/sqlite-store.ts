@@ -751,3 +751,48 @@ function errnoOf(err: unknown): string | undefined {
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Runs by id with their steps and notifications in three reads (not three per run), each with its
+ * seq — the fleet outbox's batches (fleet/outbox.ts). Ids not in the history are left out. Read
+ * in one transaction, so a run and its steps are of one moment.
+ */
+export function readRunsByIds(
+  db: Database.Database,
+  ids: readonly string[],
+): Map<string, { record: RunRecord; seq: number }> {
+  const out = new Map<string, { record: RunRecord; seq: number }>();
+  if (ids.length === 0) return out;
+  const list = JSON.stringify(ids);
+  db.transaction(() => {
+    const runs = db
+      .prepare<[string], RunRow>("SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(?))")
+      .all(list);
+    const steps = db
+      .prepare<[string], StepRow>(
+        "SELECT * FROM steps WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, idx",
+      )
+      .all(list);
+    const notes = db
+      .prepare<[string], NotificationRow & { run_id: string }>(
+        `SELECT run_id, notifier, event, ok, at, attempts, error FROM notifications
+         WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+      )
+      .all(list);
+    const stepsOf = new Map<string, StepRecord[]>();
+    for (const s of steps) {
+      let l = stepsOf.get(s.run_id);
+      if (l === undefined) stepsOf.set(s.run_id, (l = []));
+      l.push(rowToStep(s));
+    }
+    const notesOf = new Map<string, NotificationRecord[]>();
+    for (const n of notes) {
+      let l = notesOf.get(n.run_id);
+      if (l === undefined) notesOf.set(n.run_id, (l = []));
+      l.push(rowToNotification(n));
+    }
+    for (const r of runs)
+      out.set(r.id, { record: rowToRun(r, stepsOf.get(r.id) ?? [], notesOf.get(r.id) ?? []), seq: r.seq });
+  })();
+  return out;
+}
