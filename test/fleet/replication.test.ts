@@ -11,43 +11,33 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { RunRecord } from "../../src/store/types.js";
 import { startCli, collect, parseJson } from "../helpers/cli.js";
-import { expectExit, writeTestConfig, type TestConfig } from "../helpers/holdfast-env.js";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.js";
+import {
+  hubHistory as hubHistoryAt,
+  hubRunIds,
+  localHistory,
+  makeFleetHosts,
+  recordRuns,
+  startFleetDatabase,
+  type FleetTestHost,
+} from "../helpers/fleet.js";
+import { expectExit, writeTestConfig } from "../helpers/holdfast-env.js";
+import type { PostgresServer } from "../helpers/postgres.js";
 
 let pg: PostgresServer;
 let root: string;
 let url: string;
 const ROLE_PASSWORD = "fleet-writer-Secret-9";
 
-interface Host {
-  cfg: TestConfig;
-  id: string;
-  name: string;
-}
+type Host = FleetTestHost;
 const hosts: Host[] = [];
 
 function groupSignal(signal: NodeJS.Signals): void {
   process.kill(-pg.pid, signal);
 }
 
-async function hubRows(hostId: string): Promise<string[]> {
-  const out = await pg.sql(
-    `SELECT coalesce(string_agg(run_id, ',' ORDER BY seq), '') FROM holdfast.runs WHERE host_id = '${hostId}'`,
-    "fleet",
-  );
-  return out === "" ? [] : out.split(",");
-}
-
-async function localHistory(host: Host): Promise<RunRecord[]> {
-  const store = createSqliteStore({ path: path.join(host.cfg.stateDir, "history.db"), readonly: true });
-  try {
-    return (await store.listRuns({ limit: 100_000 })).reverse();
-  } finally {
-    await store.close();
-  }
-}
+const hubRows = (hostId: string) => hubRunIds(pg, hostId);
+const hubHistory = (host: Host) => hubHistoryAt(url, host);
 
 /** Each job's summary (last run, last success, each step's latest record) at the hub and on the host. */
 async function summaries(host: Host): Promise<{ hub: unknown; local: unknown }> {
@@ -61,35 +51,15 @@ async function summaries(host: Host): Promise<{ hub: unknown; local: unknown }> 
   }
 }
 
-async function hubHistory(host: Host): Promise<RunRecord[]> {
-  const store = createPostgresStore({ url, hostId: host.id, migrate: false });
-  try {
-    return (await store.listRuns({ limit: 100_000 })).reverse();
-  } finally {
-    await store.close();
-  }
-}
-
 beforeAll(async () => {
-  pg = await startPostgres();
-  await pg.sql(`CREATE ROLE fleet_writer LOGIN PASSWORD '${ROLE_PASSWORD}'`);
-  await pg.sql("CREATE DATABASE fleet OWNER fleet_writer");
-  url = `postgresql://fleet_writer:${ROLE_PASSWORD}@127.0.0.1:${pg.port}/fleet`;
+  ({ server: pg, url } = await startFleetDatabase("fleet_writer", ROLE_PASSWORD));
   root = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-fleet-"));
-  for (let i = 0; i < 3; i++) {
-    const dir = path.join(root, `host${i}`);
-    fs.mkdirSync(dir);
-    const urlFile = path.join(dir, "fleet.url");
-    fs.writeFileSync(urlFile, `${url}\n`, { mode: 0o600 });
-    const name = `host-${i}`;
-    const cfg = writeTestConfig(dir, {
-      host: name,
-      fleet: { url_file: urlFile, host_name: name, sync_timeout: "4s" },
+  hosts.push(
+    ...(await makeFleetHosts(root, url, 3, (_i, name) => ({
+      fleet: { host_name: name, sync_timeout: "4s" },
       jobs: { nightly: { steps: [{ name: "say", type: "exec", command: ["echo", `backup of ${name}`] }] } },
-    });
-    const id = parseJson<{ host_id: string }>(await cfg.run(["fleet", "id", "--json"])).host_id;
-    hosts.push({ cfg, id, name });
-  }
+    }))),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -193,37 +163,12 @@ describe("fleet replication", () => {
     const h = hosts[1]!;
     // 300 runs queued while the hub refuses (written through the host's own SQLite store).
     await pg.sql("ALTER ROLE fleet_writer NOLOGIN");
-    const store = createSqliteStore({ path: path.join(h.cfg.stateDir, "history.db") });
-    try {
-      for (let i = 0; i < 300; i++) {
-        const id = `bulk-${String(i).padStart(4, "0")}`;
-        const startedAt = new Date(Date.UTC(2026, 11, 1) + i * 60_000).toISOString();
-        await store.createRun({
-          id,
-          job: "nightly",
-          host: h.name,
-          trigger: "schedule",
-          pid: 1,
-          started_at: startedAt,
-          steps: [{ name: "say", type: "exec" }],
-        });
-        await store.updateStep(id, 0, { status: "running", started_at: startedAt, attempts: 1 });
-        await store.updateStep(id, 0, {
-          status: "succeeded",
-          finished_at: startedAt,
-          duration_ms: 5,
-          exit_code: 0,
-        });
-        await store.finishRun(id, {
-          status: "succeeded",
-          exit_code: 0,
-          finished_at: startedAt,
-          duration_ms: 5,
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await recordRuns(h, {
+      prefix: "bulk",
+      count: 300,
+      step: { name: "say", type: "exec" },
+      from: Date.UTC(2026, 11, 1),
+    });
     await pg.sql("ALTER ROLE fleet_writer LOGIN");
     const before = (await hubRows(h.id)).length;
 

@@ -8,12 +8,20 @@
 //  - A `fleet sync` SIGKILLed mid-replay (many queued runs, small batches) resumes without
 //    duplicates or gaps.
 // HOLDFAST_R14_OUTAGE_S sets how long the hub stays down (default 20 s; issue 18 says a minute).
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { collect, parseJson, startCli } from "../helpers/cli.js";
-import { expectExit, writeTestConfig, type TestConfig } from "../helpers/holdfast-env.js";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.js";
+import { expectExit } from "../helpers/holdfast-env.js";
+import {
+  hubHistory as hubHistoryAt,
+  hubRunIds,
+  localHistory,
+  makeFleetHosts,
+  recordRuns,
+  startFleetDatabase,
+  type FleetTestHost,
+} from "../helpers/fleet.js";
+import type { PostgresServer } from "../helpers/postgres.js";
 import { sleep } from "../helpers/reliability.js";
 import {
   makeSharedDir,
@@ -23,9 +31,6 @@ import {
   writePassword,
   writeSampleTree,
 } from "../helpers/restic-backends.js";
-import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { createPostgresStore } from "../../src/store/postgres/postgres-store.js";
-import type { RunRecord } from "../../src/store/types.js";
 
 const OUTAGE_MS = Number(process.env.HOLDFAST_R14_OUTAGE_S ?? 20) * 1000;
 const SYNC_TIMEOUT_MS = 3_000;
@@ -35,70 +40,33 @@ let server: PostgresServer;
 let root: string;
 let url: string;
 
-interface Host {
-  name: string;
-  cfg: TestConfig;
-  id: string;
-  repo: { repo: string; passwordFile: string };
-}
+type Host = FleetTestHost & { repo: { repo: string; passwordFile: string } };
 const hosts: Host[] = [];
 
-async function localHistory(h: Host): Promise<RunRecord[]> {
-  const store = createSqliteStore({ path: path.join(h.cfg.stateDir, "history.db"), readonly: true });
-  try {
-    return (await store.listRuns({ limit: 100_000 })).reverse();
-  } finally {
-    await store.close();
-  }
-}
-
-async function hubHistory(h: Host): Promise<RunRecord[]> {
-  const store = createPostgresStore({ url, hostId: h.id, migrate: false });
-  try {
-    return (await store.listRuns({ limit: 100_000 })).reverse();
-  } finally {
-    await store.close();
-  }
-}
-
-/** The hub's run ids of a host in the hub's order of arrival, and how many rows in all. */
-async function hubIds(h: Host): Promise<string[]> {
-  const out = await server.sql(
-    `SELECT coalesce(string_agg(run_id, ',' ORDER BY seq), '') FROM holdfast.runs WHERE host_id = '${h.id}'`,
-    "fleet",
-  );
-  return out === "" ? [] : out.split(",");
-}
+const hubHistory = (h: Host) => hubHistoryAt(url, h);
+const hubIds = (h: Host) => hubRunIds(server, h.id);
 
 beforeAll(async () => {
-  server = await startPostgres();
-  await server.sql("CREATE ROLE fleet_owner LOGIN PASSWORD 'owner-pw-r14'");
-  await server.sql("CREATE DATABASE fleet OWNER fleet_owner");
-  url = `postgresql://fleet_owner:owner-pw-r14@127.0.0.1:${server.port}/fleet`;
+  ({ server, url } = await startFleetDatabase("fleet_owner", "owner-pw-r14"));
   root = makeSharedDir("holdfast-r14-");
   const src = path.join(root, "src");
   writeSampleTree(src);
-  for (let i = 0; i < 3; i++) {
-    const name = `host-${i}`;
-    const dir = path.join(root, name);
-    fs.mkdirSync(dir);
+  const repos: Host["repo"][] = [];
+  const made = await makeFleetHosts(root, url, 3, (i, _name, dir) => {
     const repo = {
       repo: path.join(dir, "repo"),
       passwordFile: writePassword(path.join(dir, "repo.pw"), `pw-${i}`),
     };
     resticInit(repo);
-    const urlFile = path.join(dir, "fleet.url");
-    fs.writeFileSync(urlFile, `${url}\n`, { mode: 0o600 });
-    const cfg = writeTestConfig(dir, {
-      host: name,
-      fleet: { url_file: urlFile, sync_timeout: `${SYNC_TIMEOUT_MS}ms` },
+    repos.push(repo);
+    return {
+      fleet: { sync_timeout: `${SYNC_TIMEOUT_MS}ms` },
       repositories: { main: { url: repo.repo, password_file: repo.passwordFile } },
       sources: { s: { paths: [src] } },
       jobs: { nightly: { steps: [{ name: "backup", type: "backup", source: "s", repos: ["main"] }] } },
-    });
-    const id = parseJson<{ host_id: string }>(await cfg.run(["fleet", "id", "--json"])).host_id;
-    hosts.push({ name, cfg, id, repo });
-  }
+    };
+  });
+  hosts.push(...made.map((h, i) => ({ ...h, repo: repos[i]! })));
 }, 120_000);
 
 afterAll(async () => {
@@ -171,37 +139,12 @@ describe("R14: the fleet's hub down for a while", () => {
     const h = hosts[0]!;
     await server.halt();
     // 400 more runs queued while the hub is down (through the host's own SQLite store, as a run does).
-    const store = createSqliteStore({ path: path.join(h.cfg.stateDir, "history.db") });
-    try {
-      for (let i = 0; i < 400; i++) {
-        const id = `queued-${String(i).padStart(4, "0")}`;
-        const startedAt = new Date(Date.UTC(2026, 11, 2) + i * 60_000).toISOString();
-        await store.createRun({
-          id,
-          job: "nightly",
-          host: h.name,
-          trigger: "schedule",
-          pid: 1,
-          started_at: startedAt,
-          steps: [{ name: "backup", type: "backup" }],
-        });
-        await store.updateStep(id, 0, { status: "running", started_at: startedAt, attempts: 1 });
-        await store.updateStep(id, 0, {
-          status: "succeeded",
-          finished_at: startedAt,
-          duration_ms: 7,
-          exit_code: 0,
-        });
-        await store.finishRun(id, {
-          status: "succeeded",
-          exit_code: 0,
-          finished_at: startedAt,
-          duration_ms: 7,
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await recordRuns(h, {
+      prefix: "queued",
+      count: 400,
+      step: { name: "backup", type: "backup" },
+      from: Date.UTC(2026, 11, 2),
+    });
     await server.restart();
     const before = (await hubIds(h)).length;
     const child = startCli(["--config", h.cfg.file, "fleet", "sync", "--batch-size", "3"], {
