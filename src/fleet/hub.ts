@@ -2,12 +2,24 @@
 // the fleet database with fleet.view_url_file (the read-only viewer role), else url_file.
 import pg from "pg";
 import type { Config } from "../config/types.js";
-import { describePgUrl, pgTypes, toStoreError } from "../store/postgres/postgres-store.js";
+import {
+  createPostgresStore,
+  describePgUrl,
+  pgTypes,
+  toStoreError,
+} from "../store/postgres/postgres-store.js";
+import type { RunStore } from "../store/types.js";
 import { readFleetViewUrl } from "./config.js";
 import { readFleetView, type FleetView } from "./fleet-view.js";
 
 export interface HubReader {
-  view(): Promise<FleetView>;
+  /** The fleet view, or with hostId that host's part of it (no hosts: not in the fleet). */
+  view(hostId?: string): Promise<FleetView>;
+  /**
+   * One host's history at the hub, as a RunStore on the viewer's pool (read only: the hub calls only
+   * its reading methods). Not closed by the caller; the pool is the reader's.
+   */
+  storeFor(hostId: string): RunStore;
   /** The pool, for the server's other fleet queries. */
   pool: pg.Pool;
   where: string;
@@ -33,7 +45,8 @@ export function openHubReader(config: Config, options: { timeoutMs?: number; max
   return {
     pool,
     where,
-    view: async () => {
+    storeFor: (hostId) => createPostgresStore({ url, hostId, pool, migrate: false }),
+    view: async (hostId) => {
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -41,7 +54,7 @@ export function openHubReader(config: Config, options: { timeoutMs?: number; max
         throw toStoreError(err, where, "connect to the fleet database");
       }
       try {
-        return await readFleetView(client, grace);
+        return await readFleetView(client, grace, hostId === undefined ? {} : { hostId });
       } catch (err) {
         throw toStoreError(err, where, "read the fleet");
       } finally {

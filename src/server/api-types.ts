@@ -109,6 +109,12 @@ export interface JobStatus {
   due_at?: string | null;
   /** How long after due_at the job turns late (a tenth of the schedule's period, at least 5 min). */
   grace_ms?: number | null;
+  /**
+   * The fleet hub's GET /api/status?host=ID only: the job's state in the fleet grid, on the hub's
+   * clock ("missing" while its host is), and the host it is of.
+   */
+  fleet_state?: "missing" | "failed" | "stale" | "warning" | "never" | "running" | "ok";
+  host_id?: string;
   steps: Array<{
     name: string;
     type: string;

@@ -20,7 +20,7 @@ import { browseRoutes } from "./routes/browse.js";
 import { downloadRoutes } from "./routes/download.js";
 import { eventRoutes } from "./routes/events.js";
 import { tokenRoutes } from "./routes/tokens.js";
-import { fleetRoutes } from "./routes/fleet.js";
+import { fleetHostRoutes, fleetRoutes, noFleetHostRoutes } from "./routes/fleet.js";
 
 export { PACKAGE_ROOT, packageVersion, type ServerContext, type ServerDeps } from "./context.js";
 
@@ -70,6 +70,8 @@ export function createApp(deps: ServerDeps): Hono {
   app.route("/", healthRoutes(ctx));
   app.route("/", metricsRoutes(ctx));
   app.route("/", infoRoutes(ctx));
+  // ?host= on the views of the history: another host's rows at the fleet hub (before the local routes).
+  app.route("/", deps.fleet ? fleetHostRoutes(ctx, deps.fleet) : noFleetHostRoutes());
   app.route("/", statusRoutes(ctx));
   app.route("/", runRoutes(ctx));
   app.route("/", configRoutes(ctx));

@@ -157,6 +157,107 @@ describe("serve --store postgres (the fleet hub)", () => {
     expect(page2.headers.get("content-type")).toMatch(/text\/html/);
   }, 120_000);
 
+  it("filters the dashboard's history views by host (?host=ID): status, runs, a run; logs stay on the host", async () => {
+    const s = await serveHub(["--store", "postgres"]);
+    const get = async <T>(p: string): Promise<{ status: number; body: T; text: string }> => {
+      const res = await fetch(`${s.base}${p}`);
+      const text = await res.text();
+      return { status: res.status, body: JSON.parse(text) as T, text };
+    };
+    type Runs = {
+      runs: Array<{ id: string; job: string; host: string; status: string }>;
+      next_before_run: string | null;
+    };
+    type Status = {
+      jobs: Array<{
+        name: string;
+        state: string;
+        host_id: string;
+        fleet_state: string;
+        last_run: { id: string } | null;
+        steps: Array<{ name: string }>;
+      }>;
+      host: { host_id: string; host: string; state: string };
+    };
+    const a = await get<Status>(`/api/status?host=${hostA.id}`);
+    expect(a.status).toBe(200);
+    expect(a.body.host).toMatchObject({ host_id: hostA.id, host: "host-a" });
+    expect(a.body.jobs.map((j) => `${j.name}:${j.state}:${j.fleet_state}`)).toEqual([
+      "nightly:ok:ok",
+      "weekly:never:never",
+    ]);
+    expect(a.body.jobs.every((j) => j.host_id === hostA.id)).toBe(true);
+    expect(a.body.jobs[0]!.steps.map((st) => st.name)).toEqual(["say"]);
+    const b = await get<Status>(`/api/status?host=${hostB.id}`);
+    expect(b.body.jobs.map((j) => `${j.name}:${j.state}`)).toEqual(["nightly:failed"]);
+    // The hub's own status is its own config's (no jobs), not the fleet's.
+    expect((await get<Status>("/api/status")).body.jobs).toEqual([]);
+
+    const runsA = await get<Runs>(`/api/runs?host=${hostA.id}`);
+    expect(runsA.status).toBe(200);
+    expect(runsA.body.runs).toHaveLength(3);
+    expect(runsA.body.runs.every((r) => r.host === "host-a" && r.status === "succeeded")).toBe(true);
+    const runsB = await get<Runs>(`/api/runs?host=${hostB.id}&job=nightly`);
+    expect(runsB.body.runs.map((r) => `${r.host}:${r.status}`)).toEqual(["host-b:failed"]);
+    // Pages, by the same cursor as the local history.
+    const first = await get<Runs>(`/api/runs?host=${hostA.id}&limit=2`);
+    expect(first.body.runs).toHaveLength(2);
+    const second = await get<Runs>(
+      `/api/runs?host=${hostA.id}&limit=2&before_run=${first.body.next_before_run}`,
+    );
+    expect(second.body.runs.map((r) => r.id)).toEqual([runsA.body.runs[2]!.id]);
+    expect((await get<Runs>("/api/runs")).body.runs).toEqual([]);
+
+    const runId = runsA.body.runs[0]!.id;
+    const one = await get<{ id: string; host: string; steps: Array<{ name: string; status: string }> }>(
+      `/api/runs/${runId}?host=${hostA.id}`,
+    );
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({
+      id: runId,
+      host: "host-a",
+      steps: [{ name: "say", status: "succeeded" }],
+    });
+    // Another host's run id is not this host's; a prefix and `latest` work as in the local view.
+    expect((await get(`/api/runs/${runId}?host=${hostB.id}`)).status).toBe(404);
+    expect((await get<{ id: string }>(`/api/runs/latest?host=${hostA.id}`)).body.id).toBe(runId);
+    const logs = await get<{ error: { message: string; hint: string } }>(
+      `/api/runs/${runId}/logs?host=${hostA.id}`,
+    );
+    expect(logs.status).toBe(404);
+    expect(logs.body.error.message).toMatch(/stay on its host host-a/);
+    expect(logs.body.error.hint).toContain(`holdfast logs ${runId}`);
+
+    const unknown = await get<{ error: { message: string } }>("/api/runs?host=h-000000000000000000000000");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toMatch(/no host h-0+ in the fleet/);
+    expect((await get("/api/status?host=NOT%20AN%20ID")).status).toBe(400);
+    const hostsOnly = await get<{ hosts: Array<{ host: string }>; cells?: unknown }>("/api/fleet/hosts");
+    expect(hostsOnly.body.hosts.map((h) => h.host)).toEqual(["host-b", "host-a"]);
+    expect(hostsOnly.body.cells).toBeUndefined();
+    for (const r of [a, b, runsA, one, logs])
+      for (const pw of Object.values(PASSWORDS)) expect(r.text).not.toContain(pw);
+    // The dashboard's host-scoped pages exist (the single-page app answers them).
+    for (const p of [
+      `/fleet/hosts/${hostA.id}`,
+      `/fleet/hosts/${hostA.id}/jobs/nightly`,
+      `/fleet/hosts/${hostA.id}/runs/${runId}`,
+    ])
+      expect((await fetch(`${s.base}${p}`)).headers.get("content-type")).toMatch(/text\/html/);
+  }, 120_000);
+
+  it("refuses ?host= on a server without the fleet instead of answering with its own history", async () => {
+    const s = await serveHub();
+    for (const p of ["/api/status", "/api/runs", "/api/runs/latest"]) {
+      const res = await fetch(`${s.base}${p}?host=${hostA.id}`);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { message: string; hint: string } };
+      expect(body.error.message).toMatch(/shows only its own history/);
+      expect(body.error.hint).toMatch(/serve --store postgres/);
+    }
+    expect((await fetch(`${s.base}/api/runs`)).status).toBe(200);
+  }, 120_000);
+
   it("gives /metrics a host label and an _expected series, so a job that never ran still alerts", async () => {
     const s = await serveHub(["--store", "postgres"]);
     const res = await fetch(`${s.base}/metrics`);

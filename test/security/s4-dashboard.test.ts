@@ -182,7 +182,7 @@ describe("S4: the dashboard", () => {
     // Only the static web files and /healthz are open; they carry no data.
     for (const r of open)
       expect(r).toMatch(
-        /^GET (\/|\/healthz|\/[\w.-]+\.(js|css|html|ico|svg)|\/index\.html|\/assets\/x|\/(jobs|runs|repos)\/x(\/snapshots\/x(\/restore)?)?|\/fleet(\/hosts\/x)?)$/,
+        /^GET (\/|\/healthz|\/[\w.-]+\.(js|css|html|ico|svg)|\/index\.html|\/assets\/x|\/(jobs|runs|repos)\/x(\/snapshots\/x(\/restore)?)?|\/fleet(\/hosts\/x(\/(jobs|runs)\/x)?)?)$/,
       );
     expect(api.length).toBeGreaterThanOrEqual(10);
 

@@ -36,6 +36,10 @@ function View({ route }: { route: Route }) {
       return <FleetOverview />;
     case "fleetHost":
       return <FleetHostView id={route.id} />;
+    case "fleetJob":
+      return <JobView job={route.job} host={route.host} />;
+    case "fleetRun":
+      return <RunView id={route.id} step={route.step} host={route.host} />;
     case "notfound":
       return (
         <>
@@ -57,6 +61,8 @@ const VIEW_TITLE: Record<Route["name"], (r: Route) => string> = {
   restore: (r) => (r.name === "restore" ? `restore from ${r.id.slice(0, 8)}` : ""),
   fleet: () => "fleet",
   fleetHost: (r) => (r.name === "fleetHost" ? `fleet host ${r.id}` : ""),
+  fleetJob: (r) => (r.name === "fleetJob" ? `job ${r.job} on ${r.host}` : ""),
+  fleetRun: (r) => (r.name === "fleetRun" ? `run ${r.id.slice(-8)} on ${r.host}` : ""),
   notfound: () => "not found",
 };
 

@@ -11,6 +11,8 @@ export type Route =
   | { name: "restore"; repo: string; id: string }
   | { name: "fleet" }
   | { name: "fleetHost"; id: string }
+  | { name: "fleetJob"; host: string; job: string }
+  | { name: "fleetRun"; host: string; id: string; step: string | null }
   | { name: "notfound"; path: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -25,7 +27,32 @@ export const href = {
   restore: (repo: string, id: string) => `/repos/${seg(repo)}/snapshots/${seg(id)}/restore`,
   fleet: () => "/fleet",
   fleetHost: (id: string) => `/fleet/hosts/${seg(id)}`,
+  fleetJob: (host: string, job: string) => `/fleet/hosts/${seg(host)}/jobs/${seg(job)}`,
+  fleetRun: (host: string, id: string, step?: string | null) =>
+    `/fleet/hosts/${seg(host)}/runs/${seg(id)}${step ? `?step=${seg(step)}` : ""}`,
 };
+
+/**
+ * The links of the history views (home, job, run) for one host: the hub's own (host null), or a
+ * fleet host's at the hub (/fleet/hosts/ID/…, read with ?host=ID).
+ */
+export interface HostLinks {
+  host: string | null;
+  job: (job: string) => string;
+  run: (id: string, step?: string | null) => string;
+  /** What to add to an API path of the history (?host=ID), "" for the hub's own. */
+  query: (sep: "?" | "&") => string;
+}
+
+export function hostLinks(host: string | null): HostLinks {
+  if (host === null) return { host, job: href.job, run: href.run, query: () => "" };
+  return {
+    host,
+    job: (job) => href.fleetJob(host, job),
+    run: (id, step) => href.fleetRun(host, id, step),
+    query: (sep) => `${sep}host=${seg(host)}`,
+  };
+}
 
 export function parseRoute(url: URL): Route {
   const parts = url.pathname
@@ -47,6 +74,24 @@ export function parseRoute(url: URL): Route {
   if (a === "fleet" && parts.length === 1) return { name: "fleet" };
   if (a === "fleet" && b === "hosts" && c !== undefined && parts.length === 3)
     return { name: "fleetHost", id: c };
+  if (
+    a === "fleet" &&
+    b === "hosts" &&
+    c !== undefined &&
+    d === "jobs" &&
+    e !== undefined &&
+    parts.length === 5
+  )
+    return { name: "fleetJob", host: c, job: e };
+  if (
+    a === "fleet" &&
+    b === "hosts" &&
+    c !== undefined &&
+    d === "runs" &&
+    e !== undefined &&
+    parts.length === 5
+  )
+    return { name: "fleetRun", host: c, id: e, step: q.get("step") };
   if (a === "repos" && b !== undefined) {
     if (parts.length === 2) return { name: "repo", repo: b };
     if (c === "snapshots" && d !== undefined && parts.length === 4)

@@ -38,6 +38,8 @@ export const VIEW_ROUTES = [
   "/repos/:repo/snapshots/:id/restore",
   "/fleet",
   "/fleet/hosts/:id",
+  "/fleet/hosts/:id/jobs/:job",
+  "/fleet/hosts/:id/runs/:run",
 ] as const;
 
 function loadFiles(dir: string): Map<string, WebFile> {

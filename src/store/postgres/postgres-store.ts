@@ -54,6 +54,11 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Apply pending migrations on first use (default true). A writer role without CREATE cannot. */
   migrate?: boolean;
+  /**
+   * An open pool to use instead of one of its own (the hub reads every host's rows through its
+   * viewer pool); the store then never ends it, and `url` only names the database in messages.
+   */
+  pool?: pg.Pool;
 }
 
 type Client = pg.ClientBase;
@@ -220,11 +225,14 @@ async function connect(pool: pg.Pool, where: string): Promise<pg.PoolClient> {
 export function createPostgresStore(options: PostgresStoreOptions): RunStore {
   const where = describePgUrl(options.url);
   const hostId = options.hostId;
-  const pool = createPgPool(options.url, {
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
-    max: options.maxConnections ?? 4,
-  });
+  const ownPool = options.pool === undefined;
+  const pool =
+    options.pool ??
+    createPgPool(options.url, {
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+      max: options.maxConnections ?? 4,
+    });
   let closed = false;
   let ready: Promise<void> | null = null;
 
@@ -520,7 +528,7 @@ export function createPostgresStore(options: PostgresStoreOptions): RunStore {
     close: async () => {
       if (closed) return;
       closed = true;
-      await pool.end().catch(() => undefined);
+      if (ownPool) await pool.end().catch(() => undefined);
     },
   };
 }

@@ -5,7 +5,7 @@ import { Badge, Duration, ErrorBox, Link, Loading, Time } from "../components.js
 import { FRESHNESS_LABEL, failingStep, freshnessOf, type Freshness } from "../freshness.js";
 import { useLoad } from "../hooks.js";
 import { progress, statusError, statuses, tick, type Progress } from "../live.js";
-import { href } from "../router.js";
+import { href, hostLinks, type HostLinks } from "../router.js";
 import { useStore } from "../store.js";
 import type { JobStatus, RedundancyMatrix } from "../types.js";
 import { ProgressLine } from "./progress.js";
@@ -49,14 +49,25 @@ export function Home() {
   );
 }
 
-function JobCard({ job, f, progress }: { job: JobStatus; f: Freshness; progress: Progress | undefined }) {
+/** One job's card; `links` makes it a fleet host's (the hub's /fleet/hosts/ID/…). */
+export function JobCard({
+  job,
+  f,
+  progress,
+  links = hostLinks(null),
+}: {
+  job: JobStatus;
+  f: Freshness;
+  progress: Progress | undefined;
+  links?: HostLinks;
+}) {
   const failing = f === "failed" || f === "overdue" ? failingStep(job) : null;
   const last = job.last_run;
   return (
     <li class={`card fresh-${f}`}>
       <div class="card-head">
         <h3>
-          <Link href={href.job(job.name)}>{job.name}</Link>
+          <Link href={links.job(job.name)}>{job.name}</Link>
         </h3>
         <Badge status={f} label={FRESHNESS_LABEL[f]} />
       </div>
@@ -71,7 +82,7 @@ function JobCard({ job, f, progress }: { job: JobStatus; f: Freshness; progress:
           <dt>Last run</dt>
           <dd>
             {last ? (
-              <Link href={href.run(last.id)} aria-label={`last run of ${job.name}, ${last.status}`}>
+              <Link href={links.run(last.id)} aria-label={`last run of ${job.name}, ${last.status}`}>
                 <Time iso={last.started_at} rel /> · {last.status}
                 {last.duration_ms !== null && (
                   <>

@@ -1,22 +1,42 @@
 // One job: its freshness, its steps' latest records (Run now per job and per step), and its history
 // paged with a cursor; every row is a link to the run, so it can be focused and opened by keyboard.
+// With `host` (the fleet hub's /fleet/hosts/ID/jobs/JOB), the same view of that host's job, read
+// from the fleet database (?host=ID); runs are started on the host itself, not from the hub.
 import { useState } from "preact/hooks";
 import { errorText, getJson, postJson } from "../api.js";
 import { Badge, Crumbs, Duration, ErrorBox, Link, Loading, Time } from "../components.js";
 import { FRESHNESS_LABEL, freshnessOf } from "../freshness.js";
 import { useLoad } from "../hooks.js";
 import { info, refreshStatus, statuses, tick } from "../live.js";
-import { href, navigate } from "../router.js";
+import { href, hostLinks, navigate, type HostLinks } from "../router.js";
 import { useStore } from "../store.js";
-import type { RunRecord, RunsPage, RunStarted } from "../types.js";
+import type { JobStatus, RunsPage, RunStarted, StatusResponse } from "../types.js";
+import { RunTable } from "./RunTable.js";
 
 const PAGE = 20;
 
-export function JobView({ job }: { job: string }) {
-  const all = useStore(statuses);
+/** The job statuses of the hub's own config, or of a fleet host (null while loading). */
+export function useStatuses(host: string | null): { jobs: JobStatus[] | null; error: unknown } {
+  const local = useStore(statuses);
+  const t = useStore(tick);
+  const remote = useLoad(
+    `status:${host ?? ""}`,
+    (signal) =>
+      host === null
+        ? Promise.resolve(null)
+        : getJson<StatusResponse>(`/api/status?host=${encodeURIComponent(host)}`, signal),
+    t,
+  );
+  if (host === null) return { jobs: local, error: null };
+  return { jobs: remote.value?.jobs ?? null, error: remote.error };
+}
+
+export function JobView({ job, host = null }: { job: string; host?: string | null }) {
+  const links = hostLinks(host);
+  const { jobs: all, error: statusError } = useStatuses(host);
   const i = useStore(info);
   const status = all?.find((j) => j.name === job) ?? null;
-  const canRun = i?.capabilities.run === true && i.role !== "viewer";
+  const canRun = host === null && i?.capabilities.run === true && i.role !== "viewer";
   const [message, setMessage] = useState<{ ok: boolean; text: string; hint?: string | null } | null>(null);
 
   const runNow = async (steps?: string[]) => {
@@ -37,12 +57,33 @@ export function JobView({ job }: { job: string }) {
 
   return (
     <>
-      <Crumbs items={[{ label: "home", href: href.home() }, { label: `job ${job}` }]} />
+      <Crumbs
+        items={[
+          { label: "home", href: href.home() },
+          ...(host === null
+            ? []
+            : [
+                { label: "fleet", href: href.fleet() },
+                { label: `host ${host}`, href: href.fleetHost(host) },
+              ]),
+          { label: `job ${job}` },
+        ]}
+      />
       <h1 tabIndex={-1}>
-        {job} {status && <Badge status={freshnessOf(status)} label={FRESHNESS_LABEL[freshnessOf(status)]} />}
+        {job} {host !== null && <span class="muted">on {host}</span>}{" "}
+        {status && <Badge status={freshnessOf(status)} label={FRESHNESS_LABEL[freshnessOf(status)]} />}
       </h1>
+      {statusError !== null && <ErrorBox error={statusError} title="The job's state could not be read" />}
       {all !== null && !status && (
-        <ErrorBox error={new Error(`there is no job named "${job}" in the config`)} />
+        <ErrorBox
+          error={
+            new Error(
+              host === null
+                ? `there is no job named "${job}" in the config`
+                : `host ${host} has no job named "${job}" at the hub`,
+            )
+          }
+        />
       )}
       {status && (
         <>
@@ -105,7 +146,7 @@ export function JobView({ job }: { job: string }) {
                     {s.name} <span class="muted small">{s.type}</span>
                   </th>
                   <td data-label="Latest">
-                    <Link href={href.run(s.run_id, s.name)}>
+                    <Link href={links.run(s.run_id, s.name)}>
                       <Badge status={s.status} />
                     </Link>
                     {s.error && (
@@ -140,21 +181,21 @@ export function JobView({ job }: { job: string }) {
         </>
       )}
       <h2>History</h2>
-      <History job={job} />
+      <History job={job} links={links} />
     </>
   );
 }
 
 /** Pages by cursor; the first page follows live updates, older pages stay as they were read. */
-function History({ job }: { job: string }) {
+function History({ job, links }: { job: string; links: HostLinks }) {
   const t = useStore(tick);
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors.at(-1) ?? null;
   const page = useLoad(
-    `runs:${job}:${cursor ?? ""}`,
+    `runs:${links.host ?? ""}:${job}:${cursor ?? ""}`,
     (signal) =>
       getJson<RunsPage>(
-        `/api/runs?job=${encodeURIComponent(job)}&limit=${PAGE}${cursor ? `&before_run=${encodeURIComponent(cursor)}` : ""}`,
+        `/api/runs?job=${encodeURIComponent(job)}&limit=${PAGE}${cursor ? `&before_run=${encodeURIComponent(cursor)}` : ""}${links.query("&")}`,
         signal,
       ),
     cursor === null ? t : 0,
@@ -163,7 +204,7 @@ function History({ job }: { job: string }) {
     <>
       {page.error !== null && <ErrorBox error={page.error} title="The history could not be read" />}
       {page.value === null && page.error === null && <Loading what="the history" />}
-      {page.value && <RunTable runs={page.value.runs} />}
+      {page.value && <RunTable runs={page.value.runs} runHref={(id) => links.run(id)} />}
       <div class="pager">
         {cursors.length > 0 && (
           <button type="button" class="secondary" onClick={() => setCursors([])}>
@@ -187,51 +228,5 @@ function History({ job }: { job: string }) {
         {cursors.length > 0 && <span class="muted small">page {cursors.length + 1}</span>}
       </div>
     </>
-  );
-}
-
-export function RunTable({ runs }: { runs: RunRecord[] }) {
-  if (runs.length === 0) return <p class="muted">No runs yet.</p>;
-  return (
-    <table class="stack runs">
-      <thead>
-        <tr>
-          <th scope="col">Started</th>
-          <th scope="col">Status</th>
-          <th scope="col">Took</th>
-          <th scope="col">Trigger</th>
-          <th scope="col">Steps</th>
-        </tr>
-      </thead>
-      <tbody>
-        {runs.map((r) => (
-          <tr key={r.id}>
-            <th scope="row">
-              <Link
-                href={href.run(r.id)}
-                aria-label={`run ${r.id} of ${r.job}, ${r.status}, started ${r.started_at}`}
-              >
-                <Time iso={r.started_at} />
-              </Link>
-              <div class="muted small mono">{r.id.slice(-10)}</div>
-            </th>
-            <td data-label="Status">
-              <Badge status={r.status} />
-            </td>
-            <td data-label="Took">
-              <Duration ms={r.duration_ms} />
-            </td>
-            <td data-label="Trigger">{r.trigger}</td>
-            <td data-label="Steps" class="small">
-              {r.steps.map((s) => (
-                <span key={s.index} class={`step-chip ${s.status}`} title={`${s.name}: ${s.status}`}>
-                  {s.name}{" "}
-                </span>
-              ))}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }

@@ -7,7 +7,7 @@ import { Badge, Crumbs, Duration, ErrorBox, Link, Loading, Time } from "../compo
 import { formatBytes } from "../format.js";
 import { useLoad } from "../hooks.js";
 import { info, liveMode, progress, refreshStatus, tick } from "../live.js";
-import { href, navigate } from "../router.js";
+import { href, hostLinks, navigate, type HostLinks } from "../router.js";
 import { useStore } from "../store.js";
 import type { CancelResponse, RunRecord, StepRecord } from "../types.js";
 import { LogView } from "./LogView.js";
@@ -26,13 +26,23 @@ const TONE: Record<string, string> = {
 /** While a run goes on and no event stream tells us, its record is re-read this often. */
 const RUNNING_POLL_MS = 3000;
 
-export function RunView({ id, step }: { id: string; step: string | null }) {
+/** A run of the hub's own history, or with `host` a fleet host's run at the hub (its logs stay there). */
+export function RunView({
+  id,
+  step,
+  host = null,
+}: {
+  id: string;
+  step: string | null;
+  host?: string | null;
+}) {
+  const links = hostLinks(host);
   const t = useStore(tick);
   const mode = useStore(liveMode);
   const [local, setLocal] = useState(0);
   const run = useLoad(
-    `run:${id}`,
-    (signal) => getJson<RunRecord>(`/api/runs/${encodeURIComponent(id)}`, signal),
+    `run:${host ?? ""}:${id}`,
+    (signal) => getJson<RunRecord>(`/api/runs/${encodeURIComponent(id)}${links.query("?")}`, signal),
     t + local,
   );
   const r = run.value;
@@ -48,8 +58,14 @@ export function RunView({ id, step }: { id: string; step: string | null }) {
       <Crumbs
         items={[
           { label: "home", href: href.home() },
+          ...(host === null
+            ? []
+            : [
+                { label: "fleet", href: href.fleet() },
+                { label: `host ${host}`, href: href.fleetHost(host) },
+              ]),
           ...(r
-            ? [{ label: `job ${r.job}`, href: r.job.startsWith("@") ? href.home() : href.job(r.job) }]
+            ? [{ label: `job ${r.job}`, href: r.job.startsWith("@") ? href.home() : links.job(r.job) }]
             : []),
           { label: `run ${id.slice(-10)}` },
         ]}
@@ -59,16 +75,16 @@ export function RunView({ id, step }: { id: string; step: string | null }) {
       </h1>
       {run.error !== null && <ErrorBox error={run.error} title="The run could not be read" />}
       {!r && run.error === null && <Loading what="the run" />}
-      {r && <RunBody run={r} step={step} />}
+      {r && <RunBody run={r} step={step} links={links} />}
     </>
   );
 }
 
-function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
+function RunBody({ run, step, links }: { run: RunRecord; step: string | null; links: HostLinks }) {
   const i = useStore(info);
   const live = useStore(progress)[run.id];
   const running = run.status === "running";
-  const canCancel = running && i?.capabilities.cancel === true && i.role !== "viewer";
+  const canCancel = links.host === null && running && i?.capabilities.cancel === true && i.role !== "viewer";
   const [cancel, setCancel] = useState<
     { state: "idle" | "asking" | "sent" } | { state: "error"; error: unknown }
   >({
@@ -148,7 +164,7 @@ function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
       {cancel.state === "error" && <ErrorBox error={cancel.error} title="Cancel failed" />}
 
       <h2 id="timeline-h">Pipeline</h2>
-      <Timeline run={run} />
+      <Timeline run={run} links={links} />
 
       <h2 id="steps-h">Steps</h2>
       <div class="tabs" role="tablist" aria-label="Step logs">
@@ -160,7 +176,7 @@ function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
             id={`tab-${s.index}`}
             aria-selected={selected?.index === s.index}
             aria-controls="step-panel"
-            onClick={() => navigate(href.run(run.id, s.name), { replace: true })}
+            onClick={() => navigate(links.run(run.id, s.name), { replace: true })}
           >
             {s.name} <span class="small">({s.status.replace("_", " ")})</span>
           </button>
@@ -168,8 +184,14 @@ function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
       </div>
       {selected ? (
         <div id="step-panel" role="tabpanel" aria-labelledby={`tab-${selected.index}`}>
-          <StepDetail step={selected} />
-          <LogView key={`${run.id}:${selected.index}`} runId={run.id} step={selected} />
+          <StepDetail step={selected} local={links.host === null} />
+          {links.host === null ? (
+            <LogView key={`${run.id}:${selected.index}`} runId={run.id} step={selected} />
+          ) : (
+            <p class="muted">
+              The log stays on {run.host}: <code>holdfast logs {run.id}</code> there.
+            </p>
+          )}
         </div>
       ) : (
         <p class="muted">Choose a step to see its result and log.</p>
@@ -178,7 +200,7 @@ function RunBody({ run, step }: { run: RunRecord; step: string | null }) {
   );
 }
 
-function Timeline({ run }: { run: RunRecord }) {
+function Timeline({ run, links }: { run: RunRecord; links: HostLinks }) {
   const start = Date.parse(run.started_at);
   const end = run.finished_at ? Date.parse(run.finished_at) : Date.now();
   const span = Math.max(1, end - start);
@@ -191,7 +213,7 @@ function Timeline({ run }: { run: RunRecord }) {
         const width = from !== null && to !== null ? Math.max(0.5, ((to - from) / span) * 100) : 0;
         return (
           <li key={s.index}>
-            <Link href={href.run(run.id, s.name)} aria-label={`${s.name}: ${s.status}`}>
+            <Link href={links.run(run.id, s.name)} aria-label={`${s.name}: ${s.status}`}>
               {s.name}
             </Link>
             <div class="track" aria-hidden="true">
@@ -213,7 +235,8 @@ function Timeline({ run }: { run: RunRecord }) {
   );
 }
 
-function StepDetail({ step }: { step: StepRecord }) {
+/** `local`: the repositories are this server's (a fleet host's are not browsable from the hub). */
+function StepDetail({ step, local }: { step: StepRecord; local: boolean }) {
   return (
     <div class="step-detail">
       <p>
@@ -249,15 +272,15 @@ function StepDetail({ step }: { step: StepRecord }) {
           <tbody>
             {step.targets.map((t) => (
               <tr key={t.repo}>
-                <th scope="row">
-                  <Link href={href.repo(t.repo)}>{t.repo}</Link>
-                </th>
+                <th scope="row">{local ? <Link href={href.repo(t.repo)}>{t.repo}</Link> : t.repo}</th>
                 <td data-label="Status">
                   <Badge status={t.status} />
                   {t.error && <div class="small">{t.error.message}</div>}
                 </td>
                 <td data-label="Snapshot">
-                  {typeof t.snapshot_id === "string" ? (
+                  {typeof t.snapshot_id === "string" && !local ? (
+                    <span class="mono">{t.snapshot_id.slice(0, 8)}</span>
+                  ) : typeof t.snapshot_id === "string" ? (
                     <Link href={href.snapshot(t.repo, t.snapshot_id)} class="mono">
                       {t.snapshot_id.slice(0, 8)}
                     </Link>

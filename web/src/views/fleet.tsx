@@ -1,12 +1,18 @@
 // The fleet hub's views (serve --store postgres): /fleet — every host (state, last report, clock
 // skew, replication lag, versions) and the host × job grid, worst first, on the hub's clock — and
-// /fleet/hosts/:id, a host's last 50 runs. Read from GET /api/fleet and /api/fleet/hosts/:id/runs.
+// /fleet/hosts/:id, one host's home: its jobs (GET /api/status?host=ID) and its last 50 runs
+// (/api/fleet/hosts/:id/runs); from there its jobs and runs (/fleet/hosts/:id/jobs/:job, …/runs/:run)
+// are the dashboard's own job and run views filtered by host. A host picker on each.
 import { getJson } from "../api.js";
-import { Badge, Crumbs, Duration, ErrorBox, Link, Loading, Time } from "../components.js";
+import { Badge, Crumbs, ErrorBox, Link, Loading, Time } from "../components.js";
+import { FRESHNESS_LABEL, freshnessOf } from "../freshness.js";
 import { useLoad } from "../hooks.js";
 import { tick } from "../live.js";
-import { href } from "../router.js";
+import { href, hostLinks, navigate } from "../router.js";
 import { useStore } from "../store.js";
+import type { StatusResponse } from "../types.js";
+import { JobCard } from "./Home.js";
+import { RunTable, type RunRow } from "./RunTable.js";
 
 interface FleetHost {
   host_id: string;
@@ -44,21 +50,44 @@ interface FleetViewBody {
 
 interface HostRunsBody {
   host_id: string;
-  runs: Array<{
-    id: string;
-    job: string;
-    status: string;
-    trigger: string;
-    started_at: string;
-    received_at: string;
-    duration_ms: number | null;
-    steps: Array<{ name: string; status: string }>;
-  }>;
+  runs: RunRow[];
+}
+
+interface FleetHostsBody {
+  hub_now: string;
+  hosts: FleetHost[];
+}
+
+/** Picks a host: its page (the hosts of GET /api/fleet/hosts, worst first). */
+function HostPicker({ current }: { current: string | null }) {
+  const list = useLoad("fleet-hosts", (signal) => getJson<FleetHostsBody>("/api/fleet/hosts", signal));
+  const hosts = list.value?.hosts ?? [];
+  return (
+    <label class="host-picker">
+      Host{" "}
+      <select
+        aria-label="host"
+        value={current ?? ""}
+        onChange={(e) => {
+          const id = (e.currentTarget as HTMLSelectElement).value;
+          if (id !== "") navigate(href.fleetHost(id));
+        }}
+      >
+        <option value="">{hosts.length === 0 ? "…" : "every host"}</option>
+        {hosts.map((h) => (
+          <option key={h.host_id} value={h.host_id}>
+            {h.host} ({h.state === "ok" ? h.worst : h.state})
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function skewText(ms: number | null): string {
   if (ms === null) return "-";
   const s = Math.round(Math.abs(ms) / 1000);
+  if (s === 0) return "0 s"; // not "−0 s" for a clock a few ms behind
   return `${ms >= 0 ? "+" : "−"}${s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`}`;
 }
 
@@ -70,6 +99,7 @@ export function FleetOverview() {
     <>
       <Crumbs items={[{ label: "home", href: href.home() }, { label: "fleet" }]} />
       <h1 tabIndex={-1}>Fleet</h1>
+      <HostPicker current={null} />
       {view.error !== null && <ErrorBox error={view.error} />}
       {v === null && view.error === null && <Loading what="the fleet" />}
       {v !== null && (
@@ -144,7 +174,8 @@ export function FleetOverview() {
               {v.cells.map((c) => (
                 <tr key={`${c.host_id}/${c.job}`}>
                   <th scope="row">
-                    <Link href={href.fleetHost(c.host_id)}>{c.host}</Link> / {c.job}
+                    <Link href={href.fleetHost(c.host_id)}>{c.host}</Link> /{" "}
+                    <Link href={href.fleetJob(c.host_id, c.job)}>{c.job}</Link>
                   </th>
                   <td data-label="State">
                     <Badge status={c.state === "missing" ? "failed" : c.state} label={c.state} />
@@ -169,61 +200,106 @@ export function FleetOverview() {
 
 export function FleetHostView({ id }: { id: string }) {
   const t = useStore(tick);
+  const links = hostLinks(id);
+  const status = useLoad(
+    `fleet-host-status:${id}`,
+    (signal) =>
+      getJson<StatusResponse & { host: FleetHost & { hub_now: string } }>(
+        `/api/status?host=${encodeURIComponent(id)}`,
+        signal,
+      ),
+    t,
+  );
+  const jobs = status.value?.jobs ?? null;
   const page = useLoad(
     `fleet-host:${id}`,
     (signal) => getJson<HostRunsBody>(`/api/fleet/hosts/${encodeURIComponent(id)}/runs?limit=50`, signal),
     t,
   );
+  const h = status.value?.host ?? null;
   const p = page.value;
+  const now = Date.now();
   return (
     <>
       <Crumbs
-        items={[{ label: "home", href: href.home() }, { label: "fleet", href: href.fleet() }, { label: id }]}
+        items={[
+          { label: "home", href: href.home() },
+          { label: "fleet", href: href.fleet() },
+          { label: `host ${h?.host ?? id}` },
+        ]}
       />
-      <h1 tabIndex={-1}>Host {id}</h1>
+      <h1 tabIndex={-1}>
+        Host {h?.host ?? id}{" "}
+        {h && (
+          <Badge
+            status={h.state === "missing" ? "failed" : h.worst}
+            label={h.state === "ok" ? h.worst : h.state}
+          />
+        )}
+      </h1>
+      <HostPicker current={id} />
+      {status.error !== null && <ErrorBox error={status.error} title="The host could not be read" />}
+      {h && (
+        <dl class="facts">
+          <div>
+            <dt>Host id</dt>
+            <dd class="mono">{h.host_id}</dd>
+          </div>
+          <div>
+            <dt>Last report</dt>
+            <dd>
+              <Time iso={h.last_heard_at} rel />
+              {h.missing_since && (
+                <div class="small">
+                  missing since <Time iso={h.missing_since} />
+                </div>
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Clock skew</dt>
+            <dd title={h.clock_warning ?? ""}>
+              {skewText(h.skew_ms)} {h.clock_warning && <span class="badge bad">clock</span>}
+            </dd>
+          </div>
+          <div>
+            <dt>Versions</dt>
+            <dd class="small">
+              holdfast {h.holdfast_version ?? "?"}, restic {h.restic_version ?? "-"}
+            </dd>
+          </div>
+        </dl>
+      )}
+      <section aria-labelledby="host-jobs-h">
+        <h2 id="host-jobs-h">Jobs</h2>
+        {jobs === null && status.error === null && <Loading what="the host's jobs" />}
+        {jobs !== null && jobs.length === 0 && <p class="muted">No jobs from this host at the hub yet.</p>}
+        {jobs !== null && (
+          <ul class="board">
+            {jobs.map((job) => {
+              const f = freshnessOf(job, now);
+              return <JobCard key={job.name} job={job} f={f} progress={undefined} links={links} />;
+            })}
+          </ul>
+        )}
+        {jobs !== null && jobs.some((j) => j.fleet_state === "missing") && (
+          <p class="why">
+            The host is missing: it has not reported since it was expected to, so its jobs count as{" "}
+            {FRESHNESS_LABEL.overdue} whatever they last said.
+          </p>
+        )}
+      </section>
+      <h2>Runs</h2>
       {page.error !== null && <ErrorBox error={page.error} />}
       {p === null && page.error === null && <Loading what="the host's runs" />}
-      {p !== null && p.runs.length === 0 && <p class="muted">No runs from this host at the hub yet.</p>}
-      {p !== null && p.runs.length > 0 && (
-        <table class="stack runs">
-          <thead>
-            <tr>
-              <th scope="col">Started (host clock)</th>
-              <th scope="col">Job</th>
-              <th scope="col">Status</th>
-              <th scope="col">Took</th>
-              <th scope="col">Received (hub clock)</th>
-              <th scope="col">Steps</th>
-            </tr>
-          </thead>
-          <tbody>
-            {p.runs.map((r) => (
-              <tr key={r.id}>
-                <th scope="row">
-                  <Time iso={r.started_at} />
-                  <div class="muted small mono">{r.id.slice(-10)}</div>
-                </th>
-                <td data-label="Job">{r.job}</td>
-                <td data-label="Status">
-                  <Badge status={r.status} />
-                </td>
-                <td data-label="Took">
-                  <Duration ms={r.duration_ms} />
-                </td>
-                <td data-label="Received">
-                  <Time iso={r.received_at} />
-                </td>
-                <td data-label="Steps" class="small">
-                  {r.steps.map((s, i) => (
-                    <span key={i} class={`step-chip ${s.status}`} title={`${s.name}: ${s.status}`}>
-                      {s.name}{" "}
-                    </span>
-                  ))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {p !== null && (
+        <RunTable
+          runs={p.runs}
+          runHref={(run) => links.run(run)}
+          showJob
+          showReceived
+          empty="No runs from this host at the hub yet."
+        />
       )}
     </>
   );
