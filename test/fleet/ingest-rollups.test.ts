@@ -3,7 +3,7 @@
 // a later batch, and a replay of both — job_latest says the newest run, the newest success and the
 // latest failure; runs_daily counts each run once, when it stops running; steps and step_latest
 // follow the newest records. Against a private PostgreSQL 15, through ingestBatch as `fleet sync` does.
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestBatch, type IngestItem } from "../../src/fleet/ingest.js";
 import { migratePostgres, createPgPool } from "../../src/store/postgres/postgres-store.js";

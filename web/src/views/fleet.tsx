@@ -69,7 +69,7 @@ function HostPicker({ current }: { current: string | null }) {
         aria-label="host"
         value={current ?? ""}
         onChange={(e) => {
-          const id = (e.currentTarget as HTMLSelectElement).value;
+          const id = e.currentTarget.value;
           if (id !== "") navigate(href.fleetHost(id));
         }}
       >
