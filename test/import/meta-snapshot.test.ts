@@ -90,6 +90,17 @@ describe("holdfast-meta by default", () => {
     expect(doc.runs.map((r) => [r.job, r.status])).toEqual(Array(4).fill(["nightly", "succeeded"]));
     expect(doc.runs.flatMap((r) => r.steps.map((s) => s.log_path))).toEqual(Array(8).fill(null));
 
+    // The dry run says so, with the two commands, for the repositories the steps write.
+    const dry = await t.cli(["run", "nightly", "--dry-run"]);
+    expect(dry.stdout).toContain("then, into each repository a step wrote");
+    expect(dry.stdout).toMatch(
+      /restic backup --stdin --stdin-filename holdfast-meta\.json --tag holdfast-meta --host meta-host --quiet {3}# stdin: holdfast-meta\.json\n/,
+    );
+    expect(dry.stdout).toMatch(
+      /restic forget --tag holdfast-meta --host meta-host --group-by host --keep-last 3 --quiet\n/,
+    );
+    expect((await t.cli(["run", "hello", "--dry-run"])).stdout).not.toContain("--tag holdfast-meta");
+
     // A run that backed nothing up stores nothing.
     const before = t.meta().map((s) => s.id);
     const hello = await t.cli(["run", "hello"]);
@@ -117,6 +128,7 @@ describe("holdfast-meta by default", () => {
 
   it("recovery: { meta: false } stores none", async () => {
     const t = setup("recovery: { meta: false }");
+    expect((await t.cli(["run", "nightly", "--dry-run"])).stdout).not.toContain("--tag holdfast-meta");
     const run = await t.cli(["run", "nightly"]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(t.meta()).toHaveLength(0);

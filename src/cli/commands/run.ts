@@ -187,6 +187,31 @@ async function runOne(
         process.stdout.write(`${i + 1}. ${color.bold(p.name)} (${p.type}${p.always ? ", always" : ""})\n`);
         for (const c of p.commands) process.stdout.write(`     ${c}\n`);
       });
+      // The holdfast-meta snapshot (docs/recovery.md): after the steps, into each repository they write.
+      const written = [
+        ...new Set(
+          selected.flatMap((step) => {
+            const flow = dataFlowOf(step);
+            return flow && ["backup", "dump", "copy"].includes(flow.how) ? flow.repos : [];
+          }),
+        ),
+      ].filter((name) => config.repositories[name] !== undefined);
+      if (config.recovery.meta && config.file !== null && written.length > 0) {
+        const { planResticCommand } = await import("../../restic/plan.js");
+        const { metaBackupArgs, metaForgetArgs } = await import("../../meta/meta-snapshot.js");
+        process.stdout.write(
+          `then, into each repository a step wrote (the config and history for \`holdfast bootstrap\`; recovery.meta: false turns it off):\n`,
+        );
+        for (const name of written) {
+          const repo = config.repositories[name]!;
+          process.stdout.write(
+            `     ${planResticCommand(config, repo, [...metaBackupArgs(config.host), "--quiet"])}   # stdin: holdfast-meta.json\n`,
+          );
+          process.stdout.write(
+            `     ${planResticCommand(config, repo, [...metaForgetArgs(config.host, config.recovery.keep), "--quiet"])}\n`,
+          );
+        }
+      }
     }
     return { exitCode: EXIT.ok, record: null, plan: { job: job.name, dry_run: true, steps: plan } };
   }
