@@ -66,6 +66,17 @@ export function LogView({ runId, step }: { runId: string; step: StepRecord }) {
     setDetached(!atBottom);
   };
 
+  // A box that changes size (a turned phone, a wider window) reflows the text: still at the bottom.
+  useEffect(() => {
+    const el = pre.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const watch = new ResizeObserver(() => {
+      if (stick.current) toBottom();
+    });
+    watch.observe(el);
+    return () => watch.disconnect();
+  }, []);
+
   useEffect(() => {
     const controller = new AbortController();
     const { signal } = controller;
