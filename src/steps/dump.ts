@@ -177,7 +177,13 @@ export const dumpStep = defineStepKind({
               .map(([k, v]) => `${k}=${v} `)
               .join("")}${quoteArgv(unit.argv)}`;
       const filename = stdinFilename(o.engine, label, unit.database, false);
-      for (const name of o.repos) {
+      // Several repositories, one dump (fan_out auto/tee): tee copies it into a FIFO per repository.
+      const teed = unit.argv !== null && o.repos.length > 1 && o.fan_out !== "per_repo";
+      if (teed)
+        lines.push(
+          `${dumpLine} | tee ${o.repos.map((_, i) => `$PRIVATE_DIR/repo-${i}`).join(" ")} >/dev/null   (one dump; each $PRIVATE_DIR/repo-N is a FIFO, read by:)`,
+        );
+      for (const [i, name] of o.repos.entries()) {
         const repo = ctx.config.repositories[name];
         if (!repo) continue;
         const args = [
@@ -190,7 +196,8 @@ export const dumpStep = defineStepKind({
           "--stdin-filename",
           filename,
         ];
-        lines.push(`${dumpLine} | ${planResticCommand(ctx.config, repo, args)}`);
+        const restic = planResticCommand(ctx.config, repo, args);
+        lines.push(teed ? `  ${restic} < $PRIVATE_DIR/repo-${i}` : `${dumpLine} | ${restic}`);
       }
     }
     if (o.min_size !== undefined || o.max_shrink !== undefined)

@@ -18,6 +18,7 @@ import {
   type DirectRestic,
 } from "../helpers/restic-backends.js";
 import { resticUnderTest } from "../helpers/restic-version.js";
+import { writeConfig } from "../helpers/tmp.js";
 import { runJobWith } from "../steps/run-helpers.js";
 import {
   dumpSnapshots,
@@ -368,6 +369,42 @@ jobs:
       expect(dumpSnapshots(remote, "teeflat")).toHaveLength(1);
       expect(rchar).toBeGreaterThan(0);
       expect(rchar).toBeLessThan(20_000_000);
+    } finally {
+      removeDir(work);
+    }
+  });
+
+  it("--dry-run shows the tee (one dump, a FIFO per repository) and, with per_repo, one dump per repository", async () => {
+    const work = makeSharedDir("holdfast-dump-plan-");
+    try {
+      const config = (fanOut: string) =>
+        writeConfig(
+          work,
+          `version: 1
+state_dir: ${path.join(work, "state")}
+${repositories()}
+jobs:
+  j:
+    steps:
+      - { name: p, type: dump, engine: command, database: planned, command: [my-dump, --all], fan_out: ${fanOut}, repos: [local, rest] }
+`,
+        );
+      const teed = await runCli(["--config", config("auto"), "run", "j", "--dry-run"]);
+      expect(teed.code, teed.stderr).toBe(0);
+      const lines = teed.stdout.split("\n");
+      expect(lines.filter((l) => l.includes("my-dump --all"))).toEqual([
+        expect.stringMatching(
+          /my-dump --all \| tee \$PRIVATE_DIR\/repo-0 \$PRIVATE_DIR\/repo-1 >\/dev\/null/,
+        ),
+      ]);
+      expect(
+        lines.filter((l) => /restic .*backup .*--stdin .*< \$PRIVATE_DIR\/repo-[01]$/.test(l)),
+      ).toHaveLength(2);
+      const each = await runCli(["--config", config("per_repo"), "run", "j", "--dry-run"]);
+      expect(
+        each.stdout.split("\n").filter((l) => /my-dump --all \| .*restic .*backup/.test(l)),
+      ).toHaveLength(2);
+      expect(each.stdout).not.toContain("| tee");
     } finally {
       removeDir(work);
     }
