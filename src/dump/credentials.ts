@@ -3,9 +3,9 @@
 // for MariaDB/MySQL. Both are written 0600 in a private 0700 directory (mkdtemp) and removed when
 // the step or the restore is done. The password never goes into argv, the environment or a log.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { stepError, type StepError } from "../errors.js";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import type { ClientCredentials, DumpEngine } from "./drivers.js";
 
 export interface PreparedCredentials {
@@ -51,8 +51,8 @@ export function prepareCredentials(
     return { creds: {}, cleanup: () => undefined };
   const password = readPasswordFile(passwordFile);
   if (typeof password !== "string") return password;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dbauth-"));
-  fs.chmodSync(dir, 0o700);
+  // Named with our pid: a killed holdfast's directory (and the password in it) goes at the next one.
+  const dir = makePrivateTempDir("holdfast-dbauth-");
   let removed = false;
   const cleanup = () => {
     if (removed) return;

@@ -3,10 +3,10 @@
 // both write a database file, seeking), so this is the one engine whose dump touches the disk: the
 // copy is made 0600 in a fresh 0700 directory and removed once restic has read it.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import { copyDatabase, type SqliteCopyResult } from "./sqlite-copy-core.js";
 
 // "../dump/…" resolves from dist/dump/ (tsc) and from dist/cli/program-bundle.cjs (the bundle) alike.
@@ -20,8 +20,7 @@ export interface SqliteCopy {
 }
 
 export async function copySqlite(source: string, signal: AbortSignal): Promise<SqliteCopy> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-sqlite-"));
-  fs.chmodSync(dir, 0o700);
+  const dir = makePrivateTempDir("holdfast-sqlite-");
   const file = path.join(dir, "copy.sqlite3");
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

@@ -7,7 +7,6 @@
 // the other, so the server holds one scratch copy at a time.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { StepContext, StepOutcome } from "../engine/step-kind.js";
 import { stepError, type StepError } from "../errors.js";
@@ -21,6 +20,7 @@ import { findDumpSteps, type FoundDump } from "./dump-locate.js";
 import { dropDatabase, queryDatabase, restoreDatabase } from "../dump/restore-db.js";
 import type { ClientCredentials } from "../dump/drivers.js";
 import { formatBytes } from "../util/units.js";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import { resticHostFromStep } from "./restic-host.js";
 import { combineTargets } from "./targets.js";
 import { scratchDatabaseName, type VerifyOptions } from "./verify.js";
@@ -135,7 +135,7 @@ async function drillOne(
   const base = { snapshot_id: latest.id, short_id: latest.shortId, snapshot_time: latest.time };
   const target = dumpTarget(found.options);
   const sqlite = found.options.engine === "sqlite";
-  const scratchDir = sqlite ? fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-drill-db-")) : null;
+  const scratchDir = sqlite ? makePrivateTempDir("holdfast-drill-db-") : null;
   const scratch = scratchDir
     ? path.join(scratchDir, `${database}.sqlite3`)
     : scratchDatabaseName(database, randomBytes(4).toString("hex"));

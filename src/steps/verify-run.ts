@@ -19,7 +19,6 @@
 // also keeps binary content intact without a byte-stream door to child processes, and reports a
 // damaged file as `ignoring error for PATH: …` (e.g. "ciphertext verification failed"), which is
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { defineStepRunner, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import type { RepositoryConfig, SourceConfig } from "../config/types.js";
@@ -49,6 +48,7 @@ import {
   type SampledFile,
 } from "./verify-sample.js";
 import { seededRandom } from "../util/seeded-random.js";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import { describeSample, verifyStep, type VerifyOptions } from "./verify.js";
 import { runDatabaseDrill } from "./verify-database.js";
 
@@ -354,8 +354,9 @@ async function readBack(
   files: SampledFile[],
   each: (file: SampledFile, restored: string | Buffer, error: string | null) => Promise<void>,
 ): Promise<{ error: StepError | null; exitCode: number | null }> {
-  // mkdtemp makes the directory 0700: restored copies of private files stay private.
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "holdfast-drill-"));
+  // 0700: restored copies of private files stay private; named with our pid, so a killed run's copies
+  // are removed by the next holdfast that makes such a directory.
+  const dir = makePrivateTempDir("holdfast-drill-");
   try {
     const fileErrors = new Map<string, string>();
     const args = ["restore", snapshotId, "--target", dir];
