@@ -366,7 +366,7 @@ function translateBackend(
       repoName,
       "url",
       `the URL of repository ${repoName} (it carries credentials)`,
-      `${where}.path with ${where}.rest.user/password: rest:${p.replace(/\/\/([^/@]*)@/, "//…@")}`,
+      `${where}.path with ${where}.rest.user/password: rest:${p.replace(/\/\/[^/]*@/, "//…@")}`,
     );
   } else if (["rest", "b2", "azure", "gs", "s3", "sftp", "rclone", "swift"].includes(type))
     repo.url = `${type}:${p}`;

@@ -81,6 +81,9 @@ describe("refs and remotes", () => {
     ]);
     expect(maskRemoteUrl("ssh://git@host/x")).toBe("ssh://git@host/x");
     expect(maskRemoteUrl("ssh://git:pw@host/x")).toBe("ssh://git:***@host/x");
+    // A password (or token) with an unencoded "@" runs to the last "@" before the path, as git reads it.
+    expect(maskRemoteUrl("https://u:p@ssw0rd-tail@host/x")).toBe("https://u:***@host/x");
+    expect(maskRemoteUrl("https://tok@en-tail@github.com/x")).toBe("https://***@github.com/x");
     expect(maskRemoteUrl("/srv/git/x.git")).toBe("/srv/git/x.git");
   });
 });

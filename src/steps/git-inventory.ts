@@ -96,7 +96,7 @@ export function parseRemoteUrls(output: string): RemoteInfo[] {
  * ssh users (git@host:x, ssh://git@host/x) are not secrets and stay.
  */
 export function maskRemoteUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@(.*)$/i.exec(url);
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/]*)@(.*)$/i.exec(url);
   if (!m) return url;
   const [, scheme, userinfo, rest] = m as unknown as [string, string, string, string];
   const colon = userinfo.indexOf(":");

@@ -39,10 +39,13 @@ export function createRedactor(initial: Iterable<string> = []): Redactor {
   };
 }
 
-/** scheme://user:password@host → scheme://user:***@host, in any text. */
+/**
+ * scheme://user:password@host → scheme://user:***@host, in any text. The password runs to the last
+ * "@" before the path, as URL parsers read it (Go's, WHATWG's): `u:p@ss@host` is user u, password p@ss.
+ */
 export function maskUrlCredentials(text: string): string {
   if (!text.includes("@")) return text;
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*):([^\s/@]+)@/gi, `$1:${MASK}@`);
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*):([^\s/]+)@/gi, `$1:${MASK}@`);
 }
 
 function safeDecode(s: string): string {
@@ -60,7 +63,7 @@ function safeDecode(s: string): string {
  */
 export function secretPartsOfUrl(url: string): string[] {
   const parts = [url];
-  const userinfo = /\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
+  const userinfo = /\/\/[^/@\s]*:([^/\s]+)@/.exec(url);
   if (userinfo?.[1]) parts.push(userinfo[1]);
   let parsed: URL | null = null;
   try {
