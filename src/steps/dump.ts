@@ -57,7 +57,10 @@ const options = {
     .describe(
       "postgresql with a list of databases: also pg_dumpall --globals-only (roles, tablespaces) as db:globals",
     ),
-  dump_args: z.array(z.string()).default([]).describe("extra arguments for pg_dump / mariadb-dump"),
+  dump_args: z
+    .array(z.string())
+    .default([])
+    .describe("extra arguments for pg_dump / mariadb-dump (never a password: use password_file)"),
   repos: z
     .array(nameSchema)
     .min(1, "name at least one repository")
@@ -131,7 +134,22 @@ function checkOptions(o: DumpOptions): StepProblem[] {
   }
   if (o.host !== undefined && o.socket !== undefined)
     problems.push({ path: ["socket"], message: "give either host or socket, not both" });
+  // A password in dump_args would be on the dump program's command line (ps), in the plan and the logs.
+  o.dump_args.forEach((arg, i) => {
+    if (passwordInArg(arg, o.engine === "mariadb" || o.engine === "mysql"))
+      problems.push({
+        path: ["dump_args", i],
+        message: "dump_args would put the database password on the dump program's command line",
+        hint: "write the password in a file (one line, mode 0600) and name it in password_file:",
+      });
+  });
   return problems;
+}
+
+/** --password[=…], MariaDB's -pSECRET, a URL with user:password@, a conninfo password=… (never echoed). */
+function passwordInArg(arg: string, mysql: boolean): boolean {
+  if (/^--password(=|$)/.test(arg) || (mysql && /^-p/.test(arg))) return true;
+  return /[a-z][a-z0-9+.-]*:\/\/[^\s/@]*:[^\s/]*@/i.test(arg) || /(^|[\s=])password\s*=/i.test(arg);
 }
 
 export const dumpStep = defineStepKind({

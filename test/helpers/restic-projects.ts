@@ -84,4 +84,5 @@ export const SECURITY_RESTIC_FREE = [
   "test/security/s10-notifier-answers.test.ts",
   "test/security/s9-env-secrets.test.ts",
   "test/security/s1-import-secrets.test.ts",
+  "test/security/s9-dump-args-passwords.test.ts",
 ];
