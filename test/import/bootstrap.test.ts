@@ -149,6 +149,21 @@ describe("holdfast-meta, bootstrap, recovery-sheet", () => {
     const again = await runCli(["bootstrap", "--repo-file", urlFile, "--password-file", repo.passwordFile]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("exists");
+    // A --dir that cannot be made (below a file): a clear error, exit 2, not an internal error.
+    const blocked = path.join(dir, "a-file");
+    fs.writeFileSync(blocked, "");
+    const unwritable = await runCli([
+      "bootstrap",
+      "--repo-file",
+      urlFile,
+      "--password-file",
+      repo.passwordFile,
+      "--dir",
+      path.join(blocked, "sub"),
+    ]);
+    expect(unwritable.code, unwritable.stderr).toBe(2);
+    expect(unwritable.stderr).toContain(`cannot write ${path.join(blocked, "sub/holdfast.yaml")} (ENOTDIR)`);
+    expect(unwritable.stderr).not.toContain("internal error");
   });
 
   it("a repository without a holdfast-meta snapshot: a clear error", async () => {

@@ -9,6 +9,7 @@ import { ConfigError, UsageError, formatConfigIssue } from "../../errors.js";
 import { loadConfigFile } from "../../config/load.js";
 import { META_FILENAME, META_FORMAT, META_TAG, type MetaDocument } from "../../meta/meta-snapshot.js";
 import { runProcess } from "../../util/process.js";
+import { makePrivateTempDir } from "../../util/private-temp.js";
 import type { GlobalOptions } from "../context.js";
 import { openStore } from "../open-store.js";
 import { color, printJson } from "../output.js";
@@ -37,7 +38,7 @@ export default async function bootstrapCommand(
       "--password-file FILE is needed",
       "the repository's password, in a file (mode 0600)",
     );
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-bootstrap-"));
+  const work = makePrivateTempDir("holdfast-bootstrap-");
   try {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -110,8 +111,15 @@ export default async function bootstrapCommand(
         : (meta.config_path ?? path.join(os.homedir(), ".config/holdfast/holdfast.yaml"));
     if (fs.existsSync(dest) && !flags.force)
       throw new UsageError(`${dest} exists`, "pass --dir ANOTHER-DIR, or --force to replace it");
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, meta.config, { mode: 0o600 });
+    try {
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.writeFileSync(dest, meta.config, { mode: 0o600 });
+    } catch (err) {
+      throw new UsageError(
+        `cannot write ${dest} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        "pass --dir DIR, a directory you can write (the config was there on the old machine)",
+      );
+    }
 
     let imported = 0;
     let configProblem: string | null = null;

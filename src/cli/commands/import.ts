@@ -46,8 +46,19 @@ export default async function importCommand(
     home: os.homedir(),
   });
   const text = renderConfig(result, new Date().toISOString().slice(0, 10));
-  if (output) await writeFileAtomic(output, text);
-  else process.stdout.write(text);
+  if (output) {
+    try {
+      await writeFileAtomic(output, text);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new UsageError(
+        `cannot write ${output} (${code === "ENOENT" ? `no directory ${path.dirname(output)}` : code})`,
+        code === "EISDIR"
+          ? "--output names a directory: name the file, e.g. DIR/holdfast.yaml"
+          : "pass --output FILE in a directory you can write (or - for stdout)",
+      );
+    }
+  } else process.stdout.write(text);
 
   const counts = (key: string) => Object.keys((result.config[key] as object | undefined) ?? {}).length;
   if (flags.json && output) {
