@@ -116,6 +116,17 @@ describe("holdfast restic REPO -- ARGS", () => {
     const other = await runCli(["--config", config, "restic", "vault", "--", "-r", "/tmp/x", "snapshots"]);
     expect(other.code).toBe(2);
     expect(other.stderr).toContain('-r would point restic away from repository "vault"');
+    // The short flags with the value attached, as restic's flag parser reads them, and --flag=VALUE.
+    for (const [arg, flag] of [
+      ["-r/tmp/x", "-r"],
+      ["-p/tmp/pw", "-p"],
+      ["--repo=/tmp/x", "--repo"],
+      ["--password-command=cat /tmp/pw", "--password-command"],
+    ]) {
+      const attached = await runCli(["--config", config, "restic", "vault", "--", arg!, "snapshots"]);
+      expect(attached.code, arg).toBe(2);
+      expect(attached.stderr).toContain(`${flag} would point restic away from repository "vault"`);
+    }
     const unknown = await runCli(["--config", config, "restic", "nas", "--", "snapshots"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("repositories in the config: vault");

@@ -24,10 +24,15 @@ export default async function resticCommand(
       `put restic's arguments after --, e.g. holdfast restic ${repoName} -- snapshots --compact`,
     );
   }
-  const selector = args.find((a) => SELECTOR_FLAGS.some((f) => a === f || a.startsWith(`${f}=`)));
+  // --flag, --flag=VALUE, and for the short ones also -rVALUE (restic's flag parser reads it as -r VALUE).
+  const selector = args.find((a) =>
+    SELECTOR_FLAGS.some((f) => a === f || a.startsWith(`${f}=`) || (!f.startsWith("--") && a.startsWith(f))),
+  );
   if (selector !== undefined) {
+    const flag =
+      SELECTOR_FLAGS.find((f) => selector === f || selector.startsWith(`${f}=`)) ?? selector.slice(0, 2);
     throw new UsageError(
-      `${selector.split("=")[0]} would point restic away from repository "${repoName}"`,
+      `${flag} would point restic away from repository "${repoName}"`,
       "holdfast sets the repository and its password from the config; name another configured repository instead",
     );
   }
