@@ -70,7 +70,10 @@ describe("holdfast restic REPO -- ARGS", () => {
   it("runs restic's own commands against the configured repository and passes their output and exit code on", async () => {
     const snapshots = await runCli(["--config", config, "restic", "vault", "--", "snapshots", "--json"]);
     expect(snapshots.code, snapshots.stderr).toBe(0);
-    const list = JSON.parse(snapshots.stdout) as { id: string; paths: string[] }[];
+    // The backup's snapshot (the run also stored a holdfast-meta one: recovery.meta is on by default).
+    const list = (JSON.parse(snapshots.stdout) as { id: string; paths: string[]; tags?: string[] }[]).filter(
+      (s) => !(s.tags ?? []).includes("holdfast-meta"),
+    );
     expect(list).toHaveLength(1);
     expect(list[0]!.paths).toEqual([path.join(dir, "docs")]);
 
@@ -85,6 +88,8 @@ describe("holdfast restic REPO -- ARGS", () => {
       "vault",
       "--",
       "dump",
+      "--tag",
+      "holdfast",
       "latest",
       path.join(dir, "docs/with space/notes, 2026.txt"),
     ]);
