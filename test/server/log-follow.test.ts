@@ -4,6 +4,7 @@
 // stream ends with `end` when the step has its result; a reconnect from an event's id resumes with no
 // gap or repeat; secrets are masked on this path as on GET …/logs, even a raw one written into the
 // log file behind the run's back; a finished step's log comes whole (from the .gz) and then `end`.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -223,6 +224,49 @@ describe("GET /api/runs/:id/logs/follow: requests", () => {
     const rawText = await raw.text();
     expect(rawText).toContain("wrong password ***");
     for (const secretValue of fx.secrets) expect(rawText).not.toContain(secretValue);
+    await store.close();
+  });
+
+  it("ends a running step's stream when the run's process is gone without recording an end", async () => {
+    const fx = makeFixture();
+    const store = createMemoryStore();
+    // A pid that was holdfast's run and is gone (SIGKILL, power cut): the record still says running.
+    const dead = spawnSync("true").pid;
+    const id = "01JSERVERTEST0000000000DEAD";
+    await store.createRun({
+      id,
+      job: "quick",
+      host: fx.config.host,
+      trigger: "manual",
+      pid: dead,
+      started_at: new Date().toISOString(),
+      steps: [{ name: "leak", type: "exec" }],
+    });
+    const log = path.join(fx.config.state_dir, "logs", id, "01-leak.log");
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    fs.writeFileSync(log, "holdfast: started step leak\nhalf a line, never ended");
+    await store.updateStep(id, 0, { status: "running", started_at: new Date().toISOString(), log_path: log });
+    const app = createApp({ config: fx.config, store, token: null, logError: () => undefined });
+    const t0 = Date.now();
+    const body = await (await app.request(`/api/runs/${id}/logs/follow?step=leak`)).text();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const events = body
+      .split("\n\n")
+      .filter((b) => b.includes("data: "))
+      .map((b) => ({
+        event: /event: (\w+)/.exec(b)?.[1],
+        data: JSON.parse(b.slice(b.indexOf("data: ") + 6)),
+      }));
+    expect(events.at(-1)).toEqual({
+      event: "end",
+      data: { status: "running", run_status: "interrupted", to: Buffer.byteLength(fs.readFileSync(log)) },
+    });
+    expect(
+      events
+        .filter((e) => e.event === "log")
+        .map((e) => e.data.text)
+        .join(""),
+    ).toBe("holdfast: started step leak\nhalf a line, never ended");
     await store.close();
   });
 });
