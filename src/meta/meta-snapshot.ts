@@ -227,6 +227,9 @@ export async function storeMetaSnapshots(
     });
     if (!forget.ok) {
       if (forget.cancelled) break;
+      // Another restic (another job's backup) holds a lock: nothing is wrong, the snapshot is stored,
+      // and the next run's forget thins the extra one — not worth a warning every time jobs overlap.
+      if (forget.error?.kind === "repo_locked") continue;
       warnings.push(
         `${name}: older holdfast-meta snapshots were not forgotten (the next run tries again): ${why(forget)}`,
       );

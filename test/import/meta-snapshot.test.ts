@@ -5,6 +5,7 @@
 // skipped when the run wrote nothing there, off with recovery: { meta: false }, and a failure to
 // store it is a warning that leaves the run's result alone. The user's snapshots are counted without
 // them: a source's retention, `snapshots` (unless --meta), `adopt`, `doctor`.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -156,6 +157,28 @@ describe("holdfast-meta by default", () => {
     expect(history.runs.map((r) => [r.status, r.exit_code])).toEqual([["succeeded", 0]]);
     expect(t.meta()).toHaveLength(0);
     expect(resticSnapshots(t.repo)).toHaveLength(1);
+  });
+
+  it("another restic holding a lock (a job backing up at the same time): stored, its forget left to the next run, no warning", async () => {
+    const t = setup();
+    // A backup that waits on its stdin holds restic's shared lock for as long as it waits.
+    const holder = spawn("restic", ["backup", "--stdin", "--stdin-filename", "held"], {
+      env: { ...process.env, RESTIC_REPOSITORY: t.repo.repo, RESTIC_PASSWORD_FILE: t.repo.passwordFile },
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    try {
+      const locks = path.join(t.repo.repo, "locks");
+      for (let i = 0; i < 300 && (!fs.existsSync(locks) || fs.readdirSync(locks).length === 0); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(fs.readdirSync(locks)).toHaveLength(1);
+      const run = await t.cli(["run", "nightly", "--step", "home"]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).not.toContain("warning");
+      expect(t.meta()).toHaveLength(1);
+    } finally {
+      holder.stdin.end();
+      await new Promise((r) => holder.on("exit", r));
+    }
   });
 
   it("adopt.tags cannot name holdfast's own tags", async () => {
