@@ -14,6 +14,7 @@ import type { Redactor } from "../util/redact.js";
 import type { ApiNode, ApiSnapshot } from "./api-types.js";
 import { ApiError, redactedJson } from "./http.js";
 import type { ServerResticHost } from "./restic-host.js";
+import { own } from "../util/own.js";
 
 /** How long a repository's snapshot listing is reused. */
 export const LISTING_TTL_MS = 20_000;
@@ -127,7 +128,7 @@ export class SnapshotService {
   }
 
   private repo(name: string) {
-    const repo = this.options.config.repositories[name];
+    const repo = own(this.options.config.repositories, name);
     if (!repo) {
       throw new ApiError(
         404,

@@ -85,4 +85,5 @@ export const SECURITY_RESTIC_FREE = [
   "test/security/s9-env-secrets.test.ts",
   "test/security/s1-import-secrets.test.ts",
   "test/security/s9-dump-args-passwords.test.ts",
+  "test/security/s5-prototype-names.test.ts",
 ];

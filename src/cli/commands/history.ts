@@ -4,6 +4,7 @@ import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
 import { addPendingRecordsQuietly, openStore } from "../open-store.js";
 import { loadConfigForReading, type GlobalOptions } from "../read-config.js";
 import { formatTable, printJson, statusColor } from "../output.js";
+import { own } from "../../util/own.js";
 
 export default async function history(
   global: GlobalOptions,
@@ -15,7 +16,7 @@ export default async function history(
     throw new UsageError(`--limit ${flags.limit} is not a number from 1 to 10000`);
   }
   const { config } = await loadConfigForReading(global, { allowEmbedded: true });
-  if (job !== undefined && !config.jobs[job]) {
+  if (job !== undefined && !own(config.jobs, job)) {
     throw new UsageError(
       `no job named "${job}"`,
       `jobs in the config: ${Object.keys(config.jobs).join(", ")}`,

@@ -9,6 +9,7 @@ import { resticHostForCli, type ResticHost } from "../../restic/host.js";
 import { readEnvFile } from "../../util/env-file.js";
 import { createRedactor, type Redactor } from "../../util/redact.js";
 import { redactorForConfig } from "../../engine/secrets.js";
+import { own } from "../../util/own.js";
 
 /** The environment restic gets from a CLI command: PATH, HOME, … plus the config-level env_file and env. */
 export function cliResticEnv(config: Config): Record<string, string> {
@@ -82,7 +83,7 @@ export function pickRepositories(config: Config, name: string | undefined): Repo
       );
     return all;
   }
-  const repo = config.repositories[name];
+  const repo = own(config.repositories, name);
   if (!repo) {
     const names = Object.keys(config.repositories);
     throw new UsageError(

@@ -23,6 +23,7 @@ import {
   pickRepositories,
   signalExitCode,
 } from "./restic-shared.js";
+import { own } from "../../util/own.js";
 
 interface RestoreFlags {
   database?: string;
@@ -104,7 +105,7 @@ export default async function restoreCommand(
         );
       }
       source = names[0];
-    } else if (!config.sources[source]) {
+    } else if (!own(config.sources, source)) {
       throw new UsageError(
         `no source named "${source}"`,
         `sources in the config: ${names.join(", ") || "(none)"}`,

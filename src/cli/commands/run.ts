@@ -10,6 +10,7 @@ import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
 import { combineReporters, createLiveFileReporter } from "../../engine/live-file.js";
 import { color, formatTable, isJournalStream, journalPrefix, printJson, statusColor } from "../output.js";
+import { own } from "../../util/own.js";
 
 interface RunFlags {
   step?: string[];
@@ -29,7 +30,7 @@ export function pickJob(config: Config, name: string | undefined): JobConfig {
       `holdfast run JOB, where JOB is one of: ${names.join(", ")}`,
     );
   }
-  const job = config.jobs[name];
+  const job = own(config.jobs, name);
   if (!job) throw new UsageError(`no job named "${name}"`, `jobs in the config: ${names.join(", ")}`);
   return job;
 }

@@ -13,6 +13,7 @@ import {
   pickRepositories,
   signalExitCode,
 } from "./restic-shared.js";
+import { own } from "../../util/own.js";
 
 interface SnapshotsFlags {
   source?: string;
@@ -46,7 +47,7 @@ export default async function snapshotsCommand(
 ): Promise<number> {
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const repos = pickRepositories(config, repoName);
-  if (flags.source !== undefined && !config.sources[flags.source]) {
+  if (flags.source !== undefined && !own(config.sources, flags.source)) {
     throw new UsageError(
       `no source named "${flags.source}"`,
       `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`,
@@ -56,7 +57,7 @@ export default async function snapshotsCommand(
   try {
     const results = await Promise.all(
       repos.map(async (repo) => {
-        const source = flags.source !== undefined ? config.sources[flags.source] : undefined;
+        const source = flags.source !== undefined ? own(config.sources, flags.source) : undefined;
         const r = await snapshots(cli.host, repo, {
           ...(source !== undefined ? { tags: sourceFilter(source, []).tags } : {}),
           ...(flags.host !== undefined ? { hosts: [flags.host] } : {}),

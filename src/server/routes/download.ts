@@ -18,6 +18,7 @@ import { snapshotPath } from "../snapshot-service.js";
 import { resticApiError } from "../snapshot-service.js";
 import type { DownloadFormat, DownloadTicket, RestoreSummary } from "../api-types.js";
 import { service } from "./browse.js";
+import { own } from "../../util/own.js";
 
 export const TICKET_TTL_S = 60;
 const MAX_TICKETS = 100;
@@ -76,7 +77,7 @@ export function downloadRoutes(ctx: ServerContext): Hono {
     const unknownKeys = Object.keys(b).filter((k) => !["repo", "snapshot", "path", "format"].includes(k));
     if (unknownKeys.length)
       throw bad(`unknown fields: ${unknownKeys.join(", ")}`, "fields: repo, snapshot, path, format");
-    if (typeof b.repo !== "string" || !ctx.config.repositories[b.repo])
+    if (typeof b.repo !== "string" || !own(ctx.config.repositories, b.repo))
       throw bad("repo must name a repository of the config");
     if (typeof b.snapshot !== "string") throw bad("snapshot is required (an id, or latest)");
     if (typeof b.path !== "string") throw bad("path is required: a file or directory in the snapshot");

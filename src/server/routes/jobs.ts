@@ -6,6 +6,7 @@ import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
 import { readLockHolder } from "../../engine/job-lock.js";
 import { isHoldfastProcessAlive } from "../../engine/recover.js";
+import { own } from "../../util/own.js";
 
 const EXIT_BUSY = 4;
 const EXIT_USAGE = 2;
@@ -14,7 +15,7 @@ export function jobRoutes(ctx: ServerContext): Hono {
   const app = new Hono();
   app.post("/api/jobs/:job/run", async (c) => {
     const name = c.req.param("job");
-    if (!ctx.config.jobs[name]) {
+    if (!own(ctx.config.jobs, name)) {
       throw new ApiError(
         404,
         "not_found",

@@ -23,6 +23,7 @@ import { service } from "./browse.js";
 import { snapshotPath } from "../snapshot-service.js";
 import type { OperationResponse, RestoreSummary } from "../api-types.js";
 import { whoIs } from "../auth.js";
+import { own } from "../../util/own.js";
 
 const SNAPSHOT = /^(latest|[0-9a-f]{8,64})$/;
 
@@ -79,7 +80,7 @@ export function parseServerRestoreBody(body: unknown, ctx: ServerContext): Serve
     throw bad("snapshot must be a snapshot id (8 to 64 hex digits) or `latest`");
   let source: string | null = null;
   if (b.source !== undefined && b.source !== null) {
-    if (typeof b.source !== "string" || !ctx.config.sources[b.source]) {
+    if (typeof b.source !== "string" || !own(ctx.config.sources, b.source)) {
       throw bad(
         "source must name a source of the config",
         `sources: ${Object.keys(ctx.config.sources).join(", ") || "(none)"}`,

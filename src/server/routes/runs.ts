@@ -16,6 +16,7 @@ import { READ_NO_FOLLOW } from "../../util/trusted-dir.js";
 import type { RunRecord, RunStore, StepRecord } from "../../store/types.js";
 import type { CancelResponse } from "../api-types.js";
 import { followOffset, followStepLog } from "../log-follow.js";
+import { own } from "../../util/own.js";
 
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 10_000;
@@ -77,7 +78,7 @@ export function runRoutes(ctx: ServerContext): Hono {
     if (
       job !== undefined &&
       job !== "" &&
-      !ctx.config.jobs[job] &&
+      !own(ctx.config.jobs, job) &&
       job !== "@restore" &&
       job !== "@download"
     ) {

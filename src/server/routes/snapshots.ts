@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { ServerContext, SnapshotList } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
+import { own } from "../../util/own.js";
 
 export type { SnapshotList };
 
@@ -15,7 +16,7 @@ export function snapshotRoutes(
     const repo = c.req.query("repo");
     const source = c.req.query("source") || null;
     const names = Object.keys(ctx.config.repositories);
-    if (repo && !ctx.config.repositories[repo]) {
+    if (repo && !own(ctx.config.repositories, repo)) {
       throw new ApiError(
         400,
         "bad_request",
@@ -23,7 +24,7 @@ export function snapshotRoutes(
         `repositories: ${names.join(", ") || "(none)"}`,
       );
     }
-    if (source !== null && !ctx.config.sources[source]) {
+    if (source !== null && !own(ctx.config.sources, source)) {
       throw new ApiError(
         400,
         "bad_request",
