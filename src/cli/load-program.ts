@@ -129,6 +129,8 @@ export function readTrustedCache(file: string): Buffer | undefined {
 function writeTrusted(file: string, data: Buffer): void {
   try {
     const dir = path.dirname(file);
+    // Nothing is made, not even v8/, inside a cache directory that someone else could write.
+    if (dirDistrust(path.dirname(dir)) !== null) return;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (dirDistrust(dir) !== null) return;
     // Bytecode of older builds is never read again.

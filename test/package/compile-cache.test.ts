@@ -71,6 +71,14 @@ describe("the CLI's code cache", () => {
     expect(fs.readFileSync(file, "utf8")).toBe("planted");
   });
 
+  it("makes nothing, not even v8/, in a holdfast cache directory others may write", async () => {
+    const { run, v8 } = setup();
+    fs.mkdirSync(path.dirname(v8), { recursive: true });
+    fs.chmodSync(path.dirname(v8), 0o777);
+    expect((await run()).code).toBe(0);
+    expect(fs.existsSync(v8)).toBe(false);
+  });
+
   it("is not used for a mistyped command, nor with HOLDFAST_NO_COMPILE_CACHE", async () => {
     const { run, files } = setup();
     expect((await run(["statsu"])).code).toBe(2);
