@@ -95,7 +95,28 @@ function readUrlFile(config: Config, file: string, key: "url_file" | "view_url_f
       key,
     );
   }
+  if (!parses(url))
+    throw issueAt(config, `${file} holds a postgresql:// URL that does not parse`, UNPARSABLE_HINT, key);
   return url;
+}
+
+const UNPARSABLE_HINT =
+  "a port that is not a number, or a character of the password to percent-encode (@ → %40, / → %2F, : → %3A)";
+
+/**
+ * The driver (pg-connection-string) parses the URL with WHATWG's parser, retrying a socket URL
+ * (user@/db?host=/run/postgresql) with a dummy host: one it refuses is a config problem, not a crash.
+ */
+function parses(url: string): boolean {
+  for (const candidate of [url, url.replace("@/", "@___DUMMY___/")]) {
+    try {
+      new URL(candidate);
+      return true;
+    } catch {
+      /* the next form */
+    }
+  }
+  return false;
 }
 
 /** Reads fleet.url_file; a ConfigError (exit 2) for a missing, shared or malformed file. */
@@ -139,5 +160,7 @@ export function readUrlFileFlag(file: string): string {
       `--url-file ${file} does not hold one postgresql:// URL`,
       "write one line: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
     );
+  if (!parses(url))
+    throw new UsageError(`--url-file ${file} holds a postgresql:// URL that does not parse`, UNPARSABLE_HINT);
   return url;
 }
