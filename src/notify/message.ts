@@ -138,9 +138,10 @@ function formatText(
   } else if (event === "stale" && details.fleet === "missing") {
     lines.push(
       `last report: ${typeof details.last_heard_at === "string" ? details.last_heard_at : "never"}`,
-      `expected run: ${String(details.expected_at)}; missing after ${String(details.missing_after)} (fleet.missing_grace later)`,
+      // The deadline is its next scheduled run, or its report_every for a host with no scheduled job.
+      `expected by: ${String(details.expected_at)} (its next run or report); missing after ${String(details.missing_after)} (fleet.missing_grace later)`,
       "",
-      "The host has not reported since a run it was expected to make: check that it is up, its timers (`holdfast schedule list`) and `holdfast fleet sync` on it.",
+      "The host has not reported since it was expected to (a scheduled run, or its fleet.report_every): check that it is up, its timers (`holdfast schedule list`) and `holdfast fleet sync` on it.",
     );
   } else if (event === "stale") {
     const last = typeof details.last_success_at === "string" ? details.last_success_at : "never";
