@@ -129,6 +129,7 @@ describe("S2: file modes", () => {
       step_env_file: path.join(secrets, "step.env"),
       secret_file: path.join(secrets, "hook.secret"),
       token_file: path.join(secrets, "server.token"),
+      db_password_file: path.join(secrets, "db.pass"),
     };
     const loose: Record<keyof typeof files, number> = {
       password_file: 0o644,
@@ -136,12 +137,14 @@ describe("S2: file modes", () => {
       step_env_file: 0o604,
       secret_file: 0o644,
       token_file: 0o640,
+      db_password_file: 0o644,
     };
     fs.writeFileSync(files.password_file, "correct horse battery staple\n");
     fs.writeFileSync(files.repo_env_file, "AWS_ACCESS_KEY_ID=x\n");
     fs.writeFileSync(files.step_env_file, "API_TOKEN=y\n");
     fs.writeFileSync(files.secret_file, "hmac-key\n");
     fs.writeFileSync(files.token_file, "0123456789abcdef0123456789abcdef\n");
+    fs.writeFileSync(files.db_password_file, "db-password\n");
     const configFile = path.join(dir, "holdfast.yaml");
     fs.writeFileSync(
       configFile,
@@ -158,7 +161,17 @@ describe("S2: file modes", () => {
         sources: { s: { paths: [src] } },
         jobs: {
           j: {
-            steps: [{ name: "e", type: "exec", command: ["true"], env_file: files.step_env_file }],
+            steps: [
+              { name: "e", type: "exec", command: ["true"], env_file: files.step_env_file },
+              {
+                name: "db",
+                type: "dump",
+                engine: "postgresql",
+                databases: ["shop"],
+                password_file: files.db_password_file,
+                repos: ["local"],
+              },
+            ],
             notify: ["hook"],
           },
         },

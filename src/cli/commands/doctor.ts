@@ -211,8 +211,12 @@ function secretModes(config: Config, add: Add) {
   if (config.env_file) files.push({ file: config.env_file, what: "env_file" });
   for (const job of Object.values(config.jobs)) {
     if (job.env_file) files.push({ file: job.env_file, what: `job ${job.name} env_file` });
-    for (const step of job.steps)
+    for (const step of job.steps) {
       if (step.env_file) files.push({ file: step.env_file, what: `step ${job.name}.${step.name} env_file` });
+      // A step's own secret (a dump step's database password), as engine/secrets.ts masks it.
+      if (typeof step.password_file === "string")
+        files.push({ file: step.password_file, what: `step ${job.name}.${step.name} password_file` });
+    }
   }
   for (const n of Object.values(config.notifications)) {
     for (const key of ["url_file", "secret_file", "token_file"]) {
