@@ -1,8 +1,10 @@
 // The dashboard in a real browser: Debian's Chromium driven by playwright-core against a real
 // `holdfast serve` (the built CLI) over real restic repositories. Keyboard-only from home to a run's
 // log, no horizontal scroll at phone width, a snapshot browsed three levels deep, files and a folder
-// with spaces and a comma in its name restored and compared byte for byte, and a screenshot of every
-// view at desktop and phone width (written to test/e2e/screenshots/, or HOLDFAST_SCREENSHOTS).
+// with spaces and a comma in its name restored and compared byte for byte, that folder (and a file)
+// downloaded by the browser as tar.gz and zip, unpacked and compared byte for byte and found in the
+// history, and a screenshot of every view at desktop and phone width (written to
+// test/e2e/screenshots/, or HOLDFAST_SCREENSHOTS).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -383,6 +385,127 @@ server:
       ).toBe(true);
     }
     expect(fs.existsSync(path.join(restored, "level1")), "only what was picked").toBe(false);
+  });
+
+  it("downloads a folder with spaces and a comma as tar.gz and zip, and a file: bytes equal, each in the history", async (ctx) => {
+    if (!canBrowse) ctx.skip("this server has no snapshot browser yet (capabilities.browse)");
+    const folder = `${src}/${COMMA_DIR}`;
+    const out = fs.mkdtempSync(path.join(dir, "downloads-"));
+    const before = (await (await fetch(`${server.base}/api/runs?job=@download&limit=50`)).json()) as {
+      runs: unknown[];
+    };
+    await page.goto(`${server.base}/repos/local/snapshots/${snapshotId}?path=${encodeURIComponent(src)}`);
+    await page.waitForSelector("table.entries");
+    const tgzButton = page.getByRole("button", { name: `download ${COMMA_DIR} as tar.gz`, exact: true });
+    await tgzButton.waitFor();
+    await tgzButton.scrollIntoViewIfNeeded();
+    await shot("snapshot-download");
+
+    /** Clicks a download control in the page and saves what the browser received. */
+    const take = async (name: string): Promise<{ file: string; suggested: string }> => {
+      const [download] = await Promise.all([
+        page.waitForEvent("download", { timeout: 30_000 }),
+        page.getByRole("button", { name, exact: true }).click(),
+      ]);
+      expect(await download.failure(), name).toBeNull();
+      const file = path.join(out, download.suggestedFilename());
+      await download.saveAs(file);
+      return { file, suggested: download.suggestedFilename() };
+    };
+    /** Every file under a folder, relative to it. */
+    const filesUnder = (root: string): string[] =>
+      fs
+        .readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
+        .sort();
+    const rels = filesUnder(folder);
+    expect(rels).toEqual(["inside file.txt", "nested dir/x y.dat"]);
+
+    const tgz = await take(`download ${COMMA_DIR} as tar.gz`);
+    expect(tgz.suggested).toBe(`${COMMA_DIR}.tar.gz`);
+    const untarred = path.join(out, "untar");
+    fs.mkdirSync(untarred);
+    const untar = spawnSync("tar", ["-xzf", tgz.file, "-C", untarred], { encoding: "utf8" });
+    expect(untar.status, untar.stderr).toBe(0);
+    // The archive holds the folder at its path in the snapshot (tar strips the leading "/"), and
+    // nothing else.
+    const inArchive = rels.map((rel) => path.join(folder.slice(1), rel));
+    expect(filesUnder(untarred), "tar.gz: the folder's files, nothing else").toEqual(inArchive);
+    for (const rel of rels)
+      expect(
+        fs.readFileSync(path.join(untarred, folder, rel)).equals(fs.readFileSync(path.join(folder, rel))),
+        `tar.gz: ${rel}`,
+      ).toBe(true);
+
+    const hasUnzip = spawnSync("unzip", ["-v"], { encoding: "utf8" }).status === 0;
+    const zip = await take(`download ${COMMA_DIR} as zip`);
+    expect(zip.suggested).toBe(`${COMMA_DIR}.zip`);
+    expect(fs.readFileSync(zip.file).subarray(0, 2).toString("latin1")).toBe("PK");
+    if (hasUnzip) {
+      const unzipped = path.join(out, "unzip");
+      const unz = spawnSync("unzip", ["-q", zip.file, "-d", unzipped], { encoding: "utf8" });
+      expect(unz.status, unz.stderr).toBe(0);
+      expect(filesUnder(unzipped), "zip: the folder's files, nothing else").toEqual(inArchive);
+      for (const rel of rels)
+        expect(
+          fs.readFileSync(path.join(unzipped, folder, rel)).equals(fs.readFileSync(path.join(folder, rel))),
+          `zip: ${rel}`,
+        ).toBe(true);
+    }
+
+    const bin = await take("download b.bin");
+    expect(bin.suggested).toBe("b.bin");
+    expect(fs.readFileSync(bin.file).equals(fs.readFileSync(path.join(src, "b.bin"))), "b.bin").toBe(true);
+
+    // Each download is in the history like a run: who, what, where, result (newest first).
+    type DownloadRun = {
+      job: string;
+      status: string;
+      steps: Array<{ summary: Record<string, unknown> | null }>;
+    };
+    const runs = await waitForAsync("three recorded downloads", async () => {
+      const { runs } = (await (await fetch(`${server.base}/api/runs?job=@download&limit=50`)).json()) as {
+        runs: DownloadRun[];
+      };
+      const fresh = runs.slice(0, runs.length - before.runs.length);
+      return fresh.length === 3 && fresh.every((r) => r.status !== "running") ? fresh : null;
+    });
+    const saved = [bin, zip, tgz];
+    expect(
+      runs.map((r) => {
+        const s = r.steps[0]?.summary ?? {};
+        return [
+          r.job,
+          r.status,
+          s.kind,
+          s.repo,
+          s.snapshot_id,
+          s.paths,
+          s.format,
+          s.target,
+          s.bytes_restored,
+        ];
+      }),
+    ).toEqual(
+      [
+        [`${src}/b.bin`, "raw"],
+        [folder, "zip"],
+        [folder, "tar.gz"],
+      ].map(([p, format], i) => [
+        "@download",
+        "succeeded",
+        "download",
+        "local",
+        snapshotId,
+        [p],
+        format,
+        saved[i]?.suggested,
+        fs.statSync(saved[i]?.file as string).size,
+      ]),
+    );
+    // No tokens on this server: who asked is the loopback caller.
+    for (const r of runs) expect(r.steps[0]?.summary?.who, "who asked").toBe("loopback");
   });
 
   it("cancels a running job from its run page: recorded cancelled, its always step still ran", async () => {
