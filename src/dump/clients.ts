@@ -129,13 +129,18 @@ export function dropCommand(target: DumpTarget, creds: ClientCredentials, databa
     : queryCommand(target, creds, "", `DROP DATABASE IF EXISTS \`${checkName(database)}\`;`);
 }
 
+/** The mariadb client's option (10.11.8+) that refuses client commands touching the file system. */
+export const MYSQL_SANDBOX = "--sandbox";
+
 /**
  * The program that reads the dump on its stdin and loads it.
  * - pg-custom: pg_restore in one transaction (a failure leaves nothing half-loaded); --clean with --force.
  * - pg-sql (pg_dumpall, globals): psql into the maintenance database, going on past errors such as
  *   "role … already exists" (pg_dumpall's own advice); the errors are counted and reported.
  * - mysql-sql: the mariadb/mysql client into the database (a per-database dump has no CREATE DATABASE
- *   or USE, and drops each table before creating it), or into the server for `all`.
+ *   or USE, and drops each table before creating it), or into the server for `all`; with --sandbox,
+ *   so a client command planted in the dump (`\! shell command`, `source`, `tee`) is refused, not run
+ *   as the restoring user (restoreDatabase checks first that the client has --sandbox).
  */
 export function loadCommand(
   target: DumpTarget,
@@ -167,6 +172,7 @@ export function loadCommand(
         argv: [
           mysqlClientProgram(target.engine),
           ...mysqlConnectionArgs(target, creds),
+          MYSQL_SANDBOX,
           ...(database === "all" ? [] : [checkName(database)]),
         ],
         env: {},

@@ -19,6 +19,7 @@ import {
   dropCommand,
   inspectCommand,
   loadCommand,
+  MYSQL_SANDBOX,
   pgRelationsCommand,
   queryCommand,
   type ClientCommand,
@@ -184,6 +185,10 @@ export async function restoreDatabase(req: DatabaseRestoreRequest): Promise<Data
       ),
     );
   if (req.format === "sqlite-file") return restoreSqliteFile(req, before);
+  if (req.format === "mysql-sql") {
+    const refused = await requireSandbox(req);
+    if (refused) return refusal(refused);
+  }
 
   let created = false;
   if (!before.exists && req.toDatabase !== "all" && req.format !== "pg-sql") {
@@ -233,6 +238,37 @@ export async function restoreDatabase(req: DatabaseRestoreRequest): Promise<Data
     };
   }
   return { ok: true, created, bytes: streamed.bytes, warnings, before };
+}
+
+/** Whether a client program (by its PATH) lists --sandbox in its --help: asked once per process. */
+const sandboxKnown = new Map<string, boolean>();
+
+/**
+ * A MariaDB/MySQL SQL dump is loaded only by a client with --sandbox: the client would otherwise run
+ * the client commands a tampered dump holds (`\! shell command`) as the restoring user.
+ */
+async function requireSandbox(req: DatabaseRestoreRequest): Promise<StepError | null> {
+  const program = loadCommand(req.target, req.creds, req.format, req.toDatabase, { force: false }).argv[0];
+  const key = `${program}\0${req.clientEnv.PATH ?? ""}`;
+  let has = sandboxKnown.get(key);
+  if (has === undefined) {
+    const help = await req.host.exec(program, ["--help"], {
+      env: req.clientEnv,
+      input: "",
+      collectStdout: true,
+      stderrTailLines: 5,
+      onLine: () => undefined,
+    });
+    if (help.spawnError) return clientError(program, help, req.redact);
+    has = new RegExp(`^\\s*${MYSQL_SANDBOX}\\b`, "m").test(help.stdout ?? "");
+    sandboxKnown.set(key, has);
+  }
+  if (has) return null;
+  return stepError(
+    "config",
+    `${program} has no ${MYSQL_SANDBOX} option, so it would run the client commands a dump may hold (\\! runs a shell command as you): refusing to load the SQL dump with it`,
+    `use a MariaDB client 10.11.8 or newer (it has ${MYSQL_SANDBOX}), or load the dump yourself after reading it: holdfast restic ${req.repo.name} -- dump ${req.snapshotId.slice(0, 8)} ${req.file} > dump.sql`,
+  );
 }
 
 function partialHint(req: DatabaseRestoreRequest, created: boolean): string {

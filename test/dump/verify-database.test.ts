@@ -154,7 +154,7 @@ jobs:
       const plan = await runCli(["--config", path.join(work, "holdfast.yaml"), "run", "j", "--dry-run"]);
       expect(plan.code, plan.stderr).toBe(0);
       expect(plan.stdout).toMatch(
-        /restic dump SNAPSHOT FILE \| mariadb '--defaults-extra-file=\$PRIVATE_DIR\/client.cnf' --socket=\S+ --user=holdfast_test holdfast_drill_shop_XXXXXXXX/,
+        /restic dump SNAPSHOT FILE \| mariadb '--defaults-extra-file=\$PRIVATE_DIR\/client.cnf' --socket=\S+ --user=holdfast_test --sandbox holdfast_drill_shop_XXXXXXXX/,
       );
       expect(plan.stdout).toMatch(/CREATE DATABASE `holdfast_drill_shop_XXXXXXXX`/);
       expect(plan.stdout).toMatch(/DROP DATABASE IF EXISTS `holdfast_drill_shop_XXXXXXXX`.*always/);
