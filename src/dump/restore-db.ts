@@ -13,6 +13,7 @@ import type { RepositoryConfig } from "../config/types.js";
 import { stepError, type StepError } from "../errors.js";
 import { runRestic, type ResticOutcome } from "../restic/exec.js";
 import type { ResticExecOptions, ResticHost } from "../restic/host.js";
+import { removeStaleRestoreTemps, restoreTempName } from "../util/private-temp.js";
 import { describeExit, type ProcessResult } from "../util/process.js";
 import {
   createCommand,
@@ -408,10 +409,11 @@ async function restoreSqliteFile(
 ): Promise<DatabaseRestoreResult> {
   const target = path.resolve(req.toDatabase);
   const dir = path.dirname(target);
-  const temp = path.join(dir, `.${path.basename(target)}.holdfast-restore-${process.pid}-${Date.now()}`);
+  const temp = path.join(dir, restoreTempName(target));
   let fd: number;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    removeStaleRestoreTemps(target);
     fd = fs.openSync(
       temp,
       fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,

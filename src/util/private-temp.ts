@@ -44,6 +44,44 @@ export function removeStalePrivateTempDirs(tmp: string = os.tmpdir()): number {
   return removed;
 }
 
+/** The temp file a SQLite restore writes next to its target: .NAME.holdfast-restore-PID-TIME. */
+export function restoreTempName(target: string): string {
+  return `.${path.basename(target)}.holdfast-restore-${process.pid}-${Date.now()}`;
+}
+
+/**
+ * Removes the restore temp files (restoreTempName) for `target` that processes no longer alive left
+ * next to it (a restore killed mid-copy: a full copy of the database): regular files we own only.
+ */
+export function removeStaleRestoreTemps(target: string): number {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.holdfast-restore-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const uid = typeof process.getuid === "function" ? process.getuid() : null;
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-\d+$/.exec(name.slice(prefix.length));
+    const pid = Number(m?.[1]);
+    if (!m || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = fs.lstatSync(file);
+      if (!st.isFile() || (uid !== null && st.uid !== uid)) continue;
+      fs.unlinkSync(file);
+      removed++;
+    } catch {
+      /* gone already, or not ours to remove */
+    }
+  }
+  return removed;
+}
+
 function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
