@@ -1,11 +1,12 @@
 // The holdfast-meta snapshot (issue 17 item 7): what a new machine needs to start over, kept in the
-// repositories themselves — the config file as written (it holds no secret: inline secrets are
-// refused when it loads), the list of secret files and commands it names (paths only), and a compact
-// export of the run history, as one JSON document. After a run that backed up into a repository
-// (on by default; recovery.meta: false turns it off), that document goes there with one
-// `restic backup --stdin` (tag holdfast-meta, the config's host), then one forget keeps the last
-// recovery.keep of them per host. Nothing is written to disk. A failure here is a warning line: it
-// never changes the run's result.
+// repositories themselves — the config file as written (not masked: what load refuses as a secret is
+// not in it, but a notifier's inline url: token, webhook headers: and inline env: values may be;
+// docs/recovery.md says how to keep them in files), the list of secret files and commands it names
+// (paths only), and a compact export of the run history, as one JSON document. After a run that
+// backed up into a repository (on by default; recovery.meta: false turns it off), that document goes
+// there with one `restic backup --stdin` (tag holdfast-meta, the config's host), then one forget
+// keeps the last recovery.keep of them per host. Nothing is written to disk. A failure here is a
+// warning line: it never changes the run's result.
 import fs from "node:fs";
 import type { Config } from "../config/types.js";
 import type { RunRecord, RunStore } from "../store/types.js";
