@@ -169,6 +169,13 @@ export class LiveRuns {
       text = fs.readFileSync(file, "utf8");
     } catch {
       if (this.known.has(id)) this.ended(id);
+      // A run that came and went between the event and this read (a short run, now that the CLI
+      // starts in ~100 ms): its start and end are told from the history, or a stream would never
+      // hear of it.
+      else if (!this.told.has(id)) {
+        this.tell(id);
+        void this.publishEnd(id, null, 0);
+      }
       return;
     }
     const doc = parseLiveFile(text);
@@ -221,26 +228,51 @@ export class LiveRuns {
     this.known.delete(id);
     this.lastProgress.delete(id);
     if (!last) return;
-    void this.publishEnd(last, 0);
+    this.tell(id);
+    void this.publishEnd(id, last, 0);
   }
 
-  private async publishEnd(last: LiveRunFile, tries: number): Promise<void> {
+  /** Runs whose end was published (the newest 1,000): one end per run, however many events follow. */
+  private readonly told = new Set<string>();
+
+  private tell(id: string): void {
+    this.told.add(id);
+    if (this.told.size > 1_000) this.told.delete(this.told.values().next().value as string);
+  }
+
+  /** The run's end from the history; `last` is its live file as last seen (null: never seen). */
+  private async publishEnd(id: string, last: LiveRunFile | null, tries: number): Promise<void> {
     let record = null;
     try {
-      record = await this.o.store.getRun(last.run_id);
+      record = await this.o.store.getRun(id);
     } catch (err) {
-      this.o.logError(`holdfast serve: cannot read run ${last.run_id}: ${(err as Error).message}`);
+      this.o.logError(`holdfast serve: cannot read run ${id}: ${(err as Error).message}`);
     }
-    if (record?.status === "running" && tries < SETTLE_TRIES && processAlive(last.pid)) {
-      setTimeout(() => void this.publishEnd(last, tries + 1), 300).unref();
+    if (last === null && record === null) return;
+    const pid = last?.pid ?? record?.pid ?? null;
+    if (record?.status === "running" && tries < SETTLE_TRIES && pid !== null && processAlive(pid)) {
+      setTimeout(() => void this.publishEnd(id, last, tries + 1), 300).unref();
       return;
+    }
+    if (last === null && record !== null) {
+      // Never seen running: its start first, so a stream sees the run begin and end.
+      this.o.events.publish("run", {
+        run_id: record.id,
+        job: record.job,
+        status: "running",
+        pid: record.pid,
+        started_at: record.started_at,
+        finished_at: null,
+        trigger: record.trigger,
+        steps: record.steps.map((s) => ({ index: s.index, name: s.name, type: s.type, status: "pending" })),
+      });
     }
     // The last step changes may not have been seen (the file went right after them): from the record.
     for (const step of record?.steps ?? []) {
-      if (last.steps[step.index]?.status === step.status) continue;
+      if (last?.steps[step.index]?.status === step.status) continue;
       this.o.events.publish("step", {
-        run_id: last.run_id,
-        job: last.job,
+        run_id: id,
+        job: record?.job ?? last?.job ?? "",
         index: step.index,
         name: step.name,
         type: step.type,
@@ -264,7 +296,7 @@ export class LiveRuns {
           trigger: record.trigger,
           steps: record.steps.map((s) => ({ index: s.index, name: s.name, type: s.type, status: s.status })),
         }
-      : { ...runEventOf(last), status: "interrupted" };
+      : { ...runEventOf(last as LiveRunFile), status: "interrupted" };
     this.o.events.publish("run", ev);
   }
 }

@@ -5,7 +5,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createLiveFileReporter, parseLiveFile } from "../../src/engine/live-file.js";
-import type { RunRecord, StepRecord } from "../../src/store/types.js";
+import type { RunRecord, RunStore, StepRecord } from "../../src/store/types.js";
+import { EventBus } from "../../src/server/events.js";
+import { LiveRuns } from "../../src/server/live-runs.js";
 import { newStepRecord } from "../../src/store/record-rules.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
@@ -68,5 +70,50 @@ describe("the live file of a run", () => {
       live.dispose();
     }).not.toThrow();
     expect(errors.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the server's side: a run that comes and goes between two looks", () => {
+  it("is told from the history: its start and its end, once", async () => {
+    const dir = makeTempDir("holdfast-live-short-");
+    const bus = new EventBus();
+    const seen: Array<{ event: string; status: string | undefined; run_id: string | undefined }> = [];
+    bus.subscribe((e) => {
+      const { status, run_id } = e.data as { status?: string; run_id?: string };
+      seen.push({ event: e.name, status, run_id });
+    });
+    const r = run();
+    const finished: RunRecord = {
+      ...r,
+      status: "succeeded",
+      exit_code: 0,
+      finished_at: "2026-11-26T03:00:00.020Z",
+      duration_ms: 20,
+      steps: [{ ...newStepRecord(0, "data", "backup"), status: "succeeded" }],
+    };
+    // Only what LiveRuns reads of the store: the run's record.
+    const store = {
+      getRun: (id: string) => Promise.resolve(id === r.id ? finished : null),
+    } as unknown as RunStore;
+    const runs = new LiveRuns({ stateDir: dir, events: bus, store, logError: () => undefined });
+    runs.start();
+    try {
+      // The file is written and removed before the server's watcher reads it (a 20 ms run).
+      const live = createLiveFileReporter({ stateDir: dir });
+      live.runStarted(r);
+      live.runFinished(finished);
+      live.dispose();
+      const deadline = Date.now() + 3_000;
+      while (!seen.some((e) => e.event === "run" && e.status === "succeeded") && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const runEvents = seen.filter((e) => e.event === "run" && e.run_id === r.id).map((e) => e.status);
+      expect(runEvents).toEqual(["running", "succeeded"]);
+      expect(seen.some((e) => e.event === "step" && e.status === "succeeded")).toBe(true);
+      // Later events about the same vanished file (the delete, a rescan) tell nothing more.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(seen.filter((e) => e.event === "run" && e.status === "succeeded")).toHaveLength(1);
+    } finally {
+      runs.stop();
+    }
   });
 });
