@@ -113,16 +113,7 @@ export function jobStatus(job: JobConfig, summary: JobSummary | null, now: Date,
     stale,
     stale_for_ms: staleFor,
     clock_warning: clockWarning(last, lastSuccessAt, successInFuture, now),
-    steps: (summary?.steps ?? []).map((s) => ({
-      name: s.name,
-      type: s.type,
-      status: s.status,
-      started_at: s.started_at,
-      finished_at: s.finished_at,
-      duration_ms: s.duration_ms,
-      error: s.error,
-      run_id: s.run_id,
-    })),
+    steps: stepsOfSummary(summary),
   };
 }
 
@@ -143,4 +134,18 @@ function clockWarning(
     return `the last run is recorded in the future (${last.started_at}, ${ahead(last.started_at)} ahead of this host's clock, now ${now.toISOString()})`;
   }
   return null;
+}
+
+/** The steps of a job's last run, as a job's status shows them (also the fleet hub's, routes/fleet.ts). */
+export function stepsOfSummary(summary: JobSummary | null | undefined): JobStatus["steps"] {
+  return (summary?.steps ?? []).map((s) => ({
+    name: s.name,
+    type: s.type,
+    status: s.status,
+    started_at: s.started_at,
+    finished_at: s.finished_at,
+    duration_ms: s.duration_ms,
+    error: s.error,
+    run_id: s.run_id,
+  }));
 }

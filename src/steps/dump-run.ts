@@ -381,13 +381,7 @@ async function viaPipe(
         if (!dumpEnded) stopDump.abort();
         return result;
       });
-    const [program, ...args] = unit.argv as [string, ...string[]];
-    const ran = await ctx.exec(program, args, {
-      env: { ...ctx.env, ...unit.env },
-      stopSignal: stopDump.signal,
-      stdoutFd: fifo.writeFd,
-      onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
-    });
+    const { program, ran } = await runDumpInto(ctx, unit, fifo.writeFd, stopDump.signal);
     dumpEnded = true;
     let dump: DumpRun = { ...judgeDump(ctx, program, ran, null, stopDump.signal.aborted), bytes: null };
     await endInputs(dump.error === null, [stop], () => fds.close(fifo.writeFd));
@@ -417,6 +411,23 @@ async function viaPipe(
  * stops every restic first, so none sees the end of an incomplete input, then closes the inputs
  * (restic 0.18 waits for its stdin to close before it exits).
  */
+/** Runs the dump program with its stdout on `writeFd` (a FIFO's write end), its stderr in the step log. */
+async function runDumpInto(
+  ctx: StepContext<DumpOptions>,
+  unit: DumpUnit,
+  writeFd: number,
+  stop: AbortSignal,
+): Promise<{ program: string; ran: ProcessResult }> {
+  const [program, ...args] = unit.argv as [string, ...string[]];
+  const ran = await ctx.exec(program, args, {
+    env: { ...ctx.env, ...unit.env },
+    stopSignal: stop,
+    stdoutFd: writeFd,
+    onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
+  });
+  return { program, ran };
+}
+
 async function endInputs(ok: boolean, stops: readonly AbortController[], close: () => void): Promise<void> {
   if (!ok) {
     for (const stop of stops) stop.abort();
@@ -514,13 +525,7 @@ async function viaFifoTee(
         }
         return r;
       });
-    const [program, ...args] = unit.argv as [string, ...string[]];
-    const ran = await ctx.exec(program, args, {
-      env: { ...ctx.env, ...unit.env },
-      stopSignal: stopDump.signal,
-      stdoutFd: dumpFifo.writeFd,
-      onLine: (line) => ctx.log.output(`[${program}] ${line}`, "stderr"),
-    });
+    const { program, ran } = await runDumpInto(ctx, unit, dumpFifo.writeFd, stopDump.signal);
     dumpEnded = true;
     // The dump's end of its FIFO is closed: tee reads to the end and exits.
     fds.close(dumpFifo.writeFd);

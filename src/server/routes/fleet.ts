@@ -12,6 +12,7 @@ import { StoreError } from "../../errors.js";
 import { hostRuns, type HubReader } from "../../fleet/hub.js";
 import type { FleetCell, FleetHost, FleetJobState } from "../../fleet/fleet-view.js";
 import type { JobSummary, RunStore } from "../../store/types.js";
+import { stepsOfSummary } from "../../engine/job-status.js";
 import type { Freshness, JobStatus } from "../api-types.js";
 import type { ServerContext } from "../context.js";
 import { ApiError, sendJson } from "../http.js";
@@ -118,16 +119,7 @@ function jobStatusOf(host: FleetHost, cell: FleetCell, summary: JobSummary | und
     grace_ms: null,
     fleet_state: cell.state,
     host_id: host.host_id,
-    steps: (summary?.steps ?? []).map((s) => ({
-      name: s.name,
-      type: s.type,
-      status: s.status,
-      started_at: s.started_at,
-      finished_at: s.finished_at,
-      duration_ms: s.duration_ms,
-      error: s.error,
-      run_id: s.run_id,
-    })),
+    steps: stepsOfSummary(summary),
   };
 }
 
