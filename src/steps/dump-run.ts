@@ -25,6 +25,7 @@ import type { ResticHost } from "../restic/host.js";
 import type * as ResticCommands from "../restic/commands.js";
 import type { BackupResult } from "../restic/commands.js";
 import { describeExit, type ProcessResult } from "../util/process.js";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import { formatBytes } from "../util/units.js";
 import { prepareCredentials } from "../dump/credentials.js";
 import { dumpUnits, hostLabel, stdinFilename, type DumpUnit } from "../dump/drivers.js";
@@ -278,7 +279,8 @@ async function makeFifos(
   let dir: string | null = null;
   const fifos: HeldFifo[] = [];
   try {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-dump-"));
+    // holdfast-dump-PID.XXXXXX: a SIGKILLed run's is removed by the next private temp dir made.
+    dir = makePrivateTempDir("holdfast-dump-");
     const at = dir;
     const paths = names.map((n) => path.join(at, n));
     const made = await ctx.exec("mkfifo", ["-m", "600", ...paths], { onLine: () => undefined });

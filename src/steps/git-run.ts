@@ -2,11 +2,11 @@
 // writes the inventory atomically and the bundles, each verified. The definition is git.ts.
 import { defineStepRunner, type StepContext, type StepOutcome } from "../engine/step-kind.js";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { HoldfastError, stepError } from "../errors.js";
 import { removeStaleTempFiles, syncDirectory, tempPathFor, writeFileAtomic } from "../util/atomic-write.js";
 import { describeExit, type ProcessResult } from "../util/process.js";
+import { makePrivateTempDir } from "../util/private-temp.js";
 import {
   bundleFileName,
   bundleMatches,
@@ -509,7 +509,7 @@ function createBundleVerifier(ctx: StepContext<GitOptions>) {
   const scratchRepo = (format: string): Promise<string> => {
     let made = repos.get(format);
     if (!made) {
-      scratch ??= fs.promises.mkdtemp(path.join(os.tmpdir(), "holdfast-bundle-verify-"));
+      scratch ??= Promise.resolve().then(() => makePrivateTempDir("holdfast-bundle-verify-"));
       made = scratch.then(async (dir) => {
         const gitDir = path.join(dir, `${format.replace(/[^a-z0-9]/gi, "_")}.git`);
         check(

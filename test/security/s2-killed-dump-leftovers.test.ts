@@ -1,7 +1,7 @@
 // S2 for a killed run: a dump step with password_file writes the database password into a PGPASSFILE
 // (0600 in a 0700 directory under the temp dir) for pg_dump. SIGTERM removes it before holdfast exits;
 // SIGKILL cannot, so the next holdfast that makes such a directory removes the dead one's — the
-// password must not stay in /tmp until the next reboot. The server is a TCP listener that accepts and
+// password must not stay in /tmp until the next reboot; nor does the dump's FIFO directory. The server is a TCP listener that accepts and
 // never answers, so pg_dump (the real one) waits in its connection while holdfast is signalled.
 import fs from "node:fs";
 import net from "node:net";
@@ -32,12 +32,16 @@ beforeAll(async () => {
   port = (server.address() as net.AddressInfo).port;
   const repo = { repo: path.join(dir, "repo"), passwordFile: writePassword(path.join(dir, "repo-pw"), "rp") };
   resticInit(repo);
+  // A second repository: the dump is teed through FIFOs (holdfast-dump-PID.XXXXXX) with every restic.
+  const second = { repo: path.join(dir, "repo2"), passwordFile: repo.passwordFile };
+  resticInit(second);
   config = writeConfig(
     dir,
     `version: 1
 state_dir: ${path.join(dir, "state")}
 repositories:
   local: { url: ${repo.repo}, password_file: ${repo.passwordFile} }
+  second: { url: ${second.repo}, password_file: ${second.passwordFile} }
 jobs:
   dbs:
     steps:
@@ -50,7 +54,7 @@ jobs:
         password_file: ${writePassword(path.join(dir, "pg-pw"), PASSWORD)}
         databases: [shop]
         globals: false
-        repos: [local]
+        repos: [local, second]
 `,
   );
 }, 60_000);
@@ -118,6 +122,8 @@ describe("S2: the dump step's password file after a signal", () => {
     const done = collect(child);
     await until("the PGPASSFILE", () => withPassword().length === 1 && sockets.size > 0);
     const left = withPassword();
+    const fifoDirs = () => fs.readdirSync(tmp).filter((n) => n.startsWith("holdfast-dump-"));
+    expect(fifoDirs(), "the dump's FIFO directory while it runs").toHaveLength(1);
     child.kill("SIGKILL");
     await done;
     await hangUpAndWaitForOrphans();
@@ -134,5 +140,7 @@ describe("S2: the dump step's password file after a signal", () => {
     }
     expect(withPassword()).toEqual([]);
     expect(fs.readdirSync(tmp).filter((n) => n.startsWith("holdfast-dbauth-"))).toEqual([]);
+    // The killed run's FIFO directory (holdfast-dump-PID.XXXXXX) goes with it.
+    expect(fifoDirs()).toEqual([]);
   });
 });
