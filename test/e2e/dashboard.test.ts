@@ -313,6 +313,18 @@ server:
     await page.goto(`${server.base}/runs/${brokenRun}?step=offsite`);
     await page.waitForSelector(".step-detail .error");
     await shot("run-failed");
+    // At phone width a target's error reads in the value column beside the labels, as wide as the
+    // card — not squeezed into the 6rem label column of the next line.
+    await page.setViewportSize(PHONE);
+    const err = page.locator(".step-detail td[data-label=Status] .small").first();
+    const badge = page.locator(".step-detail td[data-label=Status] .badge").first();
+    const [errBox, badgeBox] = [await err.boundingBox(), await badge.boundingBox()];
+    expect(errBox && badgeBox && errBox.x >= badgeBox.x - 8, "the error starts under the badge").toBe(true);
+    expect(errBox?.width ?? 0, "the error's width at 390 px").toBeGreaterThan(200);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(
+      PHONE.width,
+    );
+    await page.setViewportSize(DESKTOP);
     await page.goto(`${server.base}/repos/local/snapshots/${snapshotId}/restore`);
     await page.waitForSelector("fieldset");
     await shot("restore-form");
@@ -372,6 +384,17 @@ server:
       .poll(() => result.textContent(), { timeout: 60_000 })
       .toMatch(canRestorePaths ? /succeeded/ : /started|succeeded|finished/);
     await shot("restore-done");
+    if (canRestorePaths) {
+      // It names what was restored, and the picks are gone: a second restore does not take them along.
+      expect(await result.locator("code.path").allTextContents()).toEqual(
+        expect.arrayContaining([`${src}/a.txt`, `${src}/b.bin`]),
+      );
+      await expect.poll(() => page.locator(".picked li").count()).toBe(0);
+      await page.goto(`${server.base}/repos/local/snapshots/${snapshotId}?path=${encodeURIComponent(src)}`);
+      await page.waitForSelector("table.entries");
+      expect(await page.getByRole("checkbox", { name: "pick a.txt for restore" }).isChecked()).toBe(false);
+      await page.getByRole("link", { name: /Restore all/ }).waitFor();
+    }
     const out = path.join(restoreRoot, "from-browser");
     const restored = await waitFor(
       "the restored files",
@@ -457,6 +480,14 @@ server:
     const bin = await take("download b.bin");
     expect(bin.suggested).toBe("b.bin");
     expect(fs.readFileSync(bin.file).equals(fs.readFileSync(path.join(src, "b.bin"))), "b.bin").toBe(true);
+    // Each download says it is being prepared, then that it started; one that fails says so.
+    const status = page.locator("[data-testid=download-status]");
+    await expect.poll(() => status.textContent()).toMatch(/download of b\.bin started/);
+    await page.route("**/api/downloads", (route) => route.abort("connectionrefused"));
+    await page.getByRole("button", { name: "download a.txt", exact: true }).click();
+    await expect.poll(() => status.textContent()).toMatch(/download of a\.txt could not start/);
+    await shot("snapshot-download-failed");
+    await page.unroute("**/api/downloads");
 
     // Each download is in the history like a run: who, what, where, result (newest first).
     type DownloadRun = {
@@ -537,6 +568,16 @@ server:
     expect(run.status).toBe("cancelled");
     expect(run.steps.map((st) => `${st.name} ${st.status}`)).toEqual(["nap cancelled", "wake succeeded"]);
     expect(fs.existsSync(path.join(dir, "woke"))).toBe(true);
+    // Home and the job's view say cancelled — not failed (the status, metrics and notifications
+    // still count it as a failure: it is an alarm).
+    await page.goto(`${server.base}/`);
+    const card = page.locator("li.card", { has: page.getByRole("link", { name: "slow", exact: true }) });
+    await expect.poll(() => card.locator(".card-head .badge").textContent()).toBe("cancelled");
+    expect(await page.locator(".verdict").textContent()).toContain("slow is cancelled");
+    await shot("home-cancelled");
+    await page.goto(`${server.base}/jobs/slow`);
+    await expect.poll(() => page.locator("h1 .badge").first().textContent()).toBe("cancelled");
+    await shot("job-cancelled");
   });
 
   it("follows a running step's log: new lines without reload, auto-scroll that yields to the reader", async () => {

@@ -2,7 +2,7 @@
 // and its hint on the card) and the 3-2-1 matrix of sources × repositories.
 import { getJsonCached } from "../api.js";
 import { Badge, Duration, ErrorBox, Link, Loading, Time } from "../components.js";
-import { FRESHNESS_LABEL, failingStep, freshnessOf, type Freshness } from "../freshness.js";
+import { FRESHNESS_LABEL, failingStep, freshnessOf, isAlarm, type Freshness } from "../freshness.js";
 import { useLoad } from "../hooks.js";
 import { progress, statusError, statuses, tick, type Progress } from "../live.js";
 import { href, hostLinks, type HostLinks } from "../router.js";
@@ -16,7 +16,7 @@ export function Home() {
   const live = useStore(progress);
   const now = Date.now();
   const rows = (jobs ?? []).map((job) => ({ job, f: freshnessOf(job, now) }));
-  const bad = rows.filter((r) => r.f === "failed" || r.f === "overdue" || r.f === "hung");
+  const bad = rows.filter((r) => isAlarm(r.f));
   return (
     <>
       <h1 tabIndex={-1}>Is everything safe?</h1>
@@ -61,7 +61,7 @@ export function JobCard({
   progress: Progress | undefined;
   links?: HostLinks;
 }) {
-  const failing = f === "failed" || f === "overdue" ? failingStep(job) : null;
+  const failing = f === "failed" || f === "cancelled" || f === "overdue" ? failingStep(job) : null;
   const last = job.last_run;
   return (
     <li class={`card fresh-${f}`}>

@@ -7,7 +7,7 @@ import { Badge, Crumbs, ErrorBox, Link, Time } from "../components.js";
 import { formatBytes } from "../format.js";
 import { info } from "../live.js";
 import { href } from "../router.js";
-import { selectionKey, selections, toggle } from "../selection.js";
+import { clear, selectionKey, selections, toggle } from "../selection.js";
 import { useStore } from "../store.js";
 import type { OperationResponse, RestoreRequestBody } from "../types.js";
 
@@ -27,12 +27,16 @@ export function RestoreView({ repo, id }: { repo: string; id: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [answer, setAnswer] = useState<Answer | null>(null);
+  // What the last restore was asked for: once it succeeds the picks are cleared (a second restore
+  // starts from nothing picked, not silently with these), and the result still names them.
+  const [asked, setAsked] = useState<string[]>([]);
   const canRestore = i?.capabilities.restore === true && i.role !== "viewer";
 
   const submit = async (dryRun: boolean) => {
     setBusy(true);
     setError(null);
     setAnswer(null);
+    setAsked(picked);
     // `include` (the first name of `paths`, which every version of the API takes) and a target named
     // here: the first restore API needs one, and the current one takes it as given.
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
@@ -53,6 +57,15 @@ export function RestoreView({ repo, id }: { repo: string; id: string }) {
       setBusy(false);
     }
   };
+
+  const done =
+    answer !== null &&
+    (isOperation(answer)
+      ? answer.state === "succeeded" && !answer.summary.dry_run
+      : answer.state === "finished");
+  useEffect(() => {
+    if (done) clear(key);
+  }, [done, key]);
 
   // A restore still running when the server answered: follow it to its end.
   const runningId = answer && isOperation(answer) && answer.state === "running" ? answer.id : null;
@@ -187,12 +200,25 @@ export function RestoreView({ repo, id }: { repo: string; id: string }) {
         </p>
       )}
       {error !== null && <ErrorBox error={error} title="The restore failed" />}
-      {answer && <Outcome a={answer} />}
+      {answer && <Outcome a={answer} asked={asked} cleared={done} />}
     </>
   );
 }
 
-function Outcome({ a }: { a: Answer }) {
+/** `asked`: the paths picked for it (none: the whole snapshot). */
+function Outcome({ a, asked, cleared }: { a: Answer; asked: string[]; cleared: boolean }) {
+  const what = (
+    <p class="small">
+      {asked.length === 0 ? "The whole snapshot" : `Picked (${asked.length}): `}
+      {asked.map((p, n) => (
+        <span key={p}>
+          {n > 0 && ", "}
+          <code class="path">{p}</code>
+        </span>
+      ))}
+      {cleared && asked.length > 0 ? " — now cleared from the selection." : ""}
+    </p>
+  );
   if (!isOperation(a)) {
     const tone = a.state === "failed" ? "error" : "notice";
     return (
@@ -204,6 +230,7 @@ function Outcome({ a }: { a: Answer }) {
             into <code class="path">{a.target}</code>
           </>
         )}
+        {what}
         {a.output && <pre class="log small">{a.output}</pre>}
       </div>
     );
@@ -220,6 +247,7 @@ function Outcome({ a }: { a: Answer }) {
         />{" "}
         {s.message}
       </p>
+      {what}
       <p class="small">
         {s.files_restored !== null && `${s.files_restored} files`}
         {s.bytes_restored !== null && ` · ${formatBytes(s.bytes_restored)}`}

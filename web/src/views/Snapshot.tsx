@@ -59,7 +59,13 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
   const key = selectionKey(repo, id);
   const picked = useStore(selections)[key] ?? [];
   const [filter, setFilter] = useState("");
-  const [downloadError, setDownloadError] = useState<unknown>(null);
+  // The last download asked for: being prepared (the server checks the path and makes a one-time
+  // link), handed to the browser, or refused — said at the foot of the view, wherever it is scrolled.
+  const [dl, setDl] = useState<
+    | { state: "preparing" | "started"; name: string }
+    | { state: "failed"; name: string; error: unknown }
+    | null
+  >(null);
   const canRestore = i?.capabilities.restore === true && i.role !== "viewer";
   const canDownload = i?.capabilities.download === true && i.role !== "viewer";
 
@@ -98,11 +104,14 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
   }, [viewKey, shown, hasMore]);
 
   const download = (node: ApiNode, format: DownloadFormat) => {
-    setDownloadError(null);
-    startDownload(repo, l?.snapshot_id ?? id, node.path, format).catch((err: unknown) =>
-      setDownloadError(err),
+    const name = format === "raw" ? node.name : `${node.name} (${format})`;
+    setDl({ state: "preparing", name });
+    startDownload(repo, l?.snapshot_id ?? id, node.path, format).then(
+      () => setDl({ state: "started", name }),
+      (error: unknown) => setDl({ state: "failed", name, error }),
     );
   };
+  const preparing = dl?.state === "preparing";
 
   return (
     <>
@@ -128,7 +137,6 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
       </div>
       {listing.error !== null && <ErrorBox error={listing.error} title="The directory could not be listed" />}
       {!l && listing.error === null && <Loading what="the directory (restic ls)" />}
-      {downloadError !== null && <ErrorBox error={downloadError} title="The download could not start" />}
       {l && (
         <table class="entries" data-total={l.count}>
           <caption class="sr-only">
@@ -184,6 +192,7 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
                         <button
                           type="button"
                           class="link"
+                          disabled={preparing}
                           onClick={() => download(e, "raw")}
                           aria-label={`download ${e.name}`}
                         >
@@ -195,6 +204,7 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
                           <button
                             type="button"
                             class="link"
+                            disabled={preparing}
                             onClick={() => download(e, "tar.gz")}
                             aria-label={`download ${e.name} as tar.gz`}
                           >
@@ -203,6 +213,7 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
                           <button
                             type="button"
                             class="link"
+                            disabled={preparing}
                             onClick={() => download(e, "zip")}
                             aria-label={`download ${e.name} as zip`}
                           >
@@ -243,23 +254,36 @@ export function SnapshotView({ repo, id, path }: { repo: string; id: string; pat
           </button>
         </div>
       )}
-      {canRestore && (
-        <div class="selection-bar" role="region" aria-label="Restore selection">
-          <span>
-            {picked.length === 0
-              ? "Nothing picked: a restore takes the whole snapshot."
-              : `${picked.length} picked`}
-          </span>
-          <Link href={href.restore(repo, id)} class="button">
-            Restore{picked.length ? ` ${picked.length} selected` : " all"}…
-          </Link>
-          {picked.length > 0 && (
-            <button type="button" class="secondary" onClick={() => clear(key)}>
-              Clear
-            </button>
+      <div class="dock">
+        <div role="status" aria-live="polite" data-testid="download-status">
+          {dl?.state === "preparing" && <p class="notice">Preparing the download of {dl.name}…</p>}
+          {dl?.state === "started" && (
+            <p class="notice">
+              The download of {dl.name} started: your browser saves it (a folder is packed as it streams).
+            </p>
+          )}
+          {dl?.state === "failed" && (
+            <ErrorBox error={dl.error} title={`The download of ${dl.name} could not start`} />
           )}
         </div>
-      )}
+        {canRestore && (
+          <div class="selection-bar" role="region" aria-label="Restore selection">
+            <span>
+              {picked.length === 0
+                ? "Nothing picked: a restore takes the whole snapshot."
+                : `${picked.length} picked`}
+            </span>
+            <Link href={href.restore(repo, id)} class="button">
+              Restore{picked.length ? ` ${picked.length} selected` : " all"}…
+            </Link>
+            {picked.length > 0 && (
+              <button type="button" class="secondary" onClick={() => clear(key)}>
+                Clear
+              </button>
+            )}
+          </div>
+        )}
+      </div>
     </>
   );
 }

@@ -178,7 +178,12 @@ export function FleetOverview() {
                     <Link href={href.fleetJob(c.host_id, c.job)}>{c.job}</Link>
                   </th>
                   <td data-label="State">
-                    <Badge status={c.state === "missing" ? "failed" : c.state} label={c.state} />
+                    <Badge
+                      status={c.state === "missing" ? "failed" : c.state}
+                      label={
+                        c.state === "failed" && c.last_run?.status === "cancelled" ? "cancelled" : c.state
+                      }
+                    />
                     {c.state === "missing" && <span class="muted small"> last said {c.reported_state}</span>}
                   </td>
                   <td data-label="Last success">
