@@ -44,6 +44,22 @@ describe("parseConfigText", () => {
     expect(config.state_dir).toBe("/var/lib/holdfast");
   });
 
+  test("restic.open_timeout is 60 s when the config leaves it out (a repository without its own uses it)", () => {
+    // test/restic/open-timeout.test.ts runs a dead backend through restic.open_timeout set short.
+    const config = parseConfigText(
+      `version: 1
+repositories:
+  r: { url: /srv/r, password_file: /etc/pw }
+jobs:
+  j: { steps: [{ name: s, type: exec, command: [true] }] }
+`,
+      FILE,
+      {},
+    );
+    expect(config.restic.open_timeout).toBe(60_000);
+    expect(config.repositories.r?.open_timeout).toBeUndefined();
+  });
+
   test("refuses exclude patterns and exclude_if_present specs that restic would refuse", () => {
     const issues = issuesOf(`version: 1
 sources:

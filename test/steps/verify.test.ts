@@ -32,6 +32,7 @@ import { seededRandom } from "../../src/util/seeded-random.js";
 interface Step {
   name: string;
   status: string;
+  duration_ms: number;
   error: { kind: string; message: string } | null;
   summary: Record<string, unknown> | null;
   targets: Array<Record<string, unknown> & { repo: string; status: string }>;
@@ -402,7 +403,16 @@ describe("verify against a REST repository", () => {
       const urlFile = path.join(dir, "drill.url");
       fs.writeFileSync(urlFile, `${target.repo}\n`, { mode: 0o600 });
       const cfg = writeTestConfig(dir, {
-        repositories: { offsite: { url_file: urlFile, password_file: target.passwordFile, offsite: true } },
+        // A short open_timeout: restic 0.17+ retries a dead backend for 15 minutes, holdfast stops it
+        // at open_timeout and classifies it `network` (the default 60 s would only make this wait).
+        repositories: {
+          offsite: {
+            url_file: urlFile,
+            password_file: target.passwordFile,
+            offsite: true,
+            open_timeout: "5s",
+          },
+        },
         sources: { home: { paths: [src] } },
         jobs: {
           nightly: {
@@ -430,6 +440,7 @@ describe("verify against a REST repository", () => {
       expect(d.status).toBe("failed");
       expect(d.error?.kind).toBe("network");
       expect(d.targets[0]).toMatchObject({ repo: "offsite", status: "failed" });
+      expect(d.duration_ms).toBeLessThan(5_000 + 10_000);
     } finally {
       await rest.stop();
     }
