@@ -126,6 +126,23 @@ export function urlHasCredentials(url: string): boolean {
 }
 
 /**
+ * An rclone repository whose connection string sets a credential inline — rclone::s3,secret_access_key=…:
+ * or remote,pass=…: — names the parameter (never its value); null when none. restic passes the string
+ * to `rclone serve restic` on its command line, so such a value would be visible in ps, plans and logs.
+ */
+export function rcloneInlineCredential(url: string): string | null {
+  if (!/^rclone:/i.test(url)) return null;
+  // The remote part runs up to the first ':' after the (possibly empty) remote name.
+  const remote = /^rclone:(:?[^:]*)/i.exec(url)?.[1] ?? "";
+  for (const param of remote.split(",").slice(1)) {
+    const name = param.split("=")[0]?.trim().toLowerCase() ?? "";
+    if (/secret|pass|token|key|credential|sas_url|session|auth_url|bearer/.test(name) && name !== "env_auth")
+      return name;
+  }
+  return null;
+}
+
+/**
  * A repository: a path (~, $VAR and relative paths resolve like every other path) or a backend URL
  * (rest:, s3:, sftp:, b2:, rclone:, …) kept as written. The order matters: expand first, then decide
  * URL or path from the result, then refuse credentials in the result — `url: $REPO_URL` holding
@@ -153,6 +170,17 @@ export const repositoryUrlSchema = z
         message: `"${name}:" is not a restic backend${raw !== expanded ? ` (${raw} expands to it)` : ""}`,
         params: {
           hint: `write a local repository as a path (/data/restic, ./restic), or use one of ${RESTIC_BACKENDS.map((b) => `${b}:`).join(", ")}`,
+        },
+      });
+      return z.NEVER;
+    }
+    const rcloneParam = rcloneInlineCredential(expanded);
+    if (rcloneParam !== null) {
+      ctx.addIssue({
+        code: "custom",
+        message: `this rclone repository sets ${rcloneParam}= inline in its connection string${raw !== expanded ? ` (after expanding ${raw})` : ""}: restic would pass it on rclone's command line`,
+        params: {
+          hint: "configure the remote in rclone.conf (rclone config) and name it (rclone:REMOTE:path), or set RCLONE_CONFIG_REMOTE_* variables in the repository's env_file (mode 0600)",
         },
       });
       return z.NEVER;
