@@ -513,11 +513,13 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .command("list")
     .description("the named tokens: name, role, when made (never their values)")
     .option("--json", "print JSON")
+    .addHelpText("after", examples(["holdfast serve token list", "holdfast serve token list --json"]))
     .action(on(() => import("./commands/serve-token.js").then((m) => ({ default: m.tokenList }))));
   token
     .command("remove")
     .description("remove a token: it is refused from then on (a running server notices)")
     .argument("<name>", "the token's name")
+    .addHelpText("after", examples(["holdfast serve token remove phone"]))
     .action(on(() => import("./commands/serve-token.js").then((m) => ({ default: m.tokenRemove }))));
 
   // Commands: serve
@@ -536,12 +538,14 @@ export function buildProgram(setAction: (action: Action) => void): Command {
     .command("id")
     .description("print this host's fleet id (created once in the state dir) and display name")
     .option("--json", "print JSON")
+    .addHelpText("after", examples(["holdfast fleet id", "holdfast fleet id --json"]))
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetId }))));
   fleet
     .command("reset-id")
     .description(
       "give this host a new fleet id (after cloning a machine or its state dir); resends its history",
     )
+    .addHelpText("after", examples(["holdfast fleet reset-id && holdfast fleet sync"]))
     .action(on(() => import("./commands/fleet.js").then((m) => ({ default: m.fleetResetId }))));
   fleet
     .command("init-db")
@@ -615,10 +619,12 @@ export async function main(argv: string[]): Promise<number> {
   });
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const sub of program.commands) {
-    sub.exitOverride();
-    for (const nested of sub.commands) nested.exitOverride();
-  }
+  // Every level (serve token add is three deep): a usage error anywhere exits 2, never commander's 1.
+  const overrideExit = (command: Command) => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {

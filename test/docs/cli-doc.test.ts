@@ -82,6 +82,35 @@ describe("docs/cli.md and the man page", () => {
     expect(missing).toEqual([]);
   });
 
+  test("every command's --help has a realistic example (a group's sub-commands carry their own)", async () => {
+    const commands = await everyCommand();
+    const noExample: string[] = [];
+    for (const { names } of commands) {
+      const { commands: subs } = await help(names);
+      if (subs.length > 0) continue;
+      const result = await runCli([...names, "--help"]);
+      const example = /\nExamples:\n {2}\$ .*\bholdfast [a-z]/.test(result.stdout);
+      if (!example) noExample.push(`holdfast ${names.join(" ")}`);
+    }
+    expect(commands.length).toBeGreaterThan(30);
+    expect(noExample).toEqual([]);
+  });
+
+  test("a usage error exits 2 at every depth of the command tree (serve token add is three deep)", async () => {
+    for (const args of [
+      ["--bogus"],
+      ["run", "--bogus"],
+      ["fleet", "id", "--bogus"],
+      ["serve", "token", "add", "--bogus", "x"],
+      ["serve", "token", "add"],
+      ["serve", "token", "remove"],
+    ]) {
+      const result = await runCli(args);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr).toMatch(/^error: (unknown option|missing required argument)/);
+    }
+  });
+
   test("the global options are documented", async () => {
     const { flags } = await help([]);
     expect(flags).toEqual(expect.arrayContaining(["--config", "--version"]));
