@@ -2,6 +2,7 @@
 // next forget thins it — per repository, the snapshots another tool made that a source adopts, and
 // the ones that no source adopts (made by another tool, never touched by holdfast). Read-only: it
 // lists snapshots and changes nothing (adoption is the config, not a rewrite of the snapshots).
+import { unknownNameError } from "../unknown-name.js";
 import { UsageError } from "../../errors.js";
 import { dataFlowOf } from "../../registry.js";
 import { snapshots } from "../../restic/commands.js";
@@ -54,10 +55,10 @@ export default async function adoptCommand(
   if (sourceName !== undefined) {
     const source = config.sources[sourceName];
     if (!source)
-      throw new UsageError(
-        `no source named "${sourceName}"`,
-        `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`,
-      );
+      throw unknownNameError("source", sourceName, Object.keys(config.sources), {
+        listed: "sources in the config",
+        none: "the config has no sources",
+      });
     if (!source.adopt)
       throw new UsageError(
         `source "${sourceName}" adopts nothing`,

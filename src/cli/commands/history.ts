@@ -1,3 +1,4 @@
+import { unknownNameError } from "../unknown-name.js";
 import { UsageError } from "../../errors.js";
 import { formatDuration } from "../../util/units.js";
 import { recoverInterruptedRunsQuietly } from "../../engine/recover.js";
@@ -17,10 +18,10 @@ export default async function history(
   }
   const { config } = await loadConfigForReading(global, { allowEmbedded: true });
   if (job !== undefined && !own(config.jobs, job)) {
-    throw new UsageError(
-      `no job named "${job}"`,
-      `jobs in the config: ${Object.keys(config.jobs).join(", ")}`,
-    );
+    throw unknownNameError("job", job, Object.keys(config.jobs), {
+      listed: "jobs in the config",
+      none: "the config has no jobs",
+    });
   }
   await addPendingRecordsQuietly(config);
   const store = openStore(config);

@@ -2,6 +2,7 @@
 // environment outside a job (the config's env layer, as for every step), a cancel signal wired to
 // SIGINT/SIGTERM (restic gets SIGINT, never SIGTERM: 0.14 leaves its lock on SIGTERM), and picking
 // repositories by name with a helpful error.
+import { unknownNameError } from "../unknown-name.js";
 import type { Config, RepositoryConfig } from "../../config/types.js";
 import { baseEnv } from "../../engine/env.js";
 import { UsageError, type StepError } from "../../errors.js";
@@ -86,12 +87,10 @@ export function pickRepositories(config: Config, name: string | undefined): Repo
   const repo = own(config.repositories, name);
   if (!repo) {
     const names = Object.keys(config.repositories);
-    throw new UsageError(
-      `no repository named "${name}"`,
-      names.length > 0
-        ? `repositories in the config: ${names.join(", ")}`
-        : "add one under repositories: (or run `holdfast init`)",
-    );
+    throw unknownNameError("repository", name, names, {
+      listed: "repositories in the config",
+      none: "add one under repositories: (or run `holdfast init`)",
+    });
   }
   return [repo];
 }

@@ -1,5 +1,6 @@
 // holdfast restore REPO [SNAPSHOT] --target DIR [--include PATH]…: restores a snapshot (default: the
 // latest of the source) into a directory.
+import { unknownNameError } from "../unknown-name.js";
 import fs from "node:fs";
 import path from "node:path";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
@@ -106,10 +107,10 @@ export default async function restoreCommand(
       }
       source = names[0];
     } else if (!own(config.sources, source)) {
-      throw new UsageError(
-        `no source named "${source}"`,
-        `sources in the config: ${names.join(", ") || "(none)"}`,
-      );
+      throw unknownNameError("source", source, names, {
+        listed: "sources in the config",
+        none: "the config has no sources",
+      });
     }
   }
   const id = snapshot ?? "latest";

@@ -1,3 +1,4 @@
+import { unknownNameError } from "../unknown-name.js";
 import { EXIT, JobBusyError, UsageError } from "../../errors.js";
 import { runJob } from "../../engine/run-job.js";
 import { formatDuration, parseDuration } from "../../util/units.js";
@@ -31,7 +32,11 @@ export function pickJob(config: Config, name: string | undefined): JobConfig {
     );
   }
   const job = own(config.jobs, name);
-  if (!job) throw new UsageError(`no job named "${name}"`, `jobs in the config: ${names.join(", ")}`);
+  if (!job)
+    throw unknownNameError("job", name, names, {
+      listed: "jobs in the config",
+      none: "the config has no jobs",
+    });
   return job;
 }
 
@@ -145,9 +150,11 @@ async function runOne(
 ): Promise<RunOutcome> {
   for (const name of flags.step ?? []) {
     if (!job.steps.some((s) => s.name === name)) {
-      throw new UsageError(
-        `job "${job.name}" has no step "${name}"`,
-        `its steps: ${job.steps.map((s) => s.name).join(", ")}`,
+      throw unknownNameError(
+        `step of job "${job.name}"`,
+        name,
+        job.steps.map((s) => s.name),
+        { listed: "its steps", none: "it has no steps" },
       );
     }
   }

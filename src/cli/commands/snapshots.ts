@@ -1,11 +1,11 @@
 // holdfast snapshots [REPO] [--source NAME] [--json]: the snapshots of each repository.
+import { unknownNameError } from "../unknown-name.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
 import { color, formatTable, printJson } from "../output.js";
 import { HOLDFAST_TAG, snapshots } from "../../restic/commands.js";
 import type { SourceConfig } from "../../config/types.js";
 import { isMetaSnapshot, snapshotSource, sourceFilter } from "../../sources/adopt.js";
 import type { Snapshot } from "../../restic/outputs.js";
-import { UsageError } from "../../errors.js";
 import {
   createCliRestic,
   describeError,
@@ -48,10 +48,10 @@ export default async function snapshotsCommand(
   const { config } = loadCliConfig(global, { allowEmbedded: true });
   const repos = pickRepositories(config, repoName);
   if (flags.source !== undefined && !own(config.sources, flags.source)) {
-    throw new UsageError(
-      `no source named "${flags.source}"`,
-      `sources in the config: ${Object.keys(config.sources).join(", ") || "(none)"}`,
-    );
+    throw unknownNameError("source", flags.source, Object.keys(config.sources), {
+      listed: "sources in the config",
+      none: "the config has no sources",
+    });
   }
   const cli = createCliRestic(config);
   try {
