@@ -25,17 +25,16 @@ export function stdoutClosed(): boolean {
   return closedStreams.has(process.stdout);
 }
 
-const useColor = isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
-
-const wrap = (code: number) => (text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
-export const color = {
-  red: wrap(31),
-  green: wrap(32),
-  yellow: wrap(33),
-  blue: wrap(34),
-  dim: wrap(2),
-  bold: wrap(1),
+// Each stream decides for itself: `holdfast run 2>err.log` on a terminal colours stdout, not the file.
+const colorsFor = (tty: boolean) => {
+  const on = tty && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  const wrap = (code: number) => (text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return { red: wrap(31), green: wrap(32), yellow: wrap(33), blue: wrap(34), dim: wrap(2), bold: wrap(1) };
 };
+/** Colour for what goes to stdout. */
+export const color = colorsFor(isTTY);
+/** Colour for what goes to stderr (error:, warning:, hint lines). */
+export const errColor = colorsFor(Boolean(process.stderr.isTTY));
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, EXIT, HoldfastError, formatConfigIssue } from "../errors.js";
-import { color, journalPrefix } from "./output.js";
+import { errColor, journalPrefix } from "./output.js";
 import type { GlobalOptions } from "./context.js";
 
 export { EXIT };
@@ -657,14 +657,14 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
   if (err instanceof ConfigError) {
     for (const issue of err.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
     process.stderr.write(
-      `${err3}${color.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`,
+      `${err3}${errColor.red("error")}: the config has ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}; nothing was run\n`,
     );
     return EXIT.usage;
   }
   // Every error holdfast throws on purpose says what, how to fix it and its exit code: one rule for all.
   if (err instanceof HoldfastError && err.kind !== "internal") {
     process.stderr.write(
-      `${err3}${color.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`,
+      `${err3}${errColor.red("error")}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`,
     );
     return err.exitCode;
   }
@@ -680,10 +680,10 @@ export function reportError(err: unknown, _global: GlobalOptions | undefined): n
       ),
     });
     process.stderr.write(
-      `${err3}${color.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
+      `${err3}${errColor.red("internal error")}: ${(err as Error).message ?? String(err)}\nthe full trace is in ${file}; please report it\n`,
     );
   } catch {
-    process.stderr.write(`${err3}${color.red("internal error")}: ${trace}\n`);
+    process.stderr.write(`${err3}${errColor.red("internal error")}: ${trace}\n`);
   }
   return EXIT.failed;
 }

@@ -11,7 +11,7 @@ import { resolveHoldfastCommand } from "../../scheduler/holdfast-command.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { runProcess } from "../../util/process.js";
 import type { GlobalOptions } from "../context.js";
-import { color, printJson } from "../output.js";
+import { color, errColor, printJson } from "../output.js";
 
 interface ImportFlags {
   output?: string;
@@ -94,7 +94,7 @@ export default async function importCommand(
     ["config", "validate"],
     ["run", "--all", "--dry-run"],
   ]) {
-    process.stderr.write(`${color.dim(`$ holdfast --config ${output} ${args.join(" ")}`)}\n`);
+    process.stderr.write(`${errColor.dim(`$ holdfast --config ${output} ${args.join(" ")}`)}\n`);
     const r = await runProcess(node!, [main!, "--config", output, ...args], {
       env: Object.fromEntries(
         Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),

@@ -18,7 +18,7 @@ import { createCommand, loadCommand, type ClientCommand } from "../../dump/clien
 import { dumpSourceName, dumpTarget } from "../../dump/naming.js";
 import { describeHeld, inspectTarget, restoreDatabase } from "../../dump/restore-db.js";
 import type { DumpOptions } from "../../steps/dump.js";
-import { color, printJson } from "../output.js";
+import { color, errColor, printJson } from "../output.js";
 import {
   createCliRestic,
   describeError,
@@ -118,7 +118,7 @@ export default async function restoreDatabaseCommand(
     if ("message" in snapshot) {
       if (flags.json)
         printJson({ database, repo: repo.name, ok: false, error: jsonError(snapshot, cli.redactor) });
-      else process.stderr.write(`${color.red("error")}: ${describeError(snapshot, cli.redactor)}\n`);
+      else process.stderr.write(`${errColor.red("error")}: ${describeError(snapshot, cli.redactor)}\n`);
       return signalExitCode(cli.host) ?? EXIT.failed;
     }
     const file = snapshot.paths[0] ?? "";
@@ -170,7 +170,7 @@ export default async function restoreDatabaseCommand(
             partial: result.partial,
             error: jsonError(result.error, cli.redactor),
           });
-        else process.stderr.write(`${color.red("error")}: ${describeError(result.error, cli.redactor)}\n`);
+        else process.stderr.write(`${errColor.red("error")}: ${describeError(result.error, cli.redactor)}\n`);
         // Refused before anything ran (a non-empty target, a command dump): a usage error, exit 2.
         return result.refused && result.error.kind === "config" ? EXIT.usage : EXIT.failed;
       }
@@ -189,7 +189,7 @@ export default async function restoreDatabaseCommand(
         );
         if (result.warnings.length > 0)
           process.stderr.write(
-            `${color.yellow("warning")}: ${result.warnings.length} statement(s) failed and were skipped (usually "already exists"): ${result.warnings.slice(0, 5).join(" / ")}\n`,
+            `${errColor.yellow("warning")}: ${result.warnings.length} statement(s) failed and were skipped (usually "already exists"): ${result.warnings.slice(0, 5).join(" / ")}\n`,
           );
       }
       return result.warnings.length > 0 ? EXIT.warning : EXIT.ok;

@@ -10,7 +10,15 @@ import { lockJob } from "../../engine/job-lock.js";
 import type { ResilientStore } from "../../store/resilient-store.js";
 import { createConsoleReporter } from "../reporter.js";
 import { combineReporters, createLiveFileReporter } from "../../engine/live-file.js";
-import { color, formatTable, isJournalStream, journalPrefix, printJson, statusColor } from "../output.js";
+import {
+  color,
+  errColor,
+  formatTable,
+  isJournalStream,
+  journalPrefix,
+  printJson,
+  statusColor,
+} from "../output.js";
 import { own } from "../../util/own.js";
 
 interface RunFlags {
@@ -101,7 +109,7 @@ export default async function run(
       results.push({ job: job.name, error: null, ...(await runOne(config, embedded, job, flags)) });
     } catch (err) {
       if (!(err instanceof JobBusyError)) throw err;
-      process.stderr.write(`${color.yellow("busy")}: ${err.message}\n`);
+      process.stderr.write(`${errColor.yellow("busy")}: ${err.message}\n`);
       results.push({ job: job.name, error: err.message, exitCode: EXIT.busy, record: null, plan: null });
     }
     const last = results.at(-1)!.exitCode;

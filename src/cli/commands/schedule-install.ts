@@ -15,7 +15,7 @@ import { resolveHoldfastCommand } from "../../scheduler/holdfast-command.js";
 import { installWarnings, lingerEnabled } from "../../scheduler/install-checks.js";
 import { quoteArgv } from "../../util/shell-quote.js";
 import { loadCliConfig, type GlobalOptions } from "../context.js";
-import { color, printJson } from "../output.js";
+import { errColor, printJson } from "../output.js";
 import { resolveMode, resolveRoot, WATCH_ARGS, type ModeFlags } from "./schedule-shared.js";
 
 interface InstallFlags extends ModeFlags {
@@ -81,9 +81,9 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
       }
       process.stdout.write(`# then: ${installCommands(mode, plan.timers).map(quoteArgv).join(" && ")}\n`);
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
-      for (const w of warnings) process.stderr.write(`${color.yellow("warning")}: ${w}\n`);
+      for (const w of warnings) process.stderr.write(`${errColor.yellow("warning")}: ${w}\n`);
       for (const c of conflicts)
-        process.stderr.write(`${color.red("conflict")}: ${c} exists and was not written by holdfast\n`);
+        process.stderr.write(`${errColor.red("conflict")}: ${c} exists and was not written by holdfast\n`);
       process.stderr.write("dry run: nothing was written\n");
     }
     return conflicts.length > 0 ? 2 : 0;
@@ -125,7 +125,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
     for (const f of result.files)
       out.write(`  ${f.action.padEnd(9)} ${f.path}${f.note ? `  (${f.note})` : ""}\n`);
     for (const note of notes) out.write(`note: ${note}\n`);
-    for (const w of warnings) process.stderr.write(`${color.yellow("warning")}: ${w}\n`);
+    for (const w of warnings) process.stderr.write(`${errColor.yellow("warning")}: ${w}\n`);
     if (result.ranCommands) {
       for (const argv of result.commands) out.write(`ran: ${quoteArgv(argv)}\n`);
     } else {
@@ -140,7 +140,7 @@ export default async function scheduleInstall(global: GlobalOptions, flags: Inst
       `manifest: ${plan.manifestPath} (\`holdfast schedule remove${flagsText(flags, root)}\` undoes this install)\n`,
     );
   }
-  for (const error of result.errors) process.stderr.write(`${color.red("error")}: ${error}\n`);
+  for (const error of result.errors) process.stderr.write(`${errColor.red("error")}: ${error}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }
 

@@ -8,7 +8,7 @@ import {
 import { defaultStateDir, findConfigFile, loadConfigFile } from "../../config/load.js";
 import { quoteArgv } from "../../util/shell-quote.js";
 import type { GlobalOptions } from "../context.js";
-import { color, printJson } from "../output.js";
+import { errColor, printJson } from "../output.js";
 import { resolveMode, resolveRoot, type ModeFlags } from "./schedule-shared.js";
 
 interface RemoveFlags extends ModeFlags {
@@ -62,6 +62,6 @@ export default async function scheduleRemove(global: GlobalOptions, flags: Remov
       for (const argv of result.commands) out.write(`  ${quoteArgv(argv)}\n`);
     }
   }
-  for (const error of result.errors) process.stderr.write(`${color.red("error")}: ${error}\n`);
+  for (const error of result.errors) process.stderr.write(`${errColor.red("error")}: ${error}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }

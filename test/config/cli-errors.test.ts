@@ -1,11 +1,12 @@
 // A job, step, repository or source name that the config does not define, given on the command
 // line: exit 2 (usage), nothing run, and the close name suggested — `holdfast run backup-jb` says
 // did you mean "backup-job" — with the names there are as the hint. One error for every command.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { CLI, runCli } from "../helpers/cli.js";
 
 let dir: string;
 let env: Record<string, string>;
@@ -83,5 +84,27 @@ describe("a name the config does not define", () => {
       'error: no job named "zzzzzzzz"\nhint: jobs in the config: backup-job, offsite\n',
     );
     expect(result.code).toBe(2);
+  });
+});
+
+describe("colour follows each stream", () => {
+  // stdout on a terminal (script(1) gives it one), stderr into a file: the file gets no ANSI codes,
+  // while the terminal's own error line (the same command without the redirect) is coloured.
+  const onTerminal = (command: string) =>
+    spawnSync("script", ["-qec", command, "/dev/null"], {
+      encoding: "utf8",
+      env: { ...process.env, ...env, NO_COLOR: undefined, TERM: "xterm" },
+    });
+
+  test("an error line redirected to a file has no colour although stdout is a terminal", () => {
+    const file = path.join(dir, "err.log");
+    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`;
+    const redirected = onTerminal(`${cli} run nope 2>${JSON.stringify(file)}`);
+    expect(redirected.status).toBe(2);
+    expect(fs.readFileSync(file, "utf8")).toBe(
+      'error: no job named "nope"\nhint: jobs in the config: backup-job, offsite\n',
+    );
+    const both = onTerminal(`${cli} run nope`);
+    expect(both.stdout).toContain("\x1b[31merror\x1b[0m: no job named");
   });
 });
