@@ -58,7 +58,7 @@ export function createConsoleReporter(options: ReporterOptions): RunReporter & {
   return {
     runStarted(run: RunRecord) {
       println(
-        `${color.bold("holdfast")}: run ${run.id} of job ${run.job} started (${run.steps.length} steps)`,
+        `${color.bold("holdfast")}: run ${run.id} of job ${run.job} started (${run.steps.length} step${run.steps.length === 1 ? "" : "s"})`,
       );
       if (tty) timer = setInterval(drawStatus, TTY_REDRAW_MS).unref();
     },

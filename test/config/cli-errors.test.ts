@@ -108,3 +108,9 @@ describe("colour follows each stream", () => {
     expect(both.stdout).toContain("\x1b[31merror\x1b[0m: no job named");
   });
 });
+
+test("a one-step job's start line says 1 step, not 1 steps", async () => {
+  const result = await runCli(["run", "offsite"], { env });
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/^holdfast: run \w+ of job offsite started \(1 step\)\n/);
+});
