@@ -156,8 +156,20 @@ describe("order and failure", () => {
     const dir = makeTempDir();
     const result = await runCli(["--config", fiveSteps(dir, ""), "run", "--step", "nope"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('no step "nope"');
+    expect(result.stderr).toContain('no step of job "five" named "nope"');
     expect(result.stderr).toContain("one, two, three, four, five");
+    expect(fs.existsSync(path.join(dir, "four-ran"))).toBe(false);
+  });
+
+  test("a one-step job's start line says 1 step, not 1 steps", async () => {
+    const dir = makeTempDir();
+    const config = writeConfig(
+      dir,
+      "version: 1\nstate_dir: ./state\njobs:\n  offsite:\n    steps:\n      - { name: hi, type: exec, command: [echo, hi] }\n",
+    );
+    const result = await runCli(["--config", config, "run", "offsite"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^holdfast: run \w+ of job offsite started \(1 step\)\n/);
   });
 
   test("warning_codes make a warning: exit 3, or 0 with warnings: ignore, or 1 with warnings: fail", async () => {
