@@ -1,6 +1,6 @@
 // The restore drill of a database (verify with `database:`): for each repository, the latest dump of
 // the database (by the dump step whose source is `source`) is restored into a scratch database on
-// the same server — `holdfast_drill_DB_RANDOM`, created for the drill and always dropped after — or,
+// the same server — `holdfast_drill_DB_PID_RANDOM`, created for the drill and always dropped after — or,
 // for SQLite, into a temporary file in a private 0700 directory (removed after). Then `check_query`
 // runs on the copy; its first value must be a number ≥ `check_min`. The restore is exactly what
 // `holdfast restore --database` does (src/dump/restore-db.ts); repositories are drilled one after
@@ -23,6 +23,7 @@ import { formatBytes } from "../util/units.js";
 import { makePrivateTempDir } from "../util/private-temp.js";
 import { resticHostFromStep } from "./restic-host.js";
 import { combineTargets } from "./targets.js";
+import { deadScratches, forgetScratch, recordScratch } from "./drill-scratch.js";
 import { scratchDatabaseName, type VerifyOptions } from "./verify.js";
 
 export async function runDatabaseDrill(
@@ -56,6 +57,7 @@ export async function runDatabaseDrill(
   );
   const targets: TargetRecord[] = [];
   try {
+    if (found.options.engine !== "sqlite") await dropDeadScratches(ctx, host, found, prepared.creds);
     for (const name of o.repos) {
       const started = Date.now();
       if (ctx.signal.aborted) {
@@ -138,9 +140,11 @@ async function drillOne(
   const scratchDir = sqlite ? makePrivateTempDir("holdfast-drill-db-") : null;
   const scratch = scratchDir
     ? path.join(scratchDir, `${database}.sqlite3`)
-    : scratchDatabaseName(database, randomBytes(4).toString("hex"));
+    : scratchDatabaseName(database, `${process.pid}_${randomBytes(4).toString("hex")}`);
   const client = { host, clientEnv: ctx.env, target, creds, redact: (text: string) => ctx.redact(text) };
   let created = false;
+  // Recorded before it exists, so that a drill killed before its finally is cleaned by the next one.
+  if (!scratchDir) recordScratch(ctx.stateDir, target, scratch);
   try {
     const restored = await restoreDatabase({
       ...client,
@@ -196,11 +200,34 @@ async function drillOne(
     return { repo: name, status: "succeeded", duration_ms: null, error: null, exit_code: 0, ...figures };
   } finally {
     if (scratchDir) fs.rmSync(scratchDir, { recursive: true, force: true });
-    else if (created) {
-      const dropped = await dropDatabase(client, scratch);
+    else {
+      const dropped = created ? await dropDatabase(client, scratch) : null;
       if (dropped)
         ctx.log.warn(`${name}: could not drop the scratch database ${scratch}: ${dropped.message}`);
+      else forgetScratch(ctx.stateDir, process.pid, scratch);
     }
+  }
+}
+
+/** Drops the scratch databases that drills killed before their cleanup left on this server. */
+async function dropDeadScratches(
+  ctx: StepContext<VerifyOptions>,
+  host: ResticHost,
+  found: FoundDump,
+  creds: ClientCredentials,
+): Promise<void> {
+  const target = dumpTarget(found.options);
+  const client = { host, clientEnv: ctx.env, target, creds, redact: (text: string) => ctx.redact(text) };
+  for (const left of deadScratches(ctx.stateDir, target)) {
+    const dropped = await dropDatabase(client, left.database);
+    if (dropped) {
+      ctx.log.warn(
+        `could not drop the scratch database ${left.database} that a killed drill (pid ${left.pid}) left: ${dropped.message}`,
+      );
+      continue;
+    }
+    ctx.log.info(`dropped the scratch database ${left.database} that a killed drill (pid ${left.pid}) left`);
+    forgetScratch(ctx.stateDir, left.pid, left.database);
   }
 }
 

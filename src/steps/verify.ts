@@ -92,7 +92,7 @@ function planDatabase(ctx: PlanContext<VerifyOptions>, database: string): string
   const d = found.options;
   const host = d.snapshot_host ?? ctx.host;
   const sqlite = d.engine === "sqlite";
-  const scratch = scratchDatabaseName(database, "XXXXXXXX");
+  const scratch = scratchDatabaseName(database, "PID_XXXXXXXX");
   // The password files are named by what they will be; their contents are never shown.
   const creds =
     d.password_file === undefined

@@ -78,7 +78,7 @@ jobs:
       for (const t of step.targets) {
         expect(t.status).toBe("succeeded");
         expect(t.check_value).toBe("1500");
-        expect(t.scratch_database).toMatch(/^holdfast_drill_shop_[0-9a-f]{8}$/);
+        expect(t.scratch_database).toMatch(/^holdfast_drill_shop_\d+_[0-9a-f]{8}$/);
         expect(t.snapshot_id).toMatch(/^[0-9a-f]{64}$/);
       }
       expect(await scratchLeft()).toBe(0);
@@ -154,10 +154,10 @@ jobs:
       const plan = await runCli(["--config", path.join(work, "holdfast.yaml"), "run", "j", "--dry-run"]);
       expect(plan.code, plan.stderr).toBe(0);
       expect(plan.stdout).toMatch(
-        /restic dump SNAPSHOT FILE \| mariadb '--defaults-extra-file=\$PRIVATE_DIR\/client.cnf' --socket=\S+ --user=holdfast_test --sandbox holdfast_drill_shop_XXXXXXXX/,
+        /restic dump SNAPSHOT FILE \| mariadb '--defaults-extra-file=\$PRIVATE_DIR\/client.cnf' --socket=\S+ --user=holdfast_test --sandbox holdfast_drill_shop_PID_XXXXXXXX/,
       );
-      expect(plan.stdout).toMatch(/CREATE DATABASE `holdfast_drill_shop_XXXXXXXX`/);
-      expect(plan.stdout).toMatch(/DROP DATABASE IF EXISTS `holdfast_drill_shop_XXXXXXXX`.*always/);
+      expect(plan.stdout).toMatch(/CREATE DATABASE `holdfast_drill_shop_PID_XXXXXXXX`/);
+      expect(plan.stdout).toMatch(/DROP DATABASE IF EXISTS `holdfast_drill_shop_PID_XXXXXXXX`.*always/);
       expect(plan.stdout).not.toContain(maria.password);
     } finally {
       removeDir(work);
